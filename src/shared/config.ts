@@ -1,0 +1,155 @@
+/**
+ * Configuration of every jobvisor process, from (lowest to highest precedence) built-in
+ * defaults, a JSON config file (`--config FILE` or JOBVISOR_CONFIG) and environment variables
+ * named JOBVISOR_<SETTING_IN_SNAKE_CASE>. Validated at start-up: a wrong value stops the
+ * process with a message naming the setting and what it accepts.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The folder holding jobvisor's package.json, from the source tree or from dist/. */
+export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) return dir;
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const host = z.string().min(1);
+
+/** Each setting: its schema and a sentence saying what it accepts. */
+const SETTINGS = {
+  dataDir: [z.string().min(1), 'a folder path (database, run directories, secrets)'],
+  serverHost: [host, 'a host name or IP address to bind the server to'],
+  serverPort: [port, 'a TCP port from 0 to 65535'],
+  supervisorHost: [host, 'a host name or IP address to bind the supervisor to'],
+  supervisorPort: [port, 'a TCP port from 0 to 65535'],
+  supervisorUrl: [z.url().optional(), 'the http(s) URL the server uses to reach the supervisor'],
+  agentUrl: [z.url().optional(), 'the ws(s) URL agents use to reach the supervisor'],
+  secret: [z.string().min(16).optional(), 'a shared secret of at least 16 characters'],
+  templatesDir: [z.string().min(1), 'a folder holding one sub-folder per job template'],
+  slotsSequential: [positiveInt, 'a positive integer: CPU slots for sequential runs'],
+  slotsParallel: [positiveInt, 'a positive integer: CPU slots for parallel runs'],
+  maxTimeSequential: [positiveInt, 'a positive integer of seconds: the longest a sequential run may take'],
+  maxTimeParallel: [positiveInt, 'a positive integer of seconds: the longest a parallel run may take'],
+  agentStartTimeoutMs: [positiveInt, 'a positive integer of milliseconds'],
+  agentIdleMs: [positiveInt, 'a positive integer of milliseconds an idle agent is kept'],
+  heartbeatMs: [positiveInt, 'a positive integer of milliseconds between websocket pings'],
+  restartGraceMs: [positiveInt, 'a positive integer of milliseconds a restarted supervisor waits for agents'],
+  adminUser: [z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/), 'a user name of letters, digits, "_", "." or "-"'],
+  adminPassword: [z.string().min(8).optional(), 'a password of at least 8 characters'],
+  tokenTtlHours: [positiveInt, 'a positive integer of hours a login token is valid'],
+  maxBodyBytes: [positiveInt, 'a positive integer of bytes: the largest request body accepted'],
+  logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Config = { [K in keyof Settings]: z.output<Settings[K][0]> };
+export type SettingName = keyof Settings;
+
+export function defaults(): Record<SettingName, unknown> {
+  return {
+    dataDir: path.resolve('data'),
+    serverHost: '127.0.0.1',
+    serverPort: 8080,
+    supervisorHost: '127.0.0.1',
+    supervisorPort: 8081,
+    supervisorUrl: undefined,
+    agentUrl: undefined,
+    secret: undefined,
+    templatesDir: path.join(PACKAGE_ROOT, 'templates'),
+    slotsSequential: 1,
+    slotsParallel: Math.max(1, os.availableParallelism()),
+    maxTimeSequential: 3600,
+    maxTimeParallel: 86400,
+    agentStartTimeoutMs: 20_000,
+    agentIdleMs: 15 * 60_000,
+    heartbeatMs: 10_000,
+    restartGraceMs: 30_000,
+    adminUser: 'admin',
+    adminPassword: undefined,
+    tokenTtlHours: 24 * 7,
+    maxBodyBytes: 1024 * 1024,
+    logLevel: 'info',
+  };
+}
+
+export function envName(setting: string): string {
+  return 'JOBVISOR_' + setting.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${file} cannot be read: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+  for (const key of Object.keys(json)) {
+    if (!Object.hasOwn(SETTINGS, key)) throw new ConfigError(`config file ${file}: unknown setting "${key}"; known settings: ${Object.keys(SETTINGS).join(', ')}`);
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration. `env` and `configFile` are passed in so tests can build several.
+ * Relative paths are resolved against the current folder.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile = env.JOBVISOR_CONFIG): Config {
+  const values: Record<string, unknown> = { ...defaults(), ...(configFile ? readConfigFile(configFile) : {}) };
+  const sources: Record<string, string> = {};
+  for (const key of Object.keys(SETTINGS)) {
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      values[key] = fromEnv;
+      sources[key] = envName(key);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, [schema, accepts]] of Object.entries(SETTINGS) as [SettingName, Settings[SettingName]][]) {
+    const r = (schema as z.ZodType).safeParse(values[key]);
+    if (!r.success) {
+      const from = sources[key] ?? (configFile ? `${key} in ${configFile}` : key);
+      throw new ConfigError(`setting ${key} (${from}) = ${JSON.stringify(values[key])} is not valid: expected ${accepts}`);
+    }
+    out[key] = r.data;
+  }
+  out.dataDir = path.resolve(out.dataDir as string);
+  out.templatesDir = path.resolve(out.templatesDir as string);
+  return out as Config;
+}
+
+export function supervisorHttpUrl(c: Config): string {
+  return c.supervisorUrl ?? `http://${urlHost(c.supervisorHost)}:${c.supervisorPort}`;
+}
+
+export function agentWsUrl(c: Config, boundPort = c.supervisorPort): string {
+  return c.agentUrl ?? `ws://${urlHost(c.supervisorHost)}:${boundPort}`;
+}
+
+function urlHost(h: string): string {
+  if (h === '0.0.0.0' || h === '::') return '127.0.0.1';
+  return h.includes(':') ? `[${h}]` : h;
+}
+
+export function runsDir(c: Config): string {
+  return path.join(c.dataDir, 'runs');
+}

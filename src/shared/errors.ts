@@ -1,0 +1,89 @@
+/**
+ * The catalog of errors jobvisor answers with. Every error has a stable code, an HTTP status
+ * (and a websocket close code where it applies), whether its message may be shown to the
+ * caller (`expose`), and whether trying again can help (`retryable`).
+ */
+
+interface ErrorSpec {
+  status: number;
+  expose: boolean;
+  retryable: boolean;
+  wsClose?: number;
+}
+
+export const ERRORS = {
+  BAD_JSON: { status: 400, expose: true, retryable: false },
+  INVALID_INPUT: { status: 400, expose: true, retryable: false },
+  UNKNOWN_TEMPLATE: { status: 400, expose: true, retryable: false },
+  RUN_MODE_NOT_ALLOWED: { status: 400, expose: true, retryable: false },
+  UNKNOWN_FRAME: { status: 400, expose: true, retryable: false },
+  PATH_OUTSIDE_RUN_DIR: { status: 400, expose: true, retryable: false },
+  UNAUTHENTICATED: { status: 401, expose: true, retryable: false },
+  INVALID_CREDENTIALS: { status: 401, expose: true, retryable: false },
+  FORBIDDEN: { status: 403, expose: true, retryable: false },
+  JOB_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  FILE_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  ROUTE_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  USER_EXISTS: { status: 409, expose: true, retryable: false },
+  STALE_SERIAL: { status: 409, expose: true, retryable: false },
+  JOB_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
+  BODY_TOO_LARGE: { status: 413, expose: true, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, expose: true, retryable: false },
+  ANALYSIS_FAILED: { status: 422, expose: true, retryable: false },
+  SUPERVISOR_UNAVAILABLE: { status: 502, expose: true, retryable: true },
+  AGENT_START_FAILED: { status: 503, expose: true, retryable: true },
+  AGENT_START_TIMEOUT: { status: 503, expose: true, retryable: true },
+  AGENT_LOST: { status: 503, expose: true, retryable: true },
+  SHUTTING_DOWN: { status: 503, expose: true, retryable: true },
+  AGENT_UNKNOWN: { status: 401, expose: true, retryable: false, wsClose: 4401 },
+  AGENT_PROTOCOL: { status: 400, expose: true, retryable: false, wsClose: 1008 },
+  INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class JobvisorError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly retryable: boolean;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'JobvisorError';
+    this.code = code;
+    const spec: ErrorSpec = ERRORS[code];
+    this.status = spec.status;
+    this.expose = spec.expose;
+    this.retryable = spec.retryable;
+    this.details = details;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+export function wsCloseCode(code: ErrorCode): number {
+  const spec: ErrorSpec = ERRORS[code];
+  return spec.wsClose ?? 1008;
+}
+
+/** The JSON body of every error answer, from the server and from the supervisor. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown; id?: string };
+}
+
+export function errorBody(err: JobvisorError): ErrorBody {
+  return {
+    error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
+  };
+}
+
+/** Rebuilds an error that crossed a process boundary as an ErrorBody. */
+export function fromErrorBody(body: unknown, fallbackStatus: number): JobvisorError {
+  const e = (body as Partial<ErrorBody> | undefined)?.error;
+  if (e && isErrorCode(e.code) && typeof e.message === 'string') return new JobvisorError(e.code, e.message, e.details);
+  return new JobvisorError('INTERNAL', `unexpected answer (HTTP ${fallbackStatus})`);
+}

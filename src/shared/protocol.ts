@@ -1,0 +1,124 @@
+/**
+ * The websocket protocol between the supervisor and its agents, declared once for both ends.
+ *
+ * The agent connects to `<supervisorUrl>/agent` with headers `x-jobvisor-agent-id` and
+ * `authorization: Bearer <agent token>`; both are checked at upgrade. After that:
+ *
+ *   agent → supervisor: `hello` (on every connect: the runs it still has), `reply` (to an op),
+ *                        `update` (numbered by `seq`; resent until acknowledged)
+ *   supervisor → agent: `op`, `ack` (every update up to `seq` is applied and persisted)
+ *
+ * Every message carries the protocol version `v`.
+ */
+import { z } from 'zod';
+import { ERRORS, type ErrorCode } from './errors.js';
+import { Name } from './types.js';
+import { ProgressSpec } from './template.js';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
+export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
+export const AGENT_PATH = '/agent';
+
+const V = z.literal(PROTOCOL_VERSION);
+const JobRef = { jobId: Name, serial: z.number().int().positive() };
+const Argv = z.array(z.string()).min(1);
+
+export const RunOp = z.object({
+  kind: z.literal('run'),
+  ...JobRef,
+  runDir: z.string().min(1),
+  argv: Argv,
+  parameters: z.record(z.string(), z.unknown()),
+  progress: ProgressSpec,
+  timeLimitSeconds: z.number().positive(),
+}).strict();
+
+export const CancelOp = z.object({ kind: z.literal('cancel'), ...JobRef, reason: z.string().max(500) }).strict();
+export const RunStatusOp = z.object({ kind: z.literal('runStatus'), ...JobRef }).strict();
+export const AnalysisOp = z.object({
+  kind: z.literal('analysis'),
+  ...JobRef,
+  runDir: z.string().min(1),
+  argv: Argv,
+  timeLimitSeconds: z.number().positive(),
+}).strict();
+export const IoOp = z.object({
+  kind: z.literal('io'),
+  runDir: z.string().min(1),
+  action: z.enum(['list', 'read', 'stat']),
+  path: z.string().max(1024).default(''),
+  offset: z.number().int().nonnegative().default(0),
+  length: z.number().int().positive().max(MAX_WS_PAYLOAD / 2).default(256 * 1024),
+}).strict();
+
+export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp]);
+export type Op = z.infer<typeof Op>;
+export type OpKind = Op['kind'];
+
+export const RunEnd = z.enum(['completed', 'error', 'canceled']);
+export type RunEnd = z.infer<typeof RunEnd>;
+
+export const Update = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('started'), pid: z.number().int() }).strict(),
+  z.object({ kind: z.literal('progress'), value: z.number().min(0).max(1), message: z.string().max(500).optional() }).strict(),
+  z.object({ kind: z.literal('log'), lines: z.array(z.string().max(64 * 1024)).min(1).max(10_000) }).strict(),
+  z.object({
+    kind: z.literal('exit'),
+    status: RunEnd,
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    reason: z.string().max(4000).optional(),
+  }).strict(),
+]);
+export type Update = z.infer<typeof Update>;
+
+export const AgentRun = z.object({ ...JobRef, pid: z.number().int(), running: z.boolean() }).strict();
+export type AgentRun = z.infer<typeof AgentRun>;
+
+const ErrorCodeSchema = z.string().refine((c): c is ErrorCode => Object.hasOwn(ERRORS, c));
+
+export const AgentMessage = z.discriminatedUnion('type', [
+  z.object({ v: V, type: z.literal('hello'), runs: z.array(AgentRun), pendingUpdates: z.number().int().nonnegative() }).strict(),
+  z.object({ v: V, type: z.literal('reply'), opId: z.string().min(1), ok: z.literal(true), result: z.unknown() }).strict(),
+  z.object({
+    v: V,
+    type: z.literal('reply'),
+    opId: z.string().min(1),
+    ok: z.literal(false),
+    error: z.object({ code: ErrorCodeSchema, message: z.string() }).strict(),
+  }).strict(),
+  z.object({ v: V, type: z.literal('update'), seq: z.number().int().positive(), ...JobRef, update: Update }).strict(),
+]);
+export type AgentMessage = z.infer<typeof AgentMessage>;
+
+export const SupervisorMessage = z.discriminatedUnion('type', [
+  z.object({ v: V, type: z.literal('op'), opId: z.string().min(1), op: Op }).strict(),
+  z.object({ v: V, type: z.literal('ack'), seq: z.number().int().nonnegative() }).strict(),
+]);
+export type SupervisorMessage = z.infer<typeof SupervisorMessage>;
+
+/** Results of ops, as the agent replies them. */
+export const FileEntry = z.object({ path: z.string(), size: z.number(), mtimeMs: z.number() }).strict();
+export type FileEntry = z.infer<typeof FileEntry>;
+export const IoListResult = z.object({ files: z.array(FileEntry), truncated: z.boolean() }).strict();
+export const IoReadResult = z.object({
+  dataBase64: z.string(),
+  offset: z.number().int(),
+  size: z.number().int(),
+}).strict();
+export const RunStatusResult = z.object({ known: z.boolean(), running: z.boolean() }).strict();
+export const AnalysisResult = z.object({ data: z.unknown() }).strict();
+
+/** Parses one websocket frame; undefined when it is not JSON or fails the schema. */
+export function parseMessage<T>(schema: z.ZodType<T>, raw: string): { ok: true; value: T } | { ok: false; message: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, message: 'message is not JSON' };
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) return { ok: false, message: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return { ok: true, value: r.data };
+}

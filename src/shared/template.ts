@@ -1,0 +1,211 @@
+/**
+ * Job templates: site-defined files, one folder per template holding `template.json` and
+ * whatever the command needs. Adding a folder adds a template; jobvisor's code is unchanged.
+ *
+ * A command is an argv array. Its elements may hold placeholders: `{name}` for a validated
+ * parameter, `{templateDir}`, `{runDir}`, `{node}` (the agent's Node binary) and, in analysis
+ * commands, `{frame}` and `{index}`. It is never given to a shell.
+ */
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { JobvisorError } from './errors.js';
+import { RunMode, NAME_PATTERN } from './types.js';
+
+const Label = z.string().min(1).max(200);
+
+const NumberParam = z.object({
+  type: z.enum(['number', 'integer']),
+  label: Label,
+  description: z.string().max(2000).optional(),
+  default: z.number(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  units: z.string().max(40).optional(),
+}).strict();
+
+const StringParam = z.object({
+  type: z.literal('string'),
+  label: Label,
+  description: z.string().max(2000).optional(),
+  default: z.string(),
+  pattern: z.string().optional(),
+  maxLength: z.number().int().positive().max(10_000).default(200),
+}).strict();
+
+const BooleanParam = z.object({
+  type: z.literal('boolean'),
+  label: Label,
+  description: z.string().max(2000).optional(),
+  default: z.boolean(),
+}).strict();
+
+const EnumParam = z.object({
+  type: z.literal('enum'),
+  label: Label,
+  description: z.string().max(2000).optional(),
+  values: z.array(z.string().min(1)).min(1),
+  default: z.string(),
+}).strict();
+
+export const ParameterSpec = z.discriminatedUnion('type', [NumberParam, StringParam, BooleanParam, EnumParam]);
+export type ParameterSpec = z.infer<typeof ParameterSpec>;
+
+export const ProgressSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('stdout'), pattern: z.string().default('^PROGRESS\\s+([0-9.eE+-]+)') }).strict(),
+  z.object({ kind: z.literal('file'), path: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('none') }).strict(),
+]);
+export type ProgressSpec = z.infer<typeof ProgressSpec>;
+
+const Argv = z.array(z.string()).min(1);
+
+export const AnalysisSpec = z.object({
+  description: z.string().max(2000).optional(),
+  command: Argv,
+  timeLimitSeconds: z.number().positive().max(300).default(20),
+}).strict();
+
+export const TemplateFile = z.object({
+  name: z.string().regex(NAME_PATTERN),
+  title: z.string().min(1).max(200),
+  description: z.string().max(5000).default(''),
+  parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), ParameterSpec),
+  command: Argv,
+  runModes: z.array(RunMode).min(1),
+  resources: z.object({ cores: z.number().int().positive().default(1) }).strict().default({ cores: 1 }),
+  timeLimitSeconds: z.number().positive(),
+  progress: ProgressSpec.default({ kind: 'none' }),
+  results: z.array(z.string().min(1)).default([]),
+  analysis: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/), AnalysisSpec).default({}),
+}).strict();
+export type TemplateFile = z.infer<typeof TemplateFile>;
+
+export interface Template extends TemplateFile {
+  dir: string;
+}
+
+const BUILTIN_PLACEHOLDERS = new Set(['templateDir', 'runDir', 'node']);
+const ANALYSIS_PLACEHOLDERS = new Set(['frame', 'index']);
+const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9_]*)\}/g;
+
+function checkPlaceholders(argv: string[], allowed: Set<string>, where: string): void {
+  for (const arg of argv) {
+    for (const m of arg.matchAll(PLACEHOLDER)) {
+      if (!allowed.has(m[1] ?? '')) throw new Error(`${where}: unknown placeholder {${m[1]}}`);
+    }
+  }
+}
+
+function checkDefaults(t: TemplateFile): void {
+  const schema = parametersSchema(t);
+  const defaults = Object.fromEntries(Object.entries(t.parameters).map(([k, p]) => [k, p.default]));
+  const r = schema.safeParse(defaults);
+  if (!r.success) throw new Error(`default values do not fit their own limits: ${formatIssues(r.error)}`);
+}
+
+export function parseTemplate(raw: unknown, dir: string): Template {
+  const t = TemplateFile.parse(raw);
+  const params = new Set([...BUILTIN_PLACEHOLDERS, ...Object.keys(t.parameters)]);
+  checkPlaceholders(t.command, params, 'command');
+  for (const [name, a] of Object.entries(t.analysis)) {
+    checkPlaceholders(a.command, new Set([...params, ...ANALYSIS_PLACEHOLDERS]), `analysis ${name}`);
+  }
+  checkDefaults(t);
+  return { ...t, dir };
+}
+
+/** Loads every `<dir>/<name>/template.json`. A broken template stops start-up with its path. */
+export function loadTemplates(templatesDir: string): Map<string, Template> {
+  const out = new Map<string, Template>();
+  if (!existsSync(templatesDir)) throw new Error(`templates folder ${templatesDir} does not exist`);
+  for (const entry of readdirSync(templatesDir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(templatesDir, entry.name);
+    const file = path.join(dir, 'template.json');
+    if (!existsSync(file)) continue;
+    try {
+      const t = parseTemplate(JSON.parse(readFileSync(file, 'utf8')), dir);
+      if (out.has(t.name)) throw new Error(`template name ${t.name} is used twice`);
+      out.set(t.name, t);
+    } catch (err) {
+      const msg = err instanceof z.ZodError ? formatIssues(err) : (err as Error).message;
+      throw new Error(`template ${file}: ${msg}`);
+    }
+  }
+  return out;
+}
+
+function parameterSchema(spec: ParameterSpec): z.ZodType {
+  switch (spec.type) {
+    case 'number':
+    case 'integer': {
+      let s = spec.type === 'integer' ? z.number().int() : z.number();
+      if (spec.min !== undefined) s = s.min(spec.min);
+      if (spec.max !== undefined) s = s.max(spec.max);
+      return s;
+    }
+    case 'string': {
+      let s = z.string().max(spec.maxLength).refine((v) => !/[\0\r\n]/.test(v), 'must be one line with no NUL');
+      if (spec.pattern) {
+        const re = new RegExp(spec.pattern);
+        s = s.refine((v) => re.test(v), `must match ${spec.pattern}`);
+      }
+      return s;
+    }
+    case 'boolean':
+      return z.boolean();
+    case 'enum':
+      return z.enum(spec.values as [string, ...string[]]);
+    default: {
+      const never: never = spec;
+      throw new Error(`unknown parameter type ${String(never)}`);
+    }
+  }
+}
+
+/** The zod schema of a template's parameters: missing ones take their default, unknown ones are refused. */
+export function parametersSchema(t: Pick<TemplateFile, 'parameters'>): z.ZodType<Record<string, unknown>> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [name, spec] of Object.entries(t.parameters)) shape[name] = parameterSchema(spec).default(spec.default as never);
+  return z.object(shape).strict() as unknown as z.ZodType<Record<string, unknown>>;
+}
+
+export function formatIssues(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+}
+
+export function validateParameters(t: Template, raw: unknown): Record<string, unknown> {
+  const r = parametersSchema(t).safeParse(raw ?? {});
+  if (!r.success) {
+    throw new JobvisorError('INVALID_INPUT', `parameters of ${t.name}: ${formatIssues(r.error)}`, { issues: r.error.issues });
+  }
+  return r.data;
+}
+
+/** Fills an argv array from validated values. Values only ever replace placeholders inside one element. */
+export function fillArgv(argv: string[], values: Record<string, unknown>): string[] {
+  return argv.map((arg) =>
+    arg.replace(PLACEHOLDER, (whole, key: string) => {
+      const v = values[key];
+      if (v === undefined) return whole;
+      return String(v);
+    }),
+  );
+}
+
+/** What clients see of a template: everything but where it lives and how it runs. */
+export function publicTemplate(t: Template) {
+  return {
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    parameters: t.parameters,
+    runModes: t.runModes,
+    resources: t.resources,
+    timeLimitSeconds: t.timeLimitSeconds,
+    results: t.results,
+    analysis: Object.fromEntries(Object.entries(t.analysis).map(([k, a]) => [k, { description: a.description ?? '' }])),
+  };
+}
+export type PublicTemplate = ReturnType<typeof publicTemplate>;
