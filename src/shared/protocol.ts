@@ -80,13 +80,15 @@ const ErrorCodeSchema = z.string().refine((c): c is ErrorCode => Object.hasOwn(E
 
 export const AgentMessage = z.discriminatedUnion('type', [
   z.object({ v: V, type: z.literal('hello'), runs: z.array(AgentRun), pendingUpdates: z.number().int().nonnegative() }).strict(),
-  z.object({ v: V, type: z.literal('reply'), opId: z.string().min(1), ok: z.literal(true), result: z.unknown() }).strict(),
   z.object({
     v: V,
     type: z.literal('reply'),
     opId: z.string().min(1),
-    ok: z.literal(false),
-    error: z.object({ code: ErrorCodeSchema, message: z.string() }).strict(),
+    ok: z.boolean(),
+    /** When ok. */
+    result: z.unknown().optional(),
+    /** When not ok. */
+    error: z.object({ code: ErrorCodeSchema, message: z.string() }).strict().optional(),
   }).strict(),
   z.object({ v: V, type: z.literal('update'), seq: z.number().int().positive(), ...JobRef, update: Update }).strict(),
 ]);

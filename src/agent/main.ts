@@ -1,0 +1,32 @@
+/**
+ * Entry of an agent process. Its id and the supervisor URL come from the environment
+ * (JOBVISOR_AGENT_ID, JOBVISOR_AGENT_URL); its token comes on stdin, so it is never in the
+ * environment of the agent or of the cmds it runs.
+ */
+import { createLogger } from '../shared/logger.js';
+import { Agent } from './agent.js';
+
+async function readToken(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if (Buffer.concat(chunks).includes(10)) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').split('\n')[0]?.trim() ?? '';
+}
+
+export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const log = createLogger('agent', env.JOBVISOR_LOG_LEVEL ?? 'info');
+  const agentId = env.JOBVISOR_AGENT_ID;
+  const url = env.JOBVISOR_AGENT_URL;
+  if (!agentId || !url) throw new Error('JOBVISOR_AGENT_ID and JOBVISOR_AGENT_URL must be set');
+  const token = await readToken();
+  if (!token) throw new Error('the agent token must be given as the first line of stdin');
+  process.stdin.destroy();
+  const agent = new Agent({ agentId, token, url, log: log.child({ agentId }) });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => void agent.stop(`received ${sig}`));
+  }
+  await agent.run();
+  log.info('agent ended');
+}

@@ -1,0 +1,156 @@
+/**
+ * Runs a job's command: a subprocess in the run directory, in its own process group, with its
+ * stdout and stderr appended to the run log and reported line by line, progress read from
+ * stdout or a status file, a time limit, and a kill that ends the whole group.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ProgressSpec } from '../shared/template.js';
+import type { RunEnd } from '../shared/protocol.js';
+import { RUN_LOG } from './runDir.js';
+
+export interface CmdEvents {
+  onLine(line: string): void;
+  onProgress(value: number, message: string | undefined): void;
+  onExit(end: { status: RunEnd; exitCode: number | null; signal: string | null; reason?: string }): void;
+}
+
+export interface CmdSpec {
+  argv: string[];
+  runDir: string;
+  env: NodeJS.ProcessEnv;
+  progress: ProgressSpec;
+  timeLimitSeconds: number;
+  /** Milliseconds between SIGTERM and SIGKILL of the process group. */
+  killGraceMs?: number;
+}
+
+const STDERR_TAIL = 20;
+const PROGRESS_FILE_POLL_MS = 1000;
+
+function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class RunningCmd {
+  readonly pid: number;
+  readonly exited: Promise<void>;
+  private readonly child: ChildProcess;
+  private readonly log: WriteStream;
+  private readonly stderrTail: string[] = [];
+  private killReason: string | null = null;
+  private done = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  /** Starts the command; throws if it cannot be spawned (e.g. no such program). */
+  static async start(spec: CmdSpec, events: CmdEvents): Promise<RunningCmd> {
+    const log = createWriteStream(path.join(spec.runDir, RUN_LOG), { flags: 'a' });
+    const [cmd, ...args] = spec.argv as [string, ...string[]];
+    const child = spawn(cmd, args, { cwd: spec.runDir, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) => {
+        log.end();
+        reject(new Error(`cannot start ${cmd}: ${err.message}`));
+      });
+    });
+    return new RunningCmd(child, log, spec, events);
+  }
+
+  private constructor(child: ChildProcess, log: WriteStream, private readonly spec: CmdSpec, private readonly events: CmdEvents) {
+    this.child = child;
+    this.log = log;
+    this.pid = child.pid as number;
+    const progressRe = spec.progress.kind === 'stdout' ? new RegExp(spec.progress.pattern) : null;
+    const stdoutDone = this.readLines(child.stdout, (line) => {
+      const m = progressRe?.exec(line);
+      if (m) this.progress(Number(m[1]), line.slice(m[0].length).trim() || undefined);
+    });
+    const stderrDone = this.readLines(child.stderr, (line) => {
+      if (line.trim()) this.stderrTail.push(line);
+      if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+    });
+    if (spec.progress.kind === 'file') this.pollProgressFile(spec.progress.path);
+    const limit = setTimeout(() => void this.kill(`time limit of ${spec.timeLimitSeconds} s exceeded`), spec.timeLimitSeconds * 1000);
+    this.timers.push(limit);
+    const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    this.exited = exit.then(async ([code, signal]) => {
+      // Output pipes may be held open by what the cmd left behind in its group: end it soon.
+      const straggler = setTimeout(() => killGroup(this.pid, 'SIGKILL'), 2000);
+      await Promise.all([stdoutDone, stderrDone]);
+      clearTimeout(straggler);
+      this.finish(code, signal);
+    });
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  /** Ends the whole process group: SIGTERM, then SIGKILL after a grace period. Resolves once the cmd has exited. */
+  async kill(reason: string): Promise<void> {
+    if (this.done) return;
+    this.killReason ??= reason;
+    killGroup(this.pid, 'SIGTERM');
+    const force = setTimeout(() => killGroup(this.pid, 'SIGKILL'), this.spec.killGraceMs ?? 3000);
+    this.timers.push(force);
+    await this.exited;
+  }
+
+  private readLines(stream: NodeJS.ReadableStream | null, extra: (line: string) => void): Promise<void> {
+    if (!stream) return Promise.resolve();
+    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    rl.on('line', (line) => {
+      this.log.write(line + '\n');
+      this.events.onLine(line);
+      extra(line);
+    });
+    return new Promise((resolve) => rl.once('close', resolve));
+  }
+
+  private progress(value: number, message: string | undefined): void {
+    if (Number.isFinite(value)) this.events.onProgress(Math.min(1, Math.max(0, value)), message);
+  }
+
+  private pollProgressFile(rel: string): void {
+    const file = path.join(this.spec.runDir, rel);
+    let last = '';
+    const timer = setInterval(() => {
+      void readFile(file, 'utf8')
+        .then((text) => {
+          const t = text.trim();
+          if (!t || t === last) return;
+          last = t;
+          const [value, ...rest] = t.split(/\s+/);
+          this.progress(Number(value), rest.join(' ') || undefined);
+        })
+        .catch(() => undefined);
+    }, PROGRESS_FILE_POLL_MS);
+    this.timers.push(timer);
+  }
+
+  private finish(code: number | null, signal: NodeJS.Signals | null): void {
+    this.done = true;
+    for (const t of this.timers) clearTimeout(t);
+    killGroup(this.pid, 'SIGKILL'); // whatever the cmd left behind in its group
+    this.log.end();
+    const signalName = signal ?? null;
+    if (this.killReason !== null) {
+      this.events.onExit({ status: 'canceled', exitCode: code, signal: signalName, reason: this.killReason });
+    } else if (code === 0) {
+      this.events.onExit({ status: 'completed', exitCode: 0, signal: null });
+    } else {
+      const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      const tail = this.stderrTail.slice(-5).join('\n');
+      this.events.onExit({ status: 'error', exitCode: code, signal: signalName, reason: tail ? `${tail}\n(${how})` : `the command ${how}` });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The run directory of a job: emptied and prepared for each new run, and the only place an
+ * op may read from. Paths are checked twice: by their text (no absolute path, no `..`) and by
+ * where they really lead (no symlink out of the run directory).
+ */
+import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { JobvisorError } from '../shared/errors.js';
+
+export const PARAMETERS_FILE = 'parameters.json';
+export const RUN_LOG = 'run.log';
+
+export async function prepareRunDir(runDir: string, parameters: Record<string, unknown>): Promise<void> {
+  await rm(runDir, { recursive: true, force: true });
+  await mkdir(runDir, { recursive: true, mode: 0o750 });
+  await writeFile(path.join(runDir, PARAMETERS_FILE), JSON.stringify(parameters, null, 2) + '\n');
+}
+
+/** The absolute path of `rel` inside `runDir`, after following symlinks; refuses anything outside. */
+export async function resolveInRunDir(runDir: string, rel: string): Promise<string> {
+  if (path.isAbsolute(rel) || rel.includes('\0') || rel.split(/[\\/]/).includes('..')) {
+    throw new JobvisorError('PATH_OUTSIDE_RUN_DIR', `${rel} is not inside the run directory`);
+  }
+  let root: string;
+  try {
+    root = await realpath(runDir);
+  } catch {
+    throw new JobvisorError('FILE_NOT_FOUND', 'the run directory does not exist');
+  }
+  let real: string;
+  try {
+    real = await realpath(path.join(root, rel));
+  } catch {
+    throw new JobvisorError('FILE_NOT_FOUND', `no file ${rel}`);
+  }
+  if (real !== root && !real.startsWith(root + path.sep)) {
+    throw new JobvisorError('PATH_OUTSIDE_RUN_DIR', `${rel} leads outside the run directory`);
+  }
+  return real;
+}

@@ -1,0 +1,50 @@
+/**
+ * The driver interface: what starts, watches and stops agents. One file per driver, each
+ * registered in index.ts. The supervisor sees nothing of a driver but this.
+ */
+import type { RunMode } from '../shared/types.js';
+
+/** What a driver needs to start one agent for one (user, run mode). */
+export interface AgentSpec {
+  agentId: string;
+  /** Secret the agent presents when it connects; given to the agent out of its environment. */
+  token: string;
+  user: string;
+  runMode: RunMode;
+  /** The websocket URL the agent connects back to. */
+  supervisorUrl: string;
+}
+
+export interface AgentExit {
+  /** Why the agent ended, in words a user can read. */
+  reason: string;
+}
+
+/** A started (or re-adopted) agent, as its driver sees it. */
+export interface AgentHandle {
+  /** Where the agent runs (host name, container, login node), for admins. */
+  readonly host: string;
+  /** The agent's process id where it means something, so a restarted supervisor can re-adopt it. */
+  readonly pid: number | null;
+  /** Settles when the agent has ended, however it ended. */
+  readonly exited: Promise<AgentExit>;
+  /** Stops the agent: politely first, then by force. Resolves when it is gone. */
+  stop(): Promise<void>;
+  /** The last lines of the agent's own log, to tell a user why it did not start. */
+  logTail(): Promise<string>;
+}
+
+export interface Driver {
+  readonly name: string;
+  /** CPU slots this driver offers for a run mode. */
+  slots(runMode: RunMode): number;
+  /** The run directory of a job, as the agent sees it. */
+  runDir(user: string, jobId: string): string;
+  /** The templates folder, as the agent sees it. */
+  templatesDir(): string;
+  startAgent(spec: AgentSpec): Promise<AgentHandle>;
+  /** Optional: takes back an agent a previous supervisor started, from what was saved of it. */
+  adoptAgent?(saved: { agentId: string; pid: number | null; host: string }): AgentHandle | undefined;
+  /** Stops every agent this driver started. */
+  close(): Promise<void>;
+}

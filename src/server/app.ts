@@ -1,0 +1,62 @@
+/**
+ * The server's Koa app, built without listening: `createServer(deps)` returns the app and the
+ * caller decides where it listens (tests use port 0). It holds no job state.
+ */
+import Koa, { type Context, type Next } from 'koa';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import type { Accounts } from './accounts.js';
+import { errorHandler, routeNotFound } from './errors.js';
+import type { EventFanout } from './events.js';
+import { createRouter } from './routes.js';
+import type { SupervisorClient } from './supervisorClient.js';
+
+export interface ServerDeps {
+  config: Config;
+  accounts: Accounts;
+  supervisor: SupervisorClient;
+  events: EventFanout;
+  logger: Logger;
+}
+
+export function createServer(deps: ServerDeps): Koa {
+  const app = new Koa();
+  app.on('error', (err: Error & { code?: string }) => logStreamError(deps.logger, err));
+  app.use(securityHeaders);
+  app.use(requestLog(deps.logger));
+  app.use(errorHandler(deps.logger));
+  app.use(createRouter(deps).routes());
+  app.use(routeNotFound);
+  return app;
+}
+
+async function securityHeaders(ctx: Context, next: Next): Promise<void> {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  if (ctx.path === '/api' || ctx.path.startsWith('/api/')) {
+    ctx.set('Cache-Control', 'no-store');
+    // The API answers JSON and job output files; neither should ever run as a page of this origin.
+    ctx.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; sandbox");
+  }
+  await next();
+}
+
+function requestLog(logger: Logger) {
+  return async function logRequest(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    }
+  };
+}
+
+/** Errors after the answer started (a download or event stream cut short): nothing left to answer. */
+function logStreamError(logger: Logger, err: Error & { code?: string }): void {
+  if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+    logger.debug({ code: err.code }, 'client went away during an answer');
+    return;
+  }
+  logger.warn({ err }, 'answer failed after it started');
+}

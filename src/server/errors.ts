@@ -1,0 +1,41 @@
+/**
+ * The one place that turns errors into HTTP answers. A JobvisorError that may be shown answers
+ * with its status and `{error:{code,message,details?}}`; anything else is logged with an id and
+ * answers 500 INTERNAL with that id only.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { errorBody, JobvisorError, type ErrorBody } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+
+export function errorAnswer(err: unknown, ctx: Context, logger: Logger): { status: number; body: ErrorBody } {
+  if (err instanceof JobvisorError && err.expose) {
+    return { status: err.status, body: errorBody(err) };
+  }
+  const id = randomUUID();
+  logger.error({ err, id, method: ctx.method, path: ctx.path }, 'request failed');
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error', id } } };
+}
+
+export function errorHandler(logger: Logger) {
+  return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      const answer = errorAnswer(err, ctx, logger);
+      if (ctx.headerSent || !ctx.writable) {
+        ctx.app.emit('error', err, ctx);
+        return;
+      }
+      for (const name of ['content-disposition', 'content-length', 'content-type']) ctx.remove(name);
+      ctx.status = answer.status;
+      ctx.body = answer.body;
+      if (answer.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+    }
+  };
+}
+
+/** The last middleware: nothing answered, so no route matched. */
+export async function routeNotFound(ctx: Context): Promise<void> {
+  throw new JobvisorError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path}`);
+}

@@ -1,0 +1,115 @@
+/**
+ * Fans the supervisor's events out to clients over Server-Sent Events. The server holds one
+ * subscription to the supervisor; each client gets the events of its own user (admins get all).
+ * The stream carries changes only: a client fetches /api/jobs for the current state, and again
+ * when it receives `event: resync` (sent after the supervisor stream was lost, since events may
+ * have been missed meanwhile).
+ */
+import { PassThrough } from 'node:stream';
+import type { Context } from 'koa';
+import type { JobEvent } from '../shared/api.js';
+import type { Logger } from '../shared/logger.js';
+import type { Caller } from '../shared/types.js';
+import { formatSseComment, formatSseMessage } from './sse.js';
+
+export interface EventFanoutOptions {
+  logger: Logger;
+  keepaliveMs?: number;
+  /** A client whose unsent data grows past this is disconnected (it can reconnect and refetch). */
+  maxBufferedBytes?: number;
+}
+
+interface Client {
+  caller: Caller;
+  stream: PassThrough;
+}
+
+export class EventFanout {
+  private readonly clients = new Set<Client>();
+  private readonly keepaliveMs: number;
+  private readonly maxBufferedBytes: number;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: EventFanoutOptions) {
+    this.keepaliveMs = options.keepaliveMs ?? 15_000;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Turns the request into an event stream for `caller`; it stays open until the client leaves or close(). */
+  attach(ctx: Context, caller: Caller): void {
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.status = 200;
+    ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Accel-Buffering', 'no');
+    const stream = new PassThrough();
+    const client: Client = { caller, stream };
+    this.clients.add(client);
+    const detach = () => this.detach(client);
+    ctx.req.on('close', detach);
+    ctx.res.on('close', detach);
+    stream.on('close', detach);
+    stream.on('error', detach);
+    ctx.body = stream;
+    stream.write(formatSseMessage('hello', JSON.stringify({ user: { username: caller.username, role: caller.role } })));
+    this.startKeepalive();
+    this.options.logger.debug({ user: caller.username, clients: this.clients.size }, 'event client connected');
+  }
+
+  /** Sends an event of the supervisor to every client allowed to see it. */
+  publish(event: JobEvent): void {
+    const message = formatSseMessage(event.type, JSON.stringify(event));
+    for (const client of this.clients) {
+      if (client.caller.role === 'admin' || client.caller.username === event.user) this.send(client, message);
+    }
+  }
+
+  /** Tells every client to refetch the current state (events may have been missed). */
+  resync(): void {
+    const message = formatSseMessage('resync', '{}');
+    for (const client of this.clients) this.send(client, message);
+  }
+
+  /** Ends every client stream. */
+  close(): void {
+    for (const client of [...this.clients]) client.stream.end();
+    this.clients.clear();
+    this.stopKeepalive();
+  }
+
+  private send(client: Client, message: string): void {
+    if (client.stream.writableLength > this.maxBufferedBytes) {
+      this.options.logger.warn({ user: client.caller.username }, 'event client too slow; disconnected');
+      client.stream.destroy();
+      this.detach(client);
+      return;
+    }
+    client.stream.write(message);
+  }
+
+  private detach(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    if (!client.stream.destroyed) client.stream.end();
+    if (this.clients.size === 0) this.stopKeepalive();
+    this.options.logger.debug({ user: client.caller.username, clients: this.clients.size }, 'event client disconnected');
+  }
+
+  private startKeepalive(): void {
+    if (this.keepaliveTimer) return;
+    this.keepaliveTimer = setInterval(() => {
+      const comment = formatSseComment('keepalive');
+      for (const client of this.clients) this.send(client, comment);
+    }, this.keepaliveMs);
+    this.keepaliveTimer.unref();
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Starts the server process: accounts, the admin account on a first start, the shared secret,
+ * the one event subscription to the supervisor, and the HTTP listener.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { supervisorHttpUrl, type Config } from '../shared/config.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { loadOrCreateSecret } from '../shared/secret.js';
+import { Accounts, type CreatedAdmin } from './accounts.js';
+import { createServer } from './app.js';
+import { EventFanout } from './events.js';
+import { SupervisorClient } from './supervisorClient.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops listening, ends event streams and the supervisor subscription, closes the database. */
+  close(): Promise<void>;
+}
+
+const CLOSE_GRACE_MS = 5_000;
+
+export async function startServer(config: Config, logger: Logger = createLogger('server', config.logLevel)): Promise<RunningServer> {
+  const accounts = Accounts.open(config);
+  try {
+    announceAdmin(await accounts.ensureAdmin(config), logger);
+    const secret = loadOrCreateSecret(config);
+    const supervisor = new SupervisorClient({ baseUrl: supervisorHttpUrl(config), secret, logger });
+    const events = new EventFanout({ logger });
+    const app = createServer({ config, accounts, supervisor, events, logger });
+    const server = http.createServer(app.callback());
+    const port = await listen(server, config.serverPort, config.serverHost);
+    const stopEvents = new AbortController();
+    const subscription = supervisor.subscribeEvents((event) => events.publish(event), stopEvents.signal, {
+      onConnect: (previous) => {
+        logger.info('connected to the supervisor event stream');
+        if (previous > 0) events.resync();
+      },
+    });
+    const url = `http://${urlHost(config.serverHost)}:${port}`;
+    logger.info({ url }, 'server listening');
+    const close = async () => {
+      stopEvents.abort();
+      events.close();
+      await closeHttpServer(server);
+      await subscription;
+      accounts.close();
+    };
+    return { url, port, close: once(close) };
+  } catch (err) {
+    accounts.close();
+    throw err;
+  }
+}
+
+function announceAdmin(created: CreatedAdmin | undefined, logger: Logger): void {
+  if (!created) return;
+  if (created.passwordFile) {
+    logger.info({ user: created.username, passwordFile: created.passwordFile }, 'created admin account');
+    process.stdout.write(`jobvisor: created admin account '${created.username}'; password in ${created.passwordFile}\n`);
+  } else {
+    logger.info({ user: created.username }, 'created admin account with the configured password');
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Stops accepting, lets requests in progress finish for a while, then cuts what is left. */
+function closeHttpServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,189 @@
+/**
+ * The public API under `/api`. Health and login are open; every other route needs a login token.
+ * Account routes are answered here; job routes are checked (who, admin-only, body schema) and
+ * forwarded to the supervisor as exactly one request each, with the caller's name and role.
+ * The supervisor itself enforces that callers only touch their own jobs.
+ */
+import Router, { type RouterContext } from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import {
+  AnalysisBody,
+  BeginSessionBody,
+  CancelBody,
+  CreateUserBody,
+  JobsQuery,
+  LoginBody,
+  LogQuery,
+  RunBody,
+  RunPath,
+} from '../shared/api.js';
+import type { Config } from '../shared/config.js';
+import { JobvisorError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { NAME_PATTERN } from '../shared/types.js';
+import type { Accounts, User } from './accounts.js';
+import { callerOf, clearTokenCookie, requireAdmin, requireCaller, setTokenCookie, type ServerState } from './auth.js';
+import { parseBody, parseInput } from './body.js';
+import type { EventFanout } from './events.js';
+import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
+
+export interface RouteDeps {
+  config: Config;
+  accounts: Accounts;
+  supervisor: SupervisorClient;
+  events: EventFanout;
+  logger: Logger;
+}
+
+export function createRouter(deps: RouteDeps): Router {
+  const router = new Router({ prefix: '/api' });
+  router.param('jobId', (jobId, _ctx, next) => {
+    if (!NAME_PATTERN.test(jobId)) throw new JobvisorError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
+    return next();
+  });
+  const auth = requireCaller(deps.accounts);
+  addAuthRoutes(router, deps, auth);
+  addUserRoutes(router, deps, auth);
+  addJobRoutes(router, deps, auth);
+  addSessionRoutes(router, deps, auth);
+  addFileRoutes(router, deps, auth);
+  return router;
+}
+
+function addAuthRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const { accounts, config, supervisor } = deps;
+
+  router.get('/health', async (ctx) => {
+    ctx.body = { ok: true, supervisor: (await supervisor.isUp()) ? 'up' : 'down' };
+  });
+
+  router.post('/auth/login', async (ctx) => {
+    const body = await parseBody(ctx, LoginBody, config.maxBodyBytes);
+    const login = await accounts.login(body.username, body.password);
+    setTokenCookie(ctx, login.token, login.expiresAt);
+    ctx.body = { token: login.token, expiresAt: login.expiresAt, user: publicUser(login.user) };
+  });
+
+  router.post('/auth/logout', auth, (ctx) => {
+    const token = (ctx.state as ServerState).token;
+    if (token !== undefined) accounts.logout(token);
+    clearTokenCookie(ctx);
+    ctx.status = 204;
+  });
+
+  router.get('/auth/me', auth, (ctx) => {
+    ctx.body = { user: callerOf(ctx) };
+  });
+}
+
+function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const { accounts, config } = deps;
+
+  router.get('/users', auth, (ctx) => {
+    requireAdmin(callerOf(ctx));
+    ctx.body = { users: accounts.listUsers().map(userWithCreatedAt) };
+  });
+
+  router.post('/users', auth, async (ctx) => {
+    requireAdmin(callerOf(ctx));
+    const body = await parseBody(ctx, CreateUserBody, config.maxBodyBytes);
+    const user = await accounts.createUser(body.username, body.password, body.role);
+    deps.logger.info({ user: user.username, role: user.role, by: callerOf(ctx).username }, 'user created');
+    ctx.status = 201;
+    ctx.body = { user: userWithCreatedAt(user) };
+  });
+}
+
+function addJobRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const { config } = deps;
+  const forward = forwarder(deps.supervisor);
+  const readBody = <S extends Parameters<typeof parseBody>[1]>(ctx: Context, schema: S) => parseBody(ctx, schema, config.maxBodyBytes);
+
+  router.get('/templates', auth, (ctx) => forward(ctx, { method: 'GET', path: '/templates' }));
+
+  router.post('/jobs', auth, async (ctx) => {
+    const body = await readBody(ctx, RunBody);
+    await forward(ctx, { method: 'POST', path: '/jobs/run', body });
+  });
+
+  router.get('/jobs', auth, async (ctx) => {
+    const query = parseInput(JobsQuery, ctx.query, 'query');
+    const all = query.all === '1' || query.all === 'true';
+    if (all) requireAdmin(callerOf(ctx));
+    await forward(ctx, { method: 'GET', path: `/jobs?all=${all ? 1 : 0}` });
+  });
+
+  router.get('/jobs/:jobId', auth, (ctx) => forward(ctx, { method: 'GET', path: jobPath(ctx) }));
+
+  router.post('/jobs/:jobId/cancel', auth, async (ctx) => {
+    const body = await readBody(ctx, CancelBody);
+    await forward(ctx, { method: 'POST', path: `${jobPath(ctx)}/cancel`, body });
+  });
+
+  router.get('/jobs/:jobId/log', auth, async (ctx) => {
+    const query = parseInput(LogQuery, ctx.query, 'query');
+    const search = new URLSearchParams({ offset: String(query.offset), limit: String(query.limit) });
+    if (query.serial !== undefined) search.set('serial', String(query.serial));
+    await forward(ctx, { method: 'GET', path: `${jobPath(ctx)}/log?${search.toString()}` });
+  });
+
+  router.post('/jobs/:jobId/analysis', auth, async (ctx) => {
+    const body = await readBody(ctx, AnalysisBody);
+    await forward(ctx, { method: 'POST', path: `${jobPath(ctx)}/analysis`, body });
+  });
+}
+
+function addSessionRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const forward = forwarder(deps.supervisor);
+
+  router.post('/session', auth, async (ctx) => {
+    const body = await parseBody(ctx, BeginSessionBody, deps.config.maxBodyBytes);
+    await forward(ctx, { method: 'POST', path: '/session/begin', body });
+  });
+
+  router.get('/agents', auth, async (ctx) => {
+    requireAdmin(callerOf(ctx));
+    await forward(ctx, { method: 'GET', path: '/agents' });
+  });
+
+  router.get('/events', auth, (ctx) => {
+    deps.events.attach(ctx, callerOf(ctx));
+  });
+}
+
+function addFileRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const forward = forwarder(deps.supervisor);
+
+  router.get('/jobs/:jobId/files', auth, (ctx) => forward(ctx, { method: 'GET', path: `${jobPath(ctx)}/files` }));
+
+  router.get('/jobs/:jobId/files/*path', auth, async (ctx) => {
+    const parsed = RunPath.safeParse(ctx.params.path ?? '');
+    if (!parsed.success) throw new JobvisorError('PATH_OUTSIDE_RUN_DIR', 'file path must be a relative path inside the run directory');
+    const encoded = parsed.data.split('/').map(encodeURIComponent).join('/');
+    const download = await deps.supervisor.download({ method: 'GET', path: `${jobPath(ctx)}/files/${encoded}`, caller: callerOf(ctx) });
+    ctx.status = download.status;
+    ctx.body = download.body;
+    for (const [name, value] of Object.entries(download.headers)) ctx.set(name, value);
+  });
+}
+
+/** Sends one request to the supervisor as the caller and answers with what it answered. */
+function forwarder(supervisor: SupervisorClient) {
+  return async function forward(ctx: Context, req: Omit<SupervisorRequest, 'caller'>): Promise<void> {
+    const answer = await supervisor.request({ ...req, caller: callerOf(ctx) });
+    ctx.status = answer.status;
+    ctx.body = answer.body ?? null;
+  };
+}
+
+function jobPath(ctx: RouterContext): string {
+  return `/jobs/${encodeURIComponent(ctx.params.jobId ?? '')}`;
+}
+
+function publicUser(user: User): { username: string; role: string } {
+  return { username: user.username, role: user.role };
+}
+
+function userWithCreatedAt(user: User): { username: string; role: string; createdAt: number } {
+  return { username: user.username, role: user.role, createdAt: user.createdAt };
+}

@@ -1,0 +1,243 @@
+/**
+ * The server's only way to the supervisor: one HTTP request per incoming request, carrying the
+ * shared secret and who the caller is. Error answers of the supervisor are rebuilt as the same
+ * JobvisorError, so the client sees the same code and status. Also the long-lived event stream.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { CALLER_ROLE_HEADER, CALLER_USER_HEADER, type JobEvent } from '../shared/api.js';
+import { fromErrorBody, JobvisorError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retry.js';
+import type { Caller } from '../shared/types.js';
+import { SseParser, type SseMessage } from './sse.js';
+
+export interface SupervisorRequest {
+  method: 'GET' | 'POST';
+  /** Path and query on the supervisor, already encoded, starting with `/`. */
+  path: string;
+  caller?: Caller;
+  /** Sent as JSON when set. */
+  body?: unknown;
+}
+
+export interface SupervisorAnswer {
+  status: number;
+  /** The parsed JSON body; undefined when the answer had none. */
+  body: unknown;
+}
+
+export interface SupervisorDownload {
+  status: number;
+  /** content-type, content-length and content-disposition, when the supervisor sent them. */
+  headers: Record<string, string>;
+  body: Readable;
+}
+
+export interface SupervisorClientOptions {
+  baseUrl: string;
+  secret: string;
+  logger: Logger;
+  /** Longest wait for a whole answer (for downloads: for the headers). Default 6 minutes, as analyses may take 5. */
+  requestTimeoutMs?: number;
+  healthTimeoutMs?: number;
+  /** The event stream is reopened when nothing (not even a keepalive) arrived for this long. */
+  eventsIdleTimeoutMs?: number;
+  reconnectPolicy?: RetryPolicy;
+}
+
+export interface SubscribeOptions {
+  /** Called each time the event stream is (re)opened, with how many times it was opened before. */
+  onConnect?: (previousConnections: number) => void;
+}
+
+const PASSED_DOWNLOAD_HEADERS = ['content-type', 'content-length', 'content-disposition'];
+
+export class SupervisorClient {
+  private readonly baseUrl: string;
+  private readonly requestTimeoutMs: number;
+  private readonly healthTimeoutMs: number;
+  private readonly eventsIdleTimeoutMs: number;
+  private readonly reconnectPolicy: RetryPolicy;
+
+  constructor(private readonly options: SupervisorClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 6 * 60_000;
+    this.healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
+    this.eventsIdleTimeoutMs = options.eventsIdleTimeoutMs ?? 90_000;
+    this.reconnectPolicy = options.reconnectPolicy ?? RECONNECT_POLICY;
+  }
+
+  /** Sends a request and returns the supervisor's JSON answer; an error answer is thrown as JobvisorError. */
+  async request(req: SupervisorRequest): Promise<SupervisorAnswer> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), this.requestTimeoutMs);
+    try {
+      const res = await this.send(req, timeout.signal);
+      const text = await readText(res);
+      const body = parseJsonAnswer(text, res.status);
+      if (!res.ok) throw fromErrorBody(body, res.status);
+      return { status: res.status, body };
+    } catch (err) {
+      throw this.asJobvisorError(err, req);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends a request whose answer is a file: the body is streamed, never held whole. */
+  async download(req: SupervisorRequest): Promise<SupervisorDownload> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), this.requestTimeoutMs);
+    try {
+      const res = await this.send(req, timeout.signal);
+      if (!res.ok) throw fromErrorBody(parseJsonAnswer(await readText(res), res.status), res.status);
+      const headers: Record<string, string> = {};
+      for (const name of PASSED_DOWNLOAD_HEADERS) {
+        const value = res.headers.get(name);
+        if (value !== null) headers[name] = value;
+      }
+      const body = res.body ? Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>) : Readable.from([]);
+      return { status: res.status, headers, body };
+    } catch (err) {
+      throw this.asJobvisorError(err, req);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Whether the supervisor answers its health check (`GET /health`) in time. */
+  async isUp(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.baseUrl}/health`, { headers: this.headers(), signal: AbortSignal.timeout(this.healthTimeoutMs) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Holds `GET /events` open and calls `onEvent` for each JobEvent, reconnecting with backoff
+   * whenever the stream drops. Resolves when `signal` aborts.
+   */
+  async subscribeEvents(onEvent: (event: JobEvent) => void, signal: AbortSignal, options: SubscribeOptions = {}): Promise<void> {
+    let failures = 0;
+    let connections = 0;
+    while (!signal.aborted) {
+      try {
+        await this.readEventStream(onEvent, signal, () => {
+          options.onConnect?.(connections++);
+          failures = 0;
+        });
+        if (!signal.aborted) this.options.logger.warn('supervisor event stream ended; reconnecting');
+      } catch (err) {
+        if (signal.aborted) break;
+        this.options.logger.warn({ err: describe(err), attempt: failures }, 'supervisor event stream failed; reconnecting');
+      }
+      await sleep(delay(failures++, this.reconnectPolicy), signal);
+    }
+  }
+
+  private async readEventStream(onEvent: (event: JobEvent) => void, outer: AbortSignal, onOpen: () => void): Promise<void> {
+    const idle = new AbortController();
+    const signal = AbortSignal.any([outer, idle.signal]);
+    let timer = setTimeout(() => idle.abort(), this.eventsIdleTimeoutMs);
+    const keepAlive = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(), this.eventsIdleTimeoutMs);
+    };
+    try {
+      const res = await fetch(`${this.baseUrl}/events`, { headers: { ...this.headers(), accept: 'text/event-stream' }, signal });
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw new Error(`supervisor answered GET /events with HTTP ${res.status}`);
+      }
+      onOpen();
+      const parser = new SseParser((message) => this.dispatchEvent(message, onEvent));
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        keepAlive();
+        parser.push(decoder.decode(chunk, { stream: true }));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private dispatchEvent(message: SseMessage, onEvent: (event: JobEvent) => void): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(message.data);
+    } catch {
+      this.options.logger.warn({ event: message.event }, 'supervisor sent an event that is not JSON; skipped');
+      return;
+    }
+    if (!isJobEvent(value)) {
+      this.options.logger.warn({ event: message.event }, 'supervisor sent an event of unknown shape; skipped');
+      return;
+    }
+    try {
+      onEvent(value);
+    } catch (err) {
+      this.options.logger.error({ err }, 'handling a supervisor event failed');
+    }
+  }
+
+  private async send(req: SupervisorRequest, signal: AbortSignal): Promise<Response> {
+    const headers = this.headers(req.caller);
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(this.baseUrl + req.path, {
+      method: req.method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal,
+      redirect: 'manual',
+    });
+  }
+
+  private headers(caller?: Caller): Record<string, string> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.secret}`, accept: 'application/json' };
+    if (caller) {
+      headers[CALLER_USER_HEADER] = caller.username;
+      headers[CALLER_ROLE_HEADER] = caller.role;
+    }
+    return headers;
+  }
+
+  /** Errors of the supervisor pass unchanged; failing to reach it at all becomes SUPERVISOR_UNAVAILABLE. */
+  private asJobvisorError(err: unknown, req: SupervisorRequest): JobvisorError {
+    if (err instanceof JobvisorError) return err;
+    this.options.logger.warn({ err: describe(err), method: req.method, path: req.path }, 'supervisor is not reachable');
+    return new JobvisorError('SUPERVISOR_UNAVAILABLE', 'supervisor is not reachable');
+  }
+}
+
+async function readText(res: Response): Promise<string> {
+  return res.status === 204 ? '' : res.text();
+}
+
+function parseJsonAnswer(text: string, status: number): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new JobvisorError('INTERNAL', `supervisor answered HTTP ${status} with a body that is not JSON`);
+  }
+}
+
+function isJobEvent(value: unknown): value is JobEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const e = value as Record<string, unknown>;
+  if (typeof e.user !== 'string') return false;
+  if (e.type === 'job') return typeof e.job === 'object' && e.job !== null;
+  if (e.type === 'log') return typeof e.jobId === 'string' && typeof e.serial === 'number' && Array.isArray(e.lines);
+  return false;
+}
+
+/** A short description of a network error: undici hides the useful part in `cause`. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause ? `${err.message}: ${cause.code ?? cause.message ?? ''}` : err.message;
+}

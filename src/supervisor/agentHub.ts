@@ -1,0 +1,192 @@
+/**
+ * The supervisor's side of the agent websockets: authenticates each agent at upgrade, keeps
+ * one connection per agent, pings it, sends ops and matches their replies, and hands every
+ * hello and update to its handlers one at a time per agent, in order.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { JobvisorError, wsCloseCode } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import {
+  AGENT_ID_HEADER,
+  AgentMessage,
+  MAX_WS_PAYLOAD,
+  PROTOCOL_VERSION,
+  parseMessage,
+  type Op,
+  type SupervisorMessage,
+} from '../shared/protocol.js';
+
+type Hello = Extract<AgentMessage, { type: 'hello' }>;
+type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
+
+export interface AgentHubHandlers {
+  /** Checks an agent's id and token at upgrade. */
+  authenticate(agentId: string, token: string): boolean;
+  onConnect(agentId: string): void;
+  onHello(agentId: string, hello: Hello): Promise<void>;
+  /** Applies and persists one update; the hub acknowledges it afterwards. Returns false if the update was already applied. */
+  onUpdate(agentId: string, update: UpdateMessage): Promise<void>;
+  onDisconnect(agentId: string, why: string): void;
+  onHeartbeat(agentId: string): void;
+}
+
+interface PendingOp {
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Connection {
+  agentId: string;
+  ws: WebSocket;
+  alive: boolean;
+  pending: Map<string, PendingOp>;
+  /** Messages of one agent are handled one after another. */
+  chain: Promise<void>;
+}
+
+export class AgentHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
+  private readonly connections = new Map<string, Connection>();
+  private readonly pingTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly handlers: AgentHubHandlers,
+    private readonly log: Logger,
+    heartbeatMs: number,
+  ) {
+    this.pingTimer = setInterval(() => this.ping(), heartbeatMs);
+    this.pingTimer.unref();
+  }
+
+  /** For `server.on('upgrade')`: answers 401 before accepting an agent it does not know. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const agentId = req.headers[AGENT_ID_HEADER];
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (typeof agentId !== 'string' || !token || !this.handlers.authenticate(agentId, token)) {
+      this.log.warn({ agentId, remote: req.socket.remoteAddress }, 'agent refused at upgrade');
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"AGENT_UNKNOWN","message":"unknown agent or wrong token"}}');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(agentId, ws));
+  }
+
+  isConnected(agentId: string): boolean {
+    return this.connections.has(agentId);
+  }
+
+  /** Sends an op and resolves with the agent's result; rejects with AGENT_LOST if the connection ends first. */
+  send(agentId: string, op: Op, signal?: AbortSignal): Promise<unknown> {
+    const conn = this.connections.get(agentId);
+    if (!conn) return Promise.reject(new JobvisorError('AGENT_LOST', 'the agent is not connected'));
+    const opId = randomUUID();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        conn.pending.delete(opId);
+        reject(signal?.reason ?? new JobvisorError('JOB_NOT_ACTIVE', 'op abandoned'));
+      };
+      conn.pending.set(opId, {
+        resolve: (r) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.write(conn, { v: PROTOCOL_VERSION, type: 'op', opId, op });
+    });
+  }
+
+  /** Closes one agent's connection (the agent will reconnect if it still runs). */
+  disconnect(agentId: string): void {
+    this.connections.get(agentId)?.ws.terminate();
+  }
+
+  close(): void {
+    clearInterval(this.pingTimer);
+    for (const c of this.connections.values()) c.ws.close(1001, 'supervisor stopping');
+    this.wss.close();
+  }
+
+  private accept(agentId: string, ws: WebSocket): void {
+    const previous = this.connections.get(agentId);
+    if (previous) {
+      this.log.info({ agentId }, 'agent reconnected; dropping its previous connection');
+      this.drop(previous, 'replaced by a new connection');
+      previous.ws.terminate();
+    }
+    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve() };
+    this.connections.set(agentId, conn);
+    ws.on('pong', () => {
+      conn.alive = true;
+      this.handlers.onHeartbeat(agentId);
+    });
+    ws.on('message', (data, isBinary) => this.receive(conn, data, isBinary));
+    ws.on('close', (code) => this.drop(conn, `connection closed (${code})`));
+    ws.on('error', (err) => this.log.warn({ agentId, err: err.message }, 'agent websocket error'));
+    this.log.info({ agentId }, 'agent connected');
+    this.handlers.onConnect(agentId);
+  }
+
+  private drop(conn: Connection, why: string): void {
+    if (this.connections.get(conn.agentId) !== conn) return;
+    this.connections.delete(conn.agentId);
+    for (const p of conn.pending.values()) p.reject(new JobvisorError('AGENT_LOST', `the agent's connection ended: ${why}`));
+    conn.pending.clear();
+    this.log.info({ agentId: conn.agentId, why }, 'agent disconnected');
+    this.handlers.onDisconnect(conn.agentId, why);
+  }
+
+  private receive(conn: Connection, data: RawData, isBinary: boolean): void {
+    const parsed = isBinary ? { ok: false as const, message: 'binary frames are not accepted' } : parseMessage(AgentMessage, data.toString());
+    if (!parsed.ok) {
+      this.log.warn({ agentId: conn.agentId, problem: parsed.message }, 'agent message refused');
+      conn.ws.close(wsCloseCode('AGENT_PROTOCOL'), `AGENT_PROTOCOL: ${parsed.message}`.slice(0, 120));
+      return;
+    }
+    const msg = parsed.value;
+    if (msg.type === 'reply') {
+      const p = conn.pending.get(msg.opId);
+      conn.pending.delete(msg.opId);
+      if (!p) return;
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new JobvisorError(msg.error?.code ?? 'INTERNAL', msg.error?.message ?? 'the agent gave no reason'));
+      return;
+    }
+    conn.chain = conn.chain.then(() => this.handle(conn, msg)).catch((err: unknown) => {
+      this.log.error({ agentId: conn.agentId, err }, 'agent message could not be applied');
+      conn.ws.close(wsCloseCode('INTERNAL'), 'update could not be applied');
+    });
+  }
+
+  private async handle(conn: Connection, msg: Hello | UpdateMessage): Promise<void> {
+    if (msg.type === 'hello') {
+      await this.handlers.onHello(conn.agentId, msg);
+      return;
+    }
+    await this.handlers.onUpdate(conn.agentId, msg);
+    this.write(conn, { v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq });
+  }
+
+  private write(conn: Connection, msg: SupervisorMessage): void {
+    conn.ws.send(JSON.stringify(msg));
+  }
+
+  private ping(): void {
+    for (const conn of this.connections.values()) {
+      if (!conn.alive) {
+        this.log.warn({ agentId: conn.agentId }, 'agent missed a heartbeat; terminating its connection');
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+}

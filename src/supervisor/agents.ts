@@ -1,0 +1,259 @@
+/**
+ * The agents the supervisor runs: one per (driver, user, run mode). Starts them through their
+ * driver on demand (one start at a time per key, bounded by a start timeout), keeps them while
+ * something leases them, stops them after an idle time, and re-adopts the agents a previous
+ * supervisor started.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AgentView } from '../shared/api.js';
+import { JobvisorError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { RunMode } from '../shared/types.js';
+import type { AgentHandle, Driver } from '../drivers/driver.js';
+import type { AgentRow, JobStore } from './db.js';
+
+export type AgentState = 'starting' | 'connected' | 'disconnected' | 'stopping';
+
+export interface ManagedAgent {
+  id: string;
+  user: string;
+  runMode: RunMode;
+  driver: string;
+  handle: AgentHandle;
+  state: AgentState;
+  since: number;
+  lastHeartbeat: number | null;
+  leases: number;
+  idleTimer: NodeJS.Timeout | null;
+  /** Resolved each time the agent (re)connects. */
+  connectedWaiters: Set<() => void>;
+}
+
+export interface AgentManagerDeps {
+  store: JobStore;
+  drivers: Map<string, Driver>;
+  supervisorUrl: () => string;
+  startTimeoutMs: number;
+  idleMs: number;
+  log: Logger;
+  now?: () => number;
+  /** Called once an agent has ended for good, so its runs can be settled. */
+  onAgentGone(agentId: string, reason: string): void;
+  onChange(): void;
+}
+
+const hash = (token: string) => createHash('sha256').update(token).digest();
+
+export class AgentManager {
+  private readonly agents = new Map<string, ManagedAgent>();
+  private readonly starting = new Map<string, Promise<ManagedAgent>>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: AgentManagerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get(agentId: string): ManagedAgent | undefined {
+    return this.agents.get(agentId);
+  }
+
+  authenticate(agentId: string, token: string): boolean {
+    const row = this.deps.store.getAgent(agentId);
+    if (!row || !this.agents.has(agentId)) return false;
+    const a = Buffer.from(row.tokenHash, 'hex');
+    const b = hash(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /**
+   * Resolves with a connected agent for (driver, user, run mode), starting one if needed.
+   * `onWaiting` hears what the wait is for.
+   */
+  async connected(driverName: string, user: string, runMode: RunMode, signal: AbortSignal): Promise<ManagedAgent> {
+    const agent = this.find(driverName, user, runMode) ?? (await this.start(driverName, user, runMode));
+    if (agent.state === 'connected') return agent;
+    await this.waitConnected(agent, signal);
+    return agent;
+  }
+
+  lease(agent: ManagedAgent): () => void {
+    agent.leases++;
+    this.clearIdle(agent);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      agent.leases--;
+      this.armIdle(agent);
+    };
+  }
+
+  onConnect(agentId: string): void {
+    const agent = this.agents.get(agentId);
+    if (!agent) return;
+    agent.state = 'connected';
+    agent.since = this.now();
+    agent.lastHeartbeat = this.now();
+    for (const w of agent.connectedWaiters) w();
+    agent.connectedWaiters.clear();
+    this.armIdle(agent);
+    this.deps.onChange();
+  }
+
+  onDisconnect(agentId: string): void {
+    const agent = this.agents.get(agentId);
+    if (!agent || agent.state === 'stopping') return;
+    agent.state = 'disconnected';
+    agent.since = this.now();
+    this.clearIdle(agent);
+    this.deps.onChange();
+  }
+
+  onHeartbeat(agentId: string): void {
+    const agent = this.agents.get(agentId);
+    if (agent) agent.lastHeartbeat = this.now();
+  }
+
+  /** Takes back the agents saved by a previous supervisor whose processes still run; forgets the rest. */
+  adoptSaved(): void {
+    for (const id of this.deps.store.listAgentIds()) {
+      const row = this.deps.store.getAgent(id) as AgentRow;
+      const handle = this.deps.drivers.get(row.driver)?.adoptAgent?.({ agentId: id, pid: row.pid, host: row.host });
+      if (!handle) {
+        this.deps.store.deleteAgent(id);
+        continue;
+      }
+      this.deps.log.info({ agentId: id, pid: row.pid }, 're-adopted agent of a previous supervisor');
+      this.track(this.manage(id, row.user, row.runMode, row.driver, handle, 'disconnected'));
+    }
+  }
+
+  list(): AgentView[] {
+    return [...this.agents.values()].map((a) => ({
+      agentId: a.id,
+      user: a.user,
+      runMode: a.runMode,
+      driver: a.driver,
+      host: a.handle.host,
+      state: a.state,
+      since: a.since,
+      lastHeartbeat: a.lastHeartbeat,
+      runs: a.leases,
+    }));
+  }
+
+  async stop(agent: ManagedAgent, why: string): Promise<void> {
+    if (agent.state === 'stopping') return agent.handle.exited.then(() => undefined);
+    this.deps.log.info({ agentId: agent.id, why }, 'stopping agent');
+    agent.state = 'stopping';
+    this.clearIdle(agent);
+    await agent.handle.stop();
+  }
+
+  /** Stops idle agents; leaves agents with runs going so a restarted supervisor can take them back. */
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].filter((a) => a.leases === 0).map((a) => this.stop(a, 'supervisor stopping')));
+    for (const a of this.agents.values()) this.clearIdle(a);
+  }
+
+  private find(driverName: string, user: string, runMode: RunMode): ManagedAgent | undefined {
+    for (const a of this.agents.values()) {
+      if (a.driver === driverName && a.user === user && a.runMode === runMode && a.state !== 'stopping') return a;
+    }
+    return undefined;
+  }
+
+  private start(driverName: string, user: string, runMode: RunMode): Promise<ManagedAgent> {
+    const key = `${driverName}/${user}/${runMode}`;
+    let p = this.starting.get(key);
+    if (!p) {
+      p = this.startAgent(driverName, user, runMode).finally(() => this.starting.delete(key));
+      this.starting.set(key, p);
+    }
+    return p;
+  }
+
+  private async startAgent(driverName: string, user: string, runMode: RunMode): Promise<ManagedAgent> {
+    const driver = this.deps.drivers.get(driverName);
+    if (!driver) throw new JobvisorError('AGENT_START_FAILED', `no driver named ${driverName} is configured`);
+    const id = `${driverName}-${user}-${runMode}-${randomBytes(4).toString('hex')}`;
+    const token = randomBytes(32).toString('base64url');
+    const row: AgentRow = { id, tokenHash: hash(token).toString('hex'), user, runMode, driver: driverName, host: '', pid: null, lastSeq: 0, startedAt: this.now() };
+    this.deps.store.saveAgent(row);
+    this.deps.log.info({ agentId: id, driver: driverName, user, runMode }, 'starting agent');
+    let handle: AgentHandle;
+    try {
+      handle = await driver.startAgent({ agentId: id, token, user, runMode, supervisorUrl: this.deps.supervisorUrl() });
+    } catch (err) {
+      this.deps.store.deleteAgent(id);
+      throw err instanceof JobvisorError ? err : new JobvisorError('AGENT_START_FAILED', `agent could not be started: ${(err as Error).message}`);
+    }
+    this.deps.store.saveAgent({ ...row, host: handle.host, pid: handle.pid });
+    const agent = this.manage(id, user, runMode, driverName, handle, 'starting');
+    this.track(agent);
+    return agent;
+  }
+
+  private manage(id: string, user: string, runMode: RunMode, driver: string, handle: AgentHandle, state: AgentState): ManagedAgent {
+    const agent: ManagedAgent = { id, user, runMode, driver, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, connectedWaiters: new Set() };
+    this.agents.set(id, agent);
+    this.deps.onChange();
+    return agent;
+  }
+
+  private track(agent: ManagedAgent): void {
+    void agent.handle.exited.then(({ reason }) => {
+      this.clearIdle(agent);
+      this.agents.delete(agent.id);
+      this.deps.store.deleteAgent(agent.id);
+      this.deps.log.info({ agentId: agent.id, reason }, 'agent ended');
+      this.deps.onAgentGone(agent.id, reason);
+      this.deps.onChange();
+    });
+  }
+
+  private async waitConnected(agent: ManagedAgent, signal: AbortSignal): Promise<void> {
+    const timeoutMs = this.deps.startTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let onConnected: (() => void) | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          onConnected = resolve;
+          agent.connectedWaiters.add(resolve);
+        }),
+        agent.handle.exited.then(async ({ reason }) => {
+          const tail = await agent.handle.logTail();
+          throw new JobvisorError('AGENT_START_FAILED', `agent ended before it connected: ${reason}${tail ? `\n${tail}` : ''}`);
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new JobvisorError('AGENT_START_TIMEOUT', `agent did not connect within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+        }),
+        new Promise<never>((_, reject) => {
+          if (signal.aborted) reject(signal.reason);
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof JobvisorError && err.code === 'AGENT_START_TIMEOUT' && agent.state === 'starting') {
+        void this.stop(agent, 'start timeout');
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      if (onConnected) agent.connectedWaiters.delete(onConnected);
+    }
+  }
+
+  private armIdle(agent: ManagedAgent): void {
+    this.clearIdle(agent);
+    if (agent.leases > 0 || agent.state !== 'connected') return;
+    agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${Math.round(this.deps.idleMs / 1000)} s`), this.deps.idleMs);
+    agent.idleTimer.unref();
+  }
+
+  private clearIdle(agent: ManagedAgent): void {
+    if (agent.idleTimer) clearTimeout(agent.idleTimer);
+    agent.idleTimer = null;
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * ComputeJob: owns one job's state machine and its run and cancel ops. Every transition is
+ * one function that asserts its allowed source states, persists the row, logs, and emits a
+ * typed event — in that order.
+ */
+import type { JobEvent, JobView } from '../shared/api.js';
+import { JobvisorError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { Update, RunEnd } from '../shared/protocol.js';
+import { isActive, type Status } from '../shared/types.js';
+import type { Template } from '../shared/template.js';
+import type { JobRow, JobStore } from './db.js';
+import type { ManagedAgent } from './agents.js';
+import { OpAbandoned, sendOp, sendToAgent, type OpContext } from './opLoop.js';
+import { Slots, type Release } from './slots.js';
+import { buildRunOp } from './runOp.js';
+
+export interface JobContext extends OpContext {
+  store: JobStore;
+  log: Logger;
+  emit(event: JobEvent): void;
+  cpuSlots(driver: string, row: JobRow): Slots;
+  runDir(row: JobRow): string;
+  templatesDir(row: JobRow): string;
+  maxTimeSeconds(row: JobRow): number;
+  /** How long a cancel waits for the agent that runs the cmd. */
+  agentWaitMs: number;
+  now(): number;
+}
+
+/** What the current run holds until it ends: slots and the agent lease. */
+interface Held {
+  releases: Release[];
+  leasedAgent: string | null;
+}
+
+const NEXT_REQUEST_MS: Record<Status, number | null> = {
+  pending: 1000,
+  running: 2000,
+  completed: null,
+  error: null,
+  canceled: null,
+  missing: null,
+  purged: null,
+};
+
+export class ComputeJob {
+  waitingFor: string | null = null;
+  queuePosition: number | null = null;
+  private readonly runDirSlot = new Slots('run-dir', 1);
+  private runAbort: AbortController | null = null;
+  private held: Held = { releases: [], leasedAgent: null };
+  private readonly endWaiters = new Set<() => void>();
+  /** The reason of a cancel under way for the current run, if any. */
+  private canceling: string | null = null;
+
+  constructor(
+    public row: JobRow,
+    private readonly ctx: JobContext,
+  ) {}
+
+  get id(): string {
+    return this.row.id;
+  }
+
+  view(withHistory = true): JobView {
+    const r = this.row;
+    return {
+      jobId: r.id,
+      user: r.user,
+      jobKey: r.jobKey,
+      template: r.template,
+      runMode: r.runMode,
+      driver: r.driver,
+      serial: r.serial,
+      status: r.status,
+      parameters: r.parameters,
+      progress: r.progress,
+      progressMessage: r.progressMessage,
+      waitingFor: isActive(r.status) ? this.waitingFor : null,
+      queuePosition: isActive(r.status) ? this.queuePosition : null,
+      reason: r.reason,
+      queuedAt: r.queuedAt,
+      startedAt: r.startedAt,
+      endedAt: r.endedAt,
+      updatedAt: r.updatedAt,
+      logLines: r.logLines,
+      nextRequestMs: NEXT_REQUEST_MS[r.status],
+      history: withHistory ? this.ctx.store.history(r.id) : [],
+    };
+  }
+
+  // ---- transitions -------------------------------------------------------------------
+
+  /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
+  startRun(next: Pick<JobRow, 'template' | 'runMode' | 'driver' | 'parameters'>, template: Template, isFirst: boolean): void {
+    if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
+    const previous = this.row;
+    const now = this.ctx.now();
+    this.row = {
+      ...previous,
+      ...next,
+      serial: isFirst ? previous.serial : previous.serial + 1,
+      status: 'pending',
+      progress: null,
+      progressMessage: null,
+      reason: null,
+      queuedAt: now,
+      startedAt: null,
+      endedAt: null,
+      updatedAt: now,
+      logLines: 0,
+      agentId: null,
+      pid: null,
+      sent: false,
+    };
+    this.waitingFor = 'queued';
+    this.queuePosition = null;
+    this.canceling = null;
+    if (isFirst) this.ctx.store.saveJob(this.row);
+    else this.ctx.store.archiveAndSave(previous, this.row);
+    this.announce('run queued');
+    this.launch(template);
+  }
+
+  private toRunning(pid: number): void {
+    if (this.row.status === 'running') return;
+    this.assertFrom('running', ['pending']);
+    const now = this.ctx.now();
+    this.row = { ...this.row, status: 'running', pid, startedAt: now, updatedAt: now };
+    this.waitingFor = null;
+    this.queuePosition = null;
+    this.ctx.store.saveJob(this.row);
+    this.announce('run started');
+  }
+
+  /** Ends the current run. `save` lets an update's sequence number be saved in the same transaction. */
+  end(status: RunEnd, reason: string | null, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r)): void {
+    this.assertFrom(status, ['pending', 'running']);
+    const now = this.ctx.now();
+    this.row = { ...this.row, status, reason, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress };
+    this.waitingFor = null;
+    this.queuePosition = null;
+    save(this.row);
+    this.releaseHeld();
+    this.runAbort?.abort(new OpAbandoned(`run ended: ${status}`));
+    this.runAbort = null;
+    this.announce('run ended', { reason });
+    for (const w of this.endWaiters) w();
+    this.endWaiters.clear();
+  }
+
+  private assertFrom(to: Status, allowed: Status[]): void {
+    if (!allowed.includes(this.row.status)) {
+      throw new JobvisorError('INTERNAL', `job ${this.row.id}: transition ${this.row.status} → ${to} is not allowed`);
+    }
+  }
+
+  private announce(msg: string, fields: Record<string, unknown> = {}): void {
+    const r = this.row;
+    this.ctx.log.info({ jobId: r.id, serial: r.serial, status: r.status, driver: r.driver, agentId: r.agentId, ...fields }, msg);
+    this.emitView();
+  }
+
+  private emitView(): void {
+    this.ctx.emit({ type: 'job', user: this.row.user, job: this.view() });
+  }
+
+  private setWaiting(what: string | null, position: number | null = null): void {
+    if (this.waitingFor === what && this.queuePosition === position) return;
+    this.waitingFor = what;
+    this.queuePosition = position;
+    this.emitView();
+  }
+
+  // ---- the run op ----------------------------------------------------------------------
+
+  private launch(template: Template): void {
+    const abort = new AbortController();
+    this.runAbort = abort;
+    void this.runLoop(this.row.serial, template, abort.signal);
+  }
+
+  /** Resumes the run op after a supervisor restart (the op is idempotent on the agent). */
+  resume(template: Template): void {
+    if (this.row.status === 'pending') this.launch(template);
+  }
+
+  private recheck(serial: number, signal: AbortSignal): void {
+    if (signal.aborted) throw signal.reason ?? new OpAbandoned('aborted');
+    if (this.row.serial !== serial || this.row.status !== 'pending') throw new OpAbandoned('the run is no longer pending');
+  }
+
+  private async runLoop(serial: number, template: Template, signal: AbortSignal): Promise<void> {
+    const target = { driver: this.row.driver, user: this.row.user, runMode: this.row.runMode };
+    const recheck = () => this.recheck(serial, signal);
+    try {
+      this.setWaiting('starting agent');
+      this.leaseAgent(await this.ctx.agents.connected(target.driver, target.user, target.runMode, signal));
+      recheck();
+      this.setWaiting('waiting for the run directory');
+      this.held.releases.push(await this.runDirSlot.acquire(signal));
+      recheck();
+      this.setWaiting('waiting for a CPU slot');
+      const cpu = this.ctx.cpuSlots(target.driver, this.row);
+      this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting('waiting for a CPU slot', pos)));
+      recheck();
+      this.setWaiting('starting run');
+      const op = buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row));
+      const result = (await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) })) as { pid: number };
+      recheck();
+      this.toRunning(result.pid);
+    } catch (err) {
+      this.runFailed(serial, err);
+    }
+  }
+
+  private runFailed(serial: number, err: unknown): void {
+    if (err instanceof OpAbandoned || this.row.serial !== serial || this.row.status !== 'pending') return;
+    const message = err instanceof JobvisorError && err.expose ? err.message : 'internal error while starting the run';
+    if (!(err instanceof JobvisorError)) this.ctx.log.error({ jobId: this.row.id, serial, err }, 'run op failed');
+    this.end('error', message);
+  }
+
+  private leaseAgent(agent: ManagedAgent): void {
+    if (this.held.leasedAgent === agent.id) return;
+    this.held.releases.push(this.ctx.agents.lease(agent));
+    this.held.leasedAgent = agent.id;
+  }
+
+  private markSent(agent: ManagedAgent): void {
+    this.leaseAgent(agent);
+    if (this.row.sent && this.row.agentId === agent.id) return;
+    this.row = { ...this.row, sent: true, agentId: agent.id, updatedAt: this.ctx.now() };
+    this.ctx.store.saveJob(this.row);
+  }
+
+  private releaseHeld(): void {
+    const { releases } = this.held;
+    this.held = { releases: [], leasedAgent: null };
+    for (const r of releases.reverse()) r();
+  }
+
+  /** A run that its agent reported after a supervisor restart: hold its agent and slots again. */
+  readopt(agent: ManagedAgent, pid: number, running: boolean): void {
+    if (this.held.releases.length === 0) {
+      this.held.releases.push(this.runDirSlot.take(), this.ctx.cpuSlots(this.row.driver, this.row).take());
+    }
+    this.leaseAgent(agent);
+    if (running && this.row.status === 'pending') this.toRunning(pid);
+  }
+
+  /** The agent that runs this job ended: the run ends with it, as canceled if a cancel was under way. */
+  agentGone(reason: string): void {
+    if (!isActive(this.row.status) || !this.row.sent) return;
+    if (this.canceling !== null) this.end('canceled', this.canceling);
+    else this.end('error', `the agent running this job ended: ${reason}`);
+  }
+
+  // ---- cancel --------------------------------------------------------------------------
+
+  async cancel(serial: number | undefined, reason: string): Promise<void> {
+    if (serial !== undefined && serial !== this.row.serial) {
+      throw new JobvisorError('STALE_SERIAL', `run ${serial} is not the current run (${this.row.serial})`);
+    }
+    if (!isActive(this.row.status)) throw new JobvisorError('JOB_NOT_ACTIVE', `the job has already ended (${this.row.status})`);
+    const current = this.row.serial;
+    this.canceling = reason;
+    this.runAbort?.abort(new OpAbandoned('canceled'));
+    if (!this.row.sent || !this.row.agentId) {
+      this.end('canceled', reason);
+      return;
+    }
+    const agentId = this.row.agentId;
+    const ended = this.whenEnded(this.ctx.agentWaitMs);
+    const signal = AbortSignal.timeout(this.ctx.agentWaitMs);
+    try {
+      const op = { kind: 'cancel' as const, jobId: this.row.id, serial: current, reason };
+      const r = (await sendToAgent(this.ctx, agentId, op, signal, this.ctx.agentWaitMs)) as { known: boolean };
+      if (!r.known && this.row.serial === current && isActive(this.row.status)) this.end('canceled', reason);
+      await ended;
+    } catch (err) {
+      if (this.row.serial !== current || !isActive(this.row.status)) return;
+      this.ctx.log.warn({ jobId: this.row.id, err: (err as Error).message }, 'cancel could not reach the agent; stopping it');
+      const agent = this.ctx.agents.get(agentId);
+      if (agent) await this.ctx.agents.stop(agent, 'cancel could not reach it');
+      if (this.row.serial === current && isActive(this.row.status)) this.end('canceled', `${reason} (the agent did not answer and was stopped)`);
+    }
+  }
+
+  private whenEnded(timeoutMs: number): Promise<void> {
+    if (!isActive(this.row.status)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiters = this.endWaiters;
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      }
+      this.endWaiters.add(done);
+    });
+  }
+
+  // ---- updates from the agent ------------------------------------------------------------
+
+  /** Applies one update of the current run; `save` persists the row with the update's sequence number. */
+  applyUpdate(update: Update, save: (row: JobRow | undefined) => void): JobEvent[] {
+    const events: JobEvent[] = [];
+    switch (update.kind) {
+      case 'started':
+        if (this.row.status === 'pending') {
+          const now = this.ctx.now();
+          this.row = { ...this.row, status: 'running', pid: update.pid, startedAt: now, updatedAt: now };
+          this.waitingFor = null;
+          this.queuePosition = null;
+        }
+        break;
+      case 'progress':
+        this.row = { ...this.row, progress: update.value, progressMessage: update.message ?? this.row.progressMessage, updatedAt: this.ctx.now() };
+        break;
+      case 'log':
+        this.row = { ...this.row, logLines: this.row.logLines + update.lines.length, updatedAt: this.ctx.now() };
+        events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: update.lines });
+        break;
+      case 'exit':
+        this.end(update.status, update.reason ?? null, save);
+        return events;
+      default: {
+        const never: never = update;
+        throw new Error(`unknown update ${JSON.stringify(never)}`);
+      }
+    }
+    save(this.row);
+    events.push({ type: 'job', user: this.row.user, job: this.view() });
+    return events;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The job service: routes each request to the ComputeJob that owns the job, applies the
+ * hellos and updates agents send, and, after a restart, takes back every active job.
+ */
+import { randomBytes } from 'node:crypto';
+import type { JobEvent, JobView, RunBody } from '../shared/api.js';
+import { JobvisorError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { AgentMessage } from '../shared/protocol.js';
+import { publicTemplate, validateParameters, type PublicTemplate, type Template } from '../shared/template.js';
+import { isActive, type Caller, type RunMode } from '../shared/types.js';
+import type { AgentManager } from './agents.js';
+import type { AgentHub } from './agentHub.js';
+import { ComputeJob, type JobContext } from './computeJob.js';
+import type { JobRow, JobStore } from './db.js';
+
+type Hello = Extract<AgentMessage, { type: 'hello' }>;
+type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
+
+export interface JobServiceDeps {
+  store: JobStore;
+  templates: Map<string, Template>;
+  agents: AgentManager;
+  hub: AgentHub;
+  log: Logger;
+  emit(event: JobEvent): void;
+  driverFor(runMode: RunMode): string;
+  context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
+  restartGraceMs: number;
+  now?: () => number;
+}
+
+export class JobService {
+  private readonly jobs = new Map<string, ComputeJob>();
+  private readonly lastSeq = new Map<string, number>();
+  /** Jobs whose agent a restarted supervisor is waiting to hear from. */
+  private readonly recovering = new Set<string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly ctx: JobContext;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.ctx = { ...deps.context, store: deps.store, log: deps.log, emit: deps.emit, agents: deps.agents, hub: deps.hub, now: this.now };
+  }
+
+  templates(): PublicTemplate[] {
+    return [...this.deps.templates.values()].map(publicTemplate);
+  }
+
+  template(row: JobRow): Template {
+    const t = this.deps.templates.get(row.template);
+    if (!t) throw new JobvisorError('UNKNOWN_TEMPLATE', `template ${row.template} is no longer offered`);
+    return t;
+  }
+
+  // ---- requests --------------------------------------------------------------------------
+
+  /** Validates and queues a new run; an active run of the same job is canceled first. */
+  async run(caller: Caller, body: RunBody): Promise<JobView> {
+    const template = this.deps.templates.get(body.template);
+    if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
+    const runMode = body.runMode ?? (template.runModes[0] as RunMode);
+    if (!template.runModes.includes(runMode)) {
+      throw new JobvisorError('RUN_MODE_NOT_ALLOWED', `template ${template.name} runs in ${template.runModes.join(' or ')}, not ${runMode}`);
+    }
+    const parameters = validateParameters(template, body.parameters);
+    const jobKey = body.jobKey ?? template.name;
+    return this.exclusive(`${caller.username}/${jobKey}`, async () => {
+      const next = { template: template.name, runMode, driver: this.deps.driverFor(runMode), parameters };
+      const existing = this.deps.store.findJob(caller.username, jobKey);
+      if (!existing) {
+        const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next });
+        job.startRun(next, template, true);
+        return job.view();
+      }
+      const job = this.load(existing);
+      if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
+      job.startRun(next, template, false);
+      return job.view();
+    });
+  }
+
+  get(caller: Caller, jobId: string): JobView {
+    return this.visible(caller, jobId).view();
+  }
+
+  list(caller: Caller, all: boolean): JobView[] {
+    const rows = this.deps.store.listJobs(all && caller.role === 'admin' ? undefined : caller.username);
+    return rows.map((r) => (this.jobs.get(r.id) ?? new ComputeJob(r, this.ctx)).view(false));
+  }
+
+  async cancel(caller: Caller, jobId: string, serial: number | undefined): Promise<JobView> {
+    const job = this.visible(caller, jobId);
+    const by = caller.username === job.row.user ? 'user' : `admin ${caller.username}`;
+    await job.cancel(serial, `canceled by ${by}`);
+    return job.view();
+  }
+
+  /** The job if the caller may see it; another user's job is as unknown as a job that does not exist. */
+  visible(caller: Caller, jobId: string): ComputeJob {
+    const job = this.jobs.get(jobId) ?? this.loadById(jobId);
+    if (!job || (caller.role !== 'admin' && job.row.user !== caller.username)) {
+      throw new JobvisorError('JOB_NOT_FOUND', `no job ${jobId}`);
+    }
+    return job;
+  }
+
+  async beginSession(caller: Caller, runModes: RunMode[] | undefined): Promise<{ runMode: RunMode; state: string; error?: string }[]> {
+    const modes = runModes ?? (['sequential', 'parallel'] as RunMode[]);
+    const signal = AbortSignal.timeout(this.deps.context.agentWaitMs);
+    return Promise.all(
+      modes.map(async (runMode) => {
+        try {
+          const a = await this.deps.agents.connected(this.deps.driverFor(runMode), caller.username, runMode, signal);
+          return { runMode, state: a.state };
+        } catch (err) {
+          return { runMode, state: 'failed', error: (err as Error).message };
+        }
+      }),
+    );
+  }
+
+  // ---- agents ------------------------------------------------------------------------------
+
+  async onHello(agentId: string, hello: Hello): Promise<void> {
+    const agent = this.deps.agents.get(agentId);
+    if (!agent) return;
+    const reported = new Map(hello.runs.map((r) => [`${r.jobId}/${r.serial}`, r]));
+    for (const job of this.jobs.values()) {
+      const r = job.row;
+      if (r.agentId !== agentId || !isActive(r.status) || !r.sent) continue;
+      const run = reported.get(`${r.id}/${r.serial}`);
+      if (this.recovering.delete(r.id)) {
+        if (run) job.readopt(agent, run.pid, run.running);
+        else job.resume(this.template(r));
+      } else if (!run && r.status === 'running') {
+        job.end('error', 'the agent no longer has this run (it was lost while disconnected)');
+      }
+    }
+  }
+
+  /** Applies one update once, in order, and persists it with its sequence number before it is acknowledged. */
+  async onUpdate(agentId: string, msg: UpdateMessage): Promise<void> {
+    const last = this.lastSeq.get(agentId) ?? this.deps.store.getAgent(agentId)?.lastSeq ?? 0;
+    if (msg.seq <= last) return;
+    if (msg.seq !== last + 1) this.deps.log.warn({ agentId, seq: msg.seq, last }, 'update sequence has a gap');
+    const save = (row: JobRow | undefined) => this.deps.store.saveJobAndSeq(row, agentId, msg.seq);
+    const job = this.jobs.get(msg.jobId) ?? this.loadById(msg.jobId);
+    let events: JobEvent[] = [];
+    if (job && job.row.serial === msg.serial && isActive(job.row.status) && job.row.agentId === agentId) {
+      events = job.applyUpdate(msg.update, save);
+    } else {
+      save(undefined);
+      this.deps.log.debug({ agentId, jobId: msg.jobId, serial: msg.serial }, 'stale update ignored');
+    }
+    this.lastSeq.set(agentId, msg.seq);
+    for (const e of events) this.deps.emit(e);
+  }
+
+  onAgentGone(agentId: string, reason: string): void {
+    this.lastSeq.delete(agentId);
+    for (const job of this.jobs.values()) if (job.row.agentId === agentId) job.agentGone(reason);
+  }
+
+  /** After a restart: loads every active job, resumes the ones never sent, waits a grace period for the others' agents. */
+  recover(): void {
+    this.deps.agents.adoptSaved();
+    for (const row of this.deps.store.activeJobs()) {
+      const job = this.load(row);
+      const template = this.deps.templates.get(row.template);
+      if (!template) {
+        job.end('error', `template ${row.template} is no longer offered`);
+      } else if (!row.sent) {
+        job.resume(template);
+      } else if (!row.agentId || !this.deps.agents.get(row.agentId)) {
+        job.end('error', 'its agent ended while the supervisor was down');
+      } else {
+        this.recovering.add(row.id);
+      }
+    }
+    if (this.recovering.size === 0) return;
+    this.deps.log.info({ jobs: this.recovering.size }, 'waiting for agents of running jobs to reconnect');
+    setTimeout(() => {
+      for (const id of this.recovering) this.jobs.get(id)?.agentGone('it did not reconnect after the supervisor restarted');
+      this.recovering.clear();
+    }, this.deps.restartGraceMs).unref();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private firstRow(user: string, jobKey: string): JobRow {
+    const now = this.now();
+    return {
+      id: randomBytes(8).toString('hex'),
+      user,
+      jobKey,
+      template: '',
+      runMode: 'sequential',
+      driver: '',
+      serial: 1,
+      status: 'pending',
+      parameters: {},
+      progress: null,
+      progressMessage: null,
+      reason: null,
+      queuedAt: now,
+      startedAt: null,
+      endedAt: null,
+      updatedAt: now,
+      logLines: 0,
+      agentId: null,
+      pid: null,
+      sent: false,
+    };
+  }
+
+  private load(row: JobRow): ComputeJob {
+    let job = this.jobs.get(row.id);
+    if (!job) {
+      job = new ComputeJob(row, this.ctx);
+      this.jobs.set(row.id, job);
+    }
+    return job;
+  }
+
+  private loadById(jobId: string): ComputeJob | undefined {
+    const row = this.deps.store.getJob(jobId);
+    return row ? this.load(row) : undefined;
+  }
+
+  /** Runs `fn` after every earlier call with the same key has settled. */
+  private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(fn);
+    this.locks.set(key, next);
+    void next.finally(() => {
+      if (this.locks.get(key) === next) this.locks.delete(key);
+    }).catch(() => undefined);
+    return next;
+  }
+}

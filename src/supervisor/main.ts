@@ -1,0 +1,145 @@
+/**
+ * Starts the supervisor process: database, templates, drivers, agent websockets, the job
+ * service and its internal HTTP API, then takes back whatever a previous supervisor left.
+ */
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import Koa from 'koa';
+import { agentWsUrl, type Config } from '../shared/config.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { AGENT_PATH } from '../shared/protocol.js';
+import { loadOrCreateSecret } from '../shared/secret.js';
+import { loadTemplates } from '../shared/template.js';
+import type { RunMode } from '../shared/types.js';
+import { createDrivers, driverFor } from '../drivers/index.js';
+import { errorHandler, routeNotFound } from '../server/errors.js';
+import { AgentHub } from './agentHub.js';
+import { AgentManager } from './agents.js';
+import type { JobRow } from './db.js';
+import { JobStore } from './db.js';
+import { EventBus } from './events.js';
+import { JobService } from './jobs.js';
+import { createSupervisorRouter } from './routes.js';
+import { Slots } from './slots.js';
+import type { ReadDeps } from './reads.js';
+
+export interface RunningSupervisor {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel)): Promise<RunningSupervisor> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const secret = loadOrCreateSecret(config);
+  const templates = loadTemplates(config.templatesDir);
+  const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
+  const drivers = createDrivers(config);
+  const events = new EventBus();
+  let port = config.supervisorPort;
+
+  const cpuPools = new Map<string, Slots>();
+  const cpuSlots = (driver: string, row: JobRow) => {
+    const key = `${driver}/${row.runMode}`;
+    let s = cpuPools.get(key);
+    if (!s) {
+      s = new Slots(`cpu ${key}`, drivers.get(driver)?.slots(row.runMode as RunMode) ?? 1);
+      cpuPools.set(key, s);
+    }
+    return s;
+  };
+  const driverOf = (name: string) => {
+    const d = drivers.get(name);
+    if (!d) throw new Error(`no driver ${name}`);
+    return d;
+  };
+
+  let jobs: JobService | undefined;
+  const agents = new AgentManager({
+    store,
+    drivers,
+    supervisorUrl: () => agentWsUrl(config, port),
+    startTimeoutMs: config.agentStartTimeoutMs,
+    idleMs: config.agentIdleMs,
+    log,
+    onAgentGone: (id, reason) => jobs?.onAgentGone(id, reason),
+    onChange: () => undefined,
+  });
+  const hub = new AgentHub(
+    {
+      authenticate: (id, token) => agents.authenticate(id, token),
+      onConnect: (id) => agents.onConnect(id),
+      onHello: (id, hello) => (jobs as JobService).onHello(id, hello),
+      onUpdate: (id, update) => (jobs as JobService).onUpdate(id, update),
+      onDisconnect: (id) => agents.onDisconnect(id),
+      onHeartbeat: (id) => agents.onHeartbeat(id),
+    },
+    log,
+    config.heartbeatMs,
+  );
+  const maxTime: Record<RunMode, number> = { sequential: config.maxTimeSequential, parallel: config.maxTimeParallel };
+  jobs = new JobService({
+    store,
+    templates,
+    agents,
+    hub,
+    log,
+    emit: (e) => events.emit(e),
+    driverFor,
+    restartGraceMs: config.restartGraceMs,
+    context: {
+      cpuSlots,
+      runDir: (row) => driverOf(row.driver).runDir(row.user, row.id),
+      templatesDir: (row) => driverOf(row.driver).templatesDir(),
+      maxTimeSeconds: (row) => maxTime[row.runMode],
+      agentWaitMs: config.agentStartTimeoutMs,
+    },
+  });
+  const reads: ReadDeps = {
+    agents,
+    hub,
+    jobs,
+    runDir: (job) => driverOf(job.row.driver).runDir(job.row.user, job.row.id),
+    templatesDir: (job) => driverOf(job.row.driver).templatesDir(),
+    opTimeoutMs: config.agentStartTimeoutMs + 10_000,
+  };
+
+  const app = new Koa();
+  const router = createSupervisorRouter({ secret, jobs, agents, events, reads, maxBodyBytes: config.maxBodyBytes });
+  app.use(errorHandler(log));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use(routeNotFound);
+  app.on('error', (err: Error) => log.debug({ err: err.message }, 'request stream error'));
+
+  const server = http.createServer(app.callback());
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== AGENT_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    hub.handleUpgrade(req, socket, head);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.supervisorPort, config.supervisorHost, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  jobs.recover();
+  const url = `http://${config.supervisorHost}:${port}`;
+  log.info({ url, templates: [...templates.keys()], drivers: [...drivers.keys()] }, 'supervisor listening');
+
+  return {
+    url,
+    port,
+    async close() {
+      await agents.close();
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      store.close();
+    },
+  };
+}

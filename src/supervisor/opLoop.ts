@@ -1,0 +1,92 @@
+/**
+ * The op loop of DESIGN.md: an op acquires what it needs (a connected agent, then slots),
+ * re-checks its assumptions after every await, sends, awaits the reply, and retries from the
+ * top a bounded number of times when the agent's connection goes away under it.
+ */
+import { JobvisorError } from '../shared/errors.js';
+import { delay, sleep, type RetryPolicy } from '../shared/retry.js';
+import type { Op } from '../shared/protocol.js';
+import type { RunMode } from '../shared/types.js';
+import type { AgentHub } from './agentHub.js';
+import type { AgentManager, ManagedAgent } from './agents.js';
+
+export const OP_RETRY: RetryPolicy = { baseMs: 100, maxMs: 2000, jitter: 0.3 };
+export const OP_ATTEMPTS = 4;
+
+export interface OpTarget {
+  driver: string;
+  user: string;
+  runMode: RunMode;
+}
+
+export interface OpContext {
+  agents: AgentManager;
+  hub: AgentHub;
+}
+
+/** Thrown by a re-check that finds the op no longer wanted (job canceled, newer run). */
+export class OpAbandoned extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = 'OpAbandoned';
+  }
+}
+
+export function isRetryable(err: unknown): boolean {
+  return err instanceof JobvisorError && err.code === 'AGENT_LOST';
+}
+
+/**
+ * Sends `op` to a connected agent of `target` and returns the agent's result, starting an
+ * agent if needed. `recheck` runs after every await and throws to abandon the op.
+ * `onAgent` hears the agent chosen before each send (so a caller can lease it).
+ */
+export async function sendOp(
+  ctx: OpContext,
+  target: OpTarget,
+  op: Op,
+  signal: AbortSignal,
+  hooks: { recheck?: () => void; onAgent?: (agent: ManagedAgent) => void } = {},
+): Promise<unknown> {
+  const recheck = () => {
+    if (signal.aborted) throw signal.reason ?? new OpAbandoned('aborted');
+    hooks.recheck?.();
+  };
+  for (let attempt = 0; ; attempt++) {
+    recheck();
+    const agent = await ctx.agents.connected(target.driver, target.user, target.runMode, signal);
+    recheck();
+    hooks.onAgent?.(agent);
+    try {
+      return await ctx.hub.send(agent.id, op, signal);
+    } catch (err) {
+      if (!isRetryable(err) || attempt + 1 >= OP_ATTEMPTS) throw err;
+      await sleep(delay(attempt, OP_RETRY), signal);
+    }
+  }
+}
+
+/** Like sendOp, but the op must go to one agent (the one that runs the cmd); waits for it to reconnect. */
+export async function sendToAgent(
+  ctx: OpContext,
+  agentId: string,
+  op: Op,
+  signal: AbortSignal,
+  waitMs: number,
+): Promise<unknown> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    if (signal.aborted) throw signal.reason ?? new OpAbandoned('aborted');
+    const agent = ctx.agents.get(agentId);
+    if (!agent) throw new JobvisorError('AGENT_LOST', 'the agent that ran this job has ended');
+    if (ctx.hub.isConnected(agentId)) {
+      try {
+        return await ctx.hub.send(agentId, op, signal);
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+      }
+    }
+    if (Date.now() >= deadline) throw new JobvisorError('AGENT_LOST', `the agent that runs this job did not answer within ${Math.round(waitMs / 1000)} s`);
+    await sleep(Math.min(delay(attempt, OP_RETRY), Math.max(0, deadline - Date.now())), signal);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The supervisor's internal HTTP API. Only the server calls it, with the shared secret and the
+ * caller's name and role in headers; each route hands its request to the job service.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import path from 'node:path';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import {
+  AnalysisBody,
+  BeginSessionBody,
+  CALLER_ROLE_HEADER,
+  CALLER_USER_HEADER,
+  CancelBody,
+  JobsQuery,
+  LogQuery,
+  RunBody,
+  RunPath,
+} from '../shared/api.js';
+import { JobvisorError } from '../shared/errors.js';
+import { Name, Role, type Caller } from '../shared/types.js';
+import { parseBody, parseInput } from '../server/body.js';
+import { formatSseComment, formatSseMessage } from '../server/sse.js';
+import type { AgentManager } from './agents.js';
+import type { EventBus } from './events.js';
+import type { JobService } from './jobs.js';
+import { analysis, listFiles, readFile, readLog, type ReadDeps } from './reads.js';
+
+export interface SupervisorRouteDeps {
+  secret: string;
+  jobs: JobService;
+  agents: AgentManager;
+  events: EventBus;
+  reads: ReadDeps;
+  maxBodyBytes: number;
+  keepaliveMs?: number;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export function requireSecret(secret: string) {
+  const expected = digest(secret);
+  return async (ctx: Context, next: Next) => {
+    const auth = ctx.get('authorization');
+    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (!given || !timingSafeEqual(digest(given), expected)) throw new JobvisorError('UNAUTHENTICATED', 'the supervisor needs the shared secret');
+    await next();
+  };
+}
+
+function caller(ctx: Context): Caller {
+  const username = Name.safeParse(ctx.get(CALLER_USER_HEADER));
+  const role = Role.safeParse(ctx.get(CALLER_ROLE_HEADER));
+  if (!username.success || !role.success) throw new JobvisorError('UNAUTHENTICATED', 'the request names no valid caller');
+  return { username: username.data, role: role.data };
+}
+
+function jobId(ctx: Context): string {
+  const id = ctx.params.jobId;
+  if (!id || !Name.safeParse(id).success) throw new JobvisorError('JOB_NOT_FOUND', `no job ${String(id)}`);
+  return id;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.json': 'application/json',
+  '.csv': 'text/csv; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.log': 'text/plain; charset=utf-8',
+  '.png': 'image/png',
+  '.h5': 'application/x-hdf5',
+};
+
+export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
+  const router = new Router();
+  const { jobs, reads } = deps;
+  const body = <S extends Parameters<typeof parseBody>[1]>(ctx: Context, schema: S) => parseBody(ctx, schema, deps.maxBodyBytes);
+
+  router.get('/health', (ctx) => {
+    ctx.body = { ok: true };
+  });
+  router.use(requireSecret(deps.secret));
+
+  router.get('/templates', (ctx) => {
+    ctx.body = { templates: jobs.templates() };
+  });
+  router.post('/jobs/run', async (ctx) => {
+    ctx.body = { job: await jobs.run(caller(ctx), await body(ctx, RunBody)) };
+  });
+  router.get('/jobs', (ctx) => {
+    const q = parseInput(JobsQuery, ctx.query, 'query');
+    ctx.body = { jobs: jobs.list(caller(ctx), q.all === '1' || q.all === 'true') };
+  });
+  router.get('/jobs/:jobId', (ctx) => {
+    ctx.body = { job: jobs.get(caller(ctx), jobId(ctx)) };
+  });
+  router.post('/jobs/:jobId/cancel', async (ctx) => {
+    const b = await body(ctx, CancelBody);
+    ctx.body = { job: await jobs.cancel(caller(ctx), jobId(ctx), b.serial) };
+  });
+  router.get('/jobs/:jobId/log', async (ctx) => {
+    ctx.body = await readLog(reads, caller(ctx), jobId(ctx), parseInput(LogQuery, ctx.query, 'query'));
+  });
+  router.get('/jobs/:jobId/files', async (ctx) => {
+    ctx.body = await listFiles(reads, caller(ctx), jobId(ctx));
+  });
+  router.get('/jobs/:jobId/files/{*path}', async (ctx) => {
+    const p = RunPath.safeParse(ctx.params.path);
+    if (!p.success) throw new JobvisorError('PATH_OUTSIDE_RUN_DIR', 'the path must be inside the run directory');
+    const file = await readFile(reads, caller(ctx), jobId(ctx), p.data);
+    ctx.set('content-type', CONTENT_TYPES[path.extname(p.data).toLowerCase()] ?? 'application/octet-stream');
+    ctx.set('content-length', String(file.size));
+    ctx.attachment(path.basename(p.data));
+    ctx.body = file.stream;
+  });
+  router.post('/jobs/:jobId/analysis', async (ctx) => {
+    const c = caller(ctx);
+    const id = jobId(ctx);
+    ctx.body = await analysis(reads, c, id, await body(ctx, AnalysisBody));
+  });
+  router.post('/session/begin', async (ctx) => {
+    const b = await body(ctx, BeginSessionBody);
+    ctx.body = { agents: await jobs.beginSession(caller(ctx), b.runModes) };
+  });
+  router.get('/agents', (ctx) => {
+    if (caller(ctx).role !== 'admin') throw new JobvisorError('FORBIDDEN', 'only admins see agents');
+    ctx.body = { agents: deps.agents.list() };
+  });
+  router.get('/events', (ctx) => streamEvents(ctx, deps.events, deps.keepaliveMs ?? 15_000));
+  return router;
+}
+
+function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void {
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.respond = false;
+  const res = ctx.res;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.write(formatSseComment('jobvisor supervisor events'));
+  const unsubscribe = events.subscribe((e) => res.write(formatSseMessage(e.type, JSON.stringify(e))));
+  const timer = setInterval(() => res.write(formatSseComment('keepalive')), keepaliveMs);
+  const stop = () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+  ctx.req.on('close', stop);
+  res.on('error', stop);
+}

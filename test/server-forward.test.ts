@@ -1,0 +1,259 @@
+/**
+ * What the server sends to the supervisor and passes back, checked on the wire: a plain
+ * node:http server stands in for the supervisor and records every request it receives. (The
+ * end-to-end tests with the real supervisor live elsewhere.)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JobEvent } from '../src/shared/api.js';
+import { loadConfig } from '../src/shared/config.js';
+import { createLogger } from '../src/shared/logger.js';
+import { startServer, type RunningServer } from '../src/server/main.js';
+import { SseParser, type SseMessage } from '../src/server/sse.js';
+
+const logger = createLogger('test', 'silent');
+const SECRET = 'test-secret-0123456789';
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Received {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+type Handler = (req: Received, res: http.ServerResponse) => void;
+
+/** A stand-in supervisor: records requests; `handler` answers them (default: 200 `{ok:true}`). */
+async function startFakeSupervisor() {
+  const received: Received[] = [];
+  const eventStreams = new Set<http.ServerResponse>();
+  const fake = {
+    received,
+    eventStreams,
+    port: 0,
+    handler: ((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"ok":true}');
+    }) as Handler,
+    sendEvent(event: JobEvent) {
+      for (const res of eventStreams) res.write(`data: ${JSON.stringify(event)}\n\n`);
+    },
+  };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const r = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      if (r.url === '/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(': hi\n\n');
+        eventStreams.add(res);
+        res.on('close', () => eventStreams.delete(res));
+        return;
+      }
+      received.push(r);
+      fake.handler(r, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.port = (server.address() as AddressInfo).port;
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return fake;
+}
+
+async function startWithFakeSupervisor() {
+  const fake = await startFakeSupervisor();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'jobvisor-server-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const config = loadConfig({
+    JOBVISOR_DATA_DIR: dataDir,
+    JOBVISOR_SERVER_PORT: '0',
+    JOBVISOR_SUPERVISOR_URL: `http://127.0.0.1:${fake.port}`,
+    JOBVISOR_SECRET: SECRET,
+    JOBVISOR_ADMIN_PASSWORD: 'admin-password',
+  });
+  const server = await startServer(config, logger);
+  cleanups.push(() => server.close());
+  const adminToken = await login(server, 'admin', 'admin-password');
+  await call(server, 'POST', '/api/users', adminToken, { username: 'alice', password: 'alice-password' });
+  const aliceToken = await login(server, 'alice', 'alice-password');
+  return { fake, server, adminToken, aliceToken };
+}
+
+async function call(server: RunningServer, method: string, url: string, token: string, json?: unknown) {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(server.url + url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function login(server: RunningServer, username: string, password: string): Promise<string> {
+  const res = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Polls until `check` returns a value, or fails after `ms`. */
+async function waitFor<T>(check: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** An SSE client of the server's /api/events, collecting messages. */
+async function openEvents(server: RunningServer, token: string) {
+  const controller = new AbortController();
+  const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  const messages: SseMessage[] = [];
+  const parser = new SseParser((m) => messages.push(m));
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) parser.push(decoder.decode(chunk, { stream: true }));
+    } catch {
+      // aborted
+    }
+  })();
+  cleanups.push(async () => {
+    controller.abort();
+    await reading;
+  });
+  return { res, messages };
+}
+
+function jobEvent(user: string, jobId: string): JobEvent {
+  return { type: 'log', user, jobId, serial: 1, lines: [`line of ${jobId}`] };
+}
+
+describe('server forwarding to the supervisor', () => {
+  it('forwards a request once with the shared secret and the caller, and passes the answer back', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    fake.handler = (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end('{"job":{"jobId":"job1"}}');
+    };
+    const answer = await call(server, 'POST', '/api/jobs', aliceToken, { template: 'sleep', parameters: { seconds: 1 } });
+    expect(answer.status).toBe(201);
+    expect(answer.body).toEqual({ job: { jobId: 'job1' } });
+    expect(fake.received).toHaveLength(1);
+    const [req] = fake.received;
+    expect(req?.method).toBe('POST');
+    expect(req?.url).toBe('/jobs/run');
+    expect(req?.headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(req?.headers['x-jobvisor-user']).toBe('alice');
+    expect(req?.headers['x-jobvisor-role']).toBe('user');
+    expect(req?.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(req?.body ?? '')).toEqual({ template: 'sleep', parameters: { seconds: 1 } });
+  });
+
+  it('maps each public route to its supervisor route', async () => {
+    const { fake, server, aliceToken, adminToken } = await startWithFakeSupervisor();
+    const cases: [string, string, string, unknown?, string?][] = [
+      ['GET', '/api/templates', 'GET /templates'],
+      ['GET', '/api/jobs', 'GET /jobs?all=0'],
+      ['GET', '/api/jobs?all=1', 'GET /jobs?all=1', undefined, adminToken],
+      ['GET', '/api/jobs/job1', 'GET /jobs/job1'],
+      ['POST', '/api/jobs/job1/cancel', 'POST /jobs/job1/cancel', { serial: 2 }],
+      ['GET', '/api/jobs/job1/log?serial=3', 'GET /jobs/job1/log?offset=0&limit=65536&serial=3'],
+      ['GET', '/api/jobs/job1/files', 'GET /jobs/job1/files'],
+      ['POST', '/api/jobs/job1/analysis', 'POST /jobs/job1/analysis', { frame: 'energy' }],
+      ['POST', '/api/session', 'POST /session/begin', {}],
+      ['GET', '/api/agents', 'GET /agents', undefined, adminToken],
+    ];
+    for (const [method, url, expected, json, token] of cases) {
+      fake.received.length = 0;
+      const answer = await call(server, method, url, token ?? aliceToken, json);
+      expect(answer.status, url).toBe(200);
+      expect(fake.received.map((r) => `${r.method} ${r.url}`), url).toEqual([expected]);
+    }
+    expect(fake.received[0]?.body).toBe(''); // a GET carries no body
+  });
+
+  it('passes the supervisor error code and status through', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    fake.handler = (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'JOB_NOT_FOUND', message: 'job job9 does not exist' } }));
+    };
+    const answer = await call(server, 'GET', '/api/jobs/job9', aliceToken);
+    expect(answer.status).toBe(404);
+    expect(answer.body).toEqual({ error: { code: 'JOB_NOT_FOUND', message: 'job job9 does not exist' } });
+  });
+
+  it('streams a file download through without waiting for its end', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    let finish: (() => void) | undefined;
+    fake.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '10', 'content-disposition': 'attachment; filename="out.txt"' });
+      res.write('first');
+      finish = () => res.end('-last');
+    };
+    const res = await fetch(`${server.url}/api/jobs/job1/files/out/my%20file.txt`, { headers: { authorization: `Bearer ${aliceToken}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain');
+    expect(res.headers.get('content-length')).toBe('10');
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="out.txt"');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(Buffer.from(first.value ?? []).toString()).toBe('first');
+    expect(fake.received[0]?.url).toBe('/jobs/job1/files/out/my%20file.txt');
+    finish?.();
+    const rest = await reader.read();
+    expect(Buffer.from(rest.value ?? []).toString()).toBe('-last');
+  });
+
+  it('says the supervisor is up in health when it answers', async () => {
+    const { fake, server } = await startWithFakeSupervisor();
+    const res = await fetch(`${server.url}/api/health`);
+    expect(await res.json()).toEqual({ ok: true, supervisor: 'up' });
+    expect(fake.received.at(-1)?.url).toBe('/health');
+    expect(fake.received.at(-1)?.headers.authorization).toBe(`Bearer ${SECRET}`);
+  });
+});
+
+describe('server event stream', () => {
+  it('sends each client only the events of its own user, and admins all of them', async () => {
+    const { fake, server, aliceToken, adminToken } = await startWithFakeSupervisor();
+    await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
+    const alice = await openEvents(server, aliceToken);
+    const admin = await openEvents(server, adminToken);
+    expect(alice.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(alice.res.headers.get('cache-control')).toBe('no-cache');
+    expect(alice.res.headers.get('x-accel-buffering')).toBe('no');
+    await waitFor(() => (alice.messages.length && admin.messages.length ? true : undefined));
+    expect(alice.messages[0]).toEqual({ event: 'hello', data: JSON.stringify({ user: { username: 'alice', role: 'user' } }) });
+
+    fake.sendEvent(jobEvent('bob', 'bobs-job'));
+    fake.sendEvent(jobEvent('alice', 'alices-job'));
+    await waitFor(() => (admin.messages.length === 3 && alice.messages.length === 2 ? true : undefined));
+    expect(alice.messages[1]).toEqual({ event: 'log', data: JSON.stringify(jobEvent('alice', 'alices-job')) });
+    expect(admin.messages.slice(1).map((m) => (JSON.parse(m.data) as { jobId: string }).jobId)).toEqual(['bobs-job', 'alices-job']);
+  });
+
+  it('reconnects to the supervisor when its stream drops and tells clients to resync', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
+    const alice = await openEvents(server, aliceToken);
+    for (const res of fake.eventStreams) res.destroy();
+    await waitFor(() => (alice.messages.some((m) => m.event === 'resync') ? true : undefined));
+    await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
+    fake.sendEvent(jobEvent('alice', 'after-reconnect'));
+    await waitFor(() => alice.messages.find((m) => m.data.includes('after-reconnect')));
+  });
+});
