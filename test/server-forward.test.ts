@@ -13,7 +13,7 @@ import type { JobEvent } from '../src/shared/api.js';
 import { loadConfig } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { startServer, type RunningServer } from '../src/server/main.js';
-import { SseParser, type SseMessage } from '../src/server/sse.js';
+import { SseParser, type SseMessage } from '../src/shared/sse.js';
 
 const logger = createLogger('test', 'silent');
 const SECRET = 'test-secret-0123456789';

@@ -6,7 +6,7 @@ import Koa, { type Context, type Next } from 'koa';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Accounts } from './accounts.js';
-import { errorHandler, routeNotFound } from './errors.js';
+import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import type { EventFanout } from './events.js';
 import { createRouter } from './routes.js';
 import type { SupervisorClient } from './supervisorClient.js';

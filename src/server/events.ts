@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import type { JobEvent } from '../shared/api.js';
 import type { Logger } from '../shared/logger.js';
 import type { Caller } from '../shared/types.js';
-import { formatSseComment, formatSseMessage } from './sse.js';
+import { formatSseComment, formatSseMessage } from '../shared/sse.js';
 
 export interface EventFanoutOptions {
   logger: Logger;

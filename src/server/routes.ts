@@ -23,7 +23,7 @@ import type { Logger } from '../shared/logger.js';
 import { NAME_PATTERN } from '../shared/types.js';
 import type { Accounts, User } from './accounts.js';
 import { callerOf, clearTokenCookie, requireAdmin, requireCaller, setTokenCookie, type ServerState } from './auth.js';
-import { parseBody, parseInput } from './body.js';
+import { parseBody, parseInput } from '../shared/httpBody.js';
 import type { EventFanout } from './events.js';
 import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
 

@@ -10,7 +10,7 @@ import { fromErrorBody, JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retry.js';
 import type { Caller } from '../shared/types.js';
-import { SseParser, type SseMessage } from './sse.js';
+import { SseParser, type SseMessage } from '../shared/sse.js';
 
 export interface SupervisorRequest {
   method: 'GET' | 'POST';

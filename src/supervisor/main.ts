@@ -14,7 +14,7 @@ import { loadOrCreateSecret } from '../shared/secret.js';
 import { loadTemplates } from '../shared/template.js';
 import type { RunMode } from '../shared/types.js';
 import { createDrivers, driverFor } from '../drivers/index.js';
-import { errorHandler, routeNotFound } from '../server/errors.js';
+import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import { AgentHub } from './agentHub.js';
 import { AgentManager } from './agents.js';
 import type { JobRow } from './db.js';
@@ -56,7 +56,6 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     return d;
   };
 
-  let jobs: JobService | undefined;
   const agents = new AgentManager({
     store,
     drivers,
@@ -64,15 +63,15 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     startTimeoutMs: config.agentStartTimeoutMs,
     idleMs: config.agentIdleMs,
     log,
-    onAgentGone: (id, reason) => jobs?.onAgentGone(id, reason),
+    onAgentGone: (id, reason) => jobs.onAgentGone(id, reason),
     onChange: () => undefined,
   });
   const hub = new AgentHub(
     {
       authenticate: (id, token) => agents.authenticate(id, token),
       onConnect: (id) => agents.onConnect(id),
-      onHello: (id, hello) => (jobs as JobService).onHello(id, hello),
-      onUpdate: (id, update) => (jobs as JobService).onUpdate(id, update),
+      onHello: (id, hello) => jobs.onHello(id, hello),
+      onUpdate: (id, update) => jobs.onUpdate(id, update),
       onDisconnect: (id) => agents.onDisconnect(id),
       onHeartbeat: (id) => agents.onHeartbeat(id),
     },
@@ -80,7 +79,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     config.heartbeatMs,
   );
   const maxTime: Record<RunMode, number> = { sequential: config.maxTimeSequential, parallel: config.maxTimeParallel };
-  jobs = new JobService({
+  const jobs: JobService = new JobService({
     store,
     templates,
     agents,

@@ -19,8 +19,8 @@ import {
 } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import { Name, Role, type Caller } from '../shared/types.js';
-import { parseBody, parseInput } from '../server/body.js';
-import { formatSseComment, formatSseMessage } from '../server/sse.js';
+import { parseBody, parseInput } from '../shared/httpBody.js';
+import { formatSseComment, formatSseMessage } from '../shared/sse.js';
 import type { AgentManager } from './agents.js';
 import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { errorBody, JobvisorError, type ErrorBody } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { errorBody, JobvisorError, type ErrorBody } from './errors.js';
+import type { Logger } from './logger.js';
 
 export function errorAnswer(err: unknown, ctx: Context, logger: Logger): { status: number; body: ErrorBody } {
   if (err instanceof JobvisorError && err.expose) {

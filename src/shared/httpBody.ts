@@ -7,8 +7,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import { JobvisorError } from '../shared/errors.js';
-import { formatIssues } from '../shared/template.js';
+import { JobvisorError } from './errors.js';
+import { formatIssues } from './template.js';
 
 export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
   const req = ctx.req;
