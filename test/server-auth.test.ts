@@ -79,7 +79,7 @@ async function startTestServer(env: Record<string, string> = {}, keepaliveMs?: n
 interface Answer {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;  
 }
 
 async function api(base: string, method: string, url: string, options: { token?: string; json?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<Answer> {
@@ -96,7 +96,7 @@ async function api(base: string, method: string, url: string, options: { token?:
 }
 
 /** A raw HTTP request, for what fetch would normalize away (`..` in paths, chunked bodies). */
-function rawRequest(base: string, options: http.RequestOptions, chunks: string[] = []): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+function rawRequest(base: string, options: http.RequestOptions, chunks: string[] = []): Promise<{ status: number; body: any }> {  
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname, port, ...options }, (res) => {

@@ -97,7 +97,7 @@ async function call(server: RunningServer, method: string, url: string, token: s
   if (json !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(server.url + url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };  
 }
 
 async function login(server: RunningServer, username: string, password: string): Promise<string> {
