@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createLogger } from '../src/shared/logger.js';
+import { AGENT_ID_HEADER, PROTOCOL_VERSION } from '../src/shared/protocol.js';
+import { AgentHub } from '../src/supervisor/agentHub.js';
+import { startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
+
+function connect(url: string, agentId: string, token: string): WebSocket {
+  return new WebSocket(`${url}/agent`, { headers: { [AGENT_ID_HEADER]: agentId, authorization: `Bearer ${token}` } });
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+function opened(ws: WebSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+}
+
+describe('the agent websocket of a real supervisor', () => {
+  let jv: Jobvisor;
+  beforeAll(async () => {
+    jv = await startJobvisor();
+  });
+  afterAll(async () => {
+    await jv?.stop();
+  });
+
+  it('answers 401 at upgrade to an unknown agent or a wrong token, and keeps serving', async () => {
+    const wsUrl = jv.supervisorUrl.replace('http', 'ws');
+    const ws = connect(wsUrl, 'local-nobody-sequential-00000000', 'guess');
+    ws.on('error', () => undefined);
+    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(401);
+    ws.terminate();
+    const admin = await jv.login();
+    expect((await admin.get('/api/templates')).status).toBe(200);
+  });
+});
+
+describe('the agent hub', () => {
+  const updates: number[] = [];
+  let server: http.Server;
+  let url: string;
+  let hub: AgentHub;
+
+  beforeAll(async () => {
+    hub = new AgentHub(
+      {
+        authenticate: (id, token) => id === 'agent-1' && token === 'secret-token',
+        onConnect: () => undefined,
+        onHello: async () => undefined,
+        onUpdate: async (_id, u) => {
+          updates.push(u.seq);
+        },
+        onDisconnect: () => undefined,
+        onHeartbeat: () => undefined,
+      },
+      createLogger('test', 'silent'),
+      60_000,
+    );
+    server = http.createServer();
+    server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    hub.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  it.each([
+    ['not JSON', 'hello?'],
+    ['an unknown type', JSON.stringify({ v: PROTOCOL_VERSION, type: 'shout' })],
+    ['a wrong protocol version', JSON.stringify({ v: 99, type: 'hello', runs: [], pendingUpdates: 0 })],
+    ['an update failing its schema', JSON.stringify({ v: PROTOCOL_VERSION, type: 'update', seq: 1, jobId: 'j', serial: 1, update: { kind: 'progress', value: 7 } })],
+  ])('closes the connection with 1008 on %s, applying nothing', async (_what, frame) => {
+    const ws = connect(url, 'agent-1', 'secret-token');
+    await opened(ws);
+    const end = closed(ws);
+    ws.send(frame);
+    const { code, reason } = await end;
+    expect(code).toBe(1008);
+    expect(reason).toMatch(/^AGENT_PROTOCOL/);
+    expect(updates).toEqual([]);
+  });
+
+  it('applies a valid update and acknowledges it after a refused connection', async () => {
+    const ws = connect(url, 'agent-1', 'secret-token');
+    await opened(ws);
+    const ack = new Promise<unknown>((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()))));
+    ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'update', seq: 1, jobId: 'j', serial: 1, update: { kind: 'progress', value: 0.5 } }));
+    expect(await ack).toEqual({ v: PROTOCOL_VERSION, type: 'ack', seq: 1 });
+    expect(updates).toEqual([1]);
+    ws.close();
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, envName, loadConfig } from '../src/shared/config.js';
+import { delay } from '../src/shared/retry.js';
+import { Slots } from '../src/supervisor/slots.js';
+
+describe('slots', () => {
+  it('serves waiters first in, first out, and tells each its place', async () => {
+    const slots = new Slots('cpu', 1);
+    const release = await slots.acquire();
+    const positions: Record<string, number[]> = { a: [], b: [] };
+    const order: string[] = [];
+    const a = slots.acquire(undefined, (p) => positions.a!.push(p)).then((r) => (order.push('a'), r));
+    const b = slots.acquire(undefined, (p) => positions.b!.push(p)).then((r) => (order.push('b'), r));
+    release();
+    (await a)();
+    (await b)();
+    expect(order).toEqual(['a', 'b']);
+    expect(positions).toEqual({ a: [1], b: [2, 1] });
+    expect(slots.used).toBe(0);
+  });
+
+  it('drops an aborted waiter from the queue and moves the others up', async () => {
+    const slots = new Slots('cpu', 1);
+    const release = await slots.acquire();
+    const abort = new AbortController();
+    const first = slots.acquire(abort.signal);
+    const seen: number[] = [];
+    const second = slots.acquire(undefined, (p) => seen.push(p));
+    abort.abort(new Error('canceled'));
+    await expect(first).rejects.toThrow('canceled');
+    expect(seen).toEqual([2, 1]);
+    release();
+    (await second)();
+    expect(slots.used).toBe(0);
+  });
+
+  it('releases a slot once however often release is called', async () => {
+    const slots = new Slots('cpu', 2);
+    const r = await slots.acquire();
+    r();
+    r();
+    expect(slots.used).toBe(0);
+  });
+});
+
+describe('retry delay', () => {
+  const policy = { baseMs: 100, maxMs: 1000, jitter: 0.5 };
+  it('grows exponentially up to its cap, with jitter on both sides', () => {
+    expect([0, 1, 2, 3, 10].map((n) => delay(n, policy, () => 0.5))).toEqual([100, 200, 400, 800, 1000]);
+    expect(delay(1, policy, () => 0)).toBe(100);
+    expect(delay(1, policy, () => 1)).toBe(300);
+  });
+});
+
+describe('configuration', () => {
+  it('names the setting and what it accepts when a value is wrong', () => {
+    expect(() => loadConfig({ JOBVISOR_SUPERVISOR_PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => loadConfig({ JOBVISOR_SUPERVISOR_PORT: 'eighty' })).toThrow(/supervisorPort \(JOBVISOR_SUPERVISOR_PORT\).*TCP port from 0 to 65535/);
+    expect(() => loadConfig({ JOBVISOR_SLOTS_PARALLEL: '0' })).toThrow(/slotsParallel.*positive integer/);
+    expect(() => loadConfig({ JOBVISOR_LOG_LEVEL: 'loud' })).toThrow(/logLevel.*one of fatal/);
+  });
+
+  it('binds to loopback by default and reads environment variables', () => {
+    const c = loadConfig({ JOBVISOR_SLOTS_SEQUENTIAL: '3' });
+    expect(c.serverHost).toBe('127.0.0.1');
+    expect(c.supervisorHost).toBe('127.0.0.1');
+    expect(c.slotsSequential).toBe(3);
+    expect(envName('agentStartTimeoutMs')).toBe('JOBVISOR_AGENT_START_TIMEOUT_MS');
+  });
+});
