@@ -68,3 +68,20 @@ describe('configuration', () => {
     expect(envName('agentStartTimeoutMs')).toBe('JOBVISOR_AGENT_START_TIMEOUT_MS');
   });
 });
+
+describe('configuration file', () => {
+  it('reads settings from a JSON file, lets the environment win, and refuses unknown settings', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ slotsSequential: 2, serverPort: 9000 }));
+    expect(loadConfig({}, file)).toMatchObject({ slotsSequential: 2, serverPort: 9000 });
+    expect(loadConfig({ JOBVISOR_SERVER_PORT: '9001' }, file).serverPort).toBe(9001);
+    writeFileSync(file, JSON.stringify({ slotSequential: 2 }));
+    expect(() => loadConfig({}, file)).toThrow(/unknown setting "slotSequential"/);
+    writeFileSync(file, '{ not json');
+    expect(() => loadConfig({}, file)).toThrow(/is not valid JSON/);
+  });
+});

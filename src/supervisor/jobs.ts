@@ -215,6 +215,13 @@ export class JobService {
     };
   }
 
+  /** Forgets ended jobs kept in memory; the database has all of them. */
+  pruneEnded(): void {
+    for (const [id, job] of this.jobs) {
+      if (!isActive(job.row.status) && !this.locks.has(`${job.row.user}/${job.row.jobKey}`)) this.jobs.delete(id);
+    }
+  }
+
   private load(row: JobRow): ComputeJob {
     let job = this.jobs.get(row.id);
     if (!job) {

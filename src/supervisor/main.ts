@@ -127,6 +127,8 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   });
   port = (server.address() as AddressInfo).port;
   jobs.recover();
+  const prune = setInterval(() => jobs.pruneEnded(), 60_000);
+  prune.unref();
   const url = `http://${config.supervisorHost}:${port}`;
   log.info({ url, templates: [...templates.keys()], drivers: [...drivers.keys()] }, 'supervisor listening');
 
@@ -134,6 +136,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     url,
     port,
     async close() {
+      clearInterval(prune);
       await agents.close();
       hub.close();
       server.closeAllConnections();
