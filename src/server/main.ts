@@ -78,8 +78,11 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 function closeHttpServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    // Connections become idle as their last answer (an ended event stream, say) is written.
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
     server.close(() => {
       clearTimeout(force);
+      clearInterval(idle);
       resolve();
     });
     server.closeIdleConnections();
