@@ -44,6 +44,24 @@ const NEXT_REQUEST_MS: Record<Status, number | null> = {
   purged: null,
 };
 
+/** The fields of a run that has just been queued. */
+export function freshRun(now: number) {
+  return {
+    status: 'pending' as const,
+    progress: null,
+    progressMessage: null,
+    reason: null,
+    queuedAt: now,
+    startedAt: null,
+    endedAt: null,
+    updatedAt: now,
+    logLines: 0,
+    agentId: null,
+    pid: null,
+    sent: false,
+  };
+}
+
 export class ComputeJob {
   waitingFor: string | null = null;
   queuePosition: number | null = null;
@@ -97,23 +115,7 @@ export class ComputeJob {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();
-    this.row = {
-      ...previous,
-      ...next,
-      serial: isFirst ? previous.serial : previous.serial + 1,
-      status: 'pending',
-      progress: null,
-      progressMessage: null,
-      reason: null,
-      queuedAt: now,
-      startedAt: null,
-      endedAt: null,
-      updatedAt: now,
-      logLines: 0,
-      agentId: null,
-      pid: null,
-      sent: false,
-    };
+    this.row = { ...previous, ...next, ...freshRun(now), serial: isFirst ? previous.serial : previous.serial + 1 };
     this.waitingFor = 'queued';
     this.queuePosition = null;
     this.canceling = null;

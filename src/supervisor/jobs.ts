@@ -11,7 +11,7 @@ import { publicTemplate, validateParameters, type PublicTemplate, type Template 
 import { isActive, type Caller, type RunMode } from '../shared/types.js';
 import type { AgentManager } from './agents.js';
 import type { AgentHub } from './agentHub.js';
-import { ComputeJob, type JobContext } from './computeJob.js';
+import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
 import type { JobRow, JobStore } from './db.js';
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
@@ -190,29 +190,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    const now = this.now();
-    return {
-      id: randomBytes(8).toString('hex'),
-      user,
-      jobKey,
-      template: '',
-      runMode: 'sequential',
-      driver: '',
-      serial: 1,
-      status: 'pending',
-      parameters: {},
-      progress: null,
-      progressMessage: null,
-      reason: null,
-      queuedAt: now,
-      startedAt: null,
-      endedAt: null,
-      updatedAt: now,
-      logLines: 0,
-      agentId: null,
-      pid: null,
-      sent: false,
-    };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', runMode: 'sequential', driver: '', serial: 1, parameters: {}, ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */
