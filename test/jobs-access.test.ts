@@ -70,6 +70,8 @@ describe('who sees what, and bad input', () => {
       expect(typeof r.body.error.message).toBe('string');
     }
     expect(await snapshot()).toBe(before);
+    const unknown = await alice.post('/api/jobs', { template: 'quick', parameters: { unknown: 1 } });
+    expect(unknown.body.error.message).toMatch(/^parameters of quick: parameters: Unrecognized key: "unknown"/);
     expect((await alice.get('/api/templates')).status).toBe(200);
   });
 

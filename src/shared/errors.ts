@@ -35,7 +35,6 @@ export const ERRORS = {
   AGENT_START_FAILED: { status: 503, expose: true, retryable: true },
   AGENT_START_TIMEOUT: { status: 503, expose: true, retryable: true },
   AGENT_LOST: { status: 503, expose: true, retryable: true },
-  SHUTTING_DOWN: { status: 503, expose: true, retryable: true },
   OP_TIMEOUT: { status: 504, expose: true, retryable: true },
   AGENT_UNKNOWN: { status: 401, expose: true, retryable: false, wsClose: 4401 },
   AGENT_PROTOCOL: { status: 400, expose: true, retryable: false, wsClose: 1008 },

@@ -171,14 +171,14 @@ export function parametersSchema(t: Pick<TemplateFile, 'parameters'>): z.ZodType
   return z.object(shape).strict() as unknown as z.ZodType<Record<string, unknown>>;
 }
 
-export function formatIssues(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+export function formatIssues(err: z.ZodError, root = '(body)'): string {
+  return err.issues.map((i) => `${[root, ...i.path].filter((p) => p !== '(body)' || i.path.length === 0).join('.')}: ${i.message}`).join('; ');
 }
 
 export function validateParameters(t: Template, raw: unknown): Record<string, unknown> {
   const r = parametersSchema(t).safeParse(raw ?? {});
   if (!r.success) {
-    throw new JobvisorError('INVALID_INPUT', `parameters of ${t.name}: ${formatIssues(r.error)}`, { issues: r.error.issues });
+    throw new JobvisorError('INVALID_INPUT', `parameters of ${t.name}: ${formatIssues(r.error, 'parameters')}`, { issues: r.error.issues });
   }
   return r.data;
 }

@@ -164,8 +164,9 @@ export class ComputeJob {
     this.emitView();
   }
 
+  /** Events carry the job without its history (a client that wants it asks for the job). */
   private emitView(): void {
-    this.ctx.emit({ type: 'job', user: this.row.user, job: this.view() });
+    this.ctx.emit({ type: 'job', user: this.row.user, job: this.view(false) });
   }
 
   private setWaiting(what: string | null, position: number | null = null): void {
@@ -334,7 +335,7 @@ export class ComputeJob {
       }
     }
     save(this.row);
-    events.push({ type: 'job', user: this.row.user, job: this.view() });
+    events.push({ type: 'job', user: this.row.user, job: this.view(false) });
     return events;
   }
 }

@@ -32,6 +32,11 @@ export class OpAbandoned extends Error {
   }
 }
 
+/** The abort reason of `AbortSignal.timeout()`. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.name === 'TimeoutError';
+}
+
 export function isRetryable(err: unknown): boolean {
   return err instanceof JobvisorError && err.code === 'AGENT_LOST';
 }
@@ -54,12 +59,15 @@ export async function sendOp(
   };
   for (let attempt = 0; ; attempt++) {
     recheck();
-    const agent = await ctx.agents.connected(target.driver, target.user, target.runMode, signal);
+    const agent = await ctx.agents.connected(target.driver, target.user, target.runMode, signal).catch((err: unknown) => {
+      throw isTimeout(err) ? new JobvisorError('OP_TIMEOUT', `no agent was ready for the ${op.kind} op in time`) : err;
+    });
     recheck();
     hooks.onAgent?.(agent);
     try {
       return await ctx.hub.send(agent.id, op, signal);
     } catch (err) {
+      if (isTimeout(err)) throw new JobvisorError('OP_TIMEOUT', `the agent did not answer the ${op.kind} op in time`);
       if (!isRetryable(err) || attempt + 1 >= OP_ATTEMPTS) throw err;
       await sleep(delay(attempt, OP_RETRY), signal);
     }
