@@ -85,3 +85,25 @@ describe('configuration file', () => {
     expect(() => loadConfig({}, file)).toThrow(/is not valid JSON/);
   });
 });
+
+describe('weighted slots', () => {
+  it('gives a waiter all the slots it asks for, in order, never more than the capacity', async () => {
+    const slots = new Slots('cpu', 2);
+    const one = await slots.acquire();
+    const order: string[] = [];
+    const big = slots.acquire(undefined, undefined, 2).then((r) => (order.push('big'), r));
+    const small = slots.acquire().then((r) => (order.push('small'), r));
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    one();
+    const releaseBig = await big;
+    expect(slots.used).toBe(2);
+    releaseBig();
+    (await small)();
+    expect(order).toEqual(['big', 'small']);
+    const capped = await slots.acquire(undefined, undefined, 8);
+    expect(slots.used).toBe(2);
+    capped();
+    expect(slots.used).toBe(0);
+  });
+});

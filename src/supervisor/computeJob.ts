@@ -206,7 +206,9 @@ export class ComputeJob {
       recheck();
       this.setWaiting('waiting for a CPU slot');
       const cpu = this.ctx.cpuSlots(target.driver, this.row);
-      this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting('waiting for a CPU slot', pos)));
+      const cores = template.resources.cores;
+      const what = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
+      this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores));
       recheck();
       this.setWaiting('starting run');
       const op = buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row));
@@ -245,9 +247,10 @@ export class ComputeJob {
   }
 
   /** A run that its agent reported after a supervisor restart: hold its agent and slots again. */
-  readopt(agent: ManagedAgent, pid: number, running: boolean): void {
+  readopt(agent: ManagedAgent, pid: number, running: boolean, cores: number): void {
     if (this.held.releases.length === 0) {
-      this.held.releases.push(this.runDirSlot.take(), this.ctx.cpuSlots(this.row.driver, this.row).take());
+      const cpu = this.ctx.cpuSlots(this.row.driver, this.row);
+      this.held.releases.push(this.runDirSlot.take(), cpu.take(Math.min(cores, cpu.total)));
     }
     this.leaseAgent(agent);
     if (running && this.row.status === 'pending') this.toRunning(pid);

@@ -132,7 +132,7 @@ export class JobService {
       if (r.agentId !== agentId || !isActive(r.status) || !r.sent) continue;
       const run = reported.get(`${r.id}/${r.serial}`);
       if (this.recovering.delete(r.id)) {
-        if (run) job.readopt(agent, run.pid, run.running);
+        if (run) job.readopt(agent, run.pid, run.running, this.template(r).resources.cores);
         else job.resume(this.template(r));
       } else if (!run && r.status === 'running') {
         job.end('error', 'the agent no longer has this run (it was lost while disconnected)');

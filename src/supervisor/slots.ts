@@ -8,6 +8,7 @@ import { JobvisorError } from '../shared/errors.js';
 export type Release = () => void;
 
 interface Waiter {
+  count: number;
   resolve: (release: Release) => void;
   reject: (err: unknown) => void;
   onPosition?: (position: number) => void;
@@ -35,17 +36,19 @@ export class Slots {
   }
 
   /**
-   * Resolves with a release function once a slot is free. `onPosition` hears the waiter's
-   * 1-based place in the queue, first at once and again each time it moves.
+   * Resolves with a release function once `count` slots are free (never more than the
+   * capacity). Waiters are served strictly in order. `onPosition` hears the waiter's 1-based
+   * place in the queue, first at once and again each time it moves.
    */
-  acquire(signal?: AbortSignal, onPosition?: (position: number) => void): Promise<Release> {
+  acquire(signal?: AbortSignal, onPosition?: (position: number) => void, count = 1): Promise<Release> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    if (this.inUse < this.capacity && this.waiters.length === 0) {
-      this.inUse++;
-      return Promise.resolve(this.releaser());
+    const n = Math.max(1, Math.min(count, this.capacity));
+    if (this.inUse + n <= this.capacity && this.waiters.length === 0) {
+      this.inUse += n;
+      return Promise.resolve(this.releaser(n));
     }
     return new Promise<Release>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, onPosition };
+      const waiter: Waiter = { count: n, resolve, reject, onPosition };
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) {
@@ -65,9 +68,9 @@ export class Slots {
   }
 
   /** Takes a slot at once, even past capacity: for a run a restarted supervisor finds already running. */
-  take(): Release {
-    this.inUse++;
-    return this.releaser();
+  take(count = 1): Release {
+    this.inUse += count;
+    return this.releaser(count);
   }
 
   /** Changes the capacity (configuration reload); waiters are served if room appears. */
@@ -76,23 +79,23 @@ export class Slots {
     this.drain();
   }
 
-  private releaser(): Release {
+  private releaser(count: number): Release {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.inUse--;
+      this.inUse -= count;
       this.drain();
     };
   }
 
   private drain(): void {
     let served = 0;
-    while (this.inUse < this.capacity && this.waiters.length > 0) {
+    while (this.waiters.length > 0 && this.inUse + (this.waiters[0] as Waiter).count <= this.capacity) {
       const next = this.waiters.shift() as Waiter;
-      this.inUse++;
+      this.inUse += next.count;
       served++;
-      next.resolve(this.releaser());
+      next.resolve(this.releaser(next.count));
     }
     if (served > 0) this.announcePositions(0);
   }
