@@ -44,6 +44,6 @@ describe('agents', () => {
     const seen = await admin.waitJob(job.jobId, (j) => j.status !== 'pending' || j.waitingFor === 'starting agent', 10_000, 'starting agent');
     expect(seen.waitingFor === 'starting agent' || seen.status === 'error').toBe(true);
     const ended = await admin.waitJob(job.jobId, (j) => j.status === 'error', 20_000, 'error');
-    expect(ended.reason).toBe('agent did not connect within 2 s');
+    expect(ended.reason).toBe('agent did not connect within 1.5 s');
   });
 });

@@ -43,6 +43,7 @@ export interface AgentManagerDeps {
 }
 
 const hash = (token: string) => createHash('sha256').update(token).digest();
+const seconds = (ms: number) => String(Math.round(ms / 100) / 10);
 
 export class AgentManager {
   private readonly agents = new Map<string, ManagedAgent>();
@@ -227,7 +228,7 @@ export class AgentManager {
           throw new JobvisorError('AGENT_START_FAILED', `agent ended before it connected: ${reason}${tail ? `\n${tail}` : ''}`);
         }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new JobvisorError('AGENT_START_TIMEOUT', `agent did not connect within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+          timer = setTimeout(() => reject(new JobvisorError('AGENT_START_TIMEOUT', `agent did not connect within ${seconds(timeoutMs)} s`)), timeoutMs);
         }),
         new Promise<never>((_, reject) => {
           if (signal.aborted) reject(signal.reason);
@@ -248,7 +249,7 @@ export class AgentManager {
   private armIdle(agent: ManagedAgent): void {
     this.clearIdle(agent);
     if (agent.leases > 0 || agent.state !== 'connected') return;
-    agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${Math.round(this.deps.idleMs / 1000)} s`), this.deps.idleMs);
+    agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${seconds(this.deps.idleMs)} s`), this.deps.idleMs);
     agent.idleTimer.unref();
   }
 
