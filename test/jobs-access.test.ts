@@ -18,7 +18,8 @@ describe('who sees what, and bad input', () => {
     const job = await alice.run({ template: 'quick', parameters: { samples: 1000, batches: 1 } });
     aliceJob = job.jobId;
     await alice.waitJob(aliceJob, (j) => j.status === 'completed', 30_000, 'alice job completed');
-    await bob.run({ template: 'sleep', parameters: { seconds: 0, lines: 1 } });
+    const bobs = await bob.run({ template: 'sleep', parameters: { seconds: 0, lines: 1 } });
+    await bob.waitJob(bobs.jobId, (j) => j.status === 'completed', 30_000, 'bob job completed');
   });
   afterAll(async () => {
     await jv?.stop();
