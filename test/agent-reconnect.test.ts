@@ -29,6 +29,8 @@ describe('an agent whose websocket is cut mid-run', () => {
     await admin.waitJob(job.jobId, (j) => j.status === 'running' && j.logLines >= 10, 20_000, 'running with some lines');
 
     proxy.cut();
+    const agentState = async () => ((await admin.get('/api/agents')).body.agents as { state: string }[]).map((a) => a.state);
+    await waitFor(async () => (await agentState()).includes('disconnected'), { what: 'the supervisor to see the agent gone' });
     const before = (await admin.job(job.jobId)).logLines;
     // While cut, the cmd goes on writing: its run log grows although no update can arrive.
     const runLog = path.join(jv.dataDir, 'runs', 'admin', job.jobId, 'run.log');
