@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { supervisorHttpUrl, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret } from '../shared/secret.js';
 import { Accounts, type CreatedAdmin } from './accounts.js';
 import { createServer } from './app.js';
@@ -30,6 +31,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const events = new EventFanout({ logger });
     const app = createServer({ config, accounts, supervisor, events, logger });
     const server = http.createServer(app.callback());
+    const closeHttpServer = trackConnections(server);
     const port = await listen(server, config.serverPort, config.serverHost);
     const stopEvents = new AbortController();
     const subscription = supervisor.subscribeEvents((event) => events.publish(event), stopEvents.signal, {
@@ -41,11 +43,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const url = `http://${urlHost(config.serverHost)}:${port}`;
     logger.info({ url }, 'server listening');
     const close = async () => {
+      const started = Date.now();
       stopEvents.abort();
       events.close();
-      await closeHttpServer(server);
+      await closeHttpServer(CLOSE_GRACE_MS);
+      logger.debug({ ms: Date.now() - started }, 'http server closed');
       await subscription;
       accounts.close();
+      logger.info({ ms: Date.now() - started }, 'server stopped');
     };
     return { url, port, close: once(close) };
   } catch (err) {
@@ -71,21 +76,6 @@ function listen(server: http.Server, port: number, host: string): Promise<number
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
-  });
-}
-
-/** Stops accepting, lets requests in progress finish for a while, then cuts what is left. */
-function closeHttpServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-    // Connections become idle as their last answer (an ended event stream, say) is written.
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
-    server.close(() => {
-      clearTimeout(force);
-      clearInterval(idle);
-      resolve();
-    });
-    server.closeIdleConnections();
   });
 }
 

@@ -10,6 +10,7 @@ import Koa from 'koa';
 import { agentWsUrl, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
+import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret } from '../shared/secret.js';
 import { loadTemplates } from '../shared/template.js';
 import type { RunMode } from '../shared/types.js';
@@ -114,6 +115,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   app.on('error', (err: Error) => log.debug({ err: err.message }, 'request stream error'));
 
   const server = http.createServer(app.callback());
+  const closeHttpServer = trackConnections(server);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== AGENT_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -139,8 +141,8 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
       clearInterval(prune);
       await agents.close();
       hub.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      events.close();
+      await closeHttpServer(5000);
       store.close();
     },
   };

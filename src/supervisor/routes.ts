@@ -136,7 +136,10 @@ function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.write(formatSseComment('jobvisor supervisor events'));
-  const unsubscribe = events.subscribe((e) => res.write(formatSseMessage(e.type, JSON.stringify(e))));
+  const unsubscribe = events.subscribe(
+    (e) => res.write(formatSseMessage(e.type, JSON.stringify(e))),
+    () => res.end(),
+  );
   const timer = setInterval(() => res.write(formatSseComment('keepalive')), keepaliveMs);
   const stop = () => {
     clearInterval(timer);
