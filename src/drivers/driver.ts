@@ -1,7 +1,11 @@
 /**
  * The driver interface: what starts, watches and stops agents. One file per driver, each
  * registered in index.ts. The supervisor sees nothing of a driver but this.
+ *
+ * A driver offers CPU slots in pools (the local machine; each Docker engine; a cluster):
+ * a run takes its slots from the pool of the agent that runs it.
  */
+import type { Template } from '../shared/template.js';
 import type { RunMode } from '../shared/types.js';
 
 /** What a driver needs to start one agent for one (user, run mode). */
@@ -13,6 +17,8 @@ export interface AgentSpec {
   runMode: RunMode;
   /** The websocket URL the agent connects back to. */
   supervisorUrl: string;
+  /** CPU slots of a pool not taken right now, for this run mode: helps a driver place the agent. */
+  freeSlots(pool: string): number;
 }
 
 export interface AgentExit {
@@ -24,6 +30,8 @@ export interface AgentExit {
 export interface AgentHandle {
   /** Where the agent runs (host name, container, login node), for admins. */
   readonly host: string;
+  /** The slot pool the agent's runs take their CPU slots from. */
+  readonly pool: string;
   /** The agent's process id where it means something, so a restarted supervisor can re-adopt it. */
   readonly pid: number | null;
   /** Settles when the agent has ended, however it ended. */
@@ -34,17 +42,27 @@ export interface AgentHandle {
   logTail(): Promise<string>;
 }
 
+export interface SavedAgent {
+  agentId: string;
+  pid: number | null;
+  host: string;
+}
+
 export interface Driver {
   readonly name: string;
-  /** CPU slots this driver offers for a run mode. */
-  slots(runMode: RunMode): number;
+  /** CPU slots of one pool for a run mode. */
+  slots(runMode: RunMode, pool: string): number;
   /** The run directory of a job, as the agent sees it. */
   runDir(user: string, jobId: string): string;
   /** The templates folder, as the agent sees it. */
   templatesDir(): string;
   startAgent(spec: AgentSpec): Promise<AgentHandle>;
+  /** Optional: refuses a run this driver could never run (resources above its limits), before anything starts. */
+  checkRun?(template: Template, runMode: RunMode): void;
   /** Optional: takes back an agent a previous supervisor started, from what was saved of it. */
-  adoptAgent?(saved: { agentId: string; pid: number | null; host: string }): AgentHandle | undefined;
+  adoptAgent?(saved: SavedAgent): Promise<AgentHandle | undefined>;
+  /** Optional: removes what earlier supervisors left behind (containers, ...) that belongs to no agent in `keep`. */
+  removeLeftovers?(keep: ReadonlySet<string>): Promise<void>;
   /** Stops every agent this driver started. */
   close(): Promise<void>;
 }

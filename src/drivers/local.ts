@@ -22,7 +22,8 @@ export interface LocalDriverOptions {
   stopGraceMs?: number;
 }
 
-export const AGENT_ENTRY = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli.js');
+/** The bundled agent (npm run build): the same file every driver runs. */
+export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'jobvisor-agent.mjs');
 
 /** The environment an agent gets: enough to run cmds, none of the supervisor's secrets. */
 export function agentEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -127,7 +128,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
       const logFd = openSync(logFile, 'a');
       let child: ChildProcess;
       try {
-        child = spawn(process.execPath, [AGENT_ENTRY, 'agent'], {
+        child = spawn(process.execPath, [AGENT_BUNDLE], {
           cwd: dir,
           detached: true,
           stdio: ['pipe', logFd, logFd],
@@ -147,6 +148,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
       const pid = child.pid ?? null;
       return track({
         host,
+        pool: 'local',
         pid,
         exited,
         stop: () => (pid === null ? Promise.resolve() : stopPid(pid, exited, graceMs)),
@@ -154,12 +156,13 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
       });
     },
 
-    adoptAgent(saved) {
+    async adoptAgent(saved) {
       if (saved.pid === null || saved.host !== host || !processAlive(saved.pid)) return undefined;
       const pid = saved.pid;
       const exited = watchPid(pid);
       return track({
         host,
+        pool: 'local',
         pid,
         exited,
         stop: () => stopPid(pid, exited, graceMs),

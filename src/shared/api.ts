@@ -72,6 +72,8 @@ export interface AgentView {
   runMode: RunMode;
   driver: string;
   host: string;
+  /** The slot pool (engine, cluster) the agent's runs take CPU slots from. */
+  pool: string;
   state: string;
   since: number;
   lastHeartbeat: number | null;

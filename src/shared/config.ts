@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DockerConfig } from './dockerConfig.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -23,6 +24,17 @@ function findPackageRoot(dir: string): string {
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const host = z.string().min(1);
+const driverName = z.enum(['local', 'docker']);
+/** A JSON object, given as an object (config file) or as JSON text (environment). */
+const jsonText = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }, schema);
 
 /** Each setting: its schema and a sentence saying what it accepts. */
 const SETTINGS = {
@@ -48,6 +60,9 @@ const SETTINGS = {
   tokenTtlHours: [positiveInt, 'a positive integer of hours a login token is valid'],
   maxBodyBytes: [positiveInt, 'a positive integer of bytes: the largest request body accepted'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
+  driverSequential: [driverName, 'local or docker: the driver that runs sequential runs'],
+  driverParallel: [driverName, 'local or docker: the driver that runs parallel runs'],
+  docker: [jsonText(DockerConfig), 'a JSON object of docker driver settings (see README, "Docker driver")'],
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -78,6 +93,9 @@ export function defaults(): Record<SettingName, unknown> {
     tokenTtlHours: 24 * 7,
     maxBodyBytes: 1024 * 1024,
     logLevel: 'info',
+    driverSequential: 'local',
+    driverParallel: 'local',
+    docker: {},
   };
 }
 
@@ -128,7 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile = en
     const r = (schema as z.ZodType).safeParse(values[key]);
     if (!r.success) {
       const from = sources[key] ?? (configFile ? `${key} in ${configFile}` : key);
-      throw new ConfigError(`setting ${key} (${from}) = ${JSON.stringify(values[key])} is not valid: expected ${accepts}`);
+      const shown = JSON.stringify(values[key]) ?? String(values[key]);
+      const why = r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+      throw new ConfigError(`setting ${key} (${from}) = ${shown.length > 200 ? shown.slice(0, 200) + '…' : shown} is not valid: expected ${accepts} (${why})`);
     }
     out[key] = r.data;
   }

@@ -16,6 +16,7 @@ export const ERRORS = {
   INVALID_INPUT: { status: 400, expose: true, retryable: false },
   UNKNOWN_TEMPLATE: { status: 400, expose: true, retryable: false },
   RUN_MODE_NOT_ALLOWED: { status: 400, expose: true, retryable: false },
+  RESOURCES_EXCEED_LIMIT: { status: 400, expose: true, retryable: false },
   UNKNOWN_FRAME: { status: 400, expose: true, retryable: false },
   PATH_OUTSIDE_RUN_DIR: { status: 400, expose: true, retryable: false },
   UNAUTHENTICATED: { status: 401, expose: true, retryable: false },

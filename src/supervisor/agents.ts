@@ -33,6 +33,7 @@ export interface AgentManagerDeps {
   store: JobStore;
   drivers: Map<string, Driver>;
   supervisorUrl: () => string;
+  freeSlots(driver: string, runMode: RunMode, pool: string): number;
   startTimeoutMs: number;
   idleMs: number;
   log: Logger;
@@ -115,17 +116,25 @@ export class AgentManager {
     if (agent) agent.lastHeartbeat = this.now();
   }
 
-  /** Takes back the agents saved by a previous supervisor whose processes still run; forgets the rest. */
-  adoptSaved(): void {
+  /** Takes back the agents saved by a previous supervisor that still run, forgets the rest, and lets drivers remove what is left. */
+  async adoptSaved(): Promise<void> {
     for (const id of this.deps.store.listAgentIds()) {
       const row = this.deps.store.getAgent(id) as AgentRow;
-      const handle = this.deps.drivers.get(row.driver)?.adoptAgent?.({ agentId: id, pid: row.pid, host: row.host });
+      const driver = this.deps.drivers.get(row.driver);
+      const handle = await driver?.adoptAgent?.({ agentId: id, pid: row.pid, host: row.host }).catch((err: unknown) => {
+        this.deps.log.warn({ agentId: id, err: (err as Error).message }, 'agent could not be re-adopted');
+        return undefined;
+      });
       if (!handle) {
         this.deps.store.deleteAgent(id);
         continue;
       }
-      this.deps.log.info({ agentId: id, pid: row.pid }, 're-adopted agent of a previous supervisor');
+      this.deps.log.info({ agentId: id, pid: row.pid, host: handle.host }, 're-adopted agent of a previous supervisor');
       this.track(this.manage(id, row.user, row.runMode, row.driver, handle, 'disconnected'));
+    }
+    const keep = new Set(this.agents.keys());
+    for (const driver of this.deps.drivers.values()) {
+      await driver.removeLeftovers?.(keep).catch((err: unknown) => this.deps.log.warn({ driver: driver.name, err: (err as Error).message }, 'leftovers could not be removed'));
     }
   }
 
@@ -136,6 +145,7 @@ export class AgentManager {
       runMode: a.runMode,
       driver: a.driver,
       host: a.handle.host,
+      pool: a.handle.pool,
       state: a.state,
       since: a.since,
       lastHeartbeat: a.lastHeartbeat,
@@ -184,7 +194,14 @@ export class AgentManager {
     this.deps.log.info({ agentId: id, driver: driverName, user, runMode }, 'starting agent');
     let handle: AgentHandle;
     try {
-      handle = await driver.startAgent({ agentId: id, token, user, runMode, supervisorUrl: this.deps.supervisorUrl() });
+      handle = await driver.startAgent({
+        agentId: id,
+        token,
+        user,
+        runMode,
+        supervisorUrl: this.deps.supervisorUrl(),
+        freeSlots: (pool) => this.deps.freeSlots(driverName, runMode, pool),
+      });
     } catch (err) {
       this.deps.store.deleteAgent(id);
       throw err instanceof JobvisorError ? err : new JobvisorError('AGENT_START_FAILED', `agent could not be started: ${(err as Error).message}`);

@@ -19,7 +19,7 @@ export interface JobContext extends OpContext {
   store: JobStore;
   log: Logger;
   emit(event: JobEvent): void;
-  cpuSlots(driver: string, row: JobRow): Slots;
+  cpuSlots(driver: string, row: JobRow, pool: string): Slots;
   runDir(row: JobRow): string;
   templatesDir(row: JobRow): string;
   maxTimeSeconds(row: JobRow): number;
@@ -199,13 +199,14 @@ export class ComputeJob {
     const recheck = () => this.recheck(serial, signal);
     try {
       this.setWaiting('starting agent');
-      this.leaseAgent(await this.ctx.agents.connected(target.driver, target.user, target.runMode, signal));
+      const agent = await this.ctx.agents.connected(target.driver, target.user, target.runMode, signal);
+      this.leaseAgent(agent);
       recheck();
       this.setWaiting('waiting for the run directory');
       this.held.releases.push(await this.runDirSlot.acquire(signal));
       recheck();
       this.setWaiting('waiting for a CPU slot');
-      const cpu = this.ctx.cpuSlots(target.driver, this.row);
+      const cpu = this.ctx.cpuSlots(target.driver, this.row, agent.handle.pool);
       const cores = template.resources.cores;
       const what = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
       this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores));
@@ -249,7 +250,7 @@ export class ComputeJob {
   /** A run that its agent reported after a supervisor restart: hold its agent and slots again. */
   readopt(agent: ManagedAgent, pid: number, running: boolean, cores: number): void {
     if (this.held.releases.length === 0) {
-      const cpu = this.ctx.cpuSlots(this.row.driver, this.row);
+      const cpu = this.ctx.cpuSlots(this.row.driver, this.row, agent.handle.pool);
       this.held.releases.push(this.runDirSlot.take(), cpu.take(Math.min(cores, cpu.total)));
     }
     this.leaseAgent(agent);

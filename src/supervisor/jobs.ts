@@ -25,6 +25,8 @@ export interface JobServiceDeps {
   log: Logger;
   emit(event: JobEvent): void;
   driverFor(runMode: RunMode): string;
+  /** Refuses a run its driver could never run, before anything starts. */
+  checkRun(template: Template, runMode: RunMode): void;
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;
   now?: () => number;
@@ -65,6 +67,7 @@ export class JobService {
       throw new JobvisorError('RUN_MODE_NOT_ALLOWED', `template ${template.name} runs in ${template.runModes.join(' or ')}, not ${runMode}`);
     }
     const parameters = validateParameters(template, body.parameters);
+    this.deps.checkRun(template, runMode);
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
       const next = { template: template.name, runMode, driver: this.deps.driverFor(runMode), parameters };
@@ -164,8 +167,8 @@ export class JobService {
   }
 
   /** After a restart: loads every active job, resumes the ones never sent, waits a grace period for the others' agents. */
-  recover(): void {
-    this.deps.agents.adoptSaved();
+  async recover(): Promise<void> {
+    await this.deps.agents.adoptSaved();
     for (const row of this.deps.store.activeJobs()) {
       const job = this.load(row);
       const template = this.deps.templates.get(row.template);

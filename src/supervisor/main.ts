@@ -18,7 +18,6 @@ import { createDrivers, driverFor } from '../drivers/index.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import { AgentHub } from './agentHub.js';
 import { AgentManager } from './agents.js';
-import type { JobRow } from './db.js';
 import { JobStore } from './db.js';
 import { EventBus } from './events.js';
 import { JobService } from './jobs.js';
@@ -37,16 +36,16 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   const secret = loadOrCreateSecret(config);
   const templates = loadTemplates(config.templatesDir);
   const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const drivers = createDrivers(config);
+  const drivers = createDrivers(config, log);
   const events = new EventBus();
   let port = config.supervisorPort;
 
   const cpuPools = new Map<string, Slots>();
-  const cpuSlots = (driver: string, row: JobRow) => {
-    const key = `${driver}/${row.runMode}`;
+  const cpuSlots = (driver: string, runMode: RunMode, pool: string) => {
+    const key = `${driver}/${pool}/${runMode}`;
     let s = cpuPools.get(key);
     if (!s) {
-      s = new Slots(`cpu ${key}`, drivers.get(driver)?.slots(row.runMode as RunMode) ?? 1);
+      s = new Slots(`cpu ${key}`, drivers.get(driver)?.slots(runMode, pool) ?? 1);
       cpuPools.set(key, s);
     }
     return s;
@@ -61,6 +60,10 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     store,
     drivers,
     supervisorUrl: () => agentWsUrl(config, port),
+    freeSlots: (driver, runMode, pool) => {
+      const s = cpuSlots(driver, runMode, pool);
+      return s.total - s.used;
+    },
     startTimeoutMs: config.agentStartTimeoutMs,
     idleMs: config.agentIdleMs,
     log,
@@ -87,10 +90,11 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     hub,
     log,
     emit: (e) => events.emit(e),
-    driverFor,
+    driverFor: (runMode) => driverFor(config, runMode),
+    checkRun: (template, runMode) => driverOf(driverFor(config, runMode)).checkRun?.(template, runMode),
     restartGraceMs: config.restartGraceMs,
     context: {
-      cpuSlots,
+      cpuSlots: (driver, row, pool) => cpuSlots(driver, row.runMode, pool),
       runDir: (row) => driverOf(row.driver).runDir(row.user, row.id),
       templatesDir: (row) => driverOf(row.driver).templatesDir(),
       maxTimeSeconds: (row) => maxTime[row.runMode],
@@ -128,7 +132,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     server.listen(config.supervisorPort, config.supervisorHost, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
-  jobs.recover();
+  await jobs.recover();
   const prune = setInterval(() => jobs.pruneEnded(), 60_000);
   prune.unref();
   const url = `http://${config.supervisorHost}:${port}`;

@@ -69,7 +69,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     async function start(token = `token-${counter}`): Promise<{ id: string; handle: AgentHandle }> {
       const id = `${name}-${user}-sequential-${process.pid}-${counter++}`;
       tokens.set(id, token);
-      const handle = await s.driver.startAgent({ agentId: id, token, user, runMode: 'sequential', supervisorUrl: url });
+      const handle = await s.driver.startAgent({ agentId: id, token, user, runMode: 'sequential', supervisorUrl: url, freeSlots: () => 1 });
       handles.push(handle);
       return { id, handle };
     }
@@ -89,16 +89,13 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
       };
     }
 
-    it('offers CPU slots for each run mode', () => {
-      expect(s.driver.slots('sequential')).toBeGreaterThan(0);
-      expect(s.driver.slots('parallel')).toBeGreaterThan(0);
-    });
-
-    it('starts an agent that connects back with its id and token and says hello', async () => {
+    it('starts an agent that connects back with its id and token and says hello, in a pool with CPU slots', async () => {
       const { id, handle } = await start();
       await waitFor(() => seen.connected.has(id) && seen.hellos.has(id), { timeoutMs: 60_000, what: `${id} to connect` });
       expect(seen.hellos.get(id)).toBe(0);
       expect(handle.host).toBeTruthy();
+      expect(s.driver.slots('sequential', handle.pool)).toBeGreaterThan(0);
+      expect(s.driver.slots('parallel', handle.pool)).toBeGreaterThan(0);
     });
 
     it('runs a cmd in the run directory and reports started, progress, log lines and its end', async () => {
@@ -138,7 +135,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     it('an agent the supervisor refuses ends itself', async () => {
       const id = `${name}-${user}-sequential-${process.pid}-refused`;
       tokens.set(id, 'right');
-      const handle = await s.driver.startAgent({ agentId: id, token: 'wrong', user, runMode: 'sequential', supervisorUrl: url });
+      const handle = await s.driver.startAgent({ agentId: id, token: 'wrong', user, runMode: 'sequential', supervisorUrl: url, freeSlots: () => 1 });
       handles.push(handle);
       const exit = await Promise.race([handle.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
       expect(exit).not.toBe('still running');

@@ -17,7 +17,7 @@ driverContract('local', async () => {
   });
   return {
     driver,
-    templatesDir,
+    templatesDir: driver.templatesDir(),
     async cleanup() {
       await driver.close();
       rmSync(dir, { recursive: true, force: true });
