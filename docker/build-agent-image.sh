@@ -36,5 +36,8 @@ printf 'root:x:0:0:root:/root:/sbin/nologin\njobvisor:x:1000:1000:jobvisor agent
 printf 'root:x:0:\njobvisor:x:1000:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 cp "$ROOT/docker/agent.Dockerfile" "$ctx/Dockerfile"
 
-DOCKER_BUILDKIT=0 docker build --quiet --label "org.jobvisor.inputs=$sum" -t "$IMAGE" "$ctx" 2>&1 >/dev/null | grep -v -e DEPRECATED -e BuildKit -e environment-variable -e "^ *$" >&2 || true
+if ! out=$(DOCKER_BUILDKIT=0 docker build --quiet --label "org.jobvisor.inputs=$sum" -t "$IMAGE" "$ctx" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 echo "built $IMAGE ($sum)"
