@@ -71,7 +71,7 @@ describe('configuration', () => {
 
 describe('configuration file', () => {
   it('reads settings from a JSON file, lets the environment win, and refuses unknown settings', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-config-'));
@@ -83,6 +83,7 @@ describe('configuration file', () => {
     expect(() => loadConfig({}, file)).toThrow(/unknown setting "slotSequential"/);
     writeFileSync(file, '{ not json');
     expect(() => loadConfig({}, file)).toThrow(/is not valid JSON/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -181,7 +181,7 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
 
     checkRun(template: Template, runMode: RunMode) {
       const cpus = o.settings.limits[runMode].cpus;
-      if (template.resources.cores > cpus) {
+      if (template.resources.cores > Math.max(1, Math.ceil(cpus))) {
         throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `template ${template.name} asks for ${template.resources.cores} cores; ${runMode} containers have ${cpus} CPUs at most`);
       }
     },
