@@ -133,6 +133,24 @@ describe('docker engines', () => {
     expect(ended.reason).toMatch(/^no Docker engine answers: nowhere: no engine at that socket; wrong-cert: TLS refused/);
   });
 
+  it('tells the user when the agent image is missing, and how to build it', async () => {
+    jv = await startJobvisor({ env: dockerEnv({ engines: [LOCAL], images: { sequential: 'jobvisor-agent:missing', parallel: 'jobvisor-agent:missing' } }) });
+    const admin = await jv.login();
+    const job = await admin.run({ template: 'sleep', parameters: { seconds: 0, lines: 1 } });
+    const ended = await admin.waitJob(job.jobId, (j) => j.status === 'error', 30_000, 'error');
+    expect(ended.reason).toBe('image jobvisor-agent:missing is not on engine local; build it with docker/build-agent-image.sh');
+  });
+
+  it('tells the user why a container ended before its agent connected, with the container\'s last log lines', async () => {
+    jv = await startJobvisor({ env: { ...dockerEnv({ engines: [LOCAL] }), JOBVISOR_AGENT_URL: 'ftp://127.0.0.1:9' } });
+    const admin = await jv.login();
+    const job = await admin.run({ template: 'sleep', parameters: { seconds: 0, lines: 1 } });
+    const ended = await admin.waitJob(job.jobId, (j) => j.status === 'error', 30_000, 'error');
+    expect(ended.reason).toMatch(/^agent ended before it connected: container exited with code 1\n/);
+    expect(ended.reason).toMatch(/jobvisor agent: .*protocol/);
+    await waitFor(async () => (await containersOf(jv!)).length === 0, { what: 'the exited container to be removed' });
+  });
+
   it('removes its own leftover containers at start, and never another\'s', async () => {
     jv = await startJobvisor({ env: dockerEnv({ engines: [LOCAL] }) });
     const mine = instanceId(jv.dataDir);
