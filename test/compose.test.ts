@@ -1,19 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ROOT } from './helpers/jobvisor.js';
+import { freePort } from './helpers/net.js';
 import { waitFor } from './helpers/wait.js';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('the compose deployment (docker/compose.yaml)', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-compose-'));

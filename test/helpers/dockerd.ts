@@ -6,9 +6,9 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './net.js';
 import { waitFor } from './wait.js';
 
 function openssl(cwd: string, ...args: string[]): void {
@@ -33,14 +33,6 @@ function clientDir(dir: string, into: string, ca: string, client: string): strin
   copyFileSync(path.join(dir, `${client}-cert.pem`), path.join(out, 'cert.pem'));
   copyFileSync(path.join(dir, `${client}-key.pem`), path.join(out, 'key.pem'));
   return out;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 export interface TlsDockerd {
