@@ -12,6 +12,9 @@ import { RunningCmd } from '../cmds/runCommand.js';
 import { prepareRunDir, resolveInRunDir } from '../cmds/runDir.js';
 import { Connection } from './connection.js';
 import { Outbox } from './outbox.js';
+import { SlurmRuns } from './slurmRuns.js';
+import { slurmCommandCounts } from '../cmds/slurm.js';
+import { readFile } from 'node:fs/promises';
 
 export interface AgentOptions {
   agentId: string;
@@ -24,6 +27,10 @@ export interface AgentOptions {
   orphanMs?: number;
   /** Log lines and progress are sent in batches at most this often. */
   flushMs?: number;
+  /** Slurm runs: how often squeue is asked, and how long a state may stay unconfirmed. */
+  slurm?: { pollIntervalMs: number; unconfirmedGraceMs: number };
+  /** The agent's own log file, if it has one (shown to users for diagnosis). */
+  logFile?: string;
 }
 
 interface Run {
@@ -37,6 +44,16 @@ interface Run {
 }
 
 const MAX_BATCH_LINES = 2000;
+const SAFE_ROOT = /^[A-Za-z0-9_./-]+$/;
+
+/** Paths and scripts may name the agent's own folder as `{{root}}` (sbatch agents): filled here. */
+function withRoot(op: Op): Op {
+  const text = JSON.stringify(op);
+  if (!text.includes('{{root}}')) return op;
+  const root = process.cwd();
+  if (!SAFE_ROOT.test(root)) throw new JobvisorError('AGENT_PROTOCOL', `the agent's folder ${root} has characters batch scripts cannot hold`);
+  return JSON.parse(text.replaceAll('{{root}}', root)) as Op;
+}
 
 export class Agent {
   private readonly outbox = new Outbox();
@@ -45,6 +62,7 @@ export class Agent {
   private readonly flushTimer: NodeJS.Timeout;
   private readonly orphanTimer: NodeJS.Timeout;
   private readonly cmdEnv: NodeJS.ProcessEnv;
+  private readonly slurm: SlurmRuns;
   private ended: Promise<void> | null = null;
 
   constructor(private readonly opts: AgentOptions) {
@@ -61,10 +79,16 @@ export class Agent {
       onRefused: (why) => void this.stop(`refused: ${why}`),
     });
     this.flushTimer = setInterval(() => this.flushAll(), opts.flushMs ?? 100);
+    this.slurm = new SlurmRuns((jobId, serial, update) => this.pushFor(jobId, serial, update), {
+      pollIntervalMs: opts.slurm?.pollIntervalMs ?? 5000,
+      unconfirmedGraceMs: opts.slurm?.unconfirmedGraceMs ?? 600_000,
+      log: opts.log,
+    });
     const orphanMs = opts.orphanMs ?? 10 * 60_000;
     this.orphanTimer = setInterval(() => {
       const lost = this.conn.lostSince;
-      if (lost !== null && Date.now() - lost > orphanMs && ![...this.runs.values()].some((r) => r.cmd?.running)) {
+      const busy = [...this.runs.values()].some((r) => r.cmd?.running) || this.slurm.list().some((r) => r.running);
+      if (lost !== null && Date.now() - lost > orphanMs && !busy) {
         void this.stop(`no supervisor for ${Math.round(orphanMs / 1000)} s and nothing running`);
       }
     }, Math.min(orphanMs, 5000));
@@ -81,6 +105,7 @@ export class Agent {
     this.ended ??= (async () => {
       this.opts.log.info({ why }, 'agent stopping');
       clearInterval(this.orphanTimer);
+      this.slurm.stop();
       await Promise.all([...this.runs.values()].map((r) => r.cmd?.kill(`agent stopped: ${why}`)));
       this.flushAll();
       clearInterval(this.flushTimer);
@@ -90,7 +115,10 @@ export class Agent {
   }
 
   private hello(): AgentMessage {
-    const runs = [...this.runs.values()].map((r) => ({ jobId: r.jobId, serial: r.serial, pid: r.cmd?.pid ?? 0, running: r.cmd?.running ?? false }));
+    const runs = [
+      ...[...this.runs.values()].map((r) => ({ jobId: r.jobId, serial: r.serial, pid: r.cmd?.pid ?? 0, running: r.cmd?.running ?? false })),
+      ...this.slurm.list(),
+    ];
     return { v: PROTOCOL_VERSION, type: 'hello', runs, pendingUpdates: this.outbox.size };
   }
 
@@ -100,9 +128,10 @@ export class Agent {
         const key = `${done.jobId}/${done.serial}`;
         if (this.runs.get(key)?.exitSeq === done.seq) this.runs.delete(key);
       }
+      this.slurm.acked(msg.seq);
       return;
     }
-    void this.execute(msg.op).then(
+    void Promise.resolve(msg.op).then((op) => this.execute(withRoot(op))).then(
       (result) => this.conn.send({ v: PROTOCOL_VERSION, type: 'reply', opId: msg.opId, ok: true, result }),
       (err: unknown) => {
         const e = err instanceof JobvisorError ? err : new JobvisorError('INTERNAL', (err as Error).message);
@@ -115,8 +144,16 @@ export class Agent {
   private async execute(op: Op): Promise<unknown> {
     switch (op.kind) {
       case 'run':
-        return this.startRun(op);
+        return op.sbatch ? this.slurm.submit(op) : this.startRun(op);
+      case 'attach':
+        return this.slurm.attach(op);
+      case 'shutdown':
+        setTimeout(() => void this.stop(`asked by the supervisor: ${op.reason}`), 50);
+        return { ok: true };
+      case 'agentInfo':
+        return { logTail: await this.logTail(), slurmCommands: { ...slurmCommandCounts } };
       case 'cancel': {
+        if (this.slurm.has(op.jobId, op.serial)) return this.slurm.cancel(op.jobId, op.serial, op.reason);
         const run = this.runs.get(`${op.jobId}/${op.serial}`);
         if (!run?.cmd) return { known: false };
         await run.cmd.kill(op.reason);
@@ -124,6 +161,8 @@ export class Agent {
         return { known: true };
       }
       case 'runStatus': {
+        const slurmRun = this.slurm.list().find((r) => r.jobId === op.jobId && r.serial === op.serial);
+        if (slurmRun) return { known: true, running: slurmRun.running };
         const run = this.runs.get(`${op.jobId}/${op.serial}`);
         return { known: run !== undefined, running: run?.cmd?.running ?? false };
       }
@@ -138,6 +177,12 @@ export class Agent {
         throw new JobvisorError('AGENT_PROTOCOL', `unknown op ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  private async logTail(): Promise<string> {
+    if (!this.opts.logFile) return '';
+    const text = await readFile(this.opts.logFile, 'utf8').catch(() => '');
+    return text.split('\n').slice(-200).join('\n');
   }
 
   private fillNode(argv: string[]): string[] {
@@ -185,7 +230,11 @@ export class Agent {
   }
 
   private push(run: Run, update: Update): number {
-    const msg = this.outbox.add(run.jobId, run.serial, update);
+    return this.pushFor(run.jobId, run.serial, update);
+  }
+
+  private pushFor(jobId: string, serial: number, update: Update): number {
+    const msg = this.outbox.add(jobId, serial, update);
     this.conn.send(msg);
     return msg.seq;
   }

@@ -13,7 +13,7 @@ import type { DockerConfig } from '../shared/dockerConfig.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Template } from '../shared/template.js';
-import type { RunMode } from '../shared/types.js';
+import { hostRunMode, type RunMode } from '../shared/types.js';
 import { chooseEngine, connectEngine, engineError, whyNotAnswering, type Engine } from './dockerEngines.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver } from './driver.js';
 
@@ -46,11 +46,12 @@ export function instanceId(dataDir: string): string {
 
 function createOptions(o: DockerDriverOptions, spec: AgentSpec, instance: string, hostRuns: string): Docker.ContainerCreateOptions {
   const s = o.settings;
-  const limits = s.limits[spec.runMode];
+  const mode = hostRunMode(spec.runMode);
+  const limits = s.limits[mode];
   const binds = [`${hostRuns}:${IN_CONTAINER.runs}:rw`, `${o.templatesDir}:${IN_CONTAINER.templates}:ro`, ...s.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`)];
   return {
     name: containerName(spec.agentId),
-    Image: s.images[spec.runMode],
+    Image: s.images[mode],
     Entrypoint: [IN_CONTAINER.node, IN_CONTAINER.agent],
     Env: [`JOBVISOR_AGENT_ID=${spec.agentId}`, `JOBVISOR_AGENT_URL=${spec.supervisorUrl}`, `JOBVISOR_LOG_LEVEL=${o.logLevel}`, 'HOME=/tmp'],
     User: `${s.uid}:${s.gid}`,
@@ -175,12 +176,12 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
 
   return {
     name: 'docker',
-    slots: (runMode: RunMode, pool: string) => engines.find((e) => e.name === pool)?.config.slots[runMode] ?? 0,
+    slots: (runMode: RunMode, pool: string) => engines.find((e) => e.name === pool)?.config.slots[hostRunMode(runMode)] ?? 0,
     runDir: (_user, jobId) => `${IN_CONTAINER.runs}/${jobId}`,
     templatesDir: () => IN_CONTAINER.templates,
 
     checkRun(template: Template, runMode: RunMode) {
-      const cpus = o.settings.limits[runMode].cpus;
+      const cpus = o.settings.limits[hostRunMode(runMode)].cpus;
       if (template.resources.cores > Math.max(1, Math.ceil(cpus))) {
         throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `template ${template.name} asks for ${template.resources.cores} cores; ${runMode} containers have ${cpus} CPUs at most`);
       }
@@ -189,7 +190,7 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
       const userEngines = new Set([...handles.values()].filter((h) => h.user === spec.user).map((h) => h.engine));
       const engine = chooseEngine(await answering(), spec.runMode, spec.freeSlots, userEngines) as Engine;
-      o.log.info({ agentId: spec.agentId, engine: engine.name, image: o.settings.images[spec.runMode] }, 'starting agent container');
+      o.log.info({ agentId: spec.agentId, engine: engine.name, image: o.settings.images[hostRunMode(spec.runMode)] }, 'starting agent container');
       const container = await startContainer(engine, createOptions(o, spec, instance, hostRunsFor(spec.user)), spec.token);
       return track(spec.agentId, spec.user, engine, handleFor(engine, container, o.settings.stopTimeoutSeconds));
     },

@@ -5,6 +5,7 @@
  * A driver offers CPU slots in pools (the local machine; each Docker engine; a cluster):
  * a run takes its slots from the pool of the agent that runs it.
  */
+import type { ClusterLoginBody } from '../shared/sbatchConfig.js';
 import type { Template } from '../shared/template.js';
 import type { RunMode } from '../shared/types.js';
 
@@ -19,6 +20,8 @@ export interface AgentSpec {
   supervisorUrl: string;
   /** CPU slots of a pool not taken right now, for this run mode: helps a driver place the agent. */
   freeSlots(pool: string): number;
+  /** The user's own login, for drivers that start agents with it (sbatch); used for this start only. */
+  credentials?: ClusterLoginBody;
 }
 
 export interface AgentExit {
@@ -40,6 +43,10 @@ export interface AgentHandle {
   stop(): Promise<void>;
   /** The last lines of the agent's own log, to tell a user why it did not start. */
   logTail(): Promise<string>;
+  /** An agent the supervisor cannot watch as a process: taken for lost after its websocket is down this long. */
+  readonly lostAfterMs?: number;
+  /** When the login the agent was started with runs out (ms since the epoch). */
+  readonly expiresAt?: number;
 }
 
 export interface SavedAgent {

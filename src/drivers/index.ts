@@ -6,10 +6,13 @@ import type { RunMode } from '../shared/types.js';
 import { createDockerDriver } from './docker.js';
 import type { Driver } from './driver.js';
 import { createLocalDriver } from './local.js';
+import { createSbatchDriver } from './sbatch.js';
 
 export type { Driver } from './driver.js';
 
-export const DRIVER_FACTORIES: Record<string, (config: Config, log: Logger) => Driver> = {
+export type DriverFactory = (config: Config, log: Logger, agentUrl: () => string) => Driver;
+
+export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   local: (config) =>
     createLocalDriver({
       slots: { sequential: config.slotsSequential, parallel: config.slotsParallel },
@@ -27,15 +30,20 @@ export const DRIVER_FACTORIES: Record<string, (config: Config, log: Logger) => D
       logLevel: config.logLevel,
       log: log.child({ driver: 'docker' }),
     }),
+  sbatch: (config, log, agentUrl) => {
+    if (!config.sbatch) throw new Error('the sbatch driver needs the sbatch setting');
+    return createSbatchDriver({ settings: config.sbatch, templatesDir: config.templatesDir, agentUrl, logLevel: config.logLevel, log: log.child({ driver: 'sbatch' }) });
+  },
 };
 
 /** Which driver runs a run mode. */
 export function driverFor(config: Pick<Config, 'driverSequential' | 'driverParallel'>, runMode: RunMode): string {
+  if (runMode === 'sbatch') return 'sbatch';
   return runMode === 'sequential' ? config.driverSequential : config.driverParallel;
 }
 
-/** The drivers the configuration uses (local is always there). */
-export function createDrivers(config: Config, log: Logger): Map<string, Driver> {
-  const names = new Set(['local', config.driverSequential, config.driverParallel]);
-  return new Map([...names].map((name) => [name, (DRIVER_FACTORIES[name] as (c: Config, l: Logger) => Driver)(config, log)]));
+/** The drivers the configuration uses (local is always there; sbatch when a cluster is configured). */
+export function createDrivers(config: Config, log: Logger, agentUrl: () => string): Map<string, Driver> {
+  const names = new Set(['local', config.driverSequential, config.driverParallel, ...(config.sbatch ? ['sbatch'] : [])]);
+  return new Map([...names].map((name) => [name, (DRIVER_FACTORIES[name] as DriverFactory)(config, log, agentUrl)]));
 }

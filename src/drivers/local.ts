@@ -9,11 +9,11 @@ import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../shared/config.js';
-import type { RunMode } from '../shared/types.js';
+import { hostRunMode, type HostRunMode } from '../shared/types.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver } from './driver.js';
 
 export interface LocalDriverOptions {
-  slots: Record<RunMode, number>;
+  slots: Record<HostRunMode, number>;
   runsDir: string;
   agentsDir: string;
   templatesDir: string;
@@ -117,7 +117,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
 
   return {
     name: 'local',
-    slots: (runMode) => opts.slots[runMode],
+    slots: (runMode) => opts.slots[hostRunMode(runMode)],
     runDir: (user, jobId) => path.join(opts.runsDir, user, jobId),
     templatesDir: () => opts.templatesDir,
 

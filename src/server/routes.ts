@@ -6,6 +6,7 @@
  */
 import Router, { type RouterContext } from '@koa/router';
 import type { Context, Middleware } from 'koa';
+import { ClusterLoginBody } from '../shared/sbatchConfig.js';
 import {
   AnalysisBody,
   BeginSessionBody,
@@ -47,6 +48,7 @@ export function createRouter(deps: RouteDeps): Router {
   addJobRoutes(router, deps, auth);
   addSessionRoutes(router, deps, auth);
   addFileRoutes(router, deps, auth);
+  addClusterRoutes(router, deps, auth);
   return router;
 }
 
@@ -149,6 +151,17 @@ function addSessionRoutes(router: Router, deps: RouteDeps, auth: Middleware): vo
   router.get('/events', auth, (ctx) => {
     deps.events.attach(ctx, callerOf(ctx));
   });
+}
+
+/** Cluster login: the body holds the user's own cluster credentials; they are forwarded once and never kept or logged. */
+function addClusterRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const forward = forwarder(deps.supervisor);
+  router.post('/cluster/login', auth, async (ctx) => {
+    const body = await parseBody(ctx, ClusterLoginBody, deps.config.maxBodyBytes);
+    await forward(ctx, { method: 'POST', path: '/cluster/login', body });
+  });
+  router.get('/cluster/status', auth, (ctx) => forward(ctx, { method: 'GET', path: '/cluster/status' }));
+  router.get('/cluster/agent-log', auth, (ctx) => forward(ctx, { method: 'GET', path: '/cluster/agent-log' }));
 }
 
 function addFileRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {

@@ -3,6 +3,7 @@
  * declared once. The server validates a body with these schemas, then forwards it unchanged.
  */
 import { z } from 'zod';
+import { SlurmOptions } from './sbatchConfig.js';
 import { Name, Role, RunMode, Status } from './types.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
@@ -13,6 +14,8 @@ export const RunBody = z.object({
   parameters: z.record(z.string(), z.unknown()).default({}),
   runMode: RunMode.optional(),
   jobKey: Name.optional(),
+  /** For sbatch runs: Slurm options within the site's limits. */
+  slurm: SlurmOptions.optional(),
 }).strict();
 export type RunBody = z.infer<typeof RunBody>;
 

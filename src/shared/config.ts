@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DockerConfig } from './dockerConfig.js';
+import { SbatchConfig } from './sbatchConfig.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -63,6 +64,8 @@ const SETTINGS = {
   driverSequential: [driverName, 'local or docker: the driver that runs sequential runs'],
   driverParallel: [driverName, 'local or docker: the driver that runs parallel runs'],
   docker: [jsonText(DockerConfig), 'a JSON object of docker driver settings (see README, "Docker driver")'],
+  sbatch: [jsonText(SbatchConfig.optional()), 'a JSON object of sbatch driver settings (see README, "sbatch driver")'],
+  maxTimeSbatch: [positiveInt, 'a positive integer of seconds: the longest an sbatch run may take'],
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -96,6 +99,8 @@ export function defaults(): Record<SettingName, unknown> {
     driverSequential: 'local',
     driverParallel: 'local',
     docker: {},
+    sbatch: undefined,
+    maxTimeSbatch: 2 * 86400,
   };
 }
 

@@ -8,6 +8,14 @@ export type { Logger };
 
 export const REDACT_PATHS = [
   'password',
+  'otp',
+  'privateKey',
+  'passphrase',
+  'credentials',
+  '*.otp',
+  '*.privateKey',
+  '*.passphrase',
+  '*.credentials',
   'token',
   'secret',
   '*.password',

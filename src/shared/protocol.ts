@@ -32,7 +32,25 @@ export const RunOp = z.object({
   parameters: z.record(z.string(), z.unknown()),
   progress: ProgressSpec,
   timeLimitSeconds: z.number().positive(),
+  /** For sbatch runs: the batch script the agent submits with `sbatch` (the argv is inside it). */
+  sbatch: z.object({ script: z.string().min(1).max(64 * 1024) }).strict().optional(),
 }).strict();
+
+/** Follows a Slurm job submitted earlier (by this agent or a previous one) again. */
+export const AttachOp = z.object({
+  kind: z.literal('attach'),
+  ...JobRef,
+  runDir: z.string().min(1),
+  slurmJobId: z.string().regex(/^[0-9]+$/),
+  logOffset: z.number().int().nonnegative(),
+  progress: ProgressSpec,
+}).strict();
+
+/** The agent's own log and counters, for diagnosis. */
+export const AgentInfoOp = z.object({ kind: z.literal('agentInfo') }).strict();
+
+/** Asks the agent to end (after its reply); its Slurm jobs go on. */
+export const ShutdownOp = z.object({ kind: z.literal('shutdown'), reason: z.string().max(500) }).strict();
 
 export const CancelOp = z.object({ kind: z.literal('cancel'), ...JobRef, reason: z.string().max(500) }).strict();
 export const RunStatusOp = z.object({ kind: z.literal('runStatus'), ...JobRef }).strict();
@@ -52,7 +70,7 @@ export const IoOp = z.object({
   length: z.number().int().positive().max(MAX_WS_PAYLOAD / 2).default(256 * 1024),
 }).strict();
 
-export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp]);
+export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp, AttachOp, AgentInfoOp, ShutdownOp]);
 export type Op = z.infer<typeof Op>;
 export type OpKind = Op['kind'];
 
@@ -62,7 +80,23 @@ export type RunEnd = z.infer<typeof RunEnd>;
 export const Update = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('started'), pid: z.number().int() }).strict(),
   z.object({ kind: z.literal('progress'), value: z.number().min(0).max(1), message: z.string().max(500).optional() }).strict(),
-  z.object({ kind: z.literal('log'), lines: z.array(z.string().max(64 * 1024)).min(1).max(10_000) }).strict(),
+  z.object({
+    kind: z.literal('log'),
+    lines: z.array(z.string().max(64 * 1024)).min(1).max(10_000),
+    /** For runs whose log the agent tails from a file: the byte offset after these lines. */
+    offset: z.number().int().nonnegative().optional(),
+  }).strict(),
+  z.object({
+    kind: z.literal('slurm'),
+    slurmJobId: z.string().regex(/^[0-9]+$/),
+    /** Slurm's state (PENDING, RUNNING, ...) as last seen. */
+    state: z.string().max(40),
+    reason: z.string().max(500).optional(),
+    /** Slurm's estimated start time, when pending. */
+    startTime: z.string().max(40).optional(),
+    /** Slurm could not be asked lately: the state is the last one seen. */
+    unconfirmed: z.boolean().optional(),
+  }).strict(),
   z.object({
     kind: z.literal('exit'),
     status: RunEnd,
@@ -73,7 +107,7 @@ export const Update = z.discriminatedUnion('kind', [
 ]);
 export type Update = z.infer<typeof Update>;
 
-export const AgentRun = z.object({ ...JobRef, pid: z.number().int(), running: z.boolean() }).strict();
+export const AgentRun = z.object({ ...JobRef, pid: z.number().int(), running: z.boolean(), slurmJobId: z.string().optional() }).strict();
 export type AgentRun = z.infer<typeof AgentRun>;
 
 const ErrorCodeSchema = z.string().refine((c): c is ErrorCode => Object.hasOwn(ERRORS, c));
@@ -111,6 +145,8 @@ export const IoReadResult = z.object({
 }).strict();
 export const RunStatusResult = z.object({ known: z.boolean(), running: z.boolean() }).strict();
 export const AnalysisResult = z.object({ data: z.unknown() }).strict();
+export const RunResult = z.object({ pid: z.number().int(), slurmJobId: z.string().optional() }).strict();
+export const AgentInfoResult = z.object({ logTail: z.string(), slurmCommands: z.record(z.string(), z.number()) }).strict();
 
 /** Parses one websocket frame; undefined when it is not JSON or fails the schema. */
 export function parseMessage<T>(schema: z.ZodType<T>, raw: string): { ok: true; value: T } | { ok: false; message: string } {

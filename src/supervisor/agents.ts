@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AgentView } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { ClusterLoginBody } from '../shared/sbatchConfig.js';
 import type { RunMode } from '../shared/types.js';
 import type { AgentHandle, Driver } from '../drivers/driver.js';
 import type { AgentRow, JobStore } from './db.js';
@@ -25,6 +26,8 @@ export interface ManagedAgent {
   lastHeartbeat: number | null;
   leases: number;
   idleTimer: NodeJS.Timeout | null;
+  /** Fires when an agent the supervisor cannot watch as a process has been disconnected too long, or its login runs out. */
+  lostTimer: NodeJS.Timeout | null;
   /** Resolved each time the agent (re)connects. */
   connectedWaiters: Set<() => void>;
 }
@@ -38,6 +41,8 @@ export interface AgentManagerDeps {
   idleMs: number;
   log: Logger;
   now?: () => number;
+  /** Asks a connected agent to end by itself (best effort), before its driver stops it. */
+  sendShutdown(agentId: string, reason: string): Promise<void>;
   /** Called once an agent has ended for good, so its runs can be settled. */
   onAgentGone(agentId: string, reason: string): void;
   onChange(): void;
@@ -49,6 +54,8 @@ const seconds = (ms: number) => String(Math.round(ms / 100) / 10);
 export class AgentManager {
   private readonly agents = new Map<string, ManagedAgent>();
   private readonly starting = new Map<string, Promise<ManagedAgent>>();
+  /** Agents that connected while their driver was still starting them. */
+  private readonly earlyConnected = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly deps: AgentManagerDeps) {
@@ -61,7 +68,7 @@ export class AgentManager {
 
   authenticate(agentId: string, token: string): boolean {
     const row = this.deps.store.getAgent(agentId);
-    if (!row || !this.agents.has(agentId)) return false;
+    if (!row) return false;
     const a = Buffer.from(row.tokenHash, 'hex');
     const b = hash(token);
     return a.length === b.length && timingSafeEqual(a, b);
@@ -78,6 +85,23 @@ export class AgentManager {
     return agent;
   }
 
+  /** Starts an agent with the user's own login, in place of the user's agent of that kind if there is one. */
+  async startWithLogin(driverName: string, user: string, runMode: RunMode, credentials: ClusterLoginBody, signal: AbortSignal): Promise<ManagedAgent> {
+    const previous = this.find(driverName, user, runMode);
+    if (previous) await this.stop(previous, 'replaced by a new login');
+    const key = `${driverName}/${user}/${runMode}`;
+    const start = this.startAgent(driverName, user, runMode, credentials).finally(() => this.starting.delete(key));
+    this.starting.set(key, start);
+    const agent = await start;
+    if (agent.state !== 'connected') await this.waitConnected(agent, signal);
+    return agent;
+  }
+
+  /** The agent of (driver, user, run mode) that is up or coming back, if any. */
+  live(driverName: string, user: string, runMode: RunMode): ManagedAgent | undefined {
+    return this.find(driverName, user, runMode);
+  }
+
   lease(agent: ManagedAgent): () => void {
     agent.leases++;
     this.clearIdle(agent);
@@ -92,7 +116,12 @@ export class AgentManager {
 
   onConnect(agentId: string): void {
     const agent = this.agents.get(agentId);
-    if (!agent) return;
+    if (!agent) {
+      this.earlyConnected.add(agentId);
+      return;
+    }
+    if (agent.lostTimer) clearTimeout(agent.lostTimer);
+    agent.lostTimer = null;
     agent.state = 'connected';
     agent.since = this.now();
     agent.lastHeartbeat = this.now();
@@ -103,12 +132,24 @@ export class AgentManager {
   }
 
   onDisconnect(agentId: string): void {
+    this.earlyConnected.delete(agentId);
     const agent = this.agents.get(agentId);
     if (!agent || agent.state === 'stopping') return;
     agent.state = 'disconnected';
     agent.since = this.now();
     this.clearIdle(agent);
+    this.armLost(agent);
     this.deps.onChange();
+  }
+
+  private armLost(agent: ManagedAgent): void {
+    const after = agent.handle.lostAfterMs;
+    if (after === undefined || agent.lostTimer) return;
+    agent.lostTimer = setTimeout(() => {
+      agent.lostTimer = null;
+      if (agent.state === 'disconnected') void this.stop(agent, `its connection stayed down for ${seconds(after)} s`);
+    }, after);
+    agent.lostTimer.unref();
   }
 
   onHeartbeat(agentId: string): void {
@@ -156,8 +197,11 @@ export class AgentManager {
   async stop(agent: ManagedAgent, why: string): Promise<void> {
     if (agent.state === 'stopping') return agent.handle.exited.then(() => undefined);
     this.deps.log.info({ agentId: agent.id, why }, 'stopping agent');
+    const wasConnected = agent.state === 'connected';
     agent.state = 'stopping';
     this.clearIdle(agent);
+    if (agent.lostTimer) clearTimeout(agent.lostTimer);
+    if (wasConnected) await this.deps.sendShutdown(agent.id, why).catch(() => undefined);
     await agent.handle.stop();
   }
 
@@ -184,7 +228,7 @@ export class AgentManager {
     return p;
   }
 
-  private async startAgent(driverName: string, user: string, runMode: RunMode): Promise<ManagedAgent> {
+  private async startAgent(driverName: string, user: string, runMode: RunMode, credentials?: ClusterLoginBody): Promise<ManagedAgent> {
     const driver = this.deps.drivers.get(driverName);
     if (!driver) throw new JobvisorError('AGENT_START_FAILED', `no driver named ${driverName} is configured`);
     const id = `${driverName}-${user}-${runMode}-${randomBytes(4).toString('hex')}`;
@@ -201,6 +245,7 @@ export class AgentManager {
         runMode,
         supervisorUrl: this.deps.supervisorUrl(),
         freeSlots: (pool) => this.deps.freeSlots(driverName, runMode, pool),
+        ...(credentials ? { credentials } : {}),
       });
     } catch (err) {
       this.deps.store.deleteAgent(id);
@@ -209,12 +254,19 @@ export class AgentManager {
     this.deps.store.saveAgent({ ...row, host: handle.host, pid: handle.pid });
     const agent = this.manage(id, user, runMode, driverName, handle, 'starting');
     this.track(agent);
+    if (this.earlyConnected.delete(id)) this.onConnect(id);
     return agent;
   }
 
   private manage(id: string, user: string, runMode: RunMode, driver: string, handle: AgentHandle, state: AgentState): ManagedAgent {
-    const agent: ManagedAgent = { id, user, runMode, driver, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, connectedWaiters: new Set() };
+    const agent: ManagedAgent = { id, user, runMode, driver, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, lostTimer: null, connectedWaiters: new Set() };
     this.agents.set(id, agent);
+    if (handle.expiresAt !== undefined) {
+      const expiry = setTimeout(() => void this.stop(agent, 'the login expired'), Math.max(0, Math.min(handle.expiresAt - this.now(), 2 ** 31 - 1)));
+      expiry.unref();
+      void handle.exited.then(() => clearTimeout(expiry));
+    }
+    if (state === 'disconnected') this.armLost(agent);
     this.deps.onChange();
     return agent;
   }

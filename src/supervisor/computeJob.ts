@@ -6,7 +6,7 @@
 import type { JobEvent, JobView } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { Update, RunEnd } from '../shared/protocol.js';
+import { RunResult, type Op, type RunEnd, type Update } from '../shared/protocol.js';
 import { isActive, type Status } from '../shared/types.js';
 import type { Template } from '../shared/template.js';
 import type { JobRow, JobStore } from './db.js';
@@ -14,6 +14,7 @@ import type { ManagedAgent } from './agents.js';
 import { OpAbandoned, sendOp, sendToAgent, type OpContext } from './opLoop.js';
 import { Slots, type Release } from './slots.js';
 import { buildRunOp } from './runOp.js';
+import { applyUpdate } from './updates.js';
 
 export interface JobContext extends OpContext {
   store: JobStore;
@@ -23,6 +24,8 @@ export interface JobContext extends OpContext {
   runDir(row: JobRow): string;
   templatesDir(row: JobRow): string;
   maxTimeSeconds(row: JobRow): number;
+  /** Lets a run's driver complete its run op (sbatch: the batch script). */
+  completeRunOp(row: JobRow, op: Extract<Op, { kind: 'run' }>): Extract<Op, { kind: 'run' }>;
   /** How long a cancel waits for the agent that runs the cmd. */
   agentWaitMs: number;
   now(): number;
@@ -59,6 +62,8 @@ export function freshRun(now: number) {
     agentId: null,
     pid: null,
     sent: false,
+    externalId: null,
+    logOffset: 0,
   };
 }
 
@@ -69,6 +74,8 @@ export class ComputeJob {
   private runAbort: AbortController | null = null;
   private held: Held = { releases: [], leasedAgent: null };
   private readonly endWaiters = new Set<() => void>();
+  /** The run op stopped because the user must log in to the cluster; a login resumes it. */
+  awaitingLogin = false;
   /** The reason of a cancel under way for the current run, if any. */
   private canceling: string | null = null;
 
@@ -111,7 +118,7 @@ export class ComputeJob {
   // ---- transitions -------------------------------------------------------------------
 
   /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
-  startRun(next: Pick<JobRow, 'template' | 'runMode' | 'driver' | 'parameters'>, template: Template, isFirst: boolean): void {
+  startRun(next: Pick<JobRow, 'template' | 'runMode' | 'driver' | 'parameters' | 'slurm'>, template: Template, isFirst: boolean): void {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();
@@ -134,6 +141,15 @@ export class ComputeJob {
     this.queuePosition = null;
     this.ctx.store.saveJob(this.row);
     this.announce('run started');
+  }
+
+  /** A run handed to a scheduler: it stays pending, now known by the scheduler's job id. */
+  private submitted(externalId: string): void {
+    if (this.row.externalId !== externalId) {
+      this.row = { ...this.row, externalId, updatedAt: this.ctx.now() };
+      this.ctx.store.saveJob(this.row);
+    }
+    this.setWaiting(`Slurm job ${externalId}: submitted`);
   }
 
   /** Ends the current run. `save` lets an update's sequence number be saved in the same transaction. */
@@ -186,6 +202,7 @@ export class ComputeJob {
 
   /** Resumes the run op after a supervisor restart (the op is idempotent on the agent). */
   resume(template: Template): void {
+    this.awaitingLogin = false;
     if (this.row.status === 'pending') this.launch(template);
   }
 
@@ -212,10 +229,11 @@ export class ComputeJob {
       this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores));
       recheck();
       this.setWaiting('starting run');
-      const op = buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row));
-      const result = (await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) })) as { pid: number };
+      const op = this.ctx.completeRunOp(this.row, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
+      const result = RunResult.parse(await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
       recheck();
-      this.toRunning(result.pid);
+      if (result.slurmJobId) this.submitted(result.slurmJobId);
+      else this.toRunning(result.pid);
     } catch (err) {
       this.runFailed(serial, err);
     }
@@ -223,6 +241,12 @@ export class ComputeJob {
 
   private runFailed(serial: number, err: unknown): void {
     if (err instanceof OpAbandoned || this.row.serial !== serial || this.row.status !== 'pending') return;
+    if (err instanceof JobvisorError && err.code === 'LOGIN_REQUIRED') {
+      this.awaitingLogin = true;
+      this.releaseHeld();
+      this.setWaiting('login required: log in to the cluster to submit this run');
+      return;
+    }
     const message = err instanceof JobvisorError && err.expose ? err.message : 'internal error while starting the run';
     if (!(err instanceof JobvisorError)) this.ctx.log.error({ jobId: this.row.id, serial, err }, 'run op failed');
     this.end('error', message);
@@ -260,8 +284,30 @@ export class ComputeJob {
   /** The agent that runs this job ended: the run ends with it, as canceled if a cancel was under way. */
   agentGone(reason: string): void {
     if (!isActive(this.row.status) || !this.row.sent) return;
+    if (this.row.externalId !== null) return this.detach(reason);
     if (this.canceling !== null) this.end('canceled', this.canceling);
     else this.end('error', `the agent running this job ended: ${reason}`);
+  }
+
+  /** A scheduler's job outlives its agent: it keeps its state and waits for a new login to be followed again. */
+  private detach(reason: string): void {
+    this.runAbort?.abort(new OpAbandoned('agent gone'));
+    this.releaseHeld();
+    this.row = { ...this.row, agentId: null, updatedAt: this.ctx.now() };
+    this.ctx.store.saveJob(this.row);
+    this.waitingFor = `login required: log in to the cluster again to follow Slurm job ${this.row.externalId} (${reason})`;
+    this.announce('run detached from its agent', { reason });
+  }
+
+  /** Follows a scheduler's job again with a new agent of its user. */
+  attach(agent: ManagedAgent, op: Extract<Op, { kind: 'attach' }>): void {
+    this.leaseAgent(agent);
+    if (this.held.releases.length === 1) this.held.releases.push(this.runDirSlot.take(), this.ctx.cpuSlots(this.row.driver, this.row, agent.handle.pool).take());
+    this.row = { ...this.row, agentId: agent.id, updatedAt: this.ctx.now() };
+    this.ctx.store.saveJob(this.row);
+    this.waitingFor = this.row.status === 'pending' ? `Slurm job ${this.row.externalId}: re-attached` : null;
+    this.announce('run re-attached', { agentId: agent.id });
+    this.ctx.hub.send(agent.id, op).catch((err: unknown) => this.ctx.log.warn({ jobId: this.row.id, err: (err as Error).message }, 'attach op failed'));
   }
 
   // ---- cancel --------------------------------------------------------------------------
@@ -274,6 +320,9 @@ export class ComputeJob {
     const current = this.row.serial;
     this.canceling = reason;
     this.runAbort?.abort(new OpAbandoned('canceled'));
+    if (this.row.sent && !this.row.agentId && this.row.externalId) {
+      throw new JobvisorError('LOGIN_REQUIRED', `log in to the cluster to cancel Slurm job ${this.row.externalId}`);
+    }
     if (!this.row.sent || !this.row.agentId) {
       this.end('canceled', reason);
       return;
@@ -313,32 +362,19 @@ export class ComputeJob {
 
   /** Applies one update of the current run; `save` persists the row with the update's sequence number. */
   applyUpdate(update: Update, save: (row: JobRow | undefined) => void): JobEvent[] {
-    const events: JobEvent[] = [];
-    switch (update.kind) {
-      case 'started':
-        if (this.row.status === 'pending') {
-          const now = this.ctx.now();
-          this.row = { ...this.row, status: 'running', pid: update.pid, startedAt: now, updatedAt: now };
-          this.waitingFor = null;
-          this.queuePosition = null;
-        }
-        break;
-      case 'progress':
-        this.row = { ...this.row, progress: update.value, progressMessage: update.message ?? this.row.progressMessage, updatedAt: this.ctx.now() };
-        break;
-      case 'log':
-        this.row = { ...this.row, logLines: this.row.logLines + update.lines.length, updatedAt: this.ctx.now() };
-        events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: update.lines });
-        break;
-      case 'exit':
-        this.end(update.status, update.reason ?? null, save);
-        return events;
-      default: {
-        const never: never = update;
-        throw new Error(`unknown update ${JSON.stringify(never)}`);
-      }
+    if (update.kind === 'exit') {
+      this.end(update.status, update.reason ?? null, save);
+      return [];
+    }
+    const applied = applyUpdate(this.row, update, this.ctx.now());
+    this.row = applied.row;
+    if (applied.waitingFor !== undefined) {
+      this.waitingFor = applied.waitingFor;
+      this.queuePosition = null;
     }
     save(this.row);
+    const events: JobEvent[] = [];
+    if (applied.lines) events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: applied.lines });
     events.push({ type: 'job', user: this.row.user, job: this.view(false) });
     return events;
   }

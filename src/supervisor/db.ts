@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import type { RunMode, Status } from '../shared/types.js';
 import type { RunSummary } from '../shared/api.js';
+import type { SlurmOptions } from '../shared/sbatchConfig.js';
 
 export interface JobRow {
   id: string;
@@ -29,6 +30,12 @@ export interface JobRow {
   pid: number | null;
   /** True once the run op was handed to an agent: the cmd may exist even if no reply came. */
   sent: boolean;
+  /** The run's id in an outside scheduler (the Slurm job id), once submitted. */
+  externalId: string | null;
+  /** For runs whose log an agent tails from a file: the byte offset delivered so far. */
+  logOffset: number;
+  /** Slurm options the run asked for (sbatch runs). */
+  slurm: SlurmOptions | null;
 }
 
 export interface AgentRow {
@@ -65,6 +72,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   agent_id TEXT,
   pid INTEGER,
   sent INTEGER NOT NULL DEFAULT 0,
+  external_id TEXT,
+  log_offset INTEGER NOT NULL DEFAULT 0,
+  slurm_options TEXT,
   UNIQUE (user, job_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
@@ -115,6 +125,9 @@ interface RawJob {
   agent_id: string | null;
   pid: number | null;
   sent: number;
+  external_id: string | null;
+  log_offset: number;
+  slurm_options: string | null;
 }
 
 function toJob(r: RawJob): JobRow {
@@ -139,6 +152,9 @@ function toJob(r: RawJob): JobRow {
     agentId: r.agent_id,
     pid: r.pid,
     sent: r.sent === 1,
+    externalId: r.external_id,
+    logOffset: r.log_offset,
+    slurm: r.slurm_options ? (JSON.parse(r.slurm_options) as SlurmOptions) : null,
   };
 }
 
@@ -164,6 +180,9 @@ function fromJob(j: JobRow) {
     agent_id: j.agentId,
     pid: j.pid,
     sent: j.sent ? 1 : 0,
+    external_id: j.externalId,
+    log_offset: j.logOffset,
+    slurm_options: j.slurm ? JSON.stringify(j.slurm) : null,
   };
 }
 
@@ -182,6 +201,7 @@ export class JobStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.migrate();
     const cols = JOB_COLUMNS.join(', ');
     const vals = JOB_COLUMNS.map((c) => '@' + c).join(', ');
     const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
@@ -191,6 +211,14 @@ export class JobStore {
        VALUES (@id, @serial, @status, @template, @run_mode, @parameters, @reason, @queued_at, @started_at, @ended_at)`,
     );
     this.saveSeq = this.db.prepare('UPDATE agents SET last_seq = ? WHERE id = ? AND last_seq < ?');
+  }
+
+  /** Columns added after a database was made. */
+  private migrate(): void {
+    const cols = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
+    if (!cols.has('external_id')) this.db.exec('ALTER TABLE jobs ADD COLUMN external_id TEXT');
+    if (!cols.has('log_offset')) this.db.exec('ALTER TABLE jobs ADD COLUMN log_offset INTEGER NOT NULL DEFAULT 0');
+    if (!cols.has('slurm_options')) this.db.exec('ALTER TABLE jobs ADD COLUMN slurm_options TEXT');
   }
 
   saveJob(job: JobRow): void {

@@ -7,9 +7,10 @@ import type { JobEvent, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentMessage } from '../shared/protocol.js';
+import type { SlurmOptions } from '../shared/sbatchConfig.js';
 import { publicTemplate, validateParameters, type PublicTemplate, type Template } from '../shared/template.js';
 import { isActive, type Caller, type RunMode } from '../shared/types.js';
-import type { AgentManager } from './agents.js';
+import type { AgentManager, ManagedAgent } from './agents.js';
 import type { AgentHub } from './agentHub.js';
 import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
 import type { JobRow, JobStore } from './db.js';
@@ -26,7 +27,7 @@ export interface JobServiceDeps {
   emit(event: JobEvent): void;
   driverFor(runMode: RunMode): string;
   /** Refuses a run its driver could never run, before anything starts. */
-  checkRun(template: Template, runMode: RunMode): void;
+  checkRun(template: Template, runMode: RunMode, slurm: SlurmOptions | undefined): void;
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;
   now?: () => number;
@@ -67,10 +68,14 @@ export class JobService {
       throw new JobvisorError('RUN_MODE_NOT_ALLOWED', `template ${template.name} runs in ${template.runModes.join(' or ')}, not ${runMode}`);
     }
     const parameters = validateParameters(template, body.parameters);
-    this.deps.checkRun(template, runMode);
+    this.deps.checkRun(template, runMode, body.slurm);
+    const driver = this.deps.driverFor(runMode);
+    if (runMode === 'sbatch' && !this.deps.agents.live(driver, caller.username, runMode)) {
+      throw new JobvisorError('LOGIN_REQUIRED', 'log in to the cluster first (POST /api/cluster/login)');
+    }
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, runMode, driver: this.deps.driverFor(runMode), parameters };
+      const next = { template: template.name, runMode, driver: this.deps.driverFor(runMode), parameters, slurm: body.slurm ?? null };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       if (!existing) {
         const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next });
@@ -126,9 +131,24 @@ export class JobService {
 
   // ---- agents ------------------------------------------------------------------------------
 
+  /** Hears each agent's hello (after this service has reconciled the agent's runs). */
+  onAgentHello: (agent: ManagedAgent, jobs: Iterable<ComputeJob>) => void = () => undefined;
+
+  /** Runs that waited for their user to log in to the cluster go on. */
+  resumeAwaitingLogin(user: string): void {
+    for (const job of this.jobs.values()) {
+      if (job.row.user === user && job.awaitingLogin) job.resume(this.template(job.row));
+    }
+  }
+
   async onHello(agentId: string, hello: Hello): Promise<void> {
     const agent = this.deps.agents.get(agentId);
     if (!agent) return;
+    this.reconcile(agentId, agent, hello);
+    this.onAgentHello(agent, this.jobs.values());
+  }
+
+  private reconcile(agentId: string, agent: ManagedAgent, hello: Hello): void {
     const reported = new Map(hello.runs.map((r) => [`${r.jobId}/${r.serial}`, r]));
     for (const job of this.jobs.values()) {
       const r = job.row;
@@ -193,7 +213,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', runMode: 'sequential', driver: '', serial: 1, parameters: {}, ...freshRun(this.now()) };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', runMode: 'sequential', driver: '', serial: 1, parameters: {}, slurm: null, ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */

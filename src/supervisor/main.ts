@@ -23,6 +23,9 @@ import { EventBus } from './events.js';
 import { JobService } from './jobs.js';
 import { createSupervisorRouter } from './routes.js';
 import { Slots } from './slots.js';
+import { ClusterService } from './cluster.js';
+import { completeSbatchOp, loadScriptTemplate, slurmOptions } from './sbatchScript.js';
+import { JobvisorError } from '../shared/errors.js';
 import type { ReadDeps } from './reads.js';
 
 export interface RunningSupervisor {
@@ -36,7 +39,8 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   const secret = loadOrCreateSecret(config);
   const templates = loadTemplates(config.templatesDir);
   const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const drivers = createDrivers(config, log);
+  const drivers = createDrivers(config, log, () => agentWsUrl(config, port));
+  const scriptTemplate = config.sbatch ? loadScriptTemplate(config.sbatch) : '';
   const events = new EventBus();
   let port = config.supervisorPort;
 
@@ -67,6 +71,9 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     startTimeoutMs: config.agentStartTimeoutMs,
     idleMs: config.agentIdleMs,
     log,
+    sendShutdown: async (id, reason) => {
+      await hub.send(id, { kind: 'shutdown', reason }, AbortSignal.timeout(2000));
+    },
     onAgentGone: (id, reason) => jobs.onAgentGone(id, reason),
     onChange: () => undefined,
   });
@@ -82,7 +89,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     log,
     config.heartbeatMs,
   );
-  const maxTime: Record<RunMode, number> = { sequential: config.maxTimeSequential, parallel: config.maxTimeParallel };
+  const maxTime: Record<RunMode, number> = { sequential: config.maxTimeSequential, parallel: config.maxTimeParallel, sbatch: config.maxTimeSbatch };
   const jobs: JobService = new JobService({
     store,
     templates,
@@ -91,7 +98,11 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     log,
     emit: (e) => events.emit(e),
     driverFor: (runMode) => driverFor(config, runMode),
-    checkRun: (template, runMode) => driverOf(driverFor(config, runMode)).checkRun?.(template, runMode),
+    checkRun: (template, runMode, slurm) => {
+      if (runMode === 'sbatch' && !config.sbatch) throw new JobvisorError('RUN_MODE_NOT_ALLOWED', 'no cluster is configured for sbatch runs');
+      driverOf(driverFor(config, runMode)).checkRun?.(template, runMode);
+      if (config.sbatch && runMode === 'sbatch') slurmOptions(config.sbatch, slurm, Math.min(template.timeLimitSeconds, config.maxTimeSbatch));
+    },
     restartGraceMs: config.restartGraceMs,
     context: {
       cpuSlots: (driver, row, pool) => cpuSlots(driver, row.runMode, pool),
@@ -99,6 +110,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
       templatesDir: (row) => driverOf(row.driver).templatesDir(),
       maxTimeSeconds: (row) => maxTime[row.runMode],
       agentWaitMs: config.agentStartTimeoutMs,
+      completeRunOp: (row, op) => (row.driver === 'sbatch' && config.sbatch ? completeSbatchOp(config.sbatch, scriptTemplate, { jobId: row.id, serial: row.serial, slurm: row.slurm }, op) : op),
     },
   });
   const reads: ReadDeps = {
@@ -110,8 +122,19 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     opTimeoutMs: config.agentStartTimeoutMs + 10_000,
   };
 
+  const cluster = new ClusterService({
+    configured: config.sbatch !== undefined,
+    host: config.sbatch?.host ?? '',
+    agents,
+    hub,
+    jobs,
+    loginTimeoutMs: (config.sbatch?.connectTimeoutMs ?? 20_000) + config.agentStartTimeoutMs,
+    runDir: (job) => driverOf(job.row.driver).runDir(job.row.user, job.row.id),
+  });
+  jobs.onAgentHello = (agent, all) => cluster.reattach(agent, all);
+
   const app = new Koa();
-  const router = createSupervisorRouter({ secret, jobs, agents, events, reads, maxBodyBytes: config.maxBodyBytes });
+  const router = createSupervisorRouter({ secret, jobs, agents, events, reads, cluster, maxBodyBytes: config.maxBodyBytes });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -22,6 +22,8 @@ import { Name, Role, type Caller } from '../shared/types.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
 import { formatSseComment, formatSseMessage } from '../shared/sse.js';
 import type { AgentManager } from './agents.js';
+import type { ClusterService } from './cluster.js';
+import { ClusterLoginBody } from '../shared/sbatchConfig.js';
 import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';
 import { analysis, listFiles, readFile, readLog, type ReadDeps } from './reads.js';
@@ -32,6 +34,7 @@ export interface SupervisorRouteDeps {
   agents: AgentManager;
   events: EventBus;
   reads: ReadDeps;
+  cluster: ClusterService;
   maxBodyBytes: number;
   keepaliveMs?: number;
 }
@@ -124,6 +127,16 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
   router.get('/agents', (ctx) => {
     if (caller(ctx).role !== 'admin') throw new JobvisorError('FORBIDDEN', 'only admins see agents');
     ctx.body = { agents: deps.agents.list() };
+  });
+  router.post('/cluster/login', async (ctx) => {
+    const c = caller(ctx);
+    ctx.body = await deps.cluster.login(c, await body(ctx, ClusterLoginBody));
+  });
+  router.get('/cluster/status', (ctx) => {
+    ctx.body = deps.cluster.status(caller(ctx));
+  });
+  router.get('/cluster/agent-log', async (ctx) => {
+    ctx.body = await deps.cluster.agentLog(caller(ctx));
   });
   router.get('/events', (ctx) => streamEvents(ctx, deps.events, deps.keepaliveMs ?? 15_000));
   return router;
