@@ -39,8 +39,8 @@ export interface AgentHandle {
   readonly pid: number | null;
   /** Settles when the agent has ended, however it ended. */
   readonly exited: Promise<AgentExit>;
-  /** Stops the agent: politely first, then by force. Resolves when it is gone. */
-  stop(): Promise<void>;
+  /** Stops the agent: politely first, then by force. Resolves when it is gone. `why` is for its exit reason. */
+  stop(why?: string): Promise<void>;
   /** The last lines of the agent's own log, to tell a user why it did not start. */
   logTail(): Promise<string>;
   /** An agent the supervisor cannot watch as a process: taken for lost after its websocket is down this long. */

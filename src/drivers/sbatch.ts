@@ -91,7 +91,7 @@ function handle(o: SbatchDriverOptions, pid: number, log: string): AgentHandle {
     lostAfterMs: o.settings.lostAfterMs,
     expiresAt: Date.now() + o.settings.loginHours * 3600_000,
     // Without the user's login there is no way to signal the process: the supervisor asks the agent to end over its websocket.
-    stop: async () => settle({ reason: 'agent released' }),
+    stop: async (why?: string) => settle({ reason: why ?? 'the agent was released' }),
     logTail: async () => log,
   };
 }

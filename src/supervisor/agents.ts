@@ -66,6 +66,15 @@ export class AgentManager {
     return this.agents.get(agentId);
   }
 
+  /** The agent once its driver has finished starting it (an agent may connect and say hello before that). */
+  async whenKnown(agentId: string, timeoutMs = 30_000): Promise<ManagedAgent | undefined> {
+    const deadline = this.now() + timeoutMs;
+    while (!this.agents.has(agentId) && this.deps.store.getAgent(agentId) && this.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.agents.get(agentId);
+  }
+
   authenticate(agentId: string, token: string): boolean {
     const row = this.deps.store.getAgent(agentId);
     if (!row) return false;
@@ -202,7 +211,7 @@ export class AgentManager {
     this.clearIdle(agent);
     if (agent.lostTimer) clearTimeout(agent.lostTimer);
     if (wasConnected) await this.deps.sendShutdown(agent.id, why).catch(() => undefined);
-    await agent.handle.stop();
+    await agent.handle.stop(why);
   }
 
   /** Stops idle agents; leaves agents with runs going so a restarted supervisor can take them back. */

@@ -142,7 +142,7 @@ export class JobService {
   }
 
   async onHello(agentId: string, hello: Hello): Promise<void> {
-    const agent = this.deps.agents.get(agentId);
+    const agent = await this.deps.agents.whenKnown(agentId);
     if (!agent) return;
     this.reconcile(agentId, agent, hello);
     this.onAgentHello(agent, this.jobs.values());
