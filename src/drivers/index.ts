@@ -10,7 +10,7 @@ import { createSbatchDriver } from './sbatch.js';
 
 export type { Driver } from './driver.js';
 
-export type DriverFactory = (config: Config, log: Logger, agentUrl: () => string) => Driver;
+export type DriverFactory = (config: Config, log: Logger) => Driver;
 
 export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   local: (config) =>
@@ -30,9 +30,9 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
       logLevel: config.logLevel,
       log: log.child({ driver: 'docker' }),
     }),
-  sbatch: (config, log, agentUrl) => {
+  sbatch: (config, log) => {
     if (!config.sbatch) throw new Error('the sbatch driver needs the sbatch setting');
-    return createSbatchDriver({ settings: config.sbatch, templatesDir: config.templatesDir, agentUrl, logLevel: config.logLevel, log: log.child({ driver: 'sbatch' }) });
+    return createSbatchDriver({ settings: config.sbatch, templatesDir: config.templatesDir, logLevel: config.logLevel, log: log.child({ driver: 'sbatch' }) });
   },
 };
 
@@ -43,7 +43,7 @@ export function driverFor(config: Pick<Config, 'driverSequential' | 'driverParal
 }
 
 /** The drivers the configuration uses (local is always there; sbatch when a cluster is configured). */
-export function createDrivers(config: Config, log: Logger, agentUrl: () => string): Map<string, Driver> {
+export function createDrivers(config: Config, log: Logger): Map<string, Driver> {
   const names = new Set(['local', config.driverSequential, config.driverParallel, ...(config.sbatch ? ['sbatch'] : [])]);
-  return new Map([...names].map((name) => [name, (DRIVER_FACTORIES[name] as DriverFactory)(config, log, agentUrl)]));
+  return new Map([...names].map((name) => [name, (DRIVER_FACTORIES[name] as DriverFactory)(config, log)]));
 }

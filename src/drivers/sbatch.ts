@@ -21,7 +21,6 @@ import { SshSession, type Credentials } from './sshSession.js';
 export interface SbatchDriverOptions {
   settings: SbatchConfig;
   templatesDir: string;
-  agentUrl: () => string;
   logLevel: string;
   log: Logger;
 }
@@ -63,7 +62,7 @@ async function startRemote(ssh: SshSession, dir: string, o: SbatchDriverOptions,
   const s = o.settings;
   const env = {
     JOBVISOR_AGENT_ID: spec.agentId,
-    JOBVISOR_AGENT_URL: s.agentUrl ?? o.agentUrl(),
+    JOBVISOR_AGENT_URL: s.agentUrl ?? spec.supervisorUrl,
     JOBVISOR_SLURM_POLL_MS: String(s.pollIntervalMs),
     JOBVISOR_SLURM_GRACE_MS: String(s.unconfirmedGraceMs),
     JOBVISOR_LOG_LEVEL: o.logLevel,

@@ -63,6 +63,8 @@ export interface JobView extends RunSummary {
   waitingFor: string | null;
   queuePosition: number | null;
   logLines: number;
+  /** The run's id in the cluster's scheduler (the Slurm job id), once submitted. */
+  externalId: string | null;
   updatedAt: number;
   /** How long a client should wait before asking for this job's status again; null when it ended. */
   nextRequestMs: number | null;

@@ -110,6 +110,7 @@ export class ComputeJob {
       endedAt: r.endedAt,
       updatedAt: r.updatedAt,
       logLines: r.logLines,
+      externalId: r.externalId,
       nextRequestMs: NEXT_REQUEST_MS[r.status],
       history: withHistory ? this.ctx.store.history(r.id) : [],
     };

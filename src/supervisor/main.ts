@@ -39,7 +39,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   const secret = loadOrCreateSecret(config);
   const templates = loadTemplates(config.templatesDir);
   const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const drivers = createDrivers(config, log, () => agentWsUrl(config, port));
+  const drivers = createDrivers(config, log);
   const scriptTemplate = config.sbatch ? loadScriptTemplate(config.sbatch) : '';
   const events = new EventBus();
   let port = config.supervisorPort;

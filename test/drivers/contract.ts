@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentHandle, Driver } from '../../src/drivers/driver.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { IoListResult, type Op, type Update } from '../../src/shared/protocol.js';
+import type { ClusterLoginBody } from '../../src/shared/sbatchConfig.js';
+import type { RunMode } from '../../src/shared/types.js';
 import { AgentHub } from '../../src/supervisor/agentHub.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,6 +19,10 @@ export interface ContractSetup {
   driver: Driver;
   /** Where the example templates are, as the driver's agents see them. */
   templatesDir: string;
+  /** For drivers that start agents with the user's login (sbatch): a fresh one per start. */
+  credentials?: () => ClusterLoginBody;
+  /** For drivers whose run ops need more (sbatch: the batch script). */
+  completeRunOp?: (op: Extract<Op, { kind: 'run' }>) => Extract<Op, { kind: 'run' }>;
   cleanup(): Promise<void>;
 }
 
@@ -26,7 +32,7 @@ interface Seen {
   updates: Map<string, Update[]>;
 }
 
-export function driverContract(name: string, setup: () => Promise<ContractSetup>, user = 'contract'): void {
+export function driverContract(name: string, setup: () => Promise<ContractSetup>, user = 'contract', runMode: RunMode = 'sequential'): void {
   describe(`driver contract: ${name}`, () => {
     let s: ContractSetup;
     let hub: AgentHub;
@@ -67,17 +73,20 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     });
 
     async function start(token = `token-${counter}`): Promise<{ id: string; handle: AgentHandle }> {
-      const id = `${name}-${user}-sequential-${process.pid}-${counter++}`;
+      const id = `${name}-${user}-${runMode}-${process.pid}-${counter++}`;
       tokens.set(id, token);
-      const handle = await s.driver.startAgent({ agentId: id, token, user, runMode: 'sequential', supervisorUrl: url, freeSlots: () => 1 });
+      const handle = await s.driver.startAgent({ agentId: id, token, user, runMode, supervisorUrl: url, freeSlots: () => 1, ...creds() });
       handles.push(handle);
       return { id, handle };
     }
 
+    const creds = () => (s.credentials ? { credentials: s.credentials() } : {});
+
     function runOp(jobId: string, seconds: number, lines: number): Op {
       const runDir = s.driver.runDir(user, jobId);
       const dir = path.join(s.templatesDir, 'sleep');
-      return {
+      const complete = s.completeRunOp ?? ((op) => op);
+      return complete({
         kind: 'run',
         jobId,
         serial: 1,
@@ -86,7 +95,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
         parameters: { seconds, lines },
         progress: { kind: 'stdout', pattern: '^PROGRESS\\s+([0-9.eE+-]+)' },
         timeLimitSeconds: 60,
-      };
+      });
     }
 
     it('starts an agent that connects back with its id and token and says hello, in a pool with CPU slots', async () => {
@@ -105,7 +114,9 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
       expect(r.pid).toBeGreaterThan(0);
       await waitFor(() => (seen.updates.get('contract-run/1') ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 60_000, what: 'exit' });
       const ups = seen.updates.get('contract-run/1')!;
-      expect(ups[0]).toMatchObject({ kind: 'started' });
+      const started = ups.findIndex((u) => u.kind === 'started');
+      expect(started).toBeGreaterThanOrEqual(0);
+      expect(ups.findIndex((u) => u.kind === 'log')).toBeGreaterThan(started);
       expect(ups.filter((u) => u.kind === 'log').flatMap((u) => (u.kind === 'log' ? u.lines : []))).toHaveLength(6);
       expect(ups.some((u) => u.kind === 'progress' && u.value === 1)).toBe(true);
       expect(ups.at(-1)).toMatchObject({ kind: 'exit', status: 'completed', exitCode: 0 });
@@ -123,22 +134,27 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
       expect(seen.updates.get('contract-cancel/1')!.at(-1)).toMatchObject({ kind: 'exit', status: 'canceled', reason: 'test cancel' });
     });
 
-    it('stops an agent: its exit settles and its connection ends', async () => {
+    it('stops an agent (after the supervisor asks it to end): its exit settles and its connection ends', async () => {
       const { id, handle } = await start();
       await waitFor(() => seen.connected.has(id), { timeoutMs: 60_000, what: 'connect' });
-      await handle.stop();
+      await hub.send(id, { kind: 'shutdown', reason: 'contract' });
+      await handle.stop('contract');
       await handle.exited;
       await waitFor(() => !seen.connected.has(id), { what: 'disconnect' });
       expect(typeof (await handle.logTail())).toBe('string');
     });
 
-    it('an agent the supervisor refuses ends itself', async () => {
-      const id = `${name}-${user}-sequential-${process.pid}-refused`;
+    it('an agent the supervisor refuses ends itself (its start fails, or its exit settles)', async () => {
+      const id = `${name}-${user}-${runMode}-${process.pid}-refused`;
       tokens.set(id, 'right');
-      const handle = await s.driver.startAgent({ agentId: id, token: 'wrong', user, runMode: 'sequential', supervisorUrl: url, freeSlots: () => 1 });
-      handles.push(handle);
-      const exit = await Promise.race([handle.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
-      expect(exit).not.toBe('still running');
+      const outcome = await s.driver
+        .startAgent({ agentId: id, token: 'wrong', user, runMode, supervisorUrl: url, freeSlots: () => 1, ...creds() })
+        .then(async (handle) => {
+          handles.push(handle);
+          return Promise.race([handle.exited.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+        })
+        .catch(() => 'start failed');
+      expect(outcome).not.toBe('still running');
       expect(seen.connected.has(id)).toBe(false);
     });
   });
