@@ -39,7 +39,8 @@ driverContract(
       templatesDir: driver.templatesDir(),
       credentials: () => login(),
       completeRunOp: (op) => completeSbatchOp(config, script, { jobId: op.jobId, serial: op.serial, slurm: null }, op),
-      cleanup: async () => undefined,
+      // The driver cannot signal agents on the login node (no login kept): end them as the cluster user's own admin would.
+      cleanup: async () => void execFileSync('bash', ['-c', `pkill -u ${cluster.user} -f jobvisor-agent.mjs; scancel --user=${cluster.user}; true`]),
     };
   },
   'contract',

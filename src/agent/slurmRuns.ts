@@ -147,15 +147,12 @@ export class SlurmRuns {
   }
 
   private async follow(run: SlurmRun, entry: QueueEntry | undefined): Promise<void> {
-    await this.tailLog(run);
     if (entry) {
       run.unconfirmedSince = null;
       const phase = phaseOf(entry.state);
       this.report(run, entry.state, entry.reason, entry.startTime);
-      if (phase.phase === 'running' && !run.started) {
-        run.started = true;
-        this.push(run.jobId, run.serial, { kind: 'started', pid: 0 });
-      }
+      if (phase.phase === 'running') this.markStarted(run);
+      await this.tailLog(run);
       if (phase.phase !== 'ended') return;
     }
     const done = entry ? { state: entry.state, reason: entry.reason, exitCode: '' } : await lookUp(run.slurmJobId);
@@ -165,14 +162,23 @@ export class SlurmRuns {
     }
     const phase = phaseOf(done.state, done.reason, done.exitCode);
     if (phase.phase !== 'ended') return;
-    await this.tailLog(run);
     this.report(run, done.state, done.reason, '');
+    // A job may have run entirely between two polls: it did start if it completed or failed.
+    if (phase.status !== 'canceled' || run.logOffset > 0) this.markStarted(run);
+    await this.tailLog(run);
     const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
-    this.end(run, phase.status, reason);
+    const code = /^(\d+):/.exec(done.exitCode)?.[1];
+    this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : code !== undefined ? Number(code) : null);
   }
 
-  private end(run: SlurmRun, status: RunEnd, reason: string | undefined): void {
-    run.exitSeq = this.push(run.jobId, run.serial, { kind: 'exit', status, exitCode: null, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}) });
+  private markStarted(run: SlurmRun): void {
+    if (run.started) return;
+    run.started = true;
+    this.push(run.jobId, run.serial, { kind: 'started', pid: 0 });
+  }
+
+  private end(run: SlurmRun, status: RunEnd, reason: string | undefined, exitCode: number | null = null): void {
+    run.exitSeq = this.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}) });
     const key = `${run.jobId}/${run.serial}`;
     this.endWaiters.get(key)?.();
     this.endWaiters.delete(key);

@@ -110,8 +110,9 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     it('runs a cmd in the run directory and reports started, progress, log lines and its end', async () => {
       const { id } = await start();
       await waitFor(() => seen.connected.has(id), { timeoutMs: 60_000, what: 'connect' });
-      const r = (await hub.send(id, runOp('contract-run', 0.3, 3))) as { pid: number };
-      expect(r.pid).toBeGreaterThan(0);
+      const r = (await hub.send(id, runOp('contract-run', 0.3, 3))) as { pid: number; slurmJobId?: string };
+      // A run is known by its process, or by its scheduler's job id.
+      expect(r.pid > 0 || /^[0-9]+$/.test(r.slurmJobId ?? '')).toBe(true);
       await waitFor(() => (seen.updates.get('contract-run/1') ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 60_000, what: 'exit' });
       const ups = seen.updates.get('contract-run/1')!;
       const started = ups.findIndex((u) => u.kind === 'started');
@@ -144,14 +145,17 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
       expect(typeof (await handle.logTail())).toBe('string');
     });
 
-    it('an agent the supervisor refuses ends itself (its start fails, or its exit settles)', async () => {
+    it('an agent the supervisor refuses ends itself (its start fails, its exit settles, or it never connects)', async () => {
       const id = `${name}-${user}-${runMode}-${process.pid}-refused`;
       tokens.set(id, 'right');
       const outcome = await s.driver
         .startAgent({ agentId: id, token: 'wrong', user, runMode, supervisorUrl: url, freeSlots: () => 1, ...creds() })
         .then(async (handle) => {
           handles.push(handle);
-          return Promise.race([handle.exited.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+          // A driver that cannot watch the agent's process (it runs on another host) takes it for lost once it never connects.
+          const wait = handle.lostAfterMs === undefined ? 30_000 : 5_000;
+          const settled = await Promise.race([handle.exited.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still running'), wait))]);
+          return settled === 'still running' && handle.lostAfterMs !== undefined && !seen.connected.has(id) ? 'never connected' : settled;
         })
         .catch(() => 'start failed');
       expect(outcome).not.toBe('still running');
