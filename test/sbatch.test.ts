@@ -4,6 +4,7 @@
  * user needs a one-time code later than the last one used.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSbatchDriver } from '../src/drivers/sbatch.js';
 import { createLogger } from '../src/shared/logger.js';
@@ -104,6 +105,22 @@ describe('sbatch runs through the HTTP API', () => {
     expect(frame.body.data.x).toHaveLength(101);
     const script = (await admin.get(`/api/jobs/${job.jobId}/files/job.sbatch`)).body as string;
     expect(script).toMatch(/^#SBATCH --time=1$/m);
+  });
+
+  it('keeps no credentials: not in logs, databases, the agent\'s environment or its files; the Slurm job id is kept on both sides', async () => {
+    const secrets = [cluster.password];
+    const agentPid = execFileSync('bash', ['-c', `pgrep -u ${cluster.user} -f jobvisor-agent.mjs | head -1`], { encoding: 'utf8' }).trim();
+    const places: [string, string][] = [
+      ['logs', jv.logs()],
+      ['jobs.sqlite', readFileSync(path.join(jv.dataDir, 'jobs.sqlite')).toString('latin1')],
+      ['accounts.sqlite', readFileSync(path.join(jv.dataDir, 'accounts.sqlite')).toString('latin1')],
+      ['agent environment', readFileSync(`/proc/${agentPid}/environ`).toString('latin1')],
+      ['agent folder', execFileSync('bash', ['-c', `cat /home/${cluster.user}/jobvisor/*.log /home/${cluster.user}/jobvisor/*.sha256 /home/${cluster.user}/jobvisor/agent.pid`], { encoding: 'latin1' })],
+    ];
+    for (const [where, text] of places) for (const secret of secrets) expect([where, text.includes(secret)]).toEqual([where, false]);
+    const jobs = (await admin.get('/api/jobs')).body.jobs as { jobId: string; template: string; externalId: string | null }[];
+    const heat = jobs.find((j) => j.template === 'heat1d')!;
+    expect(readFileSync(`/home/${cluster.user}/jobvisor/runs/${heat.jobId}/slurm-job-id`, 'utf8').trim()).toBe(heat.externalId);
   });
 
   it('ends a failing run as error with its message, and sbatch errors reach the user verbatim', async () => {

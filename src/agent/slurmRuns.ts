@@ -37,6 +37,8 @@ export interface SlurmRunsOptions {
   log: Logger;
 }
 
+/** The run's Slurm job id, kept on the cluster side too (in the run directory). */
+export const SLURM_JOB_ID_FILE = 'slurm-job-id';
 const MAX_LOG_READ = 1024 * 1024;
 /** How long a cancel waits for Slurm to confirm the job ended (the poll goes on after). */
 const CANCEL_CONFIRM_MS = 60_000;
@@ -76,6 +78,7 @@ export class SlurmRuns {
       const text = err instanceof SlurmCommandError ? err.stderr || err.message : (err as Error).message;
       throw new JobvisorError('RUN_START_FAILED', text);
     }
+    await writeFile(path.join(op.runDir, SLURM_JOB_ID_FILE), slurmJobId + '\n');
     this.add(op.jobId, op.serial, op.runDir, slurmJobId, 0, op.progress);
     this.opts.log.info({ jobId: op.jobId, serial: op.serial, slurmJobId }, 'submitted to Slurm');
     this.push(op.jobId, op.serial, { kind: 'slurm', slurmJobId, state: 'PENDING' });
