@@ -172,6 +172,20 @@ describe('sbatch runs through the HTTP API', () => {
     expect(done.externalId).toBe(id);
   });
 
+  it('keeps a run in its state, marked unconfirmed, while Slurm cannot be asked, and follows it again once Slurm answers', async () => {
+    const job = await admin.run({ template: 'sleep', runMode: 'sbatch', jobKey: 'unconfirmed', parameters: { seconds: 10, lines: 10 } });
+    await admin.waitJob(job.jobId, (j) => j.status === 'running', 90_000, 'running');
+    execFileSync('bash', ['-c', 'pkill -x slurmctld; while pgrep -x slurmctld >/dev/null; do sleep 0.1; done']);
+    try {
+      const unknown = await admin.waitJob(job.jobId, (j) => /state unconfirmed/.test(j.waitingFor ?? ''), 60_000, 'unconfirmed');
+      expect(unknown.status).toBe('running');
+    } finally {
+      execFileSync('slurmctld');
+    }
+    const done = await admin.waitJob(job.jobId, (j) => j.status === 'completed', 120_000, 'completed once Slurm answers');
+    expect(done.waitingFor).toBeNull();
+  });
+
   it('ends a run whose time limit is too small as canceled (Slurm TIMEOUT), with the reason', async () => {
     const ended = await admin.waitJob(tooLong, (j) => j.status !== 'pending' && j.status !== 'running', 240_000, 'the too-long run to end');
     expect(ended.status).toBe('canceled');
