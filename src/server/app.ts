@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Accounts } from './accounts.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import type { EventFanout } from './events.js';
+import { serveGui } from './gui.js';
 import { createRouter } from './routes.js';
 import type { SupervisorClient } from './supervisorClient.js';
 
@@ -26,6 +27,7 @@ export function createServer(deps: ServerDeps): Koa {
   app.use(requestLog(deps.logger));
   app.use(errorHandler(deps.logger));
   app.use(createRouter(deps).routes());
+  app.use(serveGui());
   app.use(routeNotFound);
   return app;
 }

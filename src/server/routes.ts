@@ -148,6 +148,11 @@ function addSessionRoutes(router: Router, deps: RouteDeps, auth: Middleware): vo
     await forward(ctx, { method: 'GET', path: '/agents' });
   });
 
+  router.get('/slots', auth, async (ctx) => {
+    requireAdmin(callerOf(ctx));
+    await forward(ctx, { method: 'GET', path: '/slots' });
+  });
+
   router.get('/events', auth, (ctx) => {
     deps.events.attach(ctx, callerOf(ctx));
   });

@@ -85,6 +85,16 @@ export interface AgentView {
   runs: number;
 }
 
+export interface SlotUsage {
+  driver: string;
+  /** The machine, engine or cluster the slots belong to. */
+  pool: string;
+  runMode: RunMode;
+  total: number;
+  used: number;
+  waiting: number;
+}
+
 export interface LogChunk {
   serial: number;
   offset: number;

@@ -28,6 +28,18 @@ import { completeSbatchOp, loadScriptTemplate, slurmOptions } from './sbatchScri
 import { JobvisorError } from '../shared/errors.js';
 import type { ReadDeps } from './reads.js';
 
+/** Every (driver, pool, run mode) the configuration offers: the local machine, each Docker engine, the cluster. */
+function pools(drivers: Map<string, unknown>, config: Config): [string, string, RunMode][] {
+  const out: [string, string, RunMode][] = [];
+  for (const runMode of ['sequential', 'parallel'] as const) {
+    const driver = driverFor(config, runMode);
+    const names = driver === 'docker' ? config.docker.engines.map((e) => e.name) : ['local'];
+    for (const pool of names) out.push([driver, pool, runMode]);
+  }
+  if (drivers.has('sbatch')) out.push(['sbatch', 'cluster', 'sbatch']);
+  return out;
+}
+
 export interface RunningSupervisor {
   url: string;
   port: number;
@@ -134,7 +146,11 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   jobs.onAgentHello = (agent, all) => cluster.reattach(agent, all);
 
   const app = new Koa();
-  const router = createSupervisorRouter({ secret, jobs, agents, events, reads, cluster, maxBodyBytes: config.maxBodyBytes });
+  const slotUsage = () => pools(drivers, config).map(([driver, pool, runMode]) => {
+    const s = cpuSlots(driver, runMode, pool);
+    return { driver, pool, runMode, total: s.total, used: s.used, waiting: s.waiting };
+  });
+  const router = createSupervisorRouter({ secret, jobs, agents, events, reads, cluster, slotUsage, maxBodyBytes: config.maxBodyBytes });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -22,6 +22,7 @@ import { Name, Role, type Caller } from '../shared/types.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
 import { formatSseComment, formatSseMessage } from '../shared/sse.js';
 import type { AgentManager } from './agents.js';
+import type { SlotUsage } from '../shared/api.js';
 import type { ClusterService } from './cluster.js';
 import { ClusterLoginBody } from '../shared/sbatchConfig.js';
 import type { EventBus } from './events.js';
@@ -35,6 +36,8 @@ export interface SupervisorRouteDeps {
   events: EventBus;
   reads: ReadDeps;
   cluster: ClusterService;
+  /** CPU slot usage of every pool (driver, engine or cluster, run mode). */
+  slotUsage(): SlotUsage[];
   maxBodyBytes: number;
   keepaliveMs?: number;
 }
@@ -127,6 +130,10 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
   router.get('/agents', (ctx) => {
     if (caller(ctx).role !== 'admin') throw new JobvisorError('FORBIDDEN', 'only admins see agents');
     ctx.body = { agents: deps.agents.list() };
+  });
+  router.get('/slots', (ctx) => {
+    if (caller(ctx).role !== 'admin') throw new JobvisorError('FORBIDDEN', 'only admins see slot usage');
+    ctx.body = { slots: deps.slotUsage() };
   });
   router.post('/cluster/login', async (ctx) => {
     const c = caller(ctx);
