@@ -326,7 +326,8 @@ export class AgentManager {
 
   private armIdle(agent: ManagedAgent): void {
     this.clearIdle(agent);
-    if (agent.leases > 0 || agent.state !== 'connected') return;
+    // An agent started with the user's own login (sbatch) lasts as long as the login, idle or not.
+    if (agent.leases > 0 || agent.state !== 'connected' || agent.handle.expiresAt !== undefined) return;
     agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${seconds(this.deps.idleMs)} s`), this.deps.idleMs);
     agent.idleTimer.unref();
   }
