@@ -71,7 +71,7 @@ async function startBoth(config: Config, configFile: string | undefined): Promis
   launch('supervisor');
   launch('server');
   process.stdout.write(
-    `jobvisor: starting; HTTP API at http://${config.serverHost}:${config.serverPort} ` +
+    `jobvisor: starting; GUI and HTTP API at http://${config.serverHost}:${config.serverPort} ` +
       `(log in as '${config.adminUser}'; the first start writes the password to ${config.dataDir}/initial-admin-password; see README.md)\n`,
   );
 }
