@@ -1,0 +1,134 @@
+/**
+ * The HTTP API, as the GUI uses it. Requests go to this origin with its cookies (the login token
+ * is the HttpOnly `jobvisor_token` cookie; the GUI never sees or stores it), bodies are JSON,
+ * and every error answer `{error: {code, message, details}}` becomes an ApiError. A request that
+ * never reaches the server becomes an ApiError with code NETWORK.
+ */
+import type {
+  Account,
+  AgentView,
+  AnalysisAnswer,
+  ClusterStatus,
+  FileList,
+  Issue,
+  JobView,
+  LogChunk,
+  Role,
+  RunRequest,
+  SlotUsage,
+  Template,
+  User,
+} from './types.js';
+
+export class ApiError extends Error {
+  constructor(
+    /** HTTP status; 0 when the server could not be reached. */
+    readonly status: number,
+    /** The API's stable error code (README, "Errors"), or NETWORK / HTTP_<status>. */
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** The problems of an INVALID_INPUT answer, one per field. */
+  get issues(): Issue[] {
+    const d = this.details as { issues?: unknown } | undefined;
+    return Array.isArray(d?.issues) ? (d.issues as Issue[]) : [];
+  }
+
+  /** Whether trying again can help (the API's 5xx codes, and a server that did not answer). */
+  get retryable(): boolean {
+    return this.status === 0 || this.status >= 500 || this.code === 'LOGIN_REQUIRED';
+  }
+}
+
+let unauthenticatedHandler: (() => void) | undefined;
+
+/** Called when an API request answers 401 UNAUTHENTICATED: the login has ended. */
+export function onUnauthenticated(fn: () => void): void {
+  unauthenticatedHandler = fn;
+}
+
+interface CallOptions {
+  /** Do not report a 401 to the unauthenticated handler (login, the start-up check). */
+  quiet401?: boolean;
+  signal?: AbortSignal;
+}
+
+async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  let payload: string | undefined;
+  if (method === 'POST') {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body ?? {});
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store', signal: opts.signal });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(0, 'NETWORK', 'the jobvisor server is not reachable (no answer); check your network and try again');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+    const error =
+      e && typeof e.code === 'string'
+        ? new ApiError(res.status, e.code, typeof e.message === 'string' ? e.message : e.code, e.details)
+        : new ApiError(res.status, `HTTP_${res.status}`, `the server answered ${res.status} ${res.statusText}`.trim());
+    if (error.status === 401 && error.code === 'UNAUTHENTICATED' && !opts.quiet401) unauthenticatedHandler?.();
+    throw error;
+  }
+  if (parsed === undefined) throw new ApiError(res.status, 'BAD_ANSWER', `the server's answer to ${method} ${path} is not JSON`);
+  return parsed as T;
+}
+
+const job = (jobId: string) => `/api/jobs/${encodeURIComponent(jobId)}`;
+
+/** The URL that downloads a file of a job's current run (the cookie makes a plain link work). */
+export function fileUrl(jobId: string, path: string): string {
+  return `${job(jobId)}/files/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export const api = {
+  health: () => call<{ ok: boolean; supervisor: 'up' | 'down' }>('GET', '/api/health'),
+  me: () => call<{ user: User }>('GET', '/api/auth/me', undefined, { quiet401: true }).then((r) => r.user),
+  login: (username: string, password: string) =>
+    call<{ user: User; expiresAt: number }>('POST', '/api/auth/login', { username, password }, { quiet401: true }).then((r) => r.user),
+  logout: () => call<void>('POST', '/api/auth/logout', {}, { quiet401: true }),
+
+  templates: () => call<{ templates: Template[] }>('GET', '/api/templates').then((r) => r.templates),
+  jobs: (all = false) => call<{ jobs: JobView[] }>('GET', all ? '/api/jobs?all=1' : '/api/jobs').then((r) => r.jobs),
+  job: (jobId: string) => call<{ job: JobView }>('GET', job(jobId)).then((r) => r.job),
+  run: (body: RunRequest) => call<{ job: JobView }>('POST', '/api/jobs', body).then((r) => r.job),
+  cancel: (jobId: string, serial?: number) =>
+    call<{ job: JobView }>('POST', `${job(jobId)}/cancel`, serial === undefined ? {} : { serial }).then((r) => r.job),
+  log: (jobId: string, offset: number, limit: number, serial?: number) => {
+    const q = new URLSearchParams({ offset: String(offset), limit: String(limit) });
+    if (serial !== undefined) q.set('serial', String(serial));
+    return call<LogChunk>('GET', `${job(jobId)}/log?${q.toString()}`);
+  },
+  analysis: <T>(jobId: string, frame: string, index: number, serial?: number) =>
+    call<AnalysisAnswer<T>>('POST', `${job(jobId)}/analysis`, serial === undefined ? { frame, index } : { frame, index, serial }),
+  files: (jobId: string) => call<FileList>('GET', `${job(jobId)}/files`),
+
+  agents: () => call<{ agents: AgentView[] }>('GET', '/api/agents').then((r) => r.agents),
+  slots: () => call<{ slots: SlotUsage[] }>('GET', '/api/slots').then((r) => r.slots),
+  users: () => call<{ users: Account[] }>('GET', '/api/users').then((r) => r.users),
+  createUser: (username: string, password: string, role: Role) =>
+    call<{ user: Account }>('POST', '/api/users', { username, password, role }).then((r) => r.user),
+
+  clusterStatus: () => call<ClusterStatus>('GET', '/api/cluster/status'),
+  clusterLogin: (username: string, password: string, otp: string) =>
+    call<ClusterStatus>('POST', '/api/cluster/login', otp === '' ? { username, password } : { username, password, otp }),
+};
