@@ -1,12 +1,13 @@
 /**
- * The shapes of the HTTP API's answers that the GUI reads (README.md, "HTTP API"; the server's
- * own declarations are in src/shared/api.ts and src/shared/template.ts). Declared here again
- * so that the GUI bundle depends on the API contract only, not on server code.
+ * The shapes of the HTTP API's answers that the GUI reads (README.md, "HTTP API"). The API's
+ * own types come from src/shared, declared once for server and GUI (type-only imports: no
+ * server code goes into the bundle); what only the GUI needs is declared here.
  */
+import type { AgentView, ClusterStatus, JobView, LogChunk, RunSummary, SlotUsage } from '../../src/shared/api.js';
+import type { SlurmOptions } from '../../src/shared/sbatchConfig.js';
+import type { Role, RunMode, Status } from '../../src/shared/types.js';
 
-export type Status = 'pending' | 'running' | 'completed' | 'error' | 'canceled' | 'missing' | 'purged';
-export type RunMode = 'sequential' | 'parallel' | 'sbatch';
-export type Role = 'user' | 'admin';
+export type { AgentView, ClusterStatus, JobView, LogChunk, RunSummary, SlotUsage, SlurmOptions, Role, RunMode, Status };
 
 export const STATUSES: readonly Status[] = ['pending', 'running', 'completed', 'error', 'canceled', 'missing', 'purged'];
 export const RUN_MODES: readonly RunMode[] = ['sequential', 'parallel', 'sbatch'];
@@ -22,64 +23,6 @@ export interface User {
 
 export interface Account extends User {
   createdAt: number;
-}
-
-export interface RunSummary {
-  serial: number;
-  status: Status;
-  template: string;
-  runMode: RunMode;
-  parameters: Record<string, unknown>;
-  reason: string | null;
-  queuedAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-}
-
-export interface JobView extends RunSummary {
-  jobId: string;
-  user: string;
-  jobKey: string;
-  driver: string;
-  progress: number | null;
-  progressMessage: string | null;
-  waitingFor: string | null;
-  queuePosition: number | null;
-  logLines: number;
-  externalId: string | null;
-  updatedAt: number;
-  nextRequestMs: number | null;
-  history: RunSummary[];
-}
-
-export interface AgentView {
-  agentId: string;
-  user: string;
-  runMode: RunMode;
-  driver: string;
-  host: string;
-  pool: string;
-  state: string;
-  since: number;
-  lastHeartbeat: number | null;
-  runs: number;
-}
-
-export interface SlotUsage {
-  driver: string;
-  pool: string;
-  runMode: RunMode;
-  total: number;
-  used: number;
-  waiting: number;
-}
-
-export interface LogChunk {
-  serial: number;
-  offset: number;
-  nextOffset: number;
-  size: number;
-  text: string;
 }
 
 export interface FileEntry {
@@ -140,26 +83,6 @@ export interface Template {
   timeLimitSeconds: number;
   results: string[];
   analysis: Record<string, { description: string }>;
-}
-
-export interface ClusterStatus {
-  configured: boolean;
-  host: string;
-  loggedIn: boolean;
-  state: string | null;
-  since: number | null;
-  expiresAt: number | null;
-}
-
-export interface SlurmOptions {
-  partition?: string;
-  qos?: string;
-  account?: string;
-  constraint?: string;
-  nodes?: number;
-  tasksPerNode?: number;
-  cpusPerTask?: number;
-  minutes?: number;
 }
 
 export interface RunRequest {

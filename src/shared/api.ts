@@ -95,6 +95,16 @@ export interface SlotUsage {
   waiting: number;
 }
 
+/** Whether the caller is logged in to the cluster (sbatch driver). */
+export interface ClusterStatus {
+  configured: boolean;
+  host: string;
+  loggedIn: boolean;
+  state: string | null;
+  since: number | null;
+  expiresAt: number | null;
+}
+
 export interface LogChunk {
   serial: number;
   offset: number;

@@ -3,6 +3,7 @@
  * login node, in place of an earlier one), whether the user is logged in, the agent's own log
  * for diagnosis, and following the user's Slurm jobs again once a new agent says hello.
  */
+import type { ClusterStatus } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import { AgentInfoResult } from '../shared/protocol.js';
 import type { ClusterLoginBody } from '../shared/sbatchConfig.js';
@@ -23,15 +24,6 @@ export interface ClusterDeps {
   jobs: JobService;
   loginTimeoutMs: number;
   runDir(job: ComputeJob): string;
-}
-
-export interface ClusterStatus {
-  configured: boolean;
-  host: string;
-  loggedIn: boolean;
-  state: string | null;
-  since: number | null;
-  expiresAt: number | null;
 }
 
 export class ClusterService {
