@@ -79,7 +79,7 @@ async function startRemote(ssh: SshSession, dir: string, o: SbatchDriverOptions,
   return pid;
 }
 
-function handle(o: SbatchDriverOptions, pid: number, log: string): AgentHandle {
+function handle(o: SbatchDriverOptions, pid: number): AgentHandle {
   let settle: (exit: AgentExit) => void = () => undefined;
   const exited = new Promise<AgentExit>((resolve) => (settle = resolve));
   return {
@@ -91,7 +91,8 @@ function handle(o: SbatchDriverOptions, pid: number, log: string): AgentHandle {
     expiresAt: Date.now() + o.settings.loginHours * 3600_000,
     // Without the user's login there is no way to signal the process: the supervisor asks the agent to end over its websocket.
     stop: async (why?: string) => settle({ reason: why ?? 'the agent was released' }),
-    logTail: async () => log,
+    // The agent's own log is read over its websocket (GET /api/cluster/agent-log); the driver keeps none.
+    logTail: async () => '',
   };
 }
 
@@ -119,7 +120,7 @@ export function createSbatchDriver(o: SbatchDriverOptions): Driver {
         await upload(ssh, dir, o.templatesDir);
         const pid = await startRemote(ssh, dir, o, spec);
         o.log.info({ agentId: spec.agentId, host: s.host, clusterUser: creds.username, pid }, 'agent started on the login node');
-        return handle(o, pid, '');
+        return handle(o, pid);
       } finally {
         ssh.end();
       }
@@ -127,7 +128,7 @@ export function createSbatchDriver(o: SbatchDriverOptions): Driver {
 
     /** After a supervisor restart the agent on the cluster goes on and reconnects by itself. */
     async adoptAgent(saved) {
-      return handle(o, saved.pid ?? 0, '');
+      return handle(o, saved.pid ?? 0);
     },
 
     async close() {

@@ -11,8 +11,8 @@ import type { ComputeJob } from './computeJob.js';
 import type { JobService } from './jobs.js';
 import { sendOp, type OpContext } from './opLoop.js';
 import { buildAnalysisOp } from './runOp.js';
+import { RUN_LOG } from '../cmds/runDir.js';
 
-export const RUN_LOG = 'run.log';
 const CHUNK = 256 * 1024;
 
 export interface ReadDeps extends OpContext {
