@@ -23,10 +23,10 @@ export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env): Pro
   const token = await readToken();
   if (!token) throw new Error('the agent token must be given as the first line of stdin');
   process.stdin.destroy();
-  const slurm = env.JOBVISOR_SLURM_POLL_MS
-    ? { pollIntervalMs: Number(env.JOBVISOR_SLURM_POLL_MS), unconfirmedGraceMs: Number(env.JOBVISOR_SLURM_GRACE_MS ?? 600_000) }
+  const scheduler = env.JOBVISOR_SCHEDULER_POLL_MS
+    ? { pollIntervalMs: Number(env.JOBVISOR_SCHEDULER_POLL_MS), unconfirmedGraceMs: Number(env.JOBVISOR_SCHEDULER_GRACE_MS ?? 600_000) }
     : undefined;
-  const agent = new Agent({ agentId, token, url, log: log.child({ agentId }), slurm, logFile: env.JOBVISOR_AGENT_LOG });
+  const agent = new Agent({ agentId, token, url, log: log.child({ agentId }), scheduler, logFile: env.JOBVISOR_AGENT_LOG });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => void agent.stop(`received ${sig}`));
   }

@@ -1,27 +1,36 @@
 /**
- * The driver interface: what starts, watches and stops agents. One file per driver, each
- * registered in index.ts. The supervisor sees nothing of a driver but this.
+ * The driver interface: a target's backend on the supervisor's side. Everything a backend knows
+ * is behind it: how to start, adopt and stop agents; its slot pools; refusing runs it could
+ * never run; preparing the run op; whether starting an agent needs the user's own login. The
+ * supervisor sees nothing of a backend but this. Each backend is one folder (local/, docker/,
+ * slurm/, sge/), registered by one line in registry.ts.
  *
- * A driver offers CPU slots in pools (the local machine; each Docker engine; a cluster):
- * a run takes its slots from the pool of the agent that runs it.
+ * A driver offers CPU slots in pools (the local machine; each Docker engine; a cluster): a run
+ * takes its slots from the pool of the agent that runs it.
  */
-import type { ClusterLoginBody } from '../shared/sbatchConfig.js';
+import type { z } from 'zod';
+import type { RunOptions, TargetLoginBody } from '../shared/api.js';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import type { Op } from '../shared/protocol.js';
 import type { Template } from '../shared/template.js';
-import type { RunMode } from '../shared/types.js';
+import type { Size } from '../shared/types.js';
 
-/** What a driver needs to start one agent for one (user, run mode). */
+export type RunOp = Extract<Op, { kind: 'run' }>;
+
+/** What a driver needs to start one agent for one (target, user, size). */
 export interface AgentSpec {
   agentId: string;
   /** Secret the agent presents when it connects; given to the agent out of its environment. */
   token: string;
   user: string;
-  runMode: RunMode;
+  size: Size;
   /** The websocket URL the agent connects back to. */
   supervisorUrl: string;
-  /** CPU slots of a pool not taken right now, for this run mode: helps a driver place the agent. */
+  /** CPU slots of a pool not taken right now, for this size: helps a driver place the agent. */
   freeSlots(pool: string): number;
-  /** The user's own login, for drivers that start agents with it (sbatch); used for this start only. */
-  credentials?: ClusterLoginBody;
+  /** The user's own login, for drivers that start agents with it; used for this start only. */
+  credentials?: TargetLoginBody;
 }
 
 export interface AgentExit {
@@ -55,21 +64,68 @@ export interface SavedAgent {
   host: string;
 }
 
+/** What the supervisor and users know of a target without asking its driver anything. */
+export interface TargetInfo {
+  name: string;
+  /** The backend's registry name: local, docker, slurm, sge. */
+  kind: string;
+  title: string;
+  /** Starting an agent needs the user's own login (clusters): one agent per user then serves every size. */
+  needsLogin: boolean;
+  /** The login node, for targets reached over SSH. */
+  host: string | null;
+  /** For targets whose runs go to a batch scheduler: its name in users' words ("Slurm"). */
+  schedulerTitle: string | null;
+}
+
+/** A run, as a driver checks and prepares it. */
+export interface DriverRun {
+  jobId: string;
+  serial: number;
+  template: Template;
+  size: Size;
+  options: RunOptions | null;
+}
+
 export interface Driver {
-  readonly name: string;
-  /** CPU slots of one pool for a run mode. */
-  slots(runMode: RunMode, pool: string): number;
+  readonly info: TargetInfo;
+  /** CPU slots of each pool, for a size. */
+  pools(size: Size): ReadonlyMap<string, number>;
+  /** The longest a run of this size may take here, in seconds. */
+  maxTimeSeconds(size: Size): number;
   /** The run directory of a job, as the agent sees it. */
   runDir(user: string, jobId: string): string;
   /** The templates folder, as the agent sees it. */
   templatesDir(): string;
   startAgent(spec: AgentSpec): Promise<AgentHandle>;
-  /** Optional: refuses a run this driver could never run (resources above its limits), before anything starts. */
-  checkRun?(template: Template, runMode: RunMode): void;
+  /** Refuses a run this driver could never run (options, resources above its limits), before anything starts. */
+  checkRun(run: Omit<DriverRun, 'jobId' | 'serial'>): void;
+  /** Optional: completes a run op (e.g. with the batch script of a cluster run). */
+  prepareRunOp?(op: RunOp, run: DriverRun): RunOp;
   /** Optional: takes back an agent a previous supervisor started, from what was saved of it. */
   adoptAgent?(saved: SavedAgent): Promise<AgentHandle | undefined>;
   /** Optional: removes what earlier supervisors left behind (containers, ...) that belongs to no agent in `keep`. */
   removeLeftovers?(keep: ReadonlySet<string>): Promise<void>;
-  /** Stops every agent this driver started. */
+  /** Stops every agent this driver started (cluster agents outlive the supervisor on purpose). */
   close(): Promise<void>;
+}
+
+/** What a backend gets to build the driver of one target. */
+export interface BackendContext {
+  config: Config;
+  log: Logger;
+}
+
+/**
+ * A backend: its registry name, the schema of a target's settings (the whole target object of
+ * the config, `name` and `driver` included), and how it builds a target's driver.
+ */
+export interface Backend<S = unknown> {
+  readonly kind: string;
+  readonly settings: z.ZodType<S>;
+  /** jobvisor 0.1 called runs of this backend by a run mode of their own: that word, read in old requests, templates and databases. */
+  readonly legacyRunMode?: string;
+  /** jobvisor 0.1 run requests gave this backend's options under a key of their own: that key. */
+  readonly legacyOptionsKey?: string;
+  create(settings: S, ctx: BackendContext): Driver;
 }

@@ -6,7 +6,6 @@
  */
 import Router, { type RouterContext } from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { ClusterLoginBody } from '../shared/sbatchConfig.js';
 import {
   AnalysisBody,
   BeginSessionBody,
@@ -17,6 +16,8 @@ import {
   LogQuery,
   RunBody,
   RunPath,
+  TargetLoginBody,
+  type TargetView,
 } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
 import { JobvisorError } from '../shared/errors.js';
@@ -48,7 +49,7 @@ export function createRouter(deps: RouteDeps): Router {
   addJobRoutes(router, deps, auth);
   addSessionRoutes(router, deps, auth);
   addFileRoutes(router, deps, auth);
-  addClusterRoutes(router, deps, auth);
+  addTargetRoutes(router, deps, auth);
   return router;
 }
 
@@ -158,15 +159,38 @@ function addSessionRoutes(router: Router, deps: RouteDeps, auth: Middleware): vo
   });
 }
 
-/** Cluster login: the body holds the user's own cluster credentials; they are forwarded once and never kept or logged. */
-function addClusterRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+/**
+ * Targets, and logins to those that need one: the body holds the user's own cluster
+ * credentials; they are forwarded once and never kept or logged. `/cluster/*` are the routes
+ * of jobvisor 0.1, kept for its clients: they act on the first target that needs a login.
+ */
+function addTargetRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
   const forward = forwarder(deps.supervisor);
-  router.post('/cluster/login', auth, async (ctx) => {
-    const body = await parseBody(ctx, ClusterLoginBody, deps.config.maxBodyBytes);
-    await forward(ctx, { method: 'POST', path: '/cluster/login', body });
+  router.param('target', (target, _ctx, next) => {
+    if (!NAME_PATTERN.test(target)) throw new JobvisorError('TARGET_NOT_FOUND', `no target ${target}`);
+    return next();
   });
-  router.get('/cluster/status', auth, (ctx) => forward(ctx, { method: 'GET', path: '/cluster/status' }));
-  router.get('/cluster/agent-log', auth, (ctx) => forward(ctx, { method: 'GET', path: '/cluster/agent-log' }));
+  const targetPath = (ctx: RouterContext) => `/targets/${encodeURIComponent(ctx.params.target ?? '')}`;
+  router.get('/targets', auth, (ctx) => forward(ctx, { method: 'GET', path: '/targets' }));
+  router.post('/targets/:target/login', auth, async (ctx) => {
+    const body = await parseBody(ctx, TargetLoginBody, deps.config.maxBodyBytes);
+    await forward(ctx, { method: 'POST', path: `${targetPath(ctx)}/login`, body });
+  });
+  router.get('/targets/:target/status', auth, (ctx) => forward(ctx, { method: 'GET', path: `${targetPath(ctx)}/status` }));
+  router.get('/targets/:target/agent-log', auth, (ctx) => forward(ctx, { method: 'GET', path: `${targetPath(ctx)}/agent-log` }));
+
+  const firstLoginTarget = async (ctx: Context): Promise<string> => {
+    const answer = await deps.supervisor.request({ method: 'GET', path: '/targets', caller: callerOf(ctx) });
+    const t = (answer.body as { targets: TargetView[] }).targets.find((x) => x.needsLogin);
+    if (!t) throw new JobvisorError('TARGET_NOT_FOUND', 'no target here needs a login');
+    return `/targets/${encodeURIComponent(t.name)}`;
+  };
+  router.post('/cluster/login', auth, async (ctx) => {
+    const body = await parseBody(ctx, TargetLoginBody, deps.config.maxBodyBytes);
+    await forward(ctx, { method: 'POST', path: `${await firstLoginTarget(ctx)}/login`, body });
+  });
+  router.get('/cluster/status', auth, async (ctx) => forward(ctx, { method: 'GET', path: `${await firstLoginTarget(ctx)}/status` }));
+  router.get('/cluster/agent-log', auth, async (ctx) => forward(ctx, { method: 'GET', path: `${await firstLoginTarget(ctx)}/agent-log` }));
 }
 
 function addFileRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {

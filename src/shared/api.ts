@@ -3,20 +3,37 @@
  * declared once. The server validates a body with these schemas, then forwards it unchanged.
  */
 import { z } from 'zod';
-import { SlurmOptions } from './sbatchConfig.js';
-import { Name, Role, RunMode, Status } from './types.js';
+import { Name, Role, Size, Status } from './types.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 export const CreateUserBody = z.object({ username: Name, password: z.string().min(8).max(1024), role: Role.default('user') }).strict();
 
-export const RunBody = z.object({
-  template: z.string().min(1).max(64),
-  parameters: z.record(z.string(), z.unknown()).default({}),
-  runMode: RunMode.optional(),
-  jobKey: Name.optional(),
-  /** For sbatch runs: Slurm options within the site's limits. */
-  slurm: SlurmOptions.optional(),
-}).strict();
+/**
+ * Options of a run on a cluster target (partition, queue, minutes, ...): scalars by name, here
+ * only in shape; the target's driver checks each against its own schema and the site's limits.
+ */
+export const RunOptions = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,31}$/, 'an option name'), z.union([z.string().max(128), z.number(), z.boolean()]))
+  .refine((o) => Object.keys(o).length <= 32, 'at most 32 options');
+export type RunOptions = z.infer<typeof RunOptions>;
+
+/**
+ * A run request. `target` defaults to the first target the template allows, `size` to the
+ * first size it allows. Requests of jobvisor 0.1 (`runMode`, and a cluster kind's options under
+ * its own key) are read too: the supervisor translates them and refuses any other extra key.
+ */
+export const RunBody = z
+  .object({
+    template: z.string().min(1).max(64),
+    parameters: z.record(z.string(), z.unknown()).default({}),
+    target: Name.optional(),
+    size: Size.optional(),
+    jobKey: Name.optional(),
+    options: RunOptions.optional(),
+    /** jobvisor 0.1: a size, or a cluster kind's run mode. */
+    runMode: z.string().regex(/^[a-z]{1,32}$/, 'a run mode').optional(),
+  })
+  .catchall(RunOptions);
 export type RunBody = z.infer<typeof RunBody>;
 
 export const CancelBody = z.object({ serial: z.number().int().positive().optional() }).strict();
@@ -25,7 +42,28 @@ export const AnalysisBody = z.object({
   index: z.number().int().min(0).max(1_000_000).default(0),
   serial: z.number().int().positive().optional(),
 }).strict();
-export const BeginSessionBody = z.object({ runModes: z.array(RunMode).min(1).optional() }).strict();
+export const BeginSessionBody = z
+  .object({
+    /** The target whose agents to start (default: the first that needs no login). */
+    target: Name.optional(),
+    sizes: z.array(Size).min(1).max(2).optional(),
+    /** jobvisor 0.1: the sizes, as run modes. */
+    runModes: z.array(Size).min(1).max(2).optional(),
+  })
+  .strict();
+
+/** What a user gives to log in to a cluster target: password and one-time code, or a private key. */
+export const TargetLoginBody = z
+  .object({
+    username: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a cluster user name'),
+    password: z.string().min(1).max(1024).optional(),
+    otp: z.string().regex(/^[0-9]{6,8}$/, '6 to 8 digits').optional(),
+    privateKey: z.string().min(1).max(16_384).optional(),
+    passphrase: z.string().max(1024).optional(),
+  })
+  .strict()
+  .refine((b) => b.privateKey !== undefined || b.password !== undefined, 'give a password (and one-time code) or a private key');
+export type TargetLoginBody = z.infer<typeof TargetLoginBody>;
 
 export const LogQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
@@ -45,7 +83,9 @@ export interface RunSummary {
   serial: number;
   status: Status;
   template: string;
-  runMode: RunMode;
+  /** Where the run went (a target's name) and how big it is. */
+  target: string;
+  size: Size;
   parameters: Record<string, unknown>;
   reason: string | null;
   queuedAt: number;
@@ -57,24 +97,42 @@ export interface JobView extends RunSummary {
   jobId: string;
   user: string;
   jobKey: string;
+  /** The driver of the run's target (local, docker, slurm, sge). */
   driver: string;
+  /** Scheduler options the run asked for (cluster targets). */
+  options: RunOptions | null;
   progress: number | null;
   progressMessage: string | null;
   waitingFor: string | null;
   queuePosition: number | null;
   logLines: number;
-  /** The run's id in the cluster's scheduler (the Slurm job id), once submitted. */
+  /** The run's id in its cluster's batch scheduler, once submitted. */
   externalId: string | null;
+  /** What the scheduler last said of the run (cluster targets), null before it was submitted. */
+  scheduler: SchedulerView | null;
   updatedAt: number;
   /** How long a client should wait before asking for this job's status again; null when it ended. */
   nextRequestMs: number | null;
   history: RunSummary[];
 }
 
+/** A batch scheduler's word on a run: its state and reason, and its estimated start. */
+export interface SchedulerView {
+  /** The scheduler's name for users (e.g. "Grid Engine"). */
+  name: string;
+  state: string;
+  reason: string | null;
+  estimatedStart: string | null;
+  /** The scheduler could not be asked lately: the state is the last one seen. */
+  unconfirmed: boolean;
+}
+
 export interface AgentView {
   agentId: string;
   user: string;
-  runMode: RunMode;
+  target: string;
+  /** The size it serves; null for an agent that serves every size (a cluster login's). */
+  size: Size | null;
   driver: string;
   host: string;
   /** The slot pool (engine, cluster) the agent's runs take CPU slots from. */
@@ -86,23 +144,52 @@ export interface AgentView {
 }
 
 export interface SlotUsage {
+  target: string;
   driver: string;
   /** The machine, engine or cluster the slots belong to. */
   pool: string;
-  runMode: RunMode;
+  size: Size;
   total: number;
   used: number;
   waiting: number;
 }
 
-/** Whether the caller is logged in to the cluster (sbatch driver). */
-export interface ClusterStatus {
-  configured: boolean;
-  host: string;
+/** The caller's login to a target that needs one (clusters). */
+export interface TargetLogin {
   loggedIn: boolean;
+  /** The caller's agent there: starting, connected, disconnected, stopping. */
   state: string | null;
   since: number | null;
+  /** When the login runs out (ms since the epoch). */
   expiresAt: number | null;
+}
+
+/** A target as callers see it (`GET /api/targets`). */
+export interface TargetView {
+  name: string;
+  driver: string;
+  title: string;
+  needsLogin: boolean;
+  /** The login node, for targets reached over SSH. */
+  host: string | null;
+  /** The longest run of each size, in seconds. */
+  maxTimeSeconds: Record<Size, number>;
+  /** The caller's login state; null for targets that need no login. */
+  login: TargetLogin | null;
+}
+
+/** `GET /api/targets/:target/status`: the target and the caller's login to it. */
+export interface TargetStatus extends TargetLogin {
+  target: string;
+  driver: string;
+  needsLogin: boolean;
+  host: string | null;
+}
+
+/** `GET /api/targets/:target/agent-log`: the caller's agent's own log, and the scheduler commands it ran. */
+export interface AgentLog {
+  logTail: string;
+  schedulerCommands: Record<string, number>;
 }
 
 export interface LogChunk {

@@ -9,8 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DockerConfig } from './dockerConfig.js';
-import { SbatchConfig } from './sbatchConfig.js';
+import { NAME_PATTERN } from './types.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -25,7 +24,26 @@ function findPackageRoot(dir: string): string {
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const host = z.string().min(1);
-const driverName = z.enum(['local', 'docker']);
+
+/**
+ * A target as the config names it: its name, its driver, an optional title, and the driver's
+ * own settings, which the driver's schema checks when the supervisor starts (see
+ * src/drivers/registry.ts). The first target is the default of templates that allow it.
+ */
+export const TargetConfig = z
+  .object({
+    name: z.string().regex(NAME_PATTERN, 'letters, digits, "_", "." and "-", starting with a letter or digit'),
+    driver: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a driver name such as local, docker, slurm or sge'),
+    title: z.string().min(1).max(100).optional(),
+  })
+  .loose();
+export type TargetConfig = z.infer<typeof TargetConfig>;
+
+const Targets = z
+  .array(TargetConfig)
+  .min(1)
+  .max(64)
+  .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, 'target names must differ');
 /** A JSON object, given as an object (config file) or as JSON text (environment). */
 const jsonText = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => {
@@ -48,10 +66,11 @@ const SETTINGS = {
   agentUrl: [z.url().optional(), 'the ws(s) URL agents use to reach the supervisor'],
   secret: [z.string().min(16).optional(), 'a shared secret of at least 16 characters'],
   templatesDir: [z.string().min(1), 'a folder holding one sub-folder per job template'],
-  slotsSequential: [positiveInt, 'a positive integer: CPU slots for sequential runs'],
-  slotsParallel: [positiveInt, 'a positive integer: CPU slots for parallel runs'],
-  maxTimeSequential: [positiveInt, 'a positive integer of seconds: the longest a sequential run may take'],
-  maxTimeParallel: [positiveInt, 'a positive integer of seconds: the longest a parallel run may take'],
+  targets: [jsonText(Targets), 'a JSON array of targets, each {name, driver, title?, ...settings of its driver} (see README, "Targets")'],
+  slotsSequential: [positiveInt, "a positive integer: CPU slots for sequential runs (of targets that do not set their own)"],
+  slotsParallel: [positiveInt, "a positive integer: CPU slots for parallel runs (of targets that do not set their own)"],
+  maxTimeSequential: [positiveInt, 'a positive integer of seconds: the longest a sequential run may take (unless its target says)'],
+  maxTimeParallel: [positiveInt, 'a positive integer of seconds: the longest a parallel run may take (unless its target says)'],
   agentStartTimeoutMs: [positiveInt, 'a positive integer of milliseconds'],
   agentIdleMs: [positiveInt, 'a positive integer of milliseconds an idle agent is kept'],
   heartbeatMs: [positiveInt, 'a positive integer of milliseconds between websocket pings'],
@@ -61,11 +80,6 @@ const SETTINGS = {
   tokenTtlHours: [positiveInt, 'a positive integer of hours a login token is valid'],
   maxBodyBytes: [positiveInt, 'a positive integer of bytes: the largest request body accepted'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
-  driverSequential: [driverName, 'local or docker: the driver that runs sequential runs'],
-  driverParallel: [driverName, 'local or docker: the driver that runs parallel runs'],
-  docker: [jsonText(DockerConfig), 'a JSON object of docker driver settings (see README, "Docker driver")'],
-  sbatch: [jsonText(SbatchConfig.optional()), 'a JSON object of sbatch driver settings (see README, "sbatch driver")'],
-  maxTimeSbatch: [positiveInt, 'a positive integer of seconds: the longest an sbatch run may take'],
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -83,6 +97,7 @@ export function defaults(): Record<SettingName, unknown> {
     agentUrl: undefined,
     secret: undefined,
     templatesDir: path.join(PACKAGE_ROOT, 'templates'),
+    targets: [{ name: 'local', driver: 'local', title: 'This machine' }],
     slotsSequential: 1,
     slotsParallel: Math.max(1, os.availableParallelism()),
     maxTimeSequential: 3600,
@@ -96,11 +111,6 @@ export function defaults(): Record<SettingName, unknown> {
     tokenTtlHours: 24 * 7,
     maxBodyBytes: 1024 * 1024,
     logLevel: 'info',
-    driverSequential: 'local',
-    driverParallel: 'local',
-    docker: {},
-    sbatch: undefined,
-    maxTimeSbatch: 2 * 86400,
   };
 }
 
@@ -127,7 +137,12 @@ function readConfigFile(file: string): Record<string, unknown> {
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`config file ${file} must hold a JSON object`);
   for (const key of Object.keys(json)) {
-    if (!Object.hasOwn(SETTINGS, key)) throw new ConfigError(`config file ${file}: unknown setting "${key}"; known settings: ${Object.keys(SETTINGS).join(', ')}`);
+    if (!Object.hasOwn(SETTINGS, key)) {
+      throw new ConfigError(
+        `config file ${file}: unknown setting "${key}"; known settings: ${Object.keys(SETTINGS).join(', ')} ` +
+          '(drivers and their settings are configured as "targets" since jobvisor 0.2: see README, "Targets")',
+      );
+    }
   }
   return json as Record<string, unknown>;
 }

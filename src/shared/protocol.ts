@@ -8,14 +8,16 @@
  *                        `update` (numbered by `seq`; resent until acknowledged)
  *   supervisor → agent: `op`, `ack` (every update up to `seq` is applied and persisted)
  *
- * Every message carries the protocol version `v`.
+ * Every message carries the protocol version `v`. An agent of an older version (left running on
+ * a cluster by an earlier jobvisor) is told to stop, in its own version, and its scheduler jobs
+ * are followed again by a new agent once its user logs in.
  */
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from './errors.js';
 import { Name } from './types.js';
 import { ProgressSpec } from './template.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
 export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
 export const AGENT_PATH = '/agent';
@@ -23,6 +25,10 @@ export const AGENT_PATH = '/agent';
 const V = z.literal(PROTOCOL_VERSION);
 const JobRef = { jobId: Name, serial: z.number().int().positive() };
 const Argv = z.array(z.string()).min(1);
+/** A scheduler module's registry name (the agent's batch engine has one per scheduler). */
+const SchedulerName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+/** A batch scheduler's job id. */
+export const ExternalId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
 export const RunOp = z.object({
   kind: z.literal('run'),
@@ -32,16 +38,17 @@ export const RunOp = z.object({
   parameters: z.record(z.string(), z.unknown()),
   progress: ProgressSpec,
   timeLimitSeconds: z.number().positive(),
-  /** For sbatch runs: the batch script the agent submits with `sbatch` (the argv is inside it). */
-  sbatch: z.object({ script: z.string().min(1).max(64 * 1024) }).strict().optional(),
+  /** For runs on a cluster: the batch script the agent submits to the named scheduler (the argv is inside it). */
+  batch: z.object({ scheduler: SchedulerName, script: z.string().min(1).max(64 * 1024) }).strict().optional(),
 }).strict();
 
-/** Follows a Slurm job submitted earlier (by this agent or a previous one) again. */
+/** Follows a scheduler's job submitted earlier (by this agent or a previous one) again. */
 export const AttachOp = z.object({
   kind: z.literal('attach'),
   ...JobRef,
   runDir: z.string().min(1),
-  slurmJobId: z.string().regex(/^[0-9]+$/),
+  scheduler: SchedulerName,
+  externalId: ExternalId,
   logOffset: z.number().int().nonnegative(),
   progress: ProgressSpec,
 }).strict();
@@ -49,7 +56,7 @@ export const AttachOp = z.object({
 /** The agent's own log and counters, for diagnosis. */
 export const AgentInfoOp = z.object({ kind: z.literal('agentInfo') }).strict();
 
-/** Asks the agent to end (after its reply); its Slurm jobs go on. */
+/** Asks the agent to end (after its reply); its scheduler jobs go on. */
 export const ShutdownOp = z.object({ kind: z.literal('shutdown'), reason: z.string().max(500) }).strict();
 
 export const CancelOp = z.object({ kind: z.literal('cancel'), ...JobRef, reason: z.string().max(500) }).strict();
@@ -87,14 +94,14 @@ export const Update = z.discriminatedUnion('kind', [
     offset: z.number().int().nonnegative().optional(),
   }).strict(),
   z.object({
-    kind: z.literal('slurm'),
-    slurmJobId: z.string().regex(/^[0-9]+$/),
-    /** Slurm's state (PENDING, RUNNING, ...) as last seen. */
+    kind: z.literal('scheduler'),
+    externalId: ExternalId,
+    /** The scheduler's own state word (PENDING, qw, ...) as last seen. */
     state: z.string().max(40),
     reason: z.string().max(500).optional(),
-    /** Slurm's estimated start time, when pending. */
-    startTime: z.string().max(40).optional(),
-    /** Slurm could not be asked lately: the state is the last one seen. */
+    /** The scheduler's estimated start time, when pending. */
+    estimatedStart: z.string().max(40).optional(),
+    /** The scheduler could not be asked lately: the state is the last one seen. */
     unconfirmed: z.boolean().optional(),
   }).strict(),
   z.object({
@@ -107,7 +114,7 @@ export const Update = z.discriminatedUnion('kind', [
 ]);
 export type Update = z.infer<typeof Update>;
 
-export const AgentRun = z.object({ ...JobRef, pid: z.number().int(), running: z.boolean(), slurmJobId: z.string().optional() }).strict();
+export const AgentRun = z.object({ ...JobRef, pid: z.number().int(), running: z.boolean(), externalId: ExternalId.optional() }).strict();
 export type AgentRun = z.infer<typeof AgentRun>;
 
 const ErrorCodeSchema = z.string().refine((c): c is ErrorCode => Object.hasOwn(ERRORS, c));
@@ -145,8 +152,8 @@ export const IoReadResult = z.object({
 }).strict();
 export const RunStatusResult = z.object({ known: z.boolean(), running: z.boolean() }).strict();
 export const AnalysisResult = z.object({ data: z.unknown() }).strict();
-export const RunResult = z.object({ pid: z.number().int(), slurmJobId: z.string().optional() }).strict();
-export const AgentInfoResult = z.object({ logTail: z.string(), slurmCommands: z.record(z.string(), z.number()) }).strict();
+export const RunResult = z.object({ pid: z.number().int(), externalId: ExternalId.optional() }).strict();
+export const AgentInfoResult = z.object({ logTail: z.string(), schedulerCommands: z.record(z.string(), z.number()) }).strict();
 
 /** Parses one websocket frame; undefined when it is not JSON or fails the schema. */
 export function parseMessage<T>(schema: z.ZodType<T>, raw: string): { ok: true; value: T } | { ok: false; message: string } {

@@ -5,12 +5,16 @@
  * A command is an argv array. Its elements may hold placeholders: `{name}` for a validated
  * parameter, `{templateDir}`, `{runDir}`, `{node}` (the agent's Node binary) and, in analysis
  * commands, `{frame}` and `{index}`. It is never given to a shell.
+ *
+ * Where a template may run: `targets` lists target names or driver kinds (`["local", "docker"]`,
+ * `["perlmutter"]`); without it, every target. `sizes` lists the sizes it allows, the first being
+ * the default. Templates of jobvisor 0.1 name `runModes` instead (see supervisor/targets.ts).
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { JobvisorError } from './errors.js';
-import { RunMode, NAME_PATTERN } from './types.js';
+import { NAME_PATTERN, Size } from './types.js';
 
 const Label = z.string().min(1).max(200);
 
@@ -72,7 +76,10 @@ export const TemplateFile = z.object({
   description: z.string().max(5000).default(''),
   parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), ParameterSpec),
   command: Argv,
-  runModes: z.array(RunMode).min(1),
+  targets: z.array(z.string().regex(NAME_PATTERN)).min(1).optional(),
+  sizes: z.array(Size).min(1).optional(),
+  /** jobvisor 0.1: sizes, or a cluster kind's run mode. */
+  runModes: z.array(z.string().regex(/^[a-z]{1,32}$/)).min(1).optional(),
   resources: z.object({ cores: z.number().int().positive().default(1) }).strict().default({ cores: 1 }),
   timeLimitSeconds: z.number().positive(),
   progress: ProgressSpec.default({ kind: 'none' }),
@@ -194,14 +201,15 @@ export function fillArgv(argv: string[], values: Record<string, unknown>): strin
   );
 }
 
-/** What clients see of a template: everything but where it lives and how it runs. */
-export function publicTemplate(t: Template) {
+/** What clients see of a template: everything but where it lives and how it runs; with the targets it may run on. */
+export function publicTemplate(t: Template, targets: string[], sizes: Size[]) {
   return {
     name: t.name,
     title: t.title,
     description: t.description,
     parameters: t.parameters,
-    runModes: t.runModes,
+    targets,
+    sizes,
     resources: t.resources,
     timeLimitSeconds: t.timeLimitSeconds,
     results: t.results,

@@ -1,24 +1,26 @@
 /**
- * The agents the supervisor runs: one per (driver, user, run mode). Starts them through their
+ * The agents the supervisor runs: one per (target, user, size), or one per (target, user) on a
+ * target whose agents start with the user's login (they serve every size). Starts them through their
  * driver on demand (one start at a time per key, bounded by a start timeout), keeps them while
  * something leases them, stops them after an idle time, and re-adopts the agents a previous
  * supervisor started.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AgentView } from '../shared/api.js';
+import type { AgentView, TargetLoginBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { ClusterLoginBody } from '../shared/sbatchConfig.js';
-import type { RunMode } from '../shared/types.js';
+import type { Size } from '../shared/types.js';
 import type { AgentHandle, Driver } from '../drivers/driver.js';
-import type { AgentRow, JobStore } from './db.js';
+import type { AgentRow, JobStore } from './store.js';
 
 export type AgentState = 'starting' | 'connected' | 'disconnected' | 'stopping';
 
 export interface ManagedAgent {
   id: string;
   user: string;
-  runMode: RunMode;
+  target: string;
+  /** The size it serves; null when it serves every size. */
+  size: Size | null;
   driver: string;
   handle: AgentHandle;
   state: AgentState;
@@ -34,9 +36,10 @@ export interface ManagedAgent {
 
 export interface AgentManagerDeps {
   store: JobStore;
-  drivers: Map<string, Driver>;
+  /** The drivers of the targets, by target name. */
+  drivers: ReadonlyMap<string, Driver>;
   supervisorUrl: () => string;
-  freeSlots(driver: string, runMode: RunMode, pool: string): number;
+  freeSlots(target: string, size: Size, pool: string): number;
   startTimeoutMs: number;
   idleMs: number;
   log: Logger;
@@ -83,32 +86,35 @@ export class AgentManager {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /**
-   * Resolves with a connected agent for (driver, user, run mode), starting one if needed.
-   * `onWaiting` hears what the wait is for.
-   */
-  async connected(driverName: string, user: string, runMode: RunMode, signal: AbortSignal): Promise<ManagedAgent> {
-    const agent = this.find(driverName, user, runMode) ?? (await this.start(driverName, user, runMode));
+  /** The size an agent of the target serves for a run of `size`: null on targets whose one agent per user serves every size. */
+  private agentSize(target: string, size: Size): Size | null {
+    return this.deps.drivers.get(target)?.info.needsLogin ? null : size;
+  }
+
+  /** Resolves with a connected agent for (target, user, size), starting one if needed. */
+  async connected(target: string, user: string, size: Size, signal: AbortSignal): Promise<ManagedAgent> {
+    const agentSize = this.agentSize(target, size);
+    const agent = this.find(target, user, agentSize) ?? (await this.start(target, user, agentSize ?? size));
     if (agent.state === 'connected') return agent;
     await this.waitConnected(agent, signal);
     return agent;
   }
 
-  /** Starts an agent with the user's own login, in place of the user's agent of that kind if there is one. */
-  async startWithLogin(driverName: string, user: string, runMode: RunMode, credentials: ClusterLoginBody, signal: AbortSignal): Promise<ManagedAgent> {
-    const previous = this.find(driverName, user, runMode);
+  /** Starts an agent with the user's own login, in place of the user's agent of that target if there is one. */
+  async startWithLogin(target: string, user: string, credentials: TargetLoginBody, signal: AbortSignal): Promise<ManagedAgent> {
+    const previous = this.find(target, user, null);
     if (previous) await this.stop(previous, 'replaced by a new login');
-    const key = `${driverName}/${user}/${runMode}`;
-    const start = this.startAgent(driverName, user, runMode, credentials).finally(() => this.starting.delete(key));
+    const key = `${target}/${user}/*`;
+    const start = this.startAgent(target, user, 'parallel', credentials).finally(() => this.starting.delete(key));
     this.starting.set(key, start);
     const agent = await start;
     if (agent.state !== 'connected') await this.waitConnected(agent, signal);
     return agent;
   }
 
-  /** The agent of (driver, user, run mode) that is up or coming back, if any. */
-  live(driverName: string, user: string, runMode: RunMode): ManagedAgent | undefined {
-    return this.find(driverName, user, runMode);
+  /** The agent of (target, user, size) that is up or coming back, if any. */
+  live(target: string, user: string, size: Size): ManagedAgent | undefined {
+    return this.find(target, user, this.agentSize(target, size));
   }
 
   lease(agent: ManagedAgent): () => void {
@@ -170,7 +176,7 @@ export class AgentManager {
   async adoptSaved(): Promise<void> {
     for (const id of this.deps.store.listAgentIds()) {
       const row = this.deps.store.getAgent(id) as AgentRow;
-      const driver = this.deps.drivers.get(row.driver);
+      const driver = this.deps.drivers.get(row.target);
       const handle = await driver?.adoptAgent?.({ agentId: id, pid: row.pid, host: row.host }).catch((err: unknown) => {
         this.deps.log.warn({ agentId: id, err: (err as Error).message }, 'agent could not be re-adopted');
         return undefined;
@@ -180,11 +186,11 @@ export class AgentManager {
         continue;
       }
       this.deps.log.info({ agentId: id, pid: row.pid, host: handle.host }, 're-adopted agent of a previous supervisor');
-      this.track(this.manage(id, row.user, row.runMode, row.driver, handle, 'disconnected'));
+      this.track(this.manage({ id, user: row.user, target: row.target, size: row.size, driver: row.driver }, handle, 'disconnected'));
     }
     const keep = new Set(this.agents.keys());
     for (const driver of this.deps.drivers.values()) {
-      await driver.removeLeftovers?.(keep).catch((err: unknown) => this.deps.log.warn({ driver: driver.name, err: (err as Error).message }, 'leftovers could not be removed'));
+      await driver.removeLeftovers?.(keep).catch((err: unknown) => this.deps.log.warn({ target: driver.info.name, err: (err as Error).message }, 'leftovers could not be removed'));
     }
   }
 
@@ -192,7 +198,8 @@ export class AgentManager {
     return [...this.agents.values()].map((a) => ({
       agentId: a.id,
       user: a.user,
-      runMode: a.runMode,
+      target: a.target,
+      size: a.size,
       driver: a.driver,
       host: a.handle.host,
       pool: a.handle.pool,
@@ -220,40 +227,42 @@ export class AgentManager {
     for (const a of this.agents.values()) this.clearIdle(a);
   }
 
-  private find(driverName: string, user: string, runMode: RunMode): ManagedAgent | undefined {
+  private find(target: string, user: string, size: Size | null): ManagedAgent | undefined {
     for (const a of this.agents.values()) {
-      if (a.driver === driverName && a.user === user && a.runMode === runMode && a.state !== 'stopping') return a;
+      if (a.target === target && a.user === user && a.size === size && a.state !== 'stopping') return a;
     }
     return undefined;
   }
 
-  private start(driverName: string, user: string, runMode: RunMode): Promise<ManagedAgent> {
-    const key = `${driverName}/${user}/${runMode}`;
+  private start(target: string, user: string, size: Size): Promise<ManagedAgent> {
+    const agentSize = this.agentSize(target, size);
+    const key = `${target}/${user}/${agentSize ?? '*'}`;
     let p = this.starting.get(key);
     if (!p) {
-      p = this.startAgent(driverName, user, runMode).finally(() => this.starting.delete(key));
+      p = this.startAgent(target, user, size).finally(() => this.starting.delete(key));
       this.starting.set(key, p);
     }
     return p;
   }
 
-  private async startAgent(driverName: string, user: string, runMode: RunMode, credentials?: ClusterLoginBody): Promise<ManagedAgent> {
-    const driver = this.deps.drivers.get(driverName);
-    if (!driver) throw new JobvisorError('AGENT_START_FAILED', `no driver named ${driverName} is configured`);
-    const id = `${driverName}-${user}-${runMode}-${randomBytes(4).toString('hex')}`;
+  private async startAgent(target: string, user: string, size: Size, credentials?: TargetLoginBody): Promise<ManagedAgent> {
+    const driver = this.deps.drivers.get(target);
+    if (!driver) throw new JobvisorError('AGENT_START_FAILED', `no target named ${target} is configured`);
+    const agentSize = this.agentSize(target, size);
+    const id = `${target}-${user}-${agentSize ?? 'all'}-${randomBytes(4).toString('hex')}`;
     const token = randomBytes(32).toString('base64url');
-    const row: AgentRow = { id, tokenHash: hash(token).toString('hex'), user, runMode, driver: driverName, host: '', pid: null, lastSeq: 0, startedAt: this.now() };
+    const row: AgentRow = { id, tokenHash: hash(token).toString('hex'), user, target, size: agentSize, driver: driver.info.kind, host: '', pid: null, lastSeq: 0, startedAt: this.now() };
     this.deps.store.saveAgent(row);
-    this.deps.log.info({ agentId: id, driver: driverName, user, runMode }, 'starting agent');
+    this.deps.log.info({ agentId: id, target, driver: driver.info.kind, user, size: agentSize }, 'starting agent');
     let handle: AgentHandle;
     try {
       handle = await driver.startAgent({
         agentId: id,
         token,
         user,
-        runMode,
+        size,
         supervisorUrl: this.deps.supervisorUrl(),
-        freeSlots: (pool) => this.deps.freeSlots(driverName, runMode, pool),
+        freeSlots: (pool) => this.deps.freeSlots(target, size, pool),
         ...(credentials ? { credentials } : {}),
       });
     } catch (err) {
@@ -261,14 +270,15 @@ export class AgentManager {
       throw err instanceof JobvisorError ? err : new JobvisorError('AGENT_START_FAILED', `agent could not be started: ${(err as Error).message}`);
     }
     this.deps.store.saveAgent({ ...row, host: handle.host, pid: handle.pid });
-    const agent = this.manage(id, user, runMode, driverName, handle, 'starting');
+    const agent = this.manage({ id, user, target, size: agentSize, driver: driver.info.kind }, handle, 'starting');
     this.track(agent);
     if (this.earlyConnected.delete(id)) this.onConnect(id);
     return agent;
   }
 
-  private manage(id: string, user: string, runMode: RunMode, driver: string, handle: AgentHandle, state: AgentState): ManagedAgent {
-    const agent: ManagedAgent = { id, user, runMode, driver, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, lostTimer: null, connectedWaiters: new Set() };
+  private manage(who: Pick<ManagedAgent, 'id' | 'user' | 'target' | 'size' | 'driver'>, handle: AgentHandle, state: AgentState): ManagedAgent {
+    const agent: ManagedAgent = { ...who, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, lostTimer: null, connectedWaiters: new Set() };
+    const id = who.id;
     this.agents.set(id, agent);
     if (handle.expiresAt !== undefined) {
       const expiry = setTimeout(() => void this.stop(agent, 'the login expired'), Math.max(0, Math.min(handle.expiresAt - this.now(), 2 ** 31 - 1)));
@@ -326,7 +336,7 @@ export class AgentManager {
 
   private armIdle(agent: ManagedAgent): void {
     this.clearIdle(agent);
-    // An agent started with the user's own login (sbatch) lasts as long as the login, idle or not.
+    // An agent started with the user's own login (clusters) lasts as long as the login, idle or not.
     if (agent.leases > 0 || agent.state !== 'connected' || agent.handle.expiresAt !== undefined) return;
     agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${seconds(this.deps.idleMs)} s`), this.deps.idleMs);
     agent.idleTimer.unref();

@@ -9,7 +9,7 @@ import type { Logger } from '../shared/logger.js';
 import { RunResult, type Op, type RunEnd, type Update } from '../shared/protocol.js';
 import { isActive, type Status } from '../shared/types.js';
 import type { Template } from '../shared/template.js';
-import type { JobRow, JobStore } from './db.js';
+import type { JobRow, JobStore } from './store.js';
 import type { ManagedAgent } from './agents.js';
 import { OpAbandoned, sendOp, sendToAgent, type OpContext } from './opLoop.js';
 import { Slots, type Release } from './slots.js';
@@ -20,12 +20,14 @@ export interface JobContext extends OpContext {
   store: JobStore;
   log: Logger;
   emit(event: JobEvent): void;
-  cpuSlots(driver: string, row: JobRow, pool: string): Slots;
+  cpuSlots(row: JobRow, pool: string): Slots;
   runDir(row: JobRow): string;
   templatesDir(row: JobRow): string;
   maxTimeSeconds(row: JobRow): number;
-  /** Lets a run's driver complete its run op (sbatch: the batch script). */
-  completeRunOp(row: JobRow, op: Extract<Op, { kind: 'run' }>): Extract<Op, { kind: 'run' }>;
+  /** Lets a run's driver complete its run op (a cluster run: the batch script). */
+  prepareRunOp(row: JobRow, template: Template, op: Extract<Op, { kind: 'run' }>): Extract<Op, { kind: 'run' }>;
+  /** How users read the run's target, and its scheduler's name (null when it has none). */
+  describeTarget(row: JobRow): { title: string; scheduler: string | null };
   /** How long a cancel waits for the agent that runs the cmd. */
   agentWaitMs: number;
   now(): number;
@@ -64,6 +66,7 @@ export function freshRun(now: number) {
     sent: false,
     externalId: null,
     logOffset: 0,
+    scheduler: null,
   };
 }
 
@@ -95,8 +98,10 @@ export class ComputeJob {
       user: r.user,
       jobKey: r.jobKey,
       template: r.template,
-      runMode: r.runMode,
+      target: r.target,
+      size: r.size,
       driver: r.driver,
+      options: r.options,
       serial: r.serial,
       status: r.status,
       parameters: r.parameters,
@@ -111,6 +116,7 @@ export class ComputeJob {
       updatedAt: r.updatedAt,
       logLines: r.logLines,
       externalId: r.externalId,
+      scheduler: r.scheduler && { name: this.ctx.describeTarget(r).scheduler ?? r.driver, ...r.scheduler },
       nextRequestMs: NEXT_REQUEST_MS[r.status],
       history: withHistory ? this.ctx.store.history(r.id) : [],
     };
@@ -119,7 +125,7 @@ export class ComputeJob {
   // ---- transitions -------------------------------------------------------------------
 
   /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
-  startRun(next: Pick<JobRow, 'template' | 'runMode' | 'driver' | 'parameters' | 'slurm'>, template: Template, isFirst: boolean): void {
+  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options'>, template: Template, isFirst: boolean): void {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();
@@ -150,7 +156,12 @@ export class ComputeJob {
       this.row = { ...this.row, externalId, updatedAt: this.ctx.now() };
       this.ctx.store.saveJob(this.row);
     }
-    this.setWaiting(`Slurm job ${externalId}: submitted`);
+    this.setWaiting(`${this.schedulerJob(externalId)}: submitted`);
+  }
+
+  /** "<scheduler> job 123", e.g. "Grid Engine job 45". */
+  private schedulerJob(externalId: string | null): string {
+    return `${this.ctx.describeTarget(this.row).scheduler ?? 'scheduler'} job ${externalId ?? '?'}`;
   }
 
   /** Ends the current run. `save` lets an update's sequence number be saved in the same transaction. */
@@ -177,7 +188,7 @@ export class ComputeJob {
 
   private announce(msg: string, fields: Record<string, unknown> = {}): void {
     const r = this.row;
-    this.ctx.log.info({ jobId: r.id, serial: r.serial, status: r.status, driver: r.driver, agentId: r.agentId, ...fields }, msg);
+    this.ctx.log.info({ jobId: r.id, serial: r.serial, status: r.status, target: r.target, agentId: r.agentId, ...fields }, msg);
     this.emitView();
   }
 
@@ -213,27 +224,27 @@ export class ComputeJob {
   }
 
   private async runLoop(serial: number, template: Template, signal: AbortSignal): Promise<void> {
-    const target = { driver: this.row.driver, user: this.row.user, runMode: this.row.runMode };
+    const target = { target: this.row.target, user: this.row.user, size: this.row.size };
     const recheck = () => this.recheck(serial, signal);
     try {
       this.setWaiting('starting agent');
-      const agent = await this.ctx.agents.connected(target.driver, target.user, target.runMode, signal);
+      const agent = await this.ctx.agents.connected(target.target, target.user, target.size, signal);
       this.leaseAgent(agent);
       recheck();
       this.setWaiting('waiting for the run directory');
       this.held.releases.push(await this.runDirSlot.acquire(signal));
       recheck();
       this.setWaiting('waiting for a CPU slot');
-      const cpu = this.ctx.cpuSlots(target.driver, this.row, agent.handle.pool);
+      const cpu = this.ctx.cpuSlots(this.row, agent.handle.pool);
       const cores = template.resources.cores;
       const what = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
       this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores));
       recheck();
       this.setWaiting('starting run');
-      const op = this.ctx.completeRunOp(this.row, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
+      const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
       const result = RunResult.parse(await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
       recheck();
-      if (result.slurmJobId) this.submitted(result.slurmJobId);
+      if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
     } catch (err) {
       this.runFailed(serial, err);
@@ -245,7 +256,7 @@ export class ComputeJob {
     if (err instanceof JobvisorError && err.code === 'LOGIN_REQUIRED') {
       this.awaitingLogin = true;
       this.releaseHeld();
-      this.setWaiting('login required: log in to the cluster to submit this run');
+      this.setWaiting(`login required: log in to ${this.ctx.describeTarget(this.row).title} to submit this run`);
       return;
     }
     const message = err instanceof JobvisorError && err.expose ? err.message : 'internal error while starting the run';
@@ -275,7 +286,7 @@ export class ComputeJob {
   /** A run that its agent reported after a supervisor restart: hold its agent and slots again. */
   readopt(agent: ManagedAgent, pid: number, running: boolean, cores: number): void {
     if (this.held.releases.length === 0) {
-      const cpu = this.ctx.cpuSlots(this.row.driver, this.row, agent.handle.pool);
+      const cpu = this.ctx.cpuSlots(this.row, agent.handle.pool);
       this.held.releases.push(this.runDirSlot.take(), cpu.take(Math.min(cores, cpu.total)));
     }
     this.leaseAgent(agent);
@@ -296,17 +307,17 @@ export class ComputeJob {
     this.releaseHeld();
     this.row = { ...this.row, agentId: null, updatedAt: this.ctx.now() };
     this.ctx.store.saveJob(this.row);
-    this.waitingFor = `login required: log in to the cluster again to follow Slurm job ${this.row.externalId} (${reason})`;
+    this.waitingFor = `login required: log in to ${this.ctx.describeTarget(this.row).title} again to follow ${this.schedulerJob(this.row.externalId)} (${reason})`;
     this.announce('run detached from its agent', { reason });
   }
 
   /** Follows a scheduler's job again with a new agent of its user. */
   attach(agent: ManagedAgent, op: Extract<Op, { kind: 'attach' }>): void {
     this.leaseAgent(agent);
-    if (this.held.releases.length === 1) this.held.releases.push(this.runDirSlot.take(), this.ctx.cpuSlots(this.row.driver, this.row, agent.handle.pool).take());
+    if (this.held.releases.length === 1) this.held.releases.push(this.runDirSlot.take(), this.ctx.cpuSlots(this.row, agent.handle.pool).take());
     this.row = { ...this.row, agentId: agent.id, updatedAt: this.ctx.now() };
     this.ctx.store.saveJob(this.row);
-    this.waitingFor = this.row.status === 'pending' ? `Slurm job ${this.row.externalId}: re-attached` : null;
+    this.waitingFor = this.row.status === 'pending' ? `${this.schedulerJob(this.row.externalId)}: re-attached` : null;
     this.announce('run re-attached', { agentId: agent.id });
     this.ctx.hub.send(agent.id, op).catch((err: unknown) => this.ctx.log.warn({ jobId: this.row.id, err: (err as Error).message }, 'attach op failed'));
   }
@@ -322,7 +333,7 @@ export class ComputeJob {
     this.canceling = reason;
     this.runAbort?.abort(new OpAbandoned('canceled'));
     if (this.row.sent && !this.row.agentId && this.row.externalId) {
-      throw new JobvisorError('LOGIN_REQUIRED', `log in to the cluster to cancel Slurm job ${this.row.externalId}`);
+      throw new JobvisorError('LOGIN_REQUIRED', `log in to ${this.ctx.describeTarget(this.row).title} (target ${this.row.target}) to cancel ${this.schedulerJob(this.row.externalId)}`);
     }
     if (!this.row.sent || !this.row.agentId) {
       this.end('canceled', reason);
@@ -367,7 +378,7 @@ export class ComputeJob {
       this.end(update.status, update.reason ?? null, save);
       return [];
     }
-    const applied = applyUpdate(this.row, update, this.ctx.now());
+    const applied = applyUpdate(this.row, update, this.ctx.now(), this.ctx.describeTarget(this.row).scheduler ?? this.row.driver);
     this.row = applied.row;
     if (applied.waitingFor !== undefined) {
       this.waitingFor = applied.waitingFor;

@@ -7,13 +7,13 @@ import type { JobEvent, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentMessage } from '../shared/protocol.js';
-import type { SlurmOptions } from '../shared/sbatchConfig.js';
 import { publicTemplate, validateParameters, type PublicTemplate, type Template } from '../shared/template.js';
-import { isActive, type Caller, type RunMode } from '../shared/types.js';
+import { isActive, SIZES, type Caller, type Size } from '../shared/types.js';
 import type { AgentManager, ManagedAgent } from './agents.js';
 import type { AgentHub } from './agentHub.js';
 import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
-import type { JobRow, JobStore } from './db.js';
+import type { JobRow, JobStore } from './store.js';
+import type { Targets } from './targets.js';
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
@@ -25,9 +25,7 @@ export interface JobServiceDeps {
   hub: AgentHub;
   log: Logger;
   emit(event: JobEvent): void;
-  driverFor(runMode: RunMode): string;
-  /** Refuses a run its driver could never run, before anything starts. */
-  checkRun(template: Template, runMode: RunMode, slurm: SlurmOptions | undefined): void;
+  targets: Targets;
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;
   now?: () => number;
@@ -48,7 +46,8 @@ export class JobService {
   }
 
   templates(): PublicTemplate[] {
-    return [...this.deps.templates.values()].map(publicTemplate);
+    const { targets } = this.deps;
+    return [...this.deps.templates.values()].map((t) => publicTemplate(t, targets.allowed(t).map((d) => d.info.name), targets.sizes(t)));
   }
 
   template(row: JobRow): Template {
@@ -63,19 +62,16 @@ export class JobService {
   async run(caller: Caller, body: RunBody): Promise<JobView> {
     const template = this.deps.templates.get(body.template);
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
-    const runMode = body.runMode ?? (template.runModes[0] as RunMode);
-    if (!template.runModes.includes(runMode)) {
-      throw new JobvisorError('RUN_MODE_NOT_ALLOWED', `template ${template.name} runs in ${template.runModes.join(' or ')}, not ${runMode}`);
-    }
+    const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
-    this.deps.checkRun(template, runMode, body.slurm);
-    const driver = this.deps.driverFor(runMode);
-    if (runMode === 'sbatch' && !this.deps.agents.live(driver, caller.username, runMode)) {
-      throw new JobvisorError('LOGIN_REQUIRED', 'log in to the cluster first (POST /api/cluster/login)');
+    driver.checkRun({ template, size, options });
+    const info = driver.info;
+    if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
+      throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`);
     }
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, runMode, driver: this.deps.driverFor(runMode), parameters, slurm: body.slurm ?? null };
+      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       if (!existing) {
         const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next });
@@ -114,16 +110,22 @@ export class JobService {
     return job;
   }
 
-  async beginSession(caller: Caller, runModes: RunMode[] | undefined): Promise<{ runMode: RunMode; state: string; error?: string }[]> {
-    const modes = runModes ?? (['sequential', 'parallel'] as RunMode[]);
+  /** Starts the caller's agents of a target now (default: the first target that needs no login), so a first run does not wait for them. */
+  async beginSession(caller: Caller, body: { target?: string; sizes?: Size[]; runModes?: Size[] }): Promise<{ target: string; size: Size; state: string; error?: string }[]> {
+    const targets = this.deps.targets;
+    const driver = body.target !== undefined ? targets.require(body.target) : targets.all().find((d) => !d.info.needsLogin);
+    if (!driver) return [];
+    if (driver.info.needsLogin) throw new JobvisorError('LOGIN_REQUIRED', `agents of ${driver.info.title} start with your login (POST /api/targets/${driver.info.name}/login)`);
+    const sizes = body.sizes ?? body.runModes ?? [...SIZES];
     const signal = AbortSignal.timeout(this.deps.context.agentWaitMs);
+    const target = driver.info.name;
     return Promise.all(
-      modes.map(async (runMode) => {
+      sizes.map(async (size) => {
         try {
-          const a = await this.deps.agents.connected(this.deps.driverFor(runMode), caller.username, runMode, signal);
-          return { runMode, state: a.state };
+          const a = await this.deps.agents.connected(target, caller.username, size, signal);
+          return { target, size, state: a.state };
         } catch (err) {
-          return { runMode, state: 'failed', error: (err as Error).message };
+          return { target, size, state: 'failed', error: (err as Error).message };
         }
       }),
     );
@@ -134,10 +136,10 @@ export class JobService {
   /** Hears each agent's hello (after this service has reconciled the agent's runs). */
   onAgentHello: (agent: ManagedAgent, jobs: Iterable<ComputeJob>) => void = () => undefined;
 
-  /** Runs that waited for their user to log in to the cluster go on. */
-  resumeAwaitingLogin(user: string): void {
+  /** Runs on a target that waited for their user to log in there go on. */
+  resumeAwaitingLogin(user: string, target: string): void {
     for (const job of this.jobs.values()) {
-      if (job.row.user === user && job.awaitingLogin) job.resume(this.template(job.row));
+      if (job.row.user === user && job.row.target === target && job.awaitingLogin) job.resume(this.template(job.row));
     }
   }
 
@@ -194,6 +196,8 @@ export class JobService {
       const template = this.deps.templates.get(row.template);
       if (!template) {
         job.end('error', `template ${row.template} is no longer offered`);
+      } else if (!this.deps.targets.get(row.target)) {
+        job.end('error', `target ${row.target} is no longer configured`);
       } else if (!row.sent) {
         job.resume(template);
       } else if (!row.agentId || !this.deps.agents.get(row.agentId)) {
@@ -213,7 +217,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', runMode: 'sequential', driver: '', serial: 1, parameters: {}, slurm: null, ...freshRun(this.now()) };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */

@@ -1,6 +1,8 @@
 /**
- * Starts the supervisor process: database, templates, drivers, agent websockets, the job
- * service and its internal HTTP API, then takes back whatever a previous supervisor left.
+ * The supervisor: `createSupervisor(deps)` wires the job service, agents, agent websockets,
+ * logins and the internal HTTP API around injected drivers and a job store, without
+ * listening (a test can run it with any driver); `startSupervisor(config)` builds those from
+ * the configuration, listens, and takes back whatever a previous supervisor left.
  */
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -12,72 +14,72 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret } from '../shared/secret.js';
-import { loadTemplates } from '../shared/template.js';
-import type { RunMode } from '../shared/types.js';
-import { createDrivers, driverFor } from '../drivers/index.js';
+import { loadTemplates, type Template } from '../shared/template.js';
+import { SIZES, type Size } from '../shared/types.js';
+import { BACKENDS, createDrivers } from '../drivers/registry.js';
+import type { Backend, Driver } from '../drivers/driver.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import { AgentHub } from './agentHub.js';
 import { AgentManager } from './agents.js';
-import { JobStore } from './db.js';
 import { EventBus } from './events.js';
 import { JobService } from './jobs.js';
+import { Logins } from './logins.js';
+import type { ReadDeps } from './reads.js';
 import { createSupervisorRouter } from './routes.js';
 import { Slots } from './slots.js';
-import { ClusterService } from './cluster.js';
-import { completeSbatchOp, loadScriptTemplate, slurmOptions } from './sbatchScript.js';
-import { JobvisorError } from '../shared/errors.js';
-import type { ReadDeps } from './reads.js';
+import type { JobStore } from './store.js';
+import { SqliteJobStore } from './store/sqlite.js';
+import { Targets } from './targets.js';
 
-/** Every (driver, pool, run mode) the configuration offers: the local machine, each Docker engine, the cluster. */
-function pools(drivers: Map<string, unknown>, config: Config): [string, string, RunMode][] {
-  const out: [string, string, RunMode][] = [];
-  for (const runMode of ['sequential', 'parallel'] as const) {
-    const driver = driverFor(config, runMode);
-    const names = driver === 'docker' ? config.docker.engines.map((e) => e.name) : ['local'];
-    for (const pool of names) out.push([driver, pool, runMode]);
-  }
-  if (drivers.has('sbatch')) out.push(['sbatch', 'cluster', 'sbatch']);
-  return out;
+export interface SupervisorDeps {
+  config: Config;
+  /** The drivers of the targets, by target name, in the config's order. */
+  drivers: ReadonlyMap<string, Driver>;
+  backends?: ReadonlyMap<string, Backend>;
+  /** Made once the targets are known (a 0.1 database is migrated onto them). */
+  store: (targets: Targets) => JobStore;
+  templates: Map<string, Template>;
+  secret: string;
+  log: Logger;
+  /** The websocket URL agents connect back to (known once the supervisor listens). */
+  agentUrl: () => string;
 }
 
-export interface RunningSupervisor {
-  url: string;
-  port: number;
-  close(): Promise<void>;
+export interface Supervisor {
+  app: Koa;
+  /** For `server.on('upgrade')`: agent websockets on AGENT_PATH. */
+  handleUpgrade: AgentHub['handleUpgrade'];
+  targets: Targets;
+  /** Takes back what a previous supervisor left: agents, active jobs. */
+  recover(): Promise<void>;
+  /** Stops idle agents (agents with runs going stay, for the next supervisor), then the store; `drain` runs before the store closes. */
+  close(drain?: () => Promise<void>): Promise<void>;
 }
 
-export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel)): Promise<RunningSupervisor> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const secret = loadOrCreateSecret(config);
-  const templates = loadTemplates(config.templatesDir);
-  const store = new JobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const drivers = createDrivers(config, log);
-  const scriptTemplate = config.sbatch ? loadScriptTemplate(config.sbatch) : '';
+export function createSupervisor(deps: SupervisorDeps): Supervisor {
+  const { config, log, drivers } = deps;
+  const targets = new Targets(drivers, deps.backends ?? BACKENDS);
+  const store = deps.store(targets);
   const events = new EventBus();
-  let port = config.supervisorPort;
+  const driverOf = (target: string): Driver => targets.require(target);
 
   const cpuPools = new Map<string, Slots>();
-  const cpuSlots = (driver: string, runMode: RunMode, pool: string) => {
-    const key = `${driver}/${pool}/${runMode}`;
+  const cpuSlots = (target: string, size: Size, pool: string) => {
+    const key = `${target}/${pool}/${size}`;
     let s = cpuPools.get(key);
     if (!s) {
-      s = new Slots(`cpu ${key}`, drivers.get(driver)?.slots(runMode, pool) ?? 1);
+      s = new Slots(`cpu ${key}`, drivers.get(target)?.pools(size).get(pool) ?? 1);
       cpuPools.set(key, s);
     }
     return s;
-  };
-  const driverOf = (name: string) => {
-    const d = drivers.get(name);
-    if (!d) throw new Error(`no driver ${name}`);
-    return d;
   };
 
   const agents = new AgentManager({
     store,
     drivers,
-    supervisorUrl: () => agentWsUrl(config, port),
-    freeSlots: (driver, runMode, pool) => {
-      const s = cpuSlots(driver, runMode, pool);
+    supervisorUrl: deps.agentUrl,
+    freeSlots: (target, size, pool) => {
+      const s = cpuSlots(target, size, pool);
       return s.total - s.used;
     },
     startTimeoutMs: config.agentStartTimeoutMs,
@@ -101,92 +103,106 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     log,
     config.heartbeatMs,
   );
-  const maxTime: Record<RunMode, number> = { sequential: config.maxTimeSequential, parallel: config.maxTimeParallel, sbatch: config.maxTimeSbatch };
   const jobs: JobService = new JobService({
     store,
-    templates,
+    templates: deps.templates,
     agents,
     hub,
     log,
     emit: (e) => events.emit(e),
-    driverFor: (runMode) => driverFor(config, runMode),
-    checkRun: (template, runMode, slurm) => {
-      if (runMode === 'sbatch' && !config.sbatch) throw new JobvisorError('RUN_MODE_NOT_ALLOWED', 'no cluster is configured for sbatch runs');
-      driverOf(driverFor(config, runMode)).checkRun?.(template, runMode);
-      if (config.sbatch && runMode === 'sbatch') slurmOptions(config.sbatch, slurm, Math.min(template.timeLimitSeconds, config.maxTimeSbatch));
-    },
+    targets,
     restartGraceMs: config.restartGraceMs,
     context: {
-      cpuSlots: (driver, row, pool) => cpuSlots(driver, row.runMode, pool),
-      runDir: (row) => driverOf(row.driver).runDir(row.user, row.id),
-      templatesDir: (row) => driverOf(row.driver).templatesDir(),
-      maxTimeSeconds: (row) => maxTime[row.runMode],
+      cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
+      runDir: (row) => driverOf(row.target).runDir(row.user, row.id),
+      templatesDir: (row) => driverOf(row.target).templatesDir(),
+      maxTimeSeconds: (row) => driverOf(row.target).maxTimeSeconds(row.size),
       agentWaitMs: config.agentStartTimeoutMs,
-      completeRunOp: (row, op) => (row.driver === 'sbatch' && config.sbatch ? completeSbatchOp(config.sbatch, scriptTemplate, { jobId: row.id, serial: row.serial, slurm: row.slurm }, op) : op),
+      prepareRunOp: (row, template, op) => driverOf(row.target).prepareRunOp?.(op, { jobId: row.id, serial: row.serial, template, size: row.size, options: row.options }) ?? op,
+      describeTarget: (row) => {
+        const info = drivers.get(row.target)?.info;
+        return { title: info?.title ?? `target ${row.target}`, scheduler: info?.schedulerTitle ?? null };
+      },
     },
   });
-  const reads: ReadDeps = {
-    agents,
-    hub,
-    jobs,
-    runDir: (job) => driverOf(job.row.driver).runDir(job.row.user, job.row.id),
-    templatesDir: (job) => driverOf(job.row.driver).templatesDir(),
-    opTimeoutMs: config.agentStartTimeoutMs + 10_000,
-  };
+  const runDir: ReadDeps['runDir'] = (job) => driverOf(job.row.target).runDir(job.row.user, job.row.id);
+  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000 };
+  const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
+  jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
 
-  const cluster = new ClusterService({
-    configured: config.sbatch !== undefined,
-    host: config.sbatch?.host ?? '',
-    agents,
-    hub,
-    jobs,
-    loginTimeoutMs: (config.sbatch?.connectTimeoutMs ?? 20_000) + config.agentStartTimeoutMs,
-    runDir: (job) => driverOf(job.row.driver).runDir(job.row.user, job.row.id),
-  });
-  jobs.onAgentHello = (agent, all) => cluster.reattach(agent, all);
-
+  const slotUsage = () =>
+    targets.all().flatMap((d) =>
+      SIZES.flatMap((size) =>
+        [...d.pools(size).keys()].map((pool) => {
+          const s = cpuSlots(d.info.name, size, pool);
+          return { target: d.info.name, driver: d.info.kind, pool, size, total: s.total, used: s.used, waiting: s.waiting };
+        }),
+      ),
+    );
   const app = new Koa();
-  const slotUsage = () => pools(drivers, config).map(([driver, pool, runMode]) => {
-    const s = cpuSlots(driver, runMode, pool);
-    return { driver, pool, runMode, total: s.total, used: s.used, waiting: s.waiting };
-  });
-  const router = createSupervisorRouter({ secret, jobs, agents, events, reads, cluster, slotUsage, maxBodyBytes: config.maxBodyBytes });
+  const router = createSupervisorRouter({ secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(routeNotFound);
   app.on('error', (err: Error) => log.debug({ err: err.message }, 'request stream error'));
 
-  const server = http.createServer(app.callback());
+  const prune = setInterval(() => jobs.pruneEnded(), 60_000);
+  prune.unref();
+  return {
+    app,
+    handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
+    targets,
+    recover: () => jobs.recover(),
+    async close(drain) {
+      clearInterval(prune);
+      await agents.close();
+      hub.close();
+      events.close();
+      await drain?.();
+      store.close();
+    },
+  };
+}
+
+export interface RunningSupervisor {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel)): Promise<RunningSupervisor> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  let port = config.supervisorPort;
+  const supervisor = createSupervisor({
+    config,
+    drivers: createDrivers(config, log),
+    store: (targets) => new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'), targets.legacyPlacement),
+    templates: loadTemplates(config.templatesDir),
+    secret: loadOrCreateSecret(config),
+    log,
+    agentUrl: () => agentWsUrl(config, port),
+  });
+  const server = http.createServer(supervisor.app.callback());
   const closeHttpServer = trackConnections(server);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== AGENT_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    hub.handleUpgrade(req, socket, head);
+    supervisor.handleUpgrade(req, socket, head);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.supervisorPort, config.supervisorHost, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
-  await jobs.recover();
-  const prune = setInterval(() => jobs.pruneEnded(), 60_000);
-  prune.unref();
+  await supervisor.recover();
   const url = `http://${config.supervisorHost}:${port}`;
-  log.info({ url, templates: [...templates.keys()], drivers: [...drivers.keys()] }, 'supervisor listening');
-
+  log.info({ url, targets: supervisor.targets.names() }, 'supervisor listening');
   return {
     url,
     port,
-    async close() {
-      clearInterval(prune);
-      await agents.close();
-      hub.close();
-      events.close();
-      await closeHttpServer(5000);
-      store.close();
-    },
+    close: () => supervisor.close(() => closeHttpServer(5000)),
   };
 }

@@ -6,17 +6,18 @@
 import { JobvisorError } from '../shared/errors.js';
 import { delay, sleep, type RetryPolicy } from '../shared/retry.js';
 import type { Op } from '../shared/protocol.js';
-import type { RunMode } from '../shared/types.js';
+import type { Size } from '../shared/types.js';
 import type { AgentHub } from './agentHub.js';
 import type { AgentManager, ManagedAgent } from './agents.js';
 
 export const OP_RETRY: RetryPolicy = { baseMs: 100, maxMs: 2000, jitter: 0.3 };
 export const OP_ATTEMPTS = 4;
 
+/** Whose agent an op goes to: an agent of this target and user, for this size. */
 export interface OpTarget {
-  driver: string;
+  target: string;
   user: string;
-  runMode: RunMode;
+  size: Size;
 }
 
 export interface OpContext {
@@ -59,7 +60,7 @@ export async function sendOp(
   };
   for (let attempt = 0; ; attempt++) {
     recheck();
-    const agent = await ctx.agents.connected(target.driver, target.user, target.runMode, signal).catch((err: unknown) => {
+    const agent = await ctx.agents.connected(target.target, target.user, target.size, signal).catch((err: unknown) => {
       throw isTimeout(err) ? new JobvisorError('OP_TIMEOUT', `no agent was ready for the ${op.kind} op in time`) : err;
     });
     recheck();

@@ -1,6 +1,6 @@
 /**
  * Reading a job's run: its log from an offset, its output files, and analysis frames. Each is
- * an op to an agent of the job's user and run mode (the run directory may be on another host).
+ * an op to an agent of the job's user on its target (the run directory may be on another host).
  */
 import { Readable } from 'node:stream';
 import type { LogChunk } from '../shared/api.js';
@@ -29,7 +29,7 @@ function checkSerial(job: ComputeJob, serial: number | undefined): void {
 }
 
 function io(deps: ReadDeps, job: ComputeJob, op: Omit<Extract<Op, { kind: 'io' }>, 'kind' | 'runDir'>): Promise<unknown> {
-  const target = { driver: job.row.driver, user: job.row.user, runMode: job.row.runMode };
+  const target = { target: job.row.target, user: job.row.user, size: job.row.size };
   return sendOp(deps, target, { kind: 'io', runDir: deps.runDir(job), ...op }, AbortSignal.timeout(deps.opTimeoutMs));
 }
 
@@ -111,7 +111,7 @@ export async function analysis(deps: ReadDeps, caller: Caller, jobId: string, bo
     throw new JobvisorError('UNKNOWN_FRAME', `template ${template.name} has no frame "${body.frame}"${known.length ? `; known: ${known.join(', ')}` : ''}`);
   }
   if (!job.row.sent) throw new JobvisorError('ANALYSIS_FAILED', 'the run has not started yet');
-  const target = { driver: job.row.driver, user: job.row.user, runMode: job.row.runMode };
+  const target = { target: job.row.target, user: job.row.user, size: job.row.size };
   const timeout = AbortSignal.timeout(op.timeLimitSeconds * 1000 + deps.opTimeoutMs);
   const r = AnalysisResult.parse(await sendOp(deps, target, op, timeout));
   return { serial: job.row.serial, frame: body.frame, index: body.index, data: r.data };

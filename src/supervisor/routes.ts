@@ -22,9 +22,8 @@ import { Name, Role, type Caller } from '../shared/types.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
 import { formatSseComment, formatSseMessage } from '../shared/sse.js';
 import type { AgentManager } from './agents.js';
-import type { SlotUsage } from '../shared/api.js';
-import type { ClusterService } from './cluster.js';
-import { ClusterLoginBody } from '../shared/sbatchConfig.js';
+import { TargetLoginBody, type SlotUsage } from '../shared/api.js';
+import type { Logins } from './logins.js';
 import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';
 import { analysis, listFiles, readFile, readLog, type ReadDeps } from './reads.js';
@@ -35,8 +34,8 @@ export interface SupervisorRouteDeps {
   agents: AgentManager;
   events: EventBus;
   reads: ReadDeps;
-  cluster: ClusterService;
-  /** CPU slot usage of every pool (driver, engine or cluster, run mode). */
+  logins: Logins;
+  /** CPU slot usage of every pool (target, engine or cluster, size). */
   slotUsage(): SlotUsage[];
   maxBodyBytes: number;
   keepaliveMs?: number;
@@ -65,6 +64,12 @@ function jobId(ctx: Context): string {
   const id = ctx.params.jobId;
   if (!id || !Name.safeParse(id).success) throw new JobvisorError('JOB_NOT_FOUND', `no job ${String(id)}`);
   return id;
+}
+
+function targetName(ctx: Context): string {
+  const name = ctx.params.target ?? '';
+  if (!Name.safeParse(name).success) throw new JobvisorError('TARGET_NOT_FOUND', `no target ${name}`);
+  return name;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -125,7 +130,7 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
   });
   router.post('/session/begin', async (ctx) => {
     const b = await body(ctx, BeginSessionBody);
-    ctx.body = { agents: await jobs.beginSession(caller(ctx), b.runModes) };
+    ctx.body = { agents: await jobs.beginSession(caller(ctx), b) };
   });
   router.get('/agents', (ctx) => {
     if (caller(ctx).role !== 'admin') throw new JobvisorError('FORBIDDEN', 'only admins see agents');
@@ -135,15 +140,18 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
     if (caller(ctx).role !== 'admin') throw new JobvisorError('FORBIDDEN', 'only admins see slot usage');
     ctx.body = { slots: deps.slotUsage() };
   });
-  router.post('/cluster/login', async (ctx) => {
+  router.get('/targets', (ctx) => {
+    ctx.body = { targets: deps.logins.list(caller(ctx)) };
+  });
+  router.post('/targets/:target/login', async (ctx) => {
     const c = caller(ctx);
-    ctx.body = await deps.cluster.login(c, await body(ctx, ClusterLoginBody));
+    ctx.body = await deps.logins.login(c, targetName(ctx), await body(ctx, TargetLoginBody));
   });
-  router.get('/cluster/status', (ctx) => {
-    ctx.body = deps.cluster.status(caller(ctx));
+  router.get('/targets/:target/status', (ctx) => {
+    ctx.body = deps.logins.status(caller(ctx), targetName(ctx));
   });
-  router.get('/cluster/agent-log', async (ctx) => {
-    ctx.body = await deps.cluster.agentLog(caller(ctx));
+  router.get('/targets/:target/agent-log', async (ctx) => {
+    ctx.body = await deps.logins.agentLog(caller(ctx), targetName(ctx));
   });
   router.get('/events', (ctx) => streamEvents(ctx, deps.events, deps.keepaliveMs ?? 15_000));
   return router;

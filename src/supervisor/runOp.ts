@@ -2,7 +2,7 @@
 import type { Template } from '../shared/template.js';
 import { fillArgv } from '../shared/template.js';
 import type { Op } from '../shared/protocol.js';
-import type { JobRow } from './db.js';
+import type { JobRow } from './store.js';
 
 type RunOp = Extract<Op, { kind: 'run' }>;
 type AnalysisOp = Extract<Op, { kind: 'analysis' }>;
@@ -12,7 +12,7 @@ function placeholders(row: JobRow, runDir: string, templatesDir: string, templat
   return { ...row.parameters, runDir, templateDir };
 }
 
-/** The run op: the template's argv filled from validated parameters; time limit capped by the run mode's. */
+/** The run op: the template's argv filled from validated parameters; time limit capped by the target's for the run's size. */
 export function buildRunOp(row: JobRow, template: Template, runDir: string, templatesDir: string, maxTimeSeconds: number): RunOp {
   return {
     kind: 'run',

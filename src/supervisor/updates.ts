@@ -4,7 +4,7 @@
  * ending a run is a transition of ComputeJob.
  */
 import type { Update } from '../shared/protocol.js';
-import type { JobRow } from './db.js';
+import type { JobRow } from './store.js';
 
 export interface Applied {
   row: JobRow;
@@ -12,15 +12,18 @@ export interface Applied {
   lines?: string[];
 }
 
-/** How a Slurm state reads to a user: "Slurm: PENDING (Priority), estimated start 2026-11-24T15:00:00". */
-export function describeSlurm(u: Extract<Update, { kind: 'slurm' }>): string {
+type SchedulerUpdate = Extract<Update, { kind: 'scheduler' }>;
+
+/** How a scheduler's word reads to a user: "<scheduler> job 12: PENDING (Priority), estimated start 2026-11-24T15:00:00". */
+export function describeScheduler(scheduler: string, u: SchedulerUpdate): string {
   const reason = u.reason ? ` (${u.reason})` : '';
-  const start = u.startTime ? `, estimated start ${u.startTime}` : '';
-  if (u.unconfirmed) return `Slurm job ${u.slurmJobId}: state unconfirmed, last seen ${u.state}${reason}`;
-  return `Slurm job ${u.slurmJobId}: ${u.state}${reason}${start}`;
+  const start = u.estimatedStart ? `, estimated start ${u.estimatedStart}` : '';
+  if (u.unconfirmed) return `${scheduler} job ${u.externalId}: state unconfirmed, last seen ${u.state}${reason}`;
+  return `${scheduler} job ${u.externalId}: ${u.state}${reason}${start}`;
 }
 
-export function applyUpdate(row: JobRow, update: Exclude<Update, { kind: 'exit' }>, now: number): Applied {
+/** `scheduler` names the run's scheduler in texts for users. */
+export function applyUpdate(row: JobRow, update: Exclude<Update, { kind: 'exit' }>, now: number, scheduler: string): Applied {
   switch (update.kind) {
     case 'started':
       if (row.status !== 'pending') return { row };
@@ -32,9 +35,10 @@ export function applyUpdate(row: JobRow, update: Exclude<Update, { kind: 'exit' 
         row: { ...row, logLines: row.logLines + update.lines.length, logOffset: update.offset ?? row.logOffset, updatedAt: now },
         lines: update.lines,
       };
-    case 'slurm': {
-      const waiting = row.status === 'pending' || update.unconfirmed ? describeSlurm(update) : null;
-      return { row: { ...row, externalId: update.slurmJobId, updatedAt: now }, waitingFor: waiting };
+    case 'scheduler': {
+      const waiting = row.status === 'pending' || update.unconfirmed ? describeScheduler(scheduler, update) : null;
+      const state = { state: update.state, reason: update.reason ?? null, estimatedStart: update.estimatedStart ?? null, unconfirmed: update.unconfirmed ?? false };
+      return { row: { ...row, externalId: update.externalId, scheduler: state, updatedAt: now }, waitingFor: waiting };
     }
     default: {
       const never: never = update;

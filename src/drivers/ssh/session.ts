@@ -7,10 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { JobvisorError } from '../shared/errors.js';
-import type { ClusterLoginBody } from '../shared/sbatchConfig.js';
+import type { TargetLoginBody } from '../../shared/api.js';
+import { JobvisorError } from '../../shared/errors.js';
 
-export type Credentials = ClusterLoginBody;
+export type Credentials = TargetLoginBody;
 
 const OTP_PROMPT = /one-time|otp|\bcode\b|token|verification/i;
 const PASSWORD_PROMPT = /password|passphrase/i;

@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
-import type { DockerEngineConfig } from '../shared/dockerConfig.js';
-import type { RunMode } from '../shared/types.js';
+import type { DockerEngineConfig } from './settings.js';
 
 export interface Engine {
   name: string;
@@ -83,7 +82,7 @@ export async function whyNotAnswering(engine: Engine): Promise<string | undefine
  * The engine for a new agent of `user`: among engines that answer, the one already holding
  * one of the user's agents if it has a free slot, else the one with the most free slots.
  */
-export function chooseEngine(answering: Engine[], runMode: RunMode, freeSlots: (pool: string) => number, userEngines: Set<string>): Engine | undefined {
+export function chooseEngine(answering: Engine[], freeSlots: (pool: string) => number, userEngines: Set<string>): Engine | undefined {
   const score = (e: Engine) => {
     const free = freeSlots(e.name);
     return [userEngines.has(e.name) && free > 0 ? 1 : 0, free] as const;

@@ -8,12 +8,17 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../shared/config.js';
-import { hostRunMode, type HostRunMode } from '../shared/types.js';
-import type { AgentExit, AgentHandle, AgentSpec, Driver } from './driver.js';
+import { JobvisorError } from '../../shared/errors.js';
+import { PACKAGE_ROOT } from '../../shared/config.js';
+import type { Size } from '../../shared/types.js';
+import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
+import type { SizeLimitsResolved } from '../targetSettings.js';
 
 export interface LocalDriverOptions {
-  slots: Record<HostRunMode, number>;
+  /** The target's name and title. */
+  name: string;
+  title: string;
+  sizes: Record<Size, SizeLimitsResolved>;
   runsDir: string;
   agentsDir: string;
   templatesDir: string;
@@ -104,6 +109,12 @@ function exitOf(child: ChildProcess): Promise<AgentExit> {
   });
 }
 
+/** For targets whose runs take no options (they are a cluster scheduler's). */
+export function refuseOptions(info: TargetInfo, options: Record<string, unknown> | null): void {
+  const names = Object.keys(options ?? {});
+  if (names.length > 0) throw new JobvisorError('INVALID_INPUT', `target ${info.name} (${info.kind}) takes no run options; got ${names.join(', ')}`);
+}
+
 export function createLocalDriver(opts: LocalDriverOptions): Driver {
   const handles = new Set<AgentHandle>();
   const graceMs = opts.stopGraceMs ?? 5000;
@@ -115,11 +126,14 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     return handle;
   }
 
+  const info: TargetInfo = { name: opts.name, kind: 'local', title: opts.title, needsLogin: false, host: null, schedulerTitle: null };
   return {
-    name: 'local',
-    slots: (runMode) => opts.slots[hostRunMode(runMode)],
+    info,
+    pools: (size) => new Map([['local', opts.sizes[size].slots]]),
+    maxTimeSeconds: (size) => opts.sizes[size].maxTimeSeconds,
     runDir: (user, jobId) => path.join(opts.runsDir, user, jobId),
     templatesDir: () => opts.templatesDir,
+    checkRun: (run) => refuseOptions(info, run.options),
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
       const dir = path.join(opts.agentsDir, spec.agentId);

@@ -1,12 +1,13 @@
 /**
- * Settings of the docker driver (the `docker` setting: a JSON object in the config file, or
- * JSON in JOBVISOR_DOCKER). Checked at start-up, before any container starts: image
- * registries the site allows, host mounts under allowed roots, sane limits.
+ * Settings of a docker target (`{"name": ..., "driver": "docker", ...}` in `targets`). Checked
+ * at start-up, before any container starts: image registries the site allows, host mounts
+ * under allowed roots, sane limits.
  */
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { NAME_PATTERN } from './types.js';
+import { NAME_PATTERN } from '../../shared/types.js';
+import { targetFields } from '../targetSettings.js';
 
 const Limits = z
   .object({
@@ -29,7 +30,8 @@ const Engine = z
     host: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).default(2376),
     tlsDir: z.string().min(1).optional(),
-    slots: z.object({ sequential: z.number().int().positive(), parallel: z.number().int().positive() }).strict().default({ sequential: 1, parallel: cores }),
+    /** CPU slots of this engine per size (default: the target's `sizes`, else the site's). */
+    slots: z.object({ sequential: z.number().int().positive(), parallel: z.number().int().positive() }).strict().optional(),
   })
   .strict()
   .refine((e) => (e.socketPath === undefined) !== (e.host === undefined), 'an engine has either socketPath or host, not both')
@@ -38,9 +40,10 @@ export type DockerEngineConfig = z.infer<typeof Engine>;
 
 const Mount = z.object({ host: z.string().startsWith('/'), container: z.string().startsWith('/'), readOnly: z.boolean().default(true) }).strict();
 
-export const DockerConfig = z
+export const DockerSettings = z
   .object({
-    engines: z.array(Engine).min(1).default([{ name: 'local', socketPath: '/var/run/docker.sock', port: 2376, slots: { sequential: 1, parallel: cores } }]),
+    ...targetFields('docker'),
+    engines: z.array(Engine).min(1).default([{ name: 'local', socketPath: '/var/run/docker.sock', port: 2376 }]),
     images: z.object({ sequential: z.string().min(1), parallel: z.string().min(1) }).strict().default({ sequential: 'jobvisor-agent:latest', parallel: 'jobvisor-agent:latest' }),
     limits: z.object({ sequential: Limits, parallel: Limits }).strict().default({ sequential: { cpus: 1, memoryMb: 2048, gpus: 0 }, parallel: { cpus: cores, memoryMb: 4096, gpus: 0 } }),
     uid: z.number().int().min(0).default(1000),
@@ -70,7 +73,7 @@ export const DockerConfig = z
       }
     });
   });
-export type DockerConfig = z.infer<typeof DockerConfig>;
+export type DockerSettings = z.infer<typeof DockerSettings>;
 
 /** The registry an image name names, if any: its first component when that holds a dot or a port, or is localhost. */
 export function imageRegistry(image: string): string | undefined {

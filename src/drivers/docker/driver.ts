@@ -1,5 +1,5 @@
 /**
- * The docker driver: each agent runs in its own container, one per (user, run mode), on one of
+ * The docker driver: each agent runs in its own container, one per (user, size), on one of
  * the configured Docker engines (chosen by free slots). Containers carry jobvisor's labels so
  * this supervisor finds its own again (and only its own). The agent's token goes in over the
  * container's stdin, never into its environment or `docker inspect`.
@@ -9,16 +9,19 @@ import { chownSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import type { DockerConfig } from '../shared/dockerConfig.js';
-import { JobvisorError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import type { Template } from '../shared/template.js';
-import { hostRunMode, type RunMode } from '../shared/types.js';
-import { chooseEngine, connectEngine, engineError, whyNotAnswering, type Engine } from './dockerEngines.js';
-import type { AgentExit, AgentHandle, AgentSpec, Driver } from './driver.js';
+import { JobvisorError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Size } from '../../shared/types.js';
+import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
+import { refuseOptions } from '../local/driver.js';
+import type { SizeLimitsResolved } from '../targetSettings.js';
+import { chooseEngine, connectEngine, engineError, whyNotAnswering, type Engine } from './engines.js';
+import type { DockerSettings } from './settings.js';
 
 export interface DockerDriverOptions {
-  settings: DockerConfig;
+  settings: DockerSettings;
+  /** Each size's default engine slots and longest run. */
+  sizes: Record<Size, SizeLimitsResolved>;
   runsDir: string;
   templatesDir: string;
   dataDir: string;
@@ -31,7 +34,8 @@ export const LABEL = {
   instance: 'org.jobvisor.instance',
   agentId: 'org.jobvisor.agent-id',
   user: 'org.jobvisor.user',
-  runMode: 'org.jobvisor.run-mode',
+  target: 'org.jobvisor.target',
+  size: 'org.jobvisor.size',
 } as const;
 
 /** Where things are inside an agent container. */
@@ -46,7 +50,7 @@ export function instanceId(dataDir: string): string {
 
 function createOptions(o: DockerDriverOptions, spec: AgentSpec, instance: string, hostRuns: string): Docker.ContainerCreateOptions {
   const s = o.settings;
-  const mode = hostRunMode(spec.runMode);
+  const mode = spec.size;
   const limits = s.limits[mode];
   const binds = [`${hostRuns}:${IN_CONTAINER.runs}:rw`, `${o.templatesDir}:${IN_CONTAINER.templates}:ro`, ...s.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`)];
   return {
@@ -56,7 +60,7 @@ function createOptions(o: DockerDriverOptions, spec: AgentSpec, instance: string
     Env: [`JOBVISOR_AGENT_ID=${spec.agentId}`, `JOBVISOR_AGENT_URL=${spec.supervisorUrl}`, `JOBVISOR_LOG_LEVEL=${o.logLevel}`, 'HOME=/tmp'],
     User: `${s.uid}:${s.gid}`,
     WorkingDir: '/tmp',
-    Labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.agentId]: spec.agentId, [LABEL.user]: spec.user, [LABEL.runMode]: spec.runMode },
+    Labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.agentId]: spec.agentId, [LABEL.user]: spec.user, [LABEL.target]: s.name, [LABEL.size]: spec.size },
     OpenStdin: true,
     StdinOnce: true,
     AttachStdin: true,
@@ -147,7 +151,7 @@ async function startContainer(engine: Engine, options: Docker.ContainerCreateOpt
 }
 
 export function createDockerDriver(o: DockerDriverOptions): Driver {
-  const engines = o.settings.engines.map(connectEngine);
+  const engines = o.settings.engines.map((e) => connectEngine({ ...e, slots: e.slots ?? { sequential: o.sizes.sequential.slots, parallel: o.sizes.parallel.slots } }));
   const instance = instanceId(o.dataDir);
   const handles = new Map<string, { user: string; engine: string; handle: AgentHandle }>();
 
@@ -174,23 +178,26 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
     return handle;
   }
 
+  const info: TargetInfo = { name: o.settings.name, kind: 'docker', title: o.settings.title ?? `Docker (${engines.map((e) => e.name).join(', ')})`, needsLogin: false, host: null, schedulerTitle: null };
   return {
-    name: 'docker',
-    slots: (runMode: RunMode, pool: string) => engines.find((e) => e.name === pool)?.config.slots[hostRunMode(runMode)] ?? 0,
+    info,
+    pools: (size) => new Map(engines.map((e) => [e.name, e.config.slots?.[size] ?? 0])),
+    maxTimeSeconds: (size) => o.sizes[size].maxTimeSeconds,
     runDir: (_user, jobId) => `${IN_CONTAINER.runs}/${jobId}`,
     templatesDir: () => IN_CONTAINER.templates,
 
-    checkRun(template: Template, runMode: RunMode) {
-      const cpus = o.settings.limits[hostRunMode(runMode)].cpus;
+    checkRun({ template, size, options }) {
+      refuseOptions(info, options);
+      const cpus = o.settings.limits[size].cpus;
       if (template.resources.cores > Math.max(1, Math.ceil(cpus))) {
-        throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `template ${template.name} asks for ${template.resources.cores} cores; ${runMode} containers have ${cpus} CPUs at most`);
+        throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `template ${template.name} asks for ${template.resources.cores} cores; ${size} containers of target ${info.name} have ${cpus} CPUs at most`);
       }
     },
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
       const userEngines = new Set([...handles.values()].filter((h) => h.user === spec.user).map((h) => h.engine));
-      const engine = chooseEngine(await answering(), spec.runMode, spec.freeSlots, userEngines) as Engine;
-      o.log.info({ agentId: spec.agentId, engine: engine.name, image: o.settings.images[hostRunMode(spec.runMode)] }, 'starting agent container');
+      const engine = chooseEngine(await answering(), spec.freeSlots, userEngines) as Engine;
+      o.log.info({ agentId: spec.agentId, engine: engine.name, image: o.settings.images[spec.size] }, 'starting agent container');
       const container = await startContainer(engine, createOptions(o, spec, instance, hostRunsFor(spec.user)), spec.token);
       return track(spec.agentId, spec.user, engine, handleFor(engine, container, o.settings.stopTimeoutSeconds));
     },
@@ -214,7 +221,9 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
         const list = await engine.client.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`] } });
         for (const c of list) {
           const id = c.Labels[LABEL.agentId] ?? '';
-          if (keep.has(id)) continue;
+          // Another target's container on a shared engine is that target's to remove (0.1 containers had no target).
+          const owner = c.Labels[LABEL.target];
+          if (keep.has(id) || (owner !== undefined && owner !== info.name)) continue;
           o.log.info({ engine: engine.name, container: c.Names[0], agentId: id }, 'removing leftover agent container');
           await engine.client.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
         }

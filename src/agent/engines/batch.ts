@@ -1,0 +1,289 @@
+/**
+ * The batch-scheduler engine, the same for every scheduler: writes each run's batch script into
+ * a fresh run directory and submits it; follows every run with ONE queue query per interval for
+ * all of them (a job that left the queue is looked up in the scheduler's records before it is
+ * called ended); tails each run's log file from a byte offset; cancels, confirmed by the
+ * scheduler. If the scheduler cannot be asked, runs keep their state, marked unconfirmed, until
+ * a grace period passes. What differs between schedulers is one module (shared/scheduler.ts).
+ */
+import { open, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { JobvisorError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AgentRun, RunEnd, Update } from '../../shared/protocol.js';
+import { SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler } from '../../shared/scheduler.js';
+import type { ProgressSpec } from '../../shared/template.js';
+import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
+import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
+
+interface BatchRun {
+  jobId: string;
+  serial: number;
+  runDir: string;
+  externalId: string;
+  logOffset: number;
+  progress: RegExp | null;
+  /** The last state reported, as `state|reason|start`. */
+  seen: string;
+  /** The reason the scheduler gave for the last state, when it gives reasons apart (pendingReasons). */
+  reason: string;
+  reasonAskedAt: number;
+  started: boolean;
+  unconfirmedSince: number | null;
+  cancelReason: string | null;
+  exitSeq: number | null;
+  tail: string[];
+}
+
+export interface BatchEngineOptions {
+  push: Push;
+  pollIntervalMs: number;
+  unconfirmedGraceMs: number;
+  log: Logger;
+}
+
+/** The run's scheduler job id, kept on the cluster side too (in the run directory). */
+export const EXTERNAL_ID_FILE = 'external-id';
+const MAX_LOG_READ = 1024 * 1024;
+/** How long a cancel waits for the scheduler to confirm the job ended (the poll goes on after). */
+const CANCEL_CONFIRM_MS = 60_000;
+/** Pending reasons are asked again at most this often, unless the state changed. */
+const REASON_REFRESH_MS = 60_000;
+
+export class BatchEngine implements RunEngine {
+  private readonly active = new Map<string, BatchRun>();
+  private readonly timer: NodeJS.Timeout;
+  private polling: Promise<void> | null = null;
+  private readonly endWaiters = new Map<string, () => void>();
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly o: BatchEngineOptions,
+  ) {
+    this.timer = setInterval(() => void this.poll(), o.pollIntervalMs);
+  }
+
+  has(jobId: string, serial: number): boolean {
+    return this.active.has(runKey(jobId, serial));
+  }
+
+  runs(): AgentRun[] {
+    return [...this.active.values()].map((r) => ({ jobId: r.jobId, serial: r.serial, pid: 0, running: r.exitSeq === null, externalId: r.externalId }));
+  }
+
+  get busy(): boolean {
+    return [...this.active.values()].some((r) => r.exitSeq === null);
+  }
+
+  /** Writes the batch script into a fresh run directory and submits it; the scheduler's error text reaches the user verbatim. */
+  async start(op: RunOp): Promise<{ pid: number; externalId: string }> {
+    const existing = this.active.get(runKey(op.jobId, op.serial));
+    if (existing) return { pid: 0, externalId: existing.externalId };
+    await prepareRunDir(op.runDir, op.parameters);
+    const script = path.join(op.runDir, this.scheduler.scriptName);
+    await writeFile(script, op.batch?.script ?? '', { mode: 0o700 });
+    let externalId: string;
+    try {
+      externalId = await this.scheduler.submit(script, op.runDir);
+    } catch (err) {
+      const text = err instanceof SchedulerCommandError ? err.stderr || err.message : (err as Error).message;
+      throw new JobvisorError('RUN_START_FAILED', text);
+    }
+    await writeFile(path.join(op.runDir, EXTERNAL_ID_FILE), externalId + '\n');
+    this.add(op.jobId, op.serial, op.runDir, externalId, 0, op.progress);
+    this.o.log.info({ jobId: op.jobId, serial: op.serial, externalId, scheduler: this.scheduler.name }, 'submitted');
+    this.o.push(op.jobId, op.serial, { kind: 'scheduler', externalId, state: 'submitted' });
+    return { pid: 0, externalId };
+  }
+
+  async attach(op: AttachOp): Promise<{ known: boolean }> {
+    if (!this.has(op.jobId, op.serial)) this.add(op.jobId, op.serial, op.runDir, op.externalId, op.logOffset, op.progress);
+    this.o.log.info({ jobId: op.jobId, externalId: op.externalId }, 're-attached scheduler job');
+    void this.poll();
+    return { known: true };
+  }
+
+  /** Cancels in the scheduler, then waits until the scheduler says the job has ended. */
+  async cancel(jobId: string, serial: number, reason: string): Promise<{ known: boolean }> {
+    const run = this.active.get(runKey(jobId, serial));
+    if (!run) return { known: false };
+    if (run.exitSeq !== null) return { known: true };
+    run.cancelReason ??= reason;
+    await this.scheduler.cancel(run.externalId);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CANCEL_CONFIRM_MS);
+      this.endWaiters.set(runKey(jobId, serial), () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      void this.poll();
+    });
+    return { known: true };
+  }
+
+  acked(seq: number): void {
+    for (const [key, run] of this.active) if (run.exitSeq !== null && run.exitSeq <= seq) this.active.delete(key);
+  }
+
+  flush(): void {
+    /* log lines are sent as each poll reads them */
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+  }
+
+  private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec): void {
+    const re = progress.kind === 'stdout' ? new RegExp(progress.pattern) : null;
+    this.active.set(runKey(jobId, serial), {
+      jobId, serial, runDir, externalId, logOffset, progress: re, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, cancelReason: null, exitSeq: null, tail: [],
+    });
+  }
+
+  /** One round: a single queue query for every run this engine follows. Rounds never overlap. */
+  private poll(): Promise<void> {
+    this.polling ??= this.round().finally(() => (this.polling = null));
+    return this.polling;
+  }
+
+  private async round(): Promise<void> {
+    const live = [...this.active.values()].filter((r) => r.exitSeq === null);
+    if (live.length === 0) return;
+    let q: Map<string, QueueEntry>;
+    try {
+      q = await this.scheduler.queue();
+    } catch (err) {
+      for (const run of live) this.unconfirmed(run, (err as Error).message);
+      return;
+    }
+    await this.askReasons(live, q);
+    for (const run of live) {
+      try {
+        await this.follow(run, q.get(run.externalId));
+      } catch (err) {
+        this.unconfirmed(run, (err as Error).message);
+      }
+    }
+  }
+
+  /** For schedulers that give reasons apart: one command for the queued runs whose state changed or whose reason is old. */
+  private async askReasons(live: BatchRun[], q: Map<string, QueueEntry>): Promise<void> {
+    if (!this.scheduler.pendingReasons) return;
+    const now = Date.now();
+    const ask = live.filter((r) => {
+      const e = q.get(r.externalId);
+      if (!e || this.scheduler.phaseOf(e.state, '', null).phase === 'running') return false;
+      return !r.seen.startsWith(`${e.state}|`) || now - r.reasonAskedAt > REASON_REFRESH_MS;
+    });
+    if (ask.length === 0) return;
+    const reasons = await this.scheduler.pendingReasons(ask.map((r) => r.externalId)).catch(() => new Map<string, string>());
+    for (const r of ask) {
+      r.reason = reasons.get(r.externalId) ?? r.reason;
+      r.reasonAskedAt = now;
+    }
+  }
+
+  private async follow(run: BatchRun, entry: QueueEntry | undefined): Promise<void> {
+    if (entry) {
+      run.unconfirmedSince = null;
+      const reason = entry.reason || run.reason;
+      const phase = this.scheduler.phaseOf(entry.state, reason, null);
+      this.report(run, entry.state, reason, entry.estimatedStart);
+      if (phase.phase === 'running') this.markStarted(run);
+      await this.tailLog(run);
+      if (phase.phase !== 'ended') return;
+      // Ended while still listed (e.g. a job in an error state): take it out of the queue.
+      await this.scheduler.cancel(run.externalId).catch(() => undefined);
+      return this.finish(run, { state: entry.state, reason, exitCode: null });
+    }
+    const done = await this.scheduler.lookUp(run.externalId);
+    if (!done) {
+      this.unconfirmed(run, `${this.scheduler.title} no longer knows job ${run.externalId}`);
+      return;
+    }
+    await this.finish(run, done);
+  }
+
+  private async finish(run: BatchRun, done: EndedJob): Promise<void> {
+    const phase = this.scheduler.phaseOf(done.state, done.reason, done.exitCode);
+    if (phase.phase !== 'ended') return;
+    this.report(run, done.state, done.reason, '');
+    // A job may have run entirely between two polls: it did start if it completed or failed.
+    if (phase.status !== 'canceled' || run.logOffset > 0) this.markStarted(run);
+    await this.tailLog(run);
+    const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
+    this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode);
+  }
+
+  private markStarted(run: BatchRun): void {
+    if (run.started) return;
+    run.started = true;
+    this.o.push(run.jobId, run.serial, { kind: 'started', pid: 0 });
+  }
+
+  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null): void {
+    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}) });
+    const key = runKey(run.jobId, run.serial);
+    this.endWaiters.get(key)?.();
+    this.endWaiters.delete(key);
+  }
+
+  private report(run: BatchRun, state: string, reason: string, estimatedStart: string): void {
+    const seen = `${state}|${reason}|${estimatedStart}`;
+    if (seen === run.seen) return;
+    run.seen = seen;
+    this.o.push(run.jobId, run.serial, {
+      kind: 'scheduler',
+      externalId: run.externalId,
+      state: state.slice(0, 40),
+      ...(reason ? { reason: reason.slice(0, 500) } : {}),
+      ...(estimatedStart ? { estimatedStart: estimatedStart.slice(0, 40) } : {}),
+    });
+  }
+
+  private unconfirmed(run: BatchRun, why: string): void {
+    const now = Date.now();
+    if (run.unconfirmedSince === null) {
+      run.unconfirmedSince = now;
+      this.o.log.warn({ externalId: run.externalId, why }, 'scheduler state unconfirmed');
+      const state = run.seen.split('|')[0] || 'UNKNOWN';
+      this.o.push(run.jobId, run.serial, { kind: 'scheduler', externalId: run.externalId, state, reason: why.slice(0, 500), unconfirmed: true });
+      run.seen = '';
+    } else if (now - run.unconfirmedSince > this.o.unconfirmedGraceMs) {
+      this.end(run, 'error', `the state of ${this.scheduler.title} job ${run.externalId} could not be confirmed for ${Math.round((now - run.unconfirmedSince) / 1000)} s: ${why}`, null);
+    }
+  }
+
+  /** Sends the log lines written since the last offset, and the progress they report. */
+  private async tailLog(run: BatchRun): Promise<void> {
+    let fh;
+    try {
+      fh = await open(path.join(run.runDir, RUN_LOG), 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.alloc(MAX_LOG_READ);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, run.logOffset);
+      const end = buf.subarray(0, bytesRead).lastIndexOf(10);
+      if (end < 0) return;
+      const lines = buf.subarray(0, end).toString('utf8').split('\n');
+      run.logOffset += end + 1;
+      this.o.push(run.jobId, run.serial, { kind: 'log', lines: lines.map((l) => l.slice(0, 65536)), offset: run.logOffset });
+      this.progressFrom(run, lines);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private progressFrom(run: BatchRun, lines: string[]): void {
+    let last: Update | undefined;
+    for (const line of lines) {
+      const m = run.progress?.exec(line);
+      if (line.trim() && !m) run.tail = [...run.tail, line].slice(-3);
+      const value = m ? Number(m[1]) : NaN;
+      if (m && Number.isFinite(value)) last = { kind: 'progress', value: Math.min(1, Math.max(0, value)), ...(line.slice(m[0].length).trim() ? { message: line.slice(m[0].length).trim().slice(0, 500) } : {}) };
+    }
+    if (last) this.o.push(run.jobId, run.serial, last);
+  }
+}

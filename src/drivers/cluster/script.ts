@@ -1,0 +1,56 @@
+/**
+ * Batch scripts of cluster targets, the same way for every scheduler: the backend's template
+ * (`job.sh.template` in its folder, or the site's own) filled from validated values only. A
+ * line whose placeholder has no value is left out; `{{root}}` stays for the agent to fill with
+ * its own folder on the cluster. The command is the template's argv, each element
+ * single-quoted for the shell.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** Where the agent keeps its files on the cluster; the agent fills `{{root}}` with it. */
+export const ROOT = '{{root}}';
+
+/** A value that goes into a scheduler directive: no spaces, quotes, newlines or shell characters. */
+const DIRECTIVE_VALUE = /^[A-Za-z0-9_.,:@%+=/-]{1,128}$/;
+export const DirectiveValue = z.string().regex(DIRECTIVE_VALUE, 'letters, digits and _.,:@%+=/- only (no spaces, quotes or newlines)');
+
+/** Single-quotes one argument for a POSIX shell. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What every batch script is made from, whatever the scheduler. */
+export interface ScriptValues {
+  jobId: string;
+  serial: number;
+  runDir: string;
+  argv: string[];
+  /** The site's own directive lines, already checked by the backend's settings schema. */
+  extraDirectives: string[];
+}
+
+/** The values every template may use; a backend adds its own (options) to these. */
+export function commonValues(v: ScriptValues): Record<string, string | undefined> {
+  return {
+    jobId: v.jobId,
+    serial: String(v.serial),
+    jobName: `jobvisor-${v.jobId}`,
+    runDir: v.runDir,
+    extraDirectives: v.extraDirectives.join('\n') || undefined,
+    command: v.argv.map(shellQuote).join(' '),
+  };
+}
+
+/** Fills `{{name}}` placeholders; drops every line naming a placeholder without a value. */
+export function fillTemplate(template: string, values: Record<string, string | undefined>): string {
+  return template
+    .split('\n')
+    .filter((line) => [...line.matchAll(/\{\{(\w+)\}\}/g)].every((m) => m[1] === 'root' || values[m[1] as string] !== undefined))
+    .map((line) => line.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key === 'root' ? whole : (values[key] as string))))
+    .join('\n');
+}
+
+export function readScriptTemplate(file: string): string {
+  return readFileSync(file, 'utf8');
+}

@@ -1,0 +1,37 @@
+/**
+ * Settings every cluster target has, whatever its scheduler: the login node and how its host
+ * key is known, where jobvisor keeps its files there, the batch script template, how often
+ * the scheduler is asked, how long a login lasts. A scheduler backend adds its own options
+ * (defaults, limits, extra directives) to these.
+ */
+import { z } from 'zod';
+import { targetFields } from '../targetSettings.js';
+
+export function clusterFields<K extends string>(kind: K) {
+  return {
+    ...targetFields(kind),
+    /** The login node, as jobvisor reaches it over SSH. */
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** known_hosts lines for the login node; a host key not listed is refused. */
+    knownHosts: z.array(z.string().min(1)).min(1),
+    /** jobvisor's folder on the cluster, relative to the user's home unless absolute (shared by the site's targets on that cluster). */
+    remoteDir: z.string().regex(/^[A-Za-z0-9_./~-]+$/).default('jobvisor'),
+    nodePath: z.string().regex(/^[A-Za-z0-9_./-]+$/).default('node'),
+    /** The websocket URL agents on the cluster use to reach the supervisor (default: the supervisor's own). */
+    agentUrl: z.url().optional(),
+    /** The batch script template (default: the one in the backend's folder). */
+    scriptTemplate: z.string().min(1).optional(),
+    pollIntervalMs: z.number().int().min(200).default(5000),
+    /** How long a run stays in its state, marked unconfirmed, while the scheduler cannot be asked. */
+    unconfirmedGraceMs: z.number().int().positive().default(10 * 60_000),
+    /** A login lasts this long; then the user must log in again. */
+    loginHours: z.number().positive().default(12),
+    /** An agent whose websocket stays down this long is taken for lost (its scheduler jobs wait for a new login). */
+    lostAfterMs: z.number().int().positive().default(60_000),
+    connectTimeoutMs: z.number().int().positive().default(20_000),
+  };
+}
+
+const common = z.object(clusterFields('cluster'));
+export type ClusterSettings = Omit<z.infer<typeof common>, 'driver'> & { driver: string };

@@ -1,0 +1,35 @@
+/**
+ * The backends jobvisor knows, one line each, and the drivers of the configured targets. A new
+ * backend (PBS, Kubernetes, ...) is one folder beside these plus one line here (and, for a
+ * batch scheduler, one line in src/agent/engines/schedulers.ts).
+ */
+import { ConfigError, type Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { formatIssues } from '../shared/template.js';
+import { dockerBackend } from './docker/index.js';
+import type { Backend, Driver } from './driver.js';
+import { localBackend } from './local/index.js';
+import { sgeBackend } from './sge/index.js';
+import { slurmBackend } from './slurm/index.js';
+
+export type { Backend, Driver } from './driver.js';
+
+export const BACKENDS: ReadonlyMap<string, Backend> = new Map<string, Backend>(
+  [localBackend, dockerBackend, slurmBackend, sgeBackend].map((b) => [b.kind, b as Backend]),
+);
+
+/**
+ * Builds the driver of every configured target, in the config's order. A target whose settings
+ * its backend refuses stops start-up with a message naming the target and the setting.
+ */
+export function createDrivers(config: Config, log: Logger, backends: ReadonlyMap<string, Backend> = BACKENDS): Map<string, Driver> {
+  const drivers = new Map<string, Driver>();
+  for (const target of config.targets) {
+    const backend = backends.get(target.driver);
+    if (!backend) throw new ConfigError(`target ${target.name}: unknown driver "${target.driver}"; known drivers: ${[...backends.keys()].join(', ')}`);
+    const r = backend.settings.safeParse(target);
+    if (!r.success) throw new ConfigError(`target ${target.name} (driver ${target.driver}) is not valid: ${formatIssues(r.error, 'target')}`);
+    drivers.set(target.name, backend.create(r.data, { config, log }));
+  }
+  return drivers;
+}

@@ -1,0 +1,38 @@
+/**
+ * The Grid Engine backend: a cluster reached over SSH with each user's own login, whose agent
+ * submits runs with `qsub` and follows them (scheduler.ts, on the agent's side).
+ */
+import { z } from 'zod';
+import type { Backend } from '../driver.js';
+import { createClusterDriver, type ClusterScheduler } from '../cluster/driver.js';
+import { clusterFields } from '../cluster/settings.js';
+import { buildSgeScript, DEFAULT_SGE_TEMPLATE, resolveSgeOptions, SgeDirective, SgeOptions } from './script.js';
+
+export const SgeSettings = z
+  .object({
+    ...clusterFields('sge'),
+    defaults: SgeOptions.default({}),
+    /** Site-specific lines added to every batch script. */
+    extraDirectives: z.array(SgeDirective).default([]),
+    limits: z
+      .object({ maxSlots: z.number().int().positive().default(1), maxMinutes: z.number().int().positive().default(24 * 60) })
+      .strict()
+      .default({ maxSlots: 1, maxMinutes: 24 * 60 }),
+  })
+  .strict();
+export type SgeSettings = z.infer<typeof SgeSettings>;
+
+const sge: ClusterScheduler<SgeSettings, SgeOptions> = {
+  name: 'sge',
+  title: 'Grid Engine',
+  defaultTemplate: DEFAULT_SGE_TEMPLATE,
+  options: SgeOptions,
+  resolve: (s, requested, timeLimitSeconds) => resolveSgeOptions(s, requested, timeLimitSeconds),
+  buildScript: (template, values, resolved) => buildSgeScript(template, values, resolved as ReturnType<typeof resolveSgeOptions>),
+};
+
+export const sgeBackend: Backend<SgeSettings> = {
+  kind: 'sge',
+  settings: SgeSettings,
+  create: (settings, { config, log }) => createClusterDriver({ settings, scheduler: sge, config, log: log.child({ target: settings.name, driver: 'sge' }) }),
+};

@@ -1,0 +1,37 @@
+/**
+ * The Slurm backend: a cluster reached over SSH with each user's own login, whose agent submits
+ * runs with `sbatch` and follows them (scheduler.ts, on the agent's side).
+ */
+import { z } from 'zod';
+import type { Backend } from '../driver.js';
+import { createClusterDriver, type ClusterScheduler } from '../cluster/driver.js';
+import { clusterFields } from '../cluster/settings.js';
+import { buildSlurmScript, DEFAULT_SLURM_TEMPLATE, resolveSlurmOptions, SlurmDirective, SlurmLimits, SlurmOptions, type ResolvedSlurmOptions } from './script.js';
+
+export const SlurmSettings = z
+  .object({
+    ...clusterFields('slurm'),
+    defaults: SlurmOptions.default({}),
+    /** Site-specific lines added to every batch script. */
+    extraDirectives: z.array(SlurmDirective).default([]),
+    limits: SlurmLimits,
+  })
+  .strict();
+export type SlurmSettings = z.infer<typeof SlurmSettings>;
+
+const slurm: ClusterScheduler<SlurmSettings, SlurmOptions> = {
+  name: 'slurm',
+  title: 'Slurm',
+  defaultTemplate: DEFAULT_SLURM_TEMPLATE,
+  options: SlurmOptions,
+  resolve: (s, requested, timeLimitSeconds) => resolveSlurmOptions(s, requested, timeLimitSeconds),
+  buildScript: (template, values, resolved) => buildSlurmScript(template, values, resolved as ResolvedSlurmOptions),
+};
+
+export const slurmBackend: Backend<SlurmSettings> = {
+  kind: 'slurm',
+  settings: SlurmSettings,
+  legacyRunMode: 'sbatch',
+  legacyOptionsKey: 'slurm',
+  create: (settings, { config, log }) => createClusterDriver({ settings, scheduler: slurm, config, log: log.child({ target: settings.name, driver: 'slurm' }) }),
+};

@@ -1,0 +1,80 @@
+/**
+ * Slurm, on the agent's side (bundled into the agent, which runs on the login node under the
+ * user's account): submitting a batch script with `sbatch`, asking `squeue` once for all of the
+ * user's jobs, looking up a job that left the queue (`scontrol show job`, then `sacct`), and
+ * canceling with `scancel`. Slurm states map to jobvisor's here. Imports shared/ only.
+ */
+import { schedulerCommand as run, SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler, type SchedulerPhase } from '../../shared/scheduler.js';
+
+async function submit(scriptPath: string, runDir: string): Promise<string> {
+  const out = await run('sbatch', ['--parsable', scriptPath], { cwd: runDir });
+  const id = out.trim().split(';')[0] ?? '';
+  if (!/^[0-9]+$/.test(id)) throw new SchedulerCommandError('sbatch', out, null, `sbatch answered something unexpected: ${out.trim()}`);
+  return id;
+}
+
+/** One `squeue` for all of the user's jobs. */
+async function queue(): Promise<Map<string, QueueEntry>> {
+  const out = await run('squeue', ['--me', '--noheader', '--array', '--format=%i|%T|%r|%S']);
+  const jobs = new Map<string, QueueEntry>();
+  for (const line of out.split('\n')) {
+    const [id, state, reason, start] = line.trim().split('|');
+    if (!id || !state) continue;
+    jobs.set(id, { id, state, reason: reason && reason !== 'None' ? reason : '', estimatedStart: start && start !== 'N/A' ? start : '' });
+  }
+  return jobs;
+}
+
+/** Slurm's `ExitCode=3:0` (code:signal): the code. */
+function exitCodeOf(text: string): number | null {
+  const m = /^(\d+):/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/** `scontrol show job` while Slurm remembers the job (MinJobAge), else `sacct`; undefined if neither knows it. */
+async function lookUp(id: string): Promise<EndedJob | undefined> {
+  try {
+    const out = await run('scontrol', ['show', 'job', '--oneliner', id]);
+    const field = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S*)`).exec(out)?.[1] ?? '';
+    if (field('JobState')) return { state: field('JobState'), reason: field('Reason'), exitCode: exitCodeOf(field('ExitCode')) };
+  } catch (err) {
+    if (!(err instanceof SchedulerCommandError) || !/Invalid job id/i.test(err.stderr)) throw err;
+  }
+  const out = await run('sacct', ['--noheader', '--parsable2', '--jobs', id, '--format=State,ExitCode,Reason']).catch(() => '');
+  const [state, exitCode, reason] = (out.split('\n')[0] ?? '').split('|');
+  return state ? { state: state.split(' ')[0] ?? state, reason: reason ?? '', exitCode: exitCodeOf(exitCode ?? '') } : undefined;
+}
+
+async function cancel(id: string): Promise<void> {
+  await run('scancel', [id]);
+}
+
+function phaseOf(state: string, reason: string, exitCode: number | null): SchedulerPhase {
+  const s = state.toUpperCase().replace(/\+$/, '');
+  switch (s) {
+    case 'PENDING':
+    case 'CONFIGURING':
+    case 'REQUEUED':
+    case 'REQUEUE_HOLD':
+    case 'RESV_DEL_HOLD':
+    case 'SUSPENDED':
+      return { phase: 'pending' };
+    case 'RUNNING':
+    case 'COMPLETING':
+    case 'STAGE_OUT':
+      return { phase: 'running' };
+    case 'COMPLETED':
+      return { phase: 'ended', status: 'completed', reason: undefined };
+    case 'CANCELLED':
+      return { phase: 'ended', status: 'canceled', reason: 'canceled in Slurm (CANCELLED)' };
+    case 'TIMEOUT':
+    case 'DEADLINE':
+      return { phase: 'ended', status: 'canceled', reason: `Slurm ended the job at its time limit (${s})` };
+    default: {
+      const detail = [reason && reason !== 'None' ? `reason ${reason}` : '', exitCode ? `exit code ${exitCode}` : ''].filter(Boolean).join(', ');
+      return { phase: 'ended', status: 'error', reason: `Slurm job ended ${s}${detail ? ` (${detail})` : ''}` };
+    }
+  }
+}
+
+export const slurmScheduler: Scheduler = { name: 'slurm', title: 'Slurm', scriptName: 'job.sbatch', submit, queue, lookUp, cancel, phaseOf };

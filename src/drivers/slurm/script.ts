@@ -1,0 +1,64 @@
+/**
+ * Slurm batch scripts: the options a run may ask for (validated so that no value can inject a
+ * directive or a command), resolved from the site's defaults and the run's request within the
+ * site's limits, and filled into the `#SBATCH` template of this folder (or the site's own).
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { PACKAGE_ROOT } from '../../shared/config.js';
+import { JobvisorError } from '../../shared/errors.js';
+import { commonValues, DirectiveValue, fillTemplate, type ScriptValues } from '../cluster/script.js';
+
+export const DEFAULT_SLURM_TEMPLATE = path.join(PACKAGE_ROOT, 'src', 'drivers', 'slurm', 'job.sh.template');
+
+export const SlurmOptions = z
+  .object({
+    partition: DirectiveValue.optional(),
+    qos: DirectiveValue.optional(),
+    account: DirectiveValue.optional(),
+    constraint: DirectiveValue.optional(),
+    nodes: z.number().int().positive().optional(),
+    tasksPerNode: z.number().int().positive().optional(),
+    cpusPerTask: z.number().int().positive().optional(),
+    minutes: z.number().int().positive().optional(),
+  })
+  .strict();
+export type SlurmOptions = z.infer<typeof SlurmOptions>;
+export type ResolvedSlurmOptions = SlurmOptions & { nodes: number; minutes: number };
+
+/** One site directive line: `#SBATCH --name[=value]`. */
+export const SlurmDirective = z.string().regex(/^#SBATCH --[A-Za-z-]+(=[A-Za-z0-9_.,:@%+=/-]+)?$/, 'one "#SBATCH --name[=value]" line');
+
+export const SlurmLimits = z
+  .object({ maxNodes: z.number().int().positive().default(1), maxMinutes: z.number().int().positive().default(24 * 60) })
+  .strict()
+  .default({ maxNodes: 1, maxMinutes: 24 * 60 });
+
+export interface SlurmSite {
+  defaults: SlurmOptions;
+  limits: { maxNodes: number; maxMinutes: number };
+}
+
+/** The Slurm options of a run: site defaults, then the run's own, within the site's limits. */
+export function resolveSlurmOptions(site: SlurmSite, requested: SlurmOptions | undefined, timeLimitSeconds: number): ResolvedSlurmOptions {
+  const o = { ...site.defaults, ...requested };
+  const nodes = o.nodes ?? 1;
+  if (nodes > site.limits.maxNodes) throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `${nodes} nodes asked for; this cluster allows ${site.limits.maxNodes} at most`);
+  const maxMinutes = Math.min(site.limits.maxMinutes, Math.max(1, Math.ceil(timeLimitSeconds / 60)));
+  if (o.minutes !== undefined && o.minutes > maxMinutes) throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `${o.minutes} minutes asked for; this run may take ${maxMinutes} at most`);
+  return { ...o, nodes, minutes: o.minutes ?? maxMinutes };
+}
+
+export function buildSlurmScript(template: string, v: ScriptValues, o: ResolvedSlurmOptions): string {
+  return fillTemplate(template, {
+    ...commonValues(v),
+    minutes: String(o.minutes),
+    nodes: String(o.nodes),
+    tasksPerNode: o.tasksPerNode?.toString(),
+    cpusPerTask: o.cpusPerTask?.toString(),
+    partition: o.partition,
+    qos: o.qos,
+    account: o.account,
+    constraint: o.constraint,
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * The contract between the agent's batch engine (src/agent/engines/batch.ts) and one batch
+ * scheduler module (src/drivers/<backend>/scheduler.ts): submit a script, ask once for every
+ * job of the user, look up a job that left the queue, cancel, and map the scheduler's states.
+ * The batch engine does the rest (run directories, log tails, progress, unconfirmed states,
+ * re-attaching) the same way for every scheduler.
+ *
+ * Scheduler commands run through `schedulerCommand`: with a timeout, never through a shell,
+ * and counted per command so a test (or an operator) can see how often the cluster is asked.
+ */
+import { execFile } from 'node:child_process';
+import type { RunEnd } from './protocol.js';
+
+/** One job as the scheduler's queue lists it. */
+export interface QueueEntry {
+  /** The scheduler's job id. */
+  id: string;
+  /** The scheduler's own state word (`PENDING`, `qw`, ...). */
+  state: string;
+  /** Why it is in that state, in the scheduler's words ('' when none). */
+  reason: string;
+  /** The scheduler's estimated start, when it gives one ('' when none). */
+  estimatedStart: string;
+}
+
+/** A job that left the queue, as the scheduler's records tell it. */
+export interface EndedJob {
+  state: string;
+  reason: string;
+  /** The job's exit code as the scheduler reports it, null when it has none. */
+  exitCode: number | null;
+}
+
+/** Where a scheduler state puts a run: still queued, running, being ended, or ended (and how). */
+export type SchedulerPhase =
+  | { phase: 'pending' }
+  | { phase: 'running' }
+  /** The scheduler is ending the job (e.g. Grid Engine's `dr`); it is still in the queue. */
+  | { phase: 'ending' }
+  | { phase: 'ended'; status: RunEnd; reason: string | undefined };
+
+export interface Scheduler {
+  /** The registry name (`slurm`, `sge`), as run ops name it. */
+  readonly name: string;
+  /** How users read its name ("Slurm", "Grid Engine"). */
+  readonly title: string;
+  /** The file name of the batch script in the run directory (`job.sbatch`, `job.qsub`). */
+  readonly scriptName: string;
+  /** Submits the script (already written to `scriptPath`) from `runDir`; resolves with the job id. */
+  submit(scriptPath: string, runDir: string): Promise<string>;
+  /** ONE query for every job of the agent's user. A job absent from the map has left the queue. */
+  queue(): Promise<Map<string, QueueEntry>>;
+  /**
+   * Optional: the reasons of pending jobs, with one command for all of them (Grid Engine keeps
+   * them out of its queue listing). Called with the ids of jobs whose state changed.
+   */
+  pendingReasons?(ids: string[]): Promise<Map<string, string>>;
+  /** A job no longer in the queue; undefined when the scheduler does not (or not yet) know it. */
+  lookUp(id: string): Promise<EndedJob | undefined>;
+  cancel(id: string): Promise<void>;
+  /** Maps a state (with its reason and exit code, for ended jobs) to a phase. */
+  phaseOf(state: string, reason: string, exitCode: number | null): SchedulerPhase;
+}
+
+const COMMAND_TIMEOUT_MS = 30_000;
+
+/** How many times each scheduler command ran in this process, for diagnosis and measurement. */
+export const schedulerCommandCounts: Record<string, number> = {};
+
+export class SchedulerCommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly stderr: string,
+    readonly exitCode: number | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SchedulerCommandError';
+  }
+}
+
+/**
+ * Runs one scheduler command (no shell) and resolves with its stdout. `countAs` names it in the
+ * counts when one program serves several purposes (`qstat -j` beside `qstat`).
+ */
+export function schedulerCommand(command: string, args: string[], opts: { cwd?: string; countAs?: string; timeoutMs?: number } = {}): Promise<string> {
+  const key = opts.countAs ?? command;
+  schedulerCommandCounts[key] = (schedulerCommandCounts[key] ?? 0) + 1;
+  const timeout = opts.timeoutMs ?? COMMAND_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd: opts.cwd, timeout, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) {
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+        const why = e.killed ? `timed out after ${timeout / 1000} s` : stderr.trim() || stdout.trim() || e.message;
+        reject(new SchedulerCommandError(command, stderr.trim() || stdout.trim(), typeof e.code === 'number' ? e.code : null, `${command} failed: ${why}`));
+        return;
+      }
+      resolve(stdout);
+    });
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * The job store: what the supervisor keeps of jobs, their earlier runs and the agents it
+ * started. An interface, so that another database is one module beside store/sqlite.ts. Every
+ * state change is written here before anyone is told about it.
+ */
+import type { RunOptions, RunSummary } from '../shared/api.js';
+import type { Size, Status } from '../shared/types.js';
+
+/** What a batch scheduler last said of a run. */
+export interface SchedulerState {
+  state: string;
+  reason: string | null;
+  estimatedStart: string | null;
+  unconfirmed: boolean;
+}
+
+export interface JobRow {
+  id: string;
+  user: string;
+  jobKey: string;
+  template: string;
+  /** The target the current run goes to, its driver's kind, and the run's size. */
+  target: string;
+  driver: string;
+  size: Size;
+  serial: number;
+  status: Status;
+  parameters: Record<string, unknown>;
+  /** Scheduler options the run asked for (cluster targets). */
+  options: RunOptions | null;
+  progress: number | null;
+  progressMessage: string | null;
+  reason: string | null;
+  queuedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  updatedAt: number;
+  logLines: number;
+  agentId: string | null;
+  pid: number | null;
+  /** True once the run op was handed to an agent: the cmd may exist even if no reply came. */
+  sent: boolean;
+  /** The run's id in its cluster's batch scheduler, once submitted. */
+  externalId: string | null;
+  /** For runs whose log an agent tails from a file: the byte offset delivered so far. */
+  logOffset: number;
+  scheduler: SchedulerState | null;
+}
+
+export interface AgentRow {
+  id: string;
+  tokenHash: string;
+  user: string;
+  target: string;
+  /** The size the agent serves; null for an agent that serves every size (cluster agents). */
+  size: Size | null;
+  driver: string;
+  host: string;
+  pid: number | null;
+  lastSeq: number;
+  startedAt: number;
+}
+
+/** How a database of jobvisor 0.1 reads today: its run mode and driver, as a target, driver and size. */
+export type LegacyPlacement = (runMode: string, driver: string) => { target: string; driver: string; size: Size };
+
+export interface JobStore {
+  saveJob(job: JobRow): void;
+  /** Saves a job (if any) and, in the same transaction, the agent's last applied update number. */
+  saveJobAndSeq(job: JobRow | undefined, agentId: string, seq: number): void;
+  /** Moves the job's current run into its history and saves the job's new current run. */
+  archiveAndSave(previous: JobRow, next: JobRow): void;
+  getJob(id: string): JobRow | undefined;
+  findJob(user: string, jobKey: string): JobRow | undefined;
+  listJobs(user?: string): JobRow[];
+  activeJobs(): JobRow[];
+  history(jobId: string): RunSummary[];
+  saveAgent(agent: AgentRow): void;
+  getAgent(id: string): AgentRow | undefined;
+  listAgentIds(): string[];
+  deleteAgent(id: string): void;
+  close(): void;
+}

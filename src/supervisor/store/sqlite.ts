@@ -1,0 +1,302 @@
+/**
+ * The job store in SQLite (WAL): one row per job with its current run, the history of earlier
+ * runs, and the agents the supervisor started (so a restarted supervisor can let them back in).
+ * A database of jobvisor 0.1 is migrated when it is opened (migrate.ts).
+ */
+import Database from 'better-sqlite3';
+import type { RunOptions, RunSummary } from '../../shared/api.js';
+import type { Size, Status } from '../../shared/types.js';
+import type { AgentRow, JobRow, JobStore, LegacyPlacement, SchedulerState } from '../store.js';
+import { migrate, SCHEMA_VERSION } from './migrate.js';
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  job_key TEXT NOT NULL,
+  template TEXT NOT NULL,
+  target TEXT NOT NULL,
+  driver TEXT NOT NULL,
+  size TEXT NOT NULL,
+  serial INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  parameters TEXT NOT NULL,
+  options TEXT,
+  progress REAL,
+  progress_message TEXT,
+  reason TEXT,
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  updated_at INTEGER NOT NULL,
+  log_lines INTEGER NOT NULL DEFAULT 0,
+  agent_id TEXT,
+  pid INTEGER,
+  sent INTEGER NOT NULL DEFAULT 0,
+  external_id TEXT,
+  log_offset INTEGER NOT NULL DEFAULT 0,
+  scheduler TEXT,
+  UNIQUE (user, job_key)
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE TABLE IF NOT EXISTS job_runs (
+  job_id TEXT NOT NULL REFERENCES jobs (id),
+  serial INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  template TEXT NOT NULL,
+  target TEXT NOT NULL,
+  size TEXT NOT NULL,
+  parameters TEXT NOT NULL,
+  reason TEXT,
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  PRIMARY KEY (job_id, serial)
+);
+CREATE TABLE IF NOT EXISTS agents (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  user TEXT NOT NULL,
+  target TEXT NOT NULL,
+  size TEXT,
+  driver TEXT NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER NOT NULL
+);
+`;
+
+interface RawJob {
+  id: string;
+  user: string;
+  job_key: string;
+  template: string;
+  target: string;
+  driver: string;
+  size: Size;
+  serial: number;
+  status: Status;
+  parameters: string;
+  options: string | null;
+  progress: number | null;
+  progress_message: string | null;
+  reason: string | null;
+  queued_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  updated_at: number;
+  log_lines: number;
+  agent_id: string | null;
+  pid: number | null;
+  sent: number;
+  external_id: string | null;
+  log_offset: number;
+  scheduler: string | null;
+}
+
+interface RawAgent {
+  id: string;
+  token_hash: string;
+  user: string;
+  target: string;
+  size: Size | null;
+  driver: string;
+  host: string;
+  pid: number | null;
+  last_seq: number;
+  started_at: number;
+}
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+function toJob(r: RawJob): JobRow {
+  return {
+    id: r.id,
+    user: r.user,
+    jobKey: r.job_key,
+    template: r.template,
+    target: r.target,
+    driver: r.driver,
+    size: r.size,
+    serial: r.serial,
+    status: r.status,
+    parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+    options: json<RunOptions>(r.options),
+    progress: r.progress,
+    progressMessage: r.progress_message,
+    reason: r.reason,
+    queuedAt: r.queued_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    updatedAt: r.updated_at,
+    logLines: r.log_lines,
+    agentId: r.agent_id,
+    pid: r.pid,
+    sent: r.sent === 1,
+    externalId: r.external_id,
+    logOffset: r.log_offset,
+    scheduler: json<SchedulerState>(r.scheduler),
+  };
+}
+
+export function fromJob(j: JobRow): RawJob {
+  return {
+    id: j.id,
+    user: j.user,
+    job_key: j.jobKey,
+    template: j.template,
+    target: j.target,
+    driver: j.driver,
+    size: j.size,
+    serial: j.serial,
+    status: j.status,
+    parameters: JSON.stringify(j.parameters),
+    options: j.options ? JSON.stringify(j.options) : null,
+    progress: j.progress,
+    progress_message: j.progressMessage,
+    reason: j.reason,
+    queued_at: j.queuedAt,
+    started_at: j.startedAt,
+    ended_at: j.endedAt,
+    updated_at: j.updatedAt,
+    log_lines: j.logLines,
+    agent_id: j.agentId,
+    pid: j.pid,
+    sent: j.sent ? 1 : 0,
+    external_id: j.externalId,
+    log_offset: j.logOffset,
+    scheduler: j.scheduler ? JSON.stringify(j.scheduler) : null,
+  };
+}
+
+const JOB_COLUMNS = Object.keys(fromJob({ parameters: {} } as JobRow));
+const upsertSql = (table: string) => {
+  const cols = JOB_COLUMNS.join(', ');
+  const vals = JOB_COLUMNS.map((c) => '@' + c).join(', ');
+  const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
+  return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT (id) DO UPDATE SET ${sets}`;
+};
+export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at)
+  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at)`;
+export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
+  VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
+
+export class SqliteJobStore implements JobStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
+  constructor(file: string, legacy: LegacyPlacement) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db, SCHEMA, legacy);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    const prepare = (sql: string) => this.db.prepare(sql);
+    this.statements = {
+      upsertJob: prepare(upsertSql('jobs')),
+      insertRun: prepare(INSERT_RUN),
+      saveSeq: prepare('UPDATE agents SET last_seq = ? WHERE id = ? AND last_seq < ?'),
+      getJob: prepare('SELECT * FROM jobs WHERE id = ?'),
+      findJob: prepare('SELECT * FROM jobs WHERE user = ? AND job_key = ?'),
+      listUser: prepare('SELECT * FROM jobs WHERE user = ? ORDER BY queued_at DESC'),
+      listAll: prepare('SELECT * FROM jobs ORDER BY queued_at DESC'),
+      active: prepare("SELECT * FROM jobs WHERE status IN ('pending', 'running')"),
+      history: prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY serial DESC'),
+      saveAgent: prepare(INSERT_AGENT),
+      getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
+      agentIds: prepare('SELECT id FROM agents'),
+      deleteAgent: prepare('DELETE FROM agents WHERE id = ?'),
+    };
+  }
+
+  saveJob(job: JobRow): void {
+    this.statements.upsertJob.run(fromJob(job));
+  }
+
+  saveJobAndSeq(job: JobRow | undefined, agentId: string, seq: number): void {
+    this.db.transaction(() => {
+      if (job) this.statements.upsertJob.run(fromJob(job));
+      this.statements.saveSeq.run(seq, agentId, seq);
+    })();
+  }
+
+  archiveAndSave(previous: JobRow, next: JobRow): void {
+    this.db.transaction(() => {
+      this.statements.insertRun.run(fromJob(previous));
+      this.statements.upsertJob.run(fromJob(next));
+    })();
+  }
+
+  getJob(id: string): JobRow | undefined {
+    const r = this.statements.getJob.get(id) as RawJob | undefined;
+    return r && toJob(r);
+  }
+
+  findJob(user: string, jobKey: string): JobRow | undefined {
+    const r = this.statements.findJob.get(user, jobKey) as RawJob | undefined;
+    return r && toJob(r);
+  }
+
+  listJobs(user?: string): JobRow[] {
+    const rows = user ? this.statements.listUser.all(user) : this.statements.listAll.all();
+    return (rows as RawJob[]).map(toJob);
+  }
+
+  activeJobs(): JobRow[] {
+    return (this.statements.active.all() as RawJob[]).map(toJob);
+  }
+
+  history(jobId: string): RunSummary[] {
+    const rows = this.statements.history.all(jobId) as RawJob[];
+    return rows.map((r) => ({
+      serial: r.serial,
+      status: r.status,
+      template: r.template,
+      target: r.target,
+      size: r.size,
+      parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+      reason: r.reason,
+      queuedAt: r.queued_at,
+      startedAt: r.started_at,
+      endedAt: r.ended_at,
+    }));
+  }
+
+  saveAgent(a: AgentRow): void {
+    this.statements.saveAgent.run(a);
+  }
+
+  getAgent(id: string): AgentRow | undefined {
+    const r = this.statements.getAgent.get(id) as RawAgent | undefined;
+    return (
+      r && {
+        id: r.id,
+        tokenHash: r.token_hash,
+        user: r.user,
+        target: r.target,
+        size: r.size,
+        driver: r.driver,
+        host: r.host,
+        pid: r.pid,
+        lastSeq: r.last_seq,
+        startedAt: r.started_at,
+      }
+    );
+  }
+
+  listAgentIds(): string[] {
+    return (this.statements.agentIds.all() as { id: string }[]).map((r) => r.id);
+  }
+
+  deleteAgent(id: string): void {
+    this.statements.deleteAgent.run(id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
