@@ -94,7 +94,11 @@ async function main(): Promise<void> {
     throw err;
   }
   if (command === 'start') return startBoth(config, configFile);
-  const running = command === 'server' ? await startServer(config) : await startSupervisor(config);
+  const running = await (command === 'server' ? startServer(config) : startSupervisor(config)).catch((err: unknown) => {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`jobvisor: ${err.message}\n`);
+    process.exit(2);
+  });
   onStopSignal(() => running.close());
 }
 

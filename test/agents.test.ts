@@ -13,16 +13,16 @@ describe('agents', () => {
     jv = await startJobvisor({ env: { JOBVISOR_AGENT_IDLE_MS: '1500' } });
     const admin = await jv.login();
     const alice = await jv.addUser(admin, 'alice');
-    const begun = await alice.post('/api/session', { runModes: ['sequential', 'parallel'] });
+    const begun = await alice.post('/api/session', { sizes: ['sequential', 'parallel'] });
     expect(begun.status).toBe(200);
     expect(begun.body.agents).toEqual([
-      { runMode: 'sequential', state: 'connected' },
-      { runMode: 'parallel', state: 'connected' },
+      { target: 'local', size: 'sequential', state: 'connected' },
+      { target: 'local', size: 'parallel', state: 'connected' },
     ]);
     const listed = (await admin.get('/api/agents')).body.agents;
-    expect(listed.map((a: any) => [a.user, a.runMode, a.driver, a.state]).sort()).toEqual([
-      ['alice', 'parallel', 'local', 'connected'],
-      ['alice', 'sequential', 'local', 'connected'],
+    expect(listed.map((a: any) => [a.user, a.target, a.size, a.driver, a.state]).sort()).toEqual([
+      ['alice', 'local', 'parallel', 'local', 'connected'],
+      ['alice', 'local', 'sequential', 'local', 'connected'],
     ]);
     expect(listed[0].lastHeartbeat).toBeGreaterThan(0);
     expect((await alice.get('/api/agents')).status).toBe(403);

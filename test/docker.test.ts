@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { instanceId, LABEL } from '../src/drivers/docker.js';
+import { instanceId, LABEL } from '../src/drivers/docker/driver.js';
 import { ROOT, startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
 import { startTlsDockerd, type TlsDockerd } from './helpers/dockerd.js';
 import { waitFor } from './helpers/wait.js';
@@ -13,7 +13,7 @@ const LOCAL = { name: 'local', socketPath: '/var/run/docker.sock', slots: { sequ
 const LIMITS = { sequential: { cpus: 0.5, memoryMb: 256 }, parallel: { cpus: 1, memoryMb: 512 } };
 
 function dockerEnv(settings: Record<string, unknown>): Record<string, string> {
-  return { JOBVISOR_DRIVER_SEQUENTIAL: 'docker', JOBVISOR_DRIVER_PARALLEL: 'docker', JOBVISOR_DOCKER: JSON.stringify({ stopTimeoutSeconds: 2, limits: LIMITS, ...settings }) };
+  return { JOBVISOR_TARGETS: JSON.stringify([{ name: 'docker', driver: 'docker', stopTimeoutSeconds: 2, limits: LIMITS, ...settings }]) };
 }
 
 async function containersOf(jv: Jobvisor) {
@@ -88,7 +88,7 @@ describe('docker driver, on a real engine', () => {
     const before = (await containersOf(jv)).length;
     const r = await admin.post('/api/jobs', { template: 'two-cores' });
     expect([r.status, r.body.error.code]).toEqual([400, 'RESOURCES_EXCEED_LIMIT']);
-    expect(r.body.error.message).toBe('template two-cores asks for 2 cores; parallel containers have 1 CPUs at most');
+    expect(r.body.error.message).toBe('template two-cores asks for 2 cores; parallel containers of target docker have 1 CPUs at most');
     expect((await containersOf(jv)).length).toBe(before);
   });
 });

@@ -16,7 +16,7 @@ describe('a job through server, supervisor, local driver and agent', () => {
   });
 
   it('runs a simulation to completed with progress, log, result files and analysis frames', async () => {
-    const queued = await admin.run({ template: 'heat1d', parameters: { nx: 101, frames: 10, endTime: 2, paceSeconds: 2 }, runMode: 'parallel' });
+    const queued = await admin.run({ template: 'heat1d', parameters: { nx: 101, frames: 10, endTime: 2, paceSeconds: 2 }, size: 'parallel' });
     expect(queued.status).toBe('pending');
     expect(queued.serial).toBe(1);
     expect(queued.nextRequestMs).toBeGreaterThan(0);

@@ -108,7 +108,8 @@ describe('example templates', () => {
       expect(t.title.length).toBeGreaterThan(0);
       expect(t.description.length).toBeGreaterThan(50);
       expect(t.progress.kind).toBe('stdout');
-      expect(t.runModes).toEqual(['sequential', 'parallel', 'sbatch']);
+      expect(t.sizes).toEqual(['sequential', 'parallel']);
+      expect(t.targets).toBeUndefined(); // every target the site has
       expect(t.timeLimitSeconds).toBeGreaterThan(0);
       for (const [name, p] of Object.entries(t.parameters)) {
         expect(p.description, `${t.name}.${name}`).toBeTruthy();

@@ -9,7 +9,7 @@
  * takes its slots from the pool of the agent that runs it.
  */
 import type { z } from 'zod';
-import type { RunOptions, TargetLoginBody } from '../shared/api.js';
+import type { OptionField, RunOptions, TargetLoginBody } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Op } from '../shared/protocol.js';
@@ -74,8 +74,10 @@ export interface TargetInfo {
   needsLogin: boolean;
   /** The login node, for targets reached over SSH. */
   host: string | null;
-  /** For targets whose runs go to a batch scheduler: its name in users' words ("Slurm"). */
+  /** For targets whose runs go to a batch scheduler: its name in users' words. */
   schedulerTitle: string | null;
+  /** The options a run may set (checked by `checkRun`). */
+  options: OptionField[];
 }
 
 /** A run, as a driver checks and prepares it. */

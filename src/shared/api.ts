@@ -164,6 +164,14 @@ export interface TargetLogin {
   expiresAt: number | null;
 }
 
+/** One option a run on a cluster target may set (partition, queue, minutes, ...), described for forms. */
+export interface OptionField {
+  name: string;
+  label: string;
+  type: 'integer' | 'string';
+  hint: string;
+}
+
 /** A target as callers see it (`GET /api/targets`). */
 export interface TargetView {
   name: string;
@@ -174,6 +182,8 @@ export interface TargetView {
   host: string | null;
   /** The longest run of each size, in seconds. */
   maxTimeSeconds: Record<Size, number>;
+  /** The options a run here may set (`options` of a run request); none for targets without a scheduler. */
+  options: OptionField[];
   /** The caller's login state; null for targets that need no login. */
   login: TargetLogin | null;
 }

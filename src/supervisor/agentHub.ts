@@ -144,6 +144,7 @@ export class AgentHub {
   }
 
   private receive(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (!isBinary && this.olderVersion(conn, data.toString())) return;
     const parsed = isBinary ? { ok: false as const, message: 'binary frames are not accepted' } : parseMessage(AgentMessage, data.toString());
     if (!parsed.ok) {
       this.log.warn({ agentId: conn.agentId, problem: parsed.message }, 'agent message refused');
@@ -163,6 +164,22 @@ export class AgentHub {
       this.log.error({ agentId: conn.agentId, err }, 'agent message could not be applied');
       conn.ws.close(wsCloseCode('INTERNAL'), 'update could not be applied');
     });
+  }
+
+  /**
+   * An agent of an earlier jobvisor (left running on a cluster): it is told to end, in its own
+   * protocol version, and nothing it says is applied. Its scheduler jobs go on; its user's next
+   * login starts a current agent that follows them again.
+   */
+  private olderVersion(conn: Connection, text: string): boolean {
+    const v = /^\{"v":(\d+),/.exec(text)?.[1];
+    if (v === undefined || Number(v) >= PROTOCOL_VERSION) return false;
+    if (text.includes('"type":"hello"')) {
+      this.log.warn({ agentId: conn.agentId, version: Number(v) }, 'agent of an older protocol version: telling it to stop');
+      const reason = 'jobvisor was upgraded: log in again to start a current agent (your scheduler jobs are kept)';
+      conn.ws.send(JSON.stringify({ v: Number(v), type: 'op', opId: randomUUID(), op: { kind: 'shutdown', reason } }));
+    }
+    return true;
   }
 
   private async handle(conn: Connection, msg: Hello | UpdateMessage): Promise<void> {

@@ -172,11 +172,12 @@ export interface RunningSupervisor {
 }
 
 export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel)): Promise<RunningSupervisor> {
+  const drivers = createDrivers(config, log);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   let port = config.supervisorPort;
   const supervisor = createSupervisor({
     config,
-    drivers: createDrivers(config, log),
+    drivers,
     store: (targets) => new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'), targets.legacyPlacement),
     templates: loadTemplates(config.templatesDir),
     secret: loadOrCreateSecret(config),

@@ -119,6 +119,7 @@ export class Targets {
       needsLogin: i.needsLogin,
       host: i.host,
       maxTimeSeconds: { sequential: d.maxTimeSeconds('sequential'), parallel: d.maxTimeSeconds('parallel') },
+      options: i.options,
       login,
     };
   }

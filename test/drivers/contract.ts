@@ -1,5 +1,5 @@
 /**
- * The driver contract: what every driver (local, docker, sbatch) promises. A driver's test
+ * The driver contract: what every driver (local, docker, slurm, sge) promises. A driver's test
  * file calls `driverContract` with a way to build the driver; the suite runs a real agent
  * through it against a real agent websocket hub.
  */
@@ -8,10 +8,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentHandle, Driver } from '../../src/drivers/driver.js';
+import type { TargetLoginBody } from '../../src/shared/api.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { IoListResult, type Op, type Update } from '../../src/shared/protocol.js';
-import type { ClusterLoginBody } from '../../src/shared/sbatchConfig.js';
-import type { RunMode } from '../../src/shared/types.js';
+import { loadTemplates } from '../../src/shared/template.js';
+import type { Size } from '../../src/shared/types.js';
+import { ROOT } from '../helpers/jobvisor.js';
 import { AgentHub } from '../../src/supervisor/agentHub.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,10 +21,8 @@ export interface ContractSetup {
   driver: Driver;
   /** Where the example templates are, as the driver's agents see them. */
   templatesDir: string;
-  /** For drivers that start agents with the user's login (sbatch): a fresh one per start. */
-  credentials?: () => ClusterLoginBody;
-  /** For drivers whose run ops need more (sbatch: the batch script). */
-  completeRunOp?: (op: Extract<Op, { kind: 'run' }>) => Extract<Op, { kind: 'run' }>;
+  /** For drivers that start agents with the user's login (clusters): a fresh one per start. */
+  credentials?: () => TargetLoginBody;
   cleanup(): Promise<void>;
 }
 
@@ -32,7 +32,9 @@ interface Seen {
   updates: Map<string, Update[]>;
 }
 
-export function driverContract(name: string, setup: () => Promise<ContractSetup>, user = 'contract', runMode: RunMode = 'sequential'): void {
+const SLEEP = loadTemplates(path.join(ROOT, 'templates')).get('sleep')!;
+
+export function driverContract(name: string, setup: () => Promise<ContractSetup>, user = 'contract', size: Size = 'sequential'): void {
   describe(`driver contract: ${name}`, () => {
     let s: ContractSetup;
     let hub: AgentHub;
@@ -73,9 +75,9 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     });
 
     async function start(token = `token-${counter}`): Promise<{ id: string; handle: AgentHandle }> {
-      const id = `${name}-${user}-${runMode}-${process.pid}-${counter++}`;
+      const id = `${name}-${user}-${size}-${process.pid}-${counter++}`;
       tokens.set(id, token);
-      const handle = await s.driver.startAgent({ agentId: id, token, user, runMode, supervisorUrl: url, freeSlots: () => 1, ...creds() });
+      const handle = await s.driver.startAgent({ agentId: id, token, user, size, supervisorUrl: url, freeSlots: () => 1, ...creds() });
       handles.push(handle);
       return { id, handle };
     }
@@ -85,8 +87,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     function runOp(jobId: string, seconds: number, lines: number): Op {
       const runDir = s.driver.runDir(user, jobId);
       const dir = path.join(s.templatesDir, 'sleep');
-      const complete = s.completeRunOp ?? ((op) => op);
-      return complete({
+      const op: Extract<Op, { kind: 'run' }> = {
         kind: 'run',
         jobId,
         serial: 1,
@@ -95,7 +96,8 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
         parameters: { seconds, lines },
         progress: { kind: 'stdout', pattern: '^PROGRESS\\s+([0-9.eE+-]+)' },
         timeLimitSeconds: 60,
-      });
+      };
+      return s.driver.prepareRunOp?.(op, { jobId, serial: 1, template: SLEEP, size, options: null }) ?? op;
     }
 
     it('starts an agent that connects back with its id and token and says hello, in a pool with CPU slots', async () => {
@@ -103,16 +105,17 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
       await waitFor(() => seen.connected.has(id) && seen.hellos.has(id), { timeoutMs: 60_000, what: `${id} to connect` });
       expect(seen.hellos.get(id)).toBe(0);
       expect(handle.host).toBeTruthy();
-      expect(s.driver.slots('sequential', handle.pool)).toBeGreaterThan(0);
-      expect(s.driver.slots('parallel', handle.pool)).toBeGreaterThan(0);
+      expect(s.driver.pools('sequential').get(handle.pool)).toBeGreaterThan(0);
+      expect(s.driver.pools('parallel').get(handle.pool)).toBeGreaterThan(0);
+      expect(s.driver.info.name).toBeTruthy();
     });
 
     it('runs a cmd in the run directory and reports started, progress, log lines and its end', async () => {
       const { id } = await start();
       await waitFor(() => seen.connected.has(id), { timeoutMs: 60_000, what: 'connect' });
-      const r = (await hub.send(id, runOp('contract-run', 0.3, 3))) as { pid: number; slurmJobId?: string };
+      const r = (await hub.send(id, runOp('contract-run', 0.3, 3))) as { pid: number; externalId?: string };
       // A run is known by its process, or by its scheduler's job id.
-      expect(r.pid > 0 || /^[0-9]+$/.test(r.slurmJobId ?? '')).toBe(true);
+      expect(r.pid > 0 || /^[0-9]+$/.test(r.externalId ?? '')).toBe(true);
       await waitFor(() => (seen.updates.get('contract-run/1') ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 60_000, what: 'exit' });
       const ups = seen.updates.get('contract-run/1')!;
       const started = ups.findIndex((u) => u.kind === 'started');
@@ -146,10 +149,10 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     });
 
     it('an agent the supervisor refuses ends itself (its start fails, its exit settles, or it never connects)', async () => {
-      const id = `${name}-${user}-${runMode}-${process.pid}-refused`;
+      const id = `${name}-${user}-${size}-${process.pid}-refused`;
       tokens.set(id, 'right');
       const outcome = await s.driver
-        .startAgent({ agentId: id, token: 'wrong', user, runMode, supervisorUrl: url, freeSlots: () => 1, ...creds() })
+        .startAgent({ agentId: id, token: 'wrong', user, size, supervisorUrl: url, freeSlots: () => 1, ...creds() })
         .then(async (handle) => {
           handles.push(handle);
           // A driver that cannot watch the agent's process (it runs on another host) takes it for lost once it never connects.

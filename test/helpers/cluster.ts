@@ -1,12 +1,17 @@
 /**
- * The real test cluster (sbatch/test-cluster.sh: Slurm + an sshd asking for a password and a
- * TOTP code) and one-time codes for it. pam_oath refuses a code whose time step is not later
- * than the last one used, so codes here only move forward.
+ * The real test clusters (src/drivers/slurm/test-cluster.sh, src/drivers/sge/test-cluster.sh:
+ * a scheduler on this machine behind one sshd asking for a password and a TOTP code) and
+ * one-time codes for them. pam_oath refuses a code whose time step is not later than the last
+ * one used, and both clusters share the login user, so codes only move forward, under a lock
+ * that test files running at the same time share.
  */
 import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './jobvisor.js';
+
+export type ClusterKind = 'slurm' | 'sge';
 
 export interface ClusterInfo {
   host: string;
@@ -17,10 +22,16 @@ export interface ClusterInfo {
   knownHosts: string;
 }
 
-export function startTestCluster(): ClusterInfo {
-  const script = path.join(ROOT, 'sbatch', 'test-cluster.sh');
-  execFileSync('bash', [script, 'start'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 10 * 60_000 });
-  return JSON.parse(execFileSync('bash', [script, 'info'], { encoding: 'utf8' })) as ClusterInfo;
+const script = (kind: ClusterKind) => path.join(ROOT, 'src', 'drivers', kind, 'test-cluster.sh');
+
+export function startTestCluster(kind: ClusterKind): ClusterInfo {
+  execFileSync('bash', [script(kind), 'start'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 10 * 60_000 });
+  return JSON.parse(execFileSync('bash', [script(kind), 'info'], { encoding: 'utf8' })) as ClusterInfo;
+}
+
+/** Stops or starts the cluster's scheduler daemon (slurmctld, sge_qmaster), waiting until it is down or answers. */
+export function schedulerDaemon(kind: ClusterKind, action: 'stop' | 'start'): void {
+  execFileSync('bash', [script(kind), `${action}-scheduler`], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
 }
 
 /** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) for a time step. */
@@ -33,29 +44,57 @@ export function totp(hexKey: string, step: number): string {
   return String(code).padStart(6, '0');
 }
 
-/** The user's last login from the pam_oath users file: when, and which code. */
-function lastUse(): { time: number; otp: string } | undefined {
+const STATE = '/var/lib/jobvisor-cluster';
+/** The last step this machine's tests handed out, shared by test files (with a lock file). */
+const STEP_FILE = path.join(STATE, 'test-last-step');
+const LOCK_FILE = path.join(STATE, 'test-last-step.lock');
+/** pam_oath's look-ahead in test-sshd.sh (window=...): codes this many steps ahead are still accepted. */
+const WINDOW = 200;
+
+/** The user's last login from the pam_oath users file: which code. */
+function lastUsedStep(info: ClusterInfo, now: number): number {
   try {
-    const line = execFileSync('cat', ['/var/lib/jobvisor-cluster/users.oath'], { encoding: 'utf8' }).trim().split(/\s+/);
-    const otp = line[5];
-    const time = Date.parse((line[6] ?? '').replace(/L$/, 'Z'));
-    return otp && Number.isFinite(time) ? { time, otp } : undefined;
+    const otp = readFileSync(path.join(STATE, 'users.oath'), 'utf8').trim().split(/\s+/)[5];
+    for (let s = now + WINDOW; s >= now - WINDOW; s--) if (otp && totp(info.totpKey, s) === otp) return s;
   } catch {
-    return undefined;
+    /* no login yet */
+  }
+  return 0;
+}
+
+function withLock<T>(fn: () => T): T {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      closeSync(openSync(LOCK_FILE, 'wx'));
+      break;
+    } catch {
+      // A lock older than 30 s was left by a test process that died.
+      if (Date.now() - statSync(LOCK_FILE, { throwIfNoEntry: false })!.mtimeMs > 30_000) rmSync(LOCK_FILE, { force: true });
+      if (Date.now() > deadline) throw new Error('the one-time code lock stayed taken');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(LOCK_FILE, { force: true });
   }
 }
 
-let lastStep = 0;
-
-/** A code pam_oath has not seen yet: the next step after the last one used (within its window of 20 steps). */
+/** A code pam_oath has not seen yet: the step after the last one used or handed out (each login uses one). */
 export function nextCode(info: ClusterInfo): string {
-  const now = Math.floor(Date.now() / 30_000);
-  const used = lastUse();
-  let floor = lastStep;
-  if (used) {
-    for (let s = now - 20; s <= now + 20; s++) if (totp(info.totpKey, s) === used.otp) floor = Math.max(floor, s);
-  }
-  lastStep = Math.max(floor + 1, now - 19);
-  if (lastStep > now + 20) throw new Error('no unused one-time code within the window; wait a little');
-  return totp(info.totpKey, lastStep);
+  return withLock(() => {
+    const now = Math.floor(Date.now() / 30_000);
+    let handedOut = 0;
+    try {
+      handedOut = Number(readFileSync(STEP_FILE, 'utf8'));
+    } catch {
+      /* first code */
+    }
+    const step = Math.max(lastUsedStep(info, now), handedOut, now - 1) + 1;
+    if (step > now + WINDOW) throw new Error('no unused one-time code within the window; wait a little');
+    writeFileSync(STEP_FILE, String(step));
+    return totp(info.totpKey, step);
+  });
 }

@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { RunOptions } from '../../shared/api.js';
+import type { OptionField, RunOptions } from '../../shared/api.js';
 import type { Config } from '../../shared/config.js';
 import { JobvisorError } from '../../shared/errors.js';
 import { formatIssues } from '../../shared/template.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, DriverRun, RunOp, TargetInfo } from '../driver.js';
-import { AGENT_BUNDLE } from '../local/driver.js';
+import { AGENT_BUNDLE } from '../common.js';
 import { SshSession } from '../ssh/session.js';
 import { resolveSizes } from '../targetSettings.js';
 import { ROOT, readScriptTemplate, type ScriptValues } from './script.js';
@@ -30,8 +30,9 @@ export interface ClusterScheduler<S extends ClusterSettings, O> {
   name: string;
   title: string;
   defaultTemplate: string;
-  /** The schema of a run's options. */
+  /** The schema of a run's options, and how forms show them. */
   options: z.ZodType<O>;
+  optionFields: OptionField[];
   /** Checks a run's options against the site's defaults and limits; returns them resolved. Throws RESOURCES_EXCEED_LIMIT. */
   resolve(settings: S, requested: O | undefined, timeLimitSeconds: number): unknown;
   buildScript(template: string, values: ScriptValues, resolved: unknown): string;
@@ -45,6 +46,7 @@ export interface ClusterDriverOptions<S extends ClusterSettings, O> {
 }
 
 const AGENT_FILE = 'jobvisor-agent.mjs';
+const CLUSTER_SLOTS = 100;
 const SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -120,9 +122,10 @@ function parseOptions<O>(info: TargetInfo, schema: z.ZodType<O>, options: RunOpt
 
 export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriverOptions<S, O>): Driver {
   const { settings: s, scheduler } = o;
-  const sizes = resolveSizes(s.sizes, o.config);
+  // The scheduler queues runs: by default the target takes 100 submitted runs at once per size (per-user limits are the scheduler's).
+  const sizes = resolveSizes(s.sizes, { ...o.config, slotsSequential: CLUSTER_SLOTS, slotsParallel: CLUSTER_SLOTS, maxTimeParallel: Math.max(o.config.maxTimeParallel, 2 * 86400) });
   const template = readScriptTemplate(s.scriptTemplate ?? scheduler.defaultTemplate);
-  const info: TargetInfo = { name: s.name, kind: scheduler.name, title: s.title ?? `${scheduler.title} cluster ${s.host}`, needsLogin: true, host: s.host, schedulerTitle: scheduler.title };
+  const info: TargetInfo = { name: s.name, kind: scheduler.name, title: s.title ?? `${scheduler.title} cluster ${s.host}`, needsLogin: true, host: s.host, schedulerTitle: scheduler.title, options: scheduler.optionFields };
   const timeLimit = (run: Omit<DriverRun, 'jobId' | 'serial'>) => Math.min(run.template.timeLimitSeconds, sizes[run.size].maxTimeSeconds);
   return {
     info,

@@ -33,5 +33,6 @@ export function clusterFields<K extends string>(kind: K) {
   };
 }
 
-const common = z.object(clusterFields('cluster'));
-export type ClusterSettings = Omit<z.infer<typeof common>, 'driver'> & { driver: string };
+type Common = z.infer<z.ZodObject<ReturnType<typeof clusterFields<'cluster'>>>>;
+/** The settings every cluster target has (its backend's own settings add to these). */
+export type ClusterSettings = Omit<Common, 'driver'> & { driver: string };

@@ -13,7 +13,7 @@ import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Size } from '../../shared/types.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
-import { refuseOptions } from '../local/driver.js';
+import { refuseOptions } from '../common.js';
 import type { SizeLimitsResolved } from '../targetSettings.js';
 import { chooseEngine, connectEngine, engineError, whyNotAnswering, type Engine } from './engines.js';
 import type { DockerSettings } from './settings.js';
@@ -178,7 +178,7 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
     return handle;
   }
 
-  const info: TargetInfo = { name: o.settings.name, kind: 'docker', title: o.settings.title ?? `Docker (${engines.map((e) => e.name).join(', ')})`, needsLogin: false, host: null, schedulerTitle: null };
+  const info: TargetInfo = { name: o.settings.name, kind: 'docker', title: o.settings.title ?? `Docker (${engines.map((e) => e.name).join(', ')})`, needsLogin: false, host: null, schedulerTitle: null, options: [] };
   return {
     info,
     pools: (size) => new Map(engines.map((e) => [e.name, e.config.slots?.[size] ?? 0])),

@@ -8,9 +8,8 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { JobvisorError } from '../../shared/errors.js';
-import { PACKAGE_ROOT } from '../../shared/config.js';
 import type { Size } from '../../shared/types.js';
+import { AGENT_BUNDLE, refuseOptions } from '../common.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
 import type { SizeLimitsResolved } from '../targetSettings.js';
 
@@ -26,9 +25,6 @@ export interface LocalDriverOptions {
   /** Milliseconds between SIGTERM and SIGKILL when an agent is stopped. */
   stopGraceMs?: number;
 }
-
-/** The bundled agent (npm run build): the same file every driver runs. */
-export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'jobvisor-agent.mjs');
 
 /** The environment an agent gets: enough to run cmds, none of the supervisor's secrets. */
 export function agentEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -109,12 +105,6 @@ function exitOf(child: ChildProcess): Promise<AgentExit> {
   });
 }
 
-/** For targets whose runs take no options (they are a cluster scheduler's). */
-export function refuseOptions(info: TargetInfo, options: Record<string, unknown> | null): void {
-  const names = Object.keys(options ?? {});
-  if (names.length > 0) throw new JobvisorError('INVALID_INPUT', `target ${info.name} (${info.kind}) takes no run options; got ${names.join(', ')}`);
-}
-
 export function createLocalDriver(opts: LocalDriverOptions): Driver {
   const handles = new Set<AgentHandle>();
   const graceMs = opts.stopGraceMs ?? 5000;
@@ -126,7 +116,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     return handle;
   }
 
-  const info: TargetInfo = { name: opts.name, kind: 'local', title: opts.title, needsLogin: false, host: null, schedulerTitle: null };
+  const info: TargetInfo = { name: opts.name, kind: 'local', title: opts.title, needsLogin: false, host: null, schedulerTitle: null, options: [] };
   return {
     info,
     pools: (size) => new Map([['local', opts.sizes[size].slots]]),

@@ -27,6 +27,13 @@ const sge: ClusterScheduler<SgeSettings, SgeOptions> = {
   title: 'Grid Engine',
   defaultTemplate: DEFAULT_SGE_TEMPLATE,
   options: SgeOptions,
+  optionFields: [
+    { name: 'queue', label: 'Queue', type: 'string', hint: 'the cluster queue, e.g. all.q' },
+    { name: 'project', label: 'Project', type: 'string', hint: 'the project charged' },
+    { name: 'pe', label: 'Parallel environment', type: 'string', hint: 'for slots; default smp' },
+    { name: 'slots', label: 'Slots', type: 'integer', hint: 'cores, within the site limit' },
+    { name: 'minutes', label: 'Minutes', type: 'integer', hint: 'wall-clock limit (h_rt); default: the template\'s time limit' },
+  ],
   resolve: (s, requested, timeLimitSeconds) => resolveSgeOptions(s, requested, timeLimitSeconds),
   buildScript: (template, values, resolved) => buildSgeScript(template, values, resolved as ReturnType<typeof resolveSgeOptions>),
 };

@@ -22,7 +22,9 @@
 # Grid Engine environment (SGE_ROOT, SGE_CELL, SGE_ARCH; the q* commands are in /usr/bin) in
 # login shells (/etc/profile.d) and in non-interactive `ssh host cmd` (top of ~/.bashrc, which
 # Debian's bash reads for commands run by sshd, before its early return for non-interactive
-# shells). Logs: /var/spool/gridengine/qmaster/messages, /var/spool/gridengine/execd/localhost/messages.
+# shells). After start-scheduler the execd takes about 20 s to reconnect: until then the queue
+# instance is `u` (new jobs pend, jobs that ended meanwhile are still listed); `start` waits for
+# it. Logs: /var/spool/gridengine/qmaster/messages, /var/spool/gridengine/execd/localhost/messages.
 set -euo pipefail
 
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
@@ -58,13 +60,17 @@ EOF
 }
 
 # The host name resolves to 127.0.0.1, whose reverse name is `localhost`: without the alias
-# Grid Engine refuses every client ("access denied ... not identical").
+# Grid Engine refuses every client ("access denied ... not identical"). Daemons that run from
+# before these files were right (started by the packages' init scripts on a machine with an
+# init system) are restarted.
 write_host_files() {
+  local changed=0
   mkdir -p "$COMMON" /run/gridengine
   chown sgeadmin:sgeadmin /run/gridengine
-  [ "$(cat "$COMMON/act_qmaster" 2>/dev/null)" = "$HOST" ] || echo "$HOST" >"$COMMON/act_qmaster"
-  [ "$(cat "$COMMON/host_aliases" 2>/dev/null)" = "$HOST localhost" ] || echo "$HOST localhost" >"$COMMON/host_aliases"
+  [ "$(cat "$COMMON/act_qmaster" 2>/dev/null)" = "$HOST" ] || { echo "$HOST" >"$COMMON/act_qmaster"; changed=1; }
+  [ "$(cat "$COMMON/host_aliases" 2>/dev/null)" = "$HOST localhost" ] || { echo "$HOST localhost" >"$COMMON/host_aliases"; changed=1; }
   chmod 0644 "$COMMON/act_qmaster" "$COMMON/host_aliases"
+  if [ "$changed" -eq 1 ]; then stop_daemon execd; stop_daemon qmaster; fi
 }
 
 # pid_of qmaster|execd: the daemon's PID from its pid file, when that process runs. The execd
@@ -131,9 +137,11 @@ apply_config() {
 }
 
 configure() {
-  # Global: accounting on, flushed every second (qacct knows an ended job within seconds).
+  # Global: accounting on, flushed every second (qacct knows an ended job within seconds); the
+  # execd reports every 5 s (default 40 s: after a qmaster restart the queue instance stays
+  # `u`nknown, taking no jobs, until the execd's next report).
   qconf -sconf global | joined >"$WORK/global.cur"
-  apply_config "$WORK/global.cur" -Mconf global \
+  apply_config "$WORK/global.cur" -Mconf global load_report_time=00:00:05 \
     "reporting_params=accounting=true reporting=false flush_time=00:00:01 joblog=false sharelog=00:00:00 accounting_flush_time=00:00:01"
   # Scheduler: a run every second and after each submit/end; keep why jobs pend (qstat -j).
   qconf -ssconf | joined >"$WORK/sched.cur"
@@ -184,8 +192,8 @@ start_execd() {
 # The login user's Grid Engine environment, in login shells and in `ssh host cmd`.
 user_environment() {
   cat >"$PROFILE" <<EOF
-# Grid Engine of jobvisor's test cluster (src/drivers/sge/test-cluster.sh)
-. $COMMON/settings.sh
+# Grid Engine of jobvisor's test cluster (src/drivers/sge/test-cluster.sh): SGE_ROOT, SGE_CELL, SGE_ARCH
+if [ -r $COMMON/settings.sh ]; then . $COMMON/settings.sh; fi
 EOF
   chmod 0644 "$PROFILE"
   local rc
@@ -200,7 +208,7 @@ EOF
 # state), not in error (`E`, cleared) or alarm, not disabled.
 wait_ready() {
   local state
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 240); do
     state=$(qstat -f -q "$QUEUE@$HOST" 2>/dev/null | awk -v q="$QUEUE@$HOST" '$1 == q { print ($6 == "" ? "ok" : $6) }')
     case "$state" in
       ok) return 0 ;;

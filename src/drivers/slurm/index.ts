@@ -24,6 +24,14 @@ const slurm: ClusterScheduler<SlurmSettings, SlurmOptions> = {
   title: 'Slurm',
   defaultTemplate: DEFAULT_SLURM_TEMPLATE,
   options: SlurmOptions,
+  optionFields: [
+    { name: 'partition', label: 'Partition', type: 'string', hint: 'the Slurm partition (queue)' },
+    { name: 'qos', label: 'QOS', type: 'string', hint: 'quality of service' },
+    { name: 'account', label: 'Account', type: 'string', hint: 'the allocation charged' },
+    { name: 'constraint', label: 'Constraint', type: 'string', hint: 'node features, e.g. cpu or gpu' },
+    { name: 'nodes', label: 'Nodes', type: 'integer', hint: 'within the site limit' },
+    { name: 'minutes', label: 'Minutes', type: 'integer', hint: 'wall-clock limit; default: the template\'s time limit' },
+  ],
   resolve: (s, requested, timeLimitSeconds) => resolveSlurmOptions(s, requested, timeLimitSeconds),
   buildScript: (template, values, resolved) => buildSlurmScript(template, values, resolved as ResolvedSlurmOptions),
 };

@@ -4,12 +4,13 @@
  * site's limits, and filled into the `#SBATCH` template of this folder (or the site's own).
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { PACKAGE_ROOT } from '../../shared/config.js';
 import { JobvisorError } from '../../shared/errors.js';
 import { commonValues, DirectiveValue, fillTemplate, type ScriptValues } from '../cluster/script.js';
 
-export const DEFAULT_SLURM_TEMPLATE = path.join(PACKAGE_ROOT, 'src', 'drivers', 'slurm', 'job.sh.template');
+/** Beside this module, in src/ and in dist/ (the build copies it). */
+export const DEFAULT_SLURM_TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job.sh.template');
 
 export const SlurmOptions = z
   .object({

@@ -1,0 +1,70 @@
+/**
+ * Several clusters at once: a Slurm target and a Grid Engine target configured together, one
+ * user logged in to both with separate logins, runs on both in the same minute, each cluster
+ * asked once per interval.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
+import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+
+describe('a Slurm and a Grid Engine target together', () => {
+  let slurm: ClusterInfo;
+  let sge: ClusterInfo;
+  let jv: Jobvisor;
+  let alice: Client;
+
+  beforeAll(async () => {
+    slurm = startTestCluster('slurm');
+    sge = startTestCluster('sge');
+    const targets = [{ name: 'here', driver: 'local' }, clusterTarget('slurm', 'both-slurm', slurm, { title: 'Slurm HPC' }), clusterTarget('sge', 'both-sge', sge, { title: 'Institute grid' })];
+    jv = await startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets) } });
+    alice = await jv.addUser(await jv.login(), 'alice');
+  }, 600_000);
+  afterAll(async () => {
+    await jv?.stop();
+    for (const [c, t] of [[slurm, 'both-slurm'], [sge, 'both-sge']] as const) if (c) killAgentOnLoginNode(c, t);
+  });
+
+  it('lists the targets with their logins; one user logs in to each separately; runs on both complete in the same minute', async () => {
+    const listed = (await alice.get('/api/targets')).body.targets;
+    expect(listed.map((t: any) => [t.name, t.driver, t.title, t.needsLogin])).toEqual([
+      ['here', 'local', 'This machine', false],
+      ['both-slurm', 'slurm', 'Slurm HPC', true],
+      ['both-sge', 'sge', 'Institute grid', true],
+    ]);
+    expect(listed[2].options.map((o: any) => o.name)).toEqual(['queue', 'project', 'pe', 'slots', 'minutes']);
+    const onSge = await alice.post('/api/jobs', { template: 'sleep', target: 'both-sge' });
+    expect([onSge.status, onSge.body.error.code, onSge.body.error.message]).toEqual([428, 'LOGIN_REQUIRED', 'log in to Institute grid first (POST /api/targets/both-sge/login)']);
+
+    expect((await alice.post('/api/targets/both-slurm/login', loginOf(slurm))).body).toMatchObject({ target: 'both-slurm', loggedIn: true });
+    const statuses = (await alice.get('/api/targets')).body.targets.map((t: any) => t.login?.loggedIn ?? null);
+    expect(statuses).toEqual([null, true, false]);
+    expect((await alice.post('/api/targets/both-sge/login', loginOf(sge))).body).toMatchObject({ target: 'both-sge', loggedIn: true });
+
+    const started = Date.now();
+    const runs = await Promise.all(
+      ['both-slurm', 'both-sge', 'both-slurm', 'both-sge', 'here'].map((target, i) =>
+        alice.run({ template: 'sleep', target, jobKey: `both-${i}`, parameters: { seconds: 3, lines: 3 } }),
+      ),
+    );
+    const done = await Promise.all(runs.map((r) => alice.waitJob(r.jobId, (j) => j.status === 'completed', 120_000, `${r.target} run to complete`)));
+    expect(done.map((j) => [j.target, j.driver, j.externalId !== null, j.logLines])).toEqual([
+      ['both-slurm', 'slurm', true, 6],
+      ['both-sge', 'sge', true, 6],
+      ['both-slurm', 'slurm', true, 6],
+      ['both-sge', 'sge', true, 6],
+      ['here', 'local', false, 6],
+    ]);
+    expect(Math.max(...done.map((j) => j.endedAt!)) - started).toBeLessThan(60_000);
+
+    const slurmCommands = (await alice.get('/api/targets/both-slurm/agent-log')).body.schedulerCommands;
+    const sgeCommands = (await alice.get('/api/targets/both-sge/agent-log')).body.schedulerCommands;
+    console.log('scheduler commands, both targets:', JSON.stringify({ slurm: slurmCommands, sge: sgeCommands }));
+    expect([slurmCommands.sbatch, slurmCommands.qsub]).toEqual([2, undefined]);
+    expect([sgeCommands.qsub, sgeCommands.sbatch]).toEqual([2, undefined]);
+    const seconds = (Date.now() - started) / 1000;
+    expect(slurmCommands.squeue).toBeLessThanOrEqual(seconds + 5);
+    expect(sgeCommands.qstat).toBeLessThanOrEqual(seconds + 5);
+  });
+});
