@@ -201,7 +201,9 @@ export class JobService {
       } else if (!row.sent) {
         job.resume(template);
       } else if (!row.agentId || !this.deps.agents.get(row.agentId)) {
-        job.end('error', 'its agent ended while the supervisor was down');
+        // A scheduler's job outlives its agent: it waits for its user's next login.
+        if (row.externalId !== null) job.agentGone('its agent ended while the supervisor was down');
+        else job.end('error', 'its agent ended while the supervisor was down');
       } else {
         this.recovering.add(row.id);
       }

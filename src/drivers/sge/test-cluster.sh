@@ -73,6 +73,12 @@ write_host_files() {
   if [ "$changed" -eq 1 ]; then stop_daemon execd; stop_daemon qmaster; fi
 }
 
+# Runs a daemon with a clean environment, as an init system would: jobs inherit sge_execd's
+# environment (besides what Grid Engine sets), and this shell's must not leak into them.
+clean_env() {
+  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SGE_ROOT="$SGE_ROOT" SGE_CELL="$SGE_CELL" "$@"
+}
+
 # pid_of qmaster|execd: the daemon's PID from its pid file, when that process runs. The execd
 # spools in $SPOOL/execd/<its own host name>, which is `localhost` here (127.0.0.1's name).
 pid_of() {
@@ -102,7 +108,7 @@ stop_daemon() {
 start_qmaster() {
   if [ -z "$(pid_of qmaster)" ]; then
     log "starting sge_qmaster"
-    sge_qmaster
+    clean_env sge_qmaster
   fi
   for _ in $(seq 1 120); do
     qstat >/dev/null 2>&1 && return 0
@@ -186,7 +192,7 @@ configure() {
 }
 
 start_execd() {
-  [ -n "$(pid_of execd)" ] || { log "starting sge_execd"; sge_execd; }
+  [ -n "$(pid_of execd)" ] || { log "starting sge_execd"; clean_env sge_execd; }
 }
 
 # The login user's Grid Engine environment, in login shells and in `ssh host cmd`.

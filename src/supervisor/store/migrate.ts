@@ -1,8 +1,10 @@
 /**
  * Opens a job database of any version at today's schema. jobvisor 0.1 (schema 1, no
- * `user_version`) kept a "run mode" and a driver name per run and per agent; each becomes a
- * target, a driver and a size (`legacy`), and a cluster run's options move to `options`. The
- * whole migration is one transaction: a database is migrated completely or not at all.
+ * `user_version`) kept a "run mode" and a driver name per run; each becomes a target, a driver
+ * and a size (`legacy`), and a cluster run's options move to `options`. Its agents speak an
+ * older protocol: they are not kept, so when one connects it is refused and ends itself (a
+ * cluster agent leaves its scheduler jobs running; the user's next login follows them again).
+ * The whole migration is one transaction: a database is migrated completely or not at all.
  */
 import type Database from 'better-sqlite3';
 import type { LegacyPlacement } from '../store.js';
@@ -28,7 +30,6 @@ export function migrate(db: Database.Database, schema: string, legacy: LegacyPla
     db.exec(schema);
     copyJobs(db, legacy);
     copyRuns(db, legacy);
-    copyAgents(db, legacy);
     for (const t of ['job_runs', 'agents', 'jobs']) db.exec(`DROP TABLE ${t}_v1`);
   })();
 }
@@ -57,17 +58,6 @@ function copyRuns(db: Database.Database, legacy: LegacyPlacement): void {
   for (const r of db.prepare('SELECT * FROM job_runs_v1').all() as Row[]) {
     const place = legacy(String(r.run_mode), drivers.get(String(r.job_id)) ?? '');
     insert.run({ ...pick(r, ['job_id', 'serial', 'status', 'template', 'parameters', 'reason', 'queued_at', 'started_at', 'ended_at']), target: place.target, size: place.size });
-  }
-}
-
-function copyAgents(db: Database.Database, legacy: LegacyPlacement): void {
-  const insert = db.prepare(`INSERT INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
-    VALUES (@id, @token_hash, @user, @target, @size, @driver, @host, @pid, @last_seq, @started_at)`);
-  for (const r of db.prepare('SELECT * FROM agents_v1').all() as Row[]) {
-    const place = legacy(String(r.run_mode), String(r.driver));
-    // A run mode that is not a size named a cluster: its agent served every size.
-    const size = r.run_mode === 'sequential' || r.run_mode === 'parallel' ? place.size : null;
-    insert.run({ ...pick(r, ['id', 'token_hash', 'user', 'host', 'pid', 'last_seq', 'started_at']), target: place.target, driver: place.driver, size });
   }
 }
 
