@@ -7,10 +7,10 @@
  *   node dist/bench/jobs.js --jobs 100 --concurrency 4
  *
  * Options:
- *   --jobs N          jobs measured per run mode (default 200)
+ *   --jobs N          jobs measured per size (default 200)
  *   --concurrency C   jobs in flight at once (default 2 x the parallel slots)
- *   --warmup W        warm-up jobs per run mode before measuring (default 5)
- *   --modes LIST      run modes to measure, comma separated (default parallel,sequential)
+ *   --warmup W        warm-up jobs per size before measuring (default 5)
+ *   --modes LIST      sizes to measure, comma separated (default parallel,sequential)
  *   --timeout S       seconds one job may take before it is reported as stuck (default 60)
  *
  * The job is the `sleep` template with {seconds: 0, lines: 1}: `node sleep.mjs` that prints two
@@ -84,7 +84,7 @@ function parseOptions(argv: string[]): Options {
   values.delete('modes');
   const modes = modesRaw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modes) if (m !== 'parallel' && m !== 'sequential') usage(`--modes takes parallel and/or sequential, got "${m}"`);
-  if (modes.length === 0) usage('--modes needs at least one run mode');
+  if (modes.length === 0) usage('--modes needs at least one size');
   const unknown = [...values.keys()];
   if (unknown.length > 0) usage(`unknown option --${unknown[0]}`);
   return { jobs, concurrency, warmup, modes: [...new Set(modes)] as Mode[], timeoutMs, slots };
@@ -496,7 +496,7 @@ async function jobvisorPhase(
     first = Math.min(first, t0);
     let job: JobView;
     try {
-      ({ job } = await api.call<{ job: JobView }>('POST', '/api/jobs', { template: 'sleep', parameters: JOB_PARAMETERS, runMode: mode, jobKey }));
+      ({ job } = await api.call<{ job: JobView }>('POST', '/api/jobs', { template: 'sleep', parameters: JOB_PARAMETERS, size: mode, jobKey }));
     } catch (err) {
       problems.push({ phase: `${mode}/${phase}`, jobId: null, jobKey, status: 'submit failed', reason: (err as Error).message });
       samples.push({ ok: false, latencyMs: now() - t0 });
@@ -558,12 +558,12 @@ async function floorPhase(
 }
 
 /** Seconds from "starting agent" to "agent connected" in the supervisor's log, per agent. */
-function agentStartups(supervisor: Proc): { agentId: string; runMode: string; startupMs: number }[] {
-  const out: { agentId: string; runMode: string; startupMs: number }[] = [];
+function agentStartups(supervisor: Proc): { agentId: string; size: string; startupMs: number }[] {
+  const out: { agentId: string; size: string; startupMs: number }[] = [];
   for (const s of supervisor.lines.filter((l) => l.msg === 'starting agent')) {
     const c = supervisor.lines.find((l) => l.msg === 'agent connected' && l.agentId === s.agentId);
     if (c && typeof c.time === 'number' && typeof s.time === 'number') {
-      out.push({ agentId: String(s.agentId), runMode: String(s.runMode), startupMs: c.time - s.time });
+      out.push({ agentId: String(s.agentId), size: String(s.size), startupMs: c.time - s.time });
     }
   }
   return out;
@@ -678,7 +678,7 @@ async function main(): Promise<number> {
     await Promise.race([watcher.hello, sleep(10_000).then(() => Promise.reject(new Error('no hello on /api/events within 10 s')))]);
 
     process.stdout.write(
-      `jobvisor jobs bench: ${opts.jobs} jobs per run mode, concurrency ${opts.concurrency}, ` +
+      `jobvisor jobs bench: ${opts.jobs} jobs per size, concurrency ${opts.concurrency}, ` +
         `${opts.slots.parallel} parallel / ${opts.slots.sequential} sequential slots, node ${process.version}, ${os.cpus().length} cpus\n` +
         `supervisor ${supervisorUrl} (pid ${supervisor.pid}), server ${serverUrl} (pid ${server.pid}), data ${dataDir}\n`,
     );
@@ -743,7 +743,7 @@ async function main(): Promise<number> {
       `floor: child_process.spawn of the same argv, same concurrency, at most <slots> at once, env as a local agent gives cmds ` +
         `(${AGENT_KEPT_ENV.join(', ')}, JOBVISOR_LOG_LEVEL; NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'is set here and was dropped' : 'not set'})`,
       '',
-      ...startups.map((s) => `agent start-up (${s.runMode}): ${s.startupMs} ms from "starting agent" to "agent connected" (supervisor log)`),
+      ...startups.map((s) => `agent start-up (${s.size}): ${s.startupMs} ms from "starting agent" to "agent connected" (supervisor log)`),
       ...results.map((r) => `first job (${r.mode}, agent start included): ${r.firstJobColdMs === null ? 'failed' : `${f1(r.firstJobColdMs)} ms`}`),
       `start-up: supervisor listening after ${f1(supervisorStartMs)} ms, server ready after ${f1(serverStartMs)} ms`,
       `peak RSS (VmHWM): supervisor ${f1((memory.supervisorPeakRssKiB ?? NaN) / 1024)} MiB, server ${f1((memory.serverPeakRssKiB ?? NaN) / 1024)} MiB` +

@@ -25,6 +25,14 @@ function inOrder(seq: string[], wanted: string[]): boolean {
   return i === wanted.length;
 }
 
+/** The value next to a term of the job page's summary (null when the term is not shown). */
+function summaryValue(p: Page, term: string): Promise<string | null> {
+  return p.evaluate((t) => {
+    const dt = [...document.querySelectorAll('.summary dt')].find((e) => e.textContent === t);
+    return dt?.nextElementSibling?.textContent ?? null;
+  }, term);
+}
+
 describe('web GUI (Chromium)', () => {
   let jv: Jobvisor;
   let browser: Browser;
@@ -74,7 +82,10 @@ describe('web GUI (Chromium)', () => {
     expect(await p.locator('[data-param="length"] label').textContent()).toBe('Rod length (m)');
     expect(await p.locator('[data-param="nx"] .hint').textContent()).toContain('whole number from 11 to 4001');
     expect(await p.locator('[data-param="initial"] select option').allTextContents()).toEqual(['gaussian', 'step', 'sine']);
-    expect(await p.getByLabel('Run mode').locator('option').allTextContents()).toEqual(['sequential', 'parallel']); // no cluster: no sbatch
+    // Where and how big: the targets the template allows (here only this machine), and its sizes.
+    expect(await p.getByLabel('Target', { exact: true }).locator('option').allTextContents()).toEqual(['This machine (local)']);
+    expect(await p.getByLabel('Size', { exact: true }).locator('option').allTextContents()).toEqual(['sequential', 'parallel']);
+    expect(await p.getByTestId('target-options').isHidden()).toBe(true); // no login, no options on this machine
     await p.getByLabel('Grid points').fill('101');
     await p.getByLabel('Frames', { exact: true }).fill('10');
     await p.getByLabel('End time').fill('2');
@@ -97,6 +108,10 @@ describe('web GUI (Chromium)', () => {
     await screenshot(jobPage, '1-job-page-running');
 
     await p.locator(`tr.job-row[data-job-id="${jobId}"][data-status="completed"]`).waitFor({ timeout: 60_000 });
+    expect(await p.locator(`tr.job-row[data-job-id="${jobId}"] .col-target`).textContent()).toBe('This machine · sequential');
+    expect(await summaryValue(jobPage, 'Target')).toBe('This machine (local)');
+    expect(await summaryValue(jobPage, 'Size')).toBe('sequential');
+    expect(await summaryValue(jobPage, 'Scheduler')).toBeNull(); // no scheduler on this machine
     await jobPage.locator('.job-layout[data-status="completed"]').waitFor({ timeout: 30_000 });
     await expect.poll(() => plot.getAttribute('data-caption'), { timeout: 15_000 }).toMatch(/^frame 10 of 10 · t = 2 s · 101 points$/);
     expect(await jobPage.locator('[data-frame="temperature"] canvas').count()).toBeGreaterThan(0);
@@ -303,11 +318,28 @@ describe('web GUI (Chromium)', () => {
     await expect.poll(() => p.locator('.admin-page tr.job-row:visible').count()).toBe(bobs.length);
     expect(new Set(await p.locator('.admin-page tr.job-row:visible .col-user').allTextContents())).toEqual(new Set(['bob']));
     expect(await p.evaluate('location.hash')).toBe('#/admin?user=bob');
+    // The target filter offers the targets the jobs went to, by title.
+    const targetFilter = p.getByLabel('Target', { exact: true });
+    expect(await targetFilter.locator('option').allTextContents()).toEqual(['all targets', 'This machine (local)']);
+    await targetFilter.selectOption('local');
+    expect(await p.evaluate('location.hash')).toBe('#/admin?user=bob&target=local');
+    await expect.poll(() => p.locator('.admin-page tr.job-row:visible').count()).toBe(bobs.length);
+    expect(new Set(await p.locator('.admin-page tr.job-row:visible .col-target').allTextContents())).toEqual(new Set(['This machine · sequential']));
 
-    // Agents (alice's and bob's local agents ran their jobs) and slot usage.
+    // Agents (alice's and bob's local agents ran their jobs) and slot usage, by target, pool and size.
     await p.locator('.agents-table tbody tr').first().waitFor();
     expect(await p.locator('.agents-table tbody tr td:first-child').allTextContents()).toEqual(expect.arrayContaining(['alice', 'bob']));
-    expect(await p.locator('.slots-table tbody tr').count()).toBeGreaterThanOrEqual(2);
+    expect(new Set(await p.locator('.agents-table tbody td.col-target').allTextContents())).toEqual(new Set(['This machine (local)']));
+    expect(await p.locator('.agents-table thead th').allTextContents()).toEqual(['User', 'Target', 'Size', 'Host / pool', 'State', 'Since', 'Last heartbeat', 'Runs going', 'Agent id']);
+    const slotRows = p.locator('.slots-table tbody tr');
+    expect(await slotRows.count()).toBeGreaterThanOrEqual(2);
+    expect(await p.locator('.slots-table thead th').allTextContents()).toEqual(['Target', 'Pool', 'Size', 'Used', 'Waiting']);
+    expect(await slotRows.evaluateAll((rows) => rows.map((r) => [...r.children].slice(0, 3).map((c) => c.textContent)))).toEqual(
+      expect.arrayContaining([
+        ['This machine (local)', 'local', 'sequential'],
+        ['This machine (local)', 'local', 'parallel'],
+      ]),
+    );
     await screenshot(p, '6-admin');
 
     // The filter is in the address: a reload keeps it.
@@ -315,6 +347,7 @@ describe('web GUI (Chromium)', () => {
     await p.locator('.admin-page tr.job-row').first().waitFor();
     await expect.poll(() => p.locator('.admin-page tr.job-row:visible').count()).toBe(bobs.length);
     expect(await p.getByLabel('User', { exact: true }).inputValue()).toBe('bob');
+    expect(await targetFilter.inputValue()).toBe('local');
     expect(errors).toEqual([]);
   });
 
@@ -362,66 +395,219 @@ describe('web GUI (Chromium)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('asks for the cluster login when a cluster run needs it, says when it is refused, then runs', async () => {
-    // No test cluster here: the cluster's answers are played by the browser's request routing.
+  it("offers each target its own options and login, logs in to the run's target when it needs it, and shows what the scheduler says", async () => {
+    // No test cluster here: two cluster targets (a Slurm one and a Grid Engine one) are played by the
+    // browser's request routing; this machine's target, the templates and the jobs list are the real jobvisor's.
     const { page: p, errors } = await open();
     const calls: string[] = [];
+    const loggedIn = new Set<string>();
     let logins = 0;
-    let runs = 0;
-    await p.route('**/api/cluster/status', (route) =>
-      route.fulfill({ json: { configured: true, host: 'login.cluster.test', loggedIn: logins > 1, state: logins > 1 ? 'connected' : null, since: null, expiresAt: null } }),
-    );
-    await p.route('**/api/cluster/login', (route) => {
-      logins += 1;
-      calls.push(`cluster login ${route.request().postData()}`);
-      return logins === 1
-        ? route.fulfill({ status: 403, json: { error: { code: 'CLUSTER_CREDENTIALS_REFUSED', message: 'invalid credentials' } } })
-        : route.fulfill({ json: { configured: true, host: 'login.cluster.test', loggedIn: true, state: 'connected', since: Date.now(), expiresAt: Date.now() + 3_600_000 } });
+    const hour = 3_600_000;
+    const loginOf = (name: string) =>
+      loggedIn.has(name) ? { loggedIn: true, state: 'connected', since: Date.now(), expiresAt: Date.now() + 8 * hour } : { loggedIn: false, state: null, since: null, expiresAt: null };
+    const clusters = () => [
+      {
+        name: 'hopper', driver: 'slurm', title: 'Hopper', needsLogin: true, host: 'login.hopper.test', maxTimeSeconds: { sequential: 3600, parallel: 86_400 },
+        options: [
+          { name: 'partition', label: 'Partition', type: 'string', hint: 'the partition (queue)' },
+          { name: 'nodes', label: 'Nodes', type: 'integer', hint: 'within the site limit' },
+          { name: 'minutes', label: 'Minutes', type: 'integer', hint: 'wall-clock limit' },
+        ],
+        login: loginOf('hopper'),
+      },
+      {
+        name: 'gridiron', driver: 'sge', title: 'Gridiron', needsLogin: true, host: 'login.gridiron.test', maxTimeSeconds: { sequential: 1800, parallel: 43_200 },
+        options: [
+          { name: 'queue', label: 'Queue', type: 'string', hint: 'the cluster queue, e.g. all.q' },
+          { name: 'slots', label: 'Slots', type: 'integer', hint: 'cores, within the site limit' },
+        ],
+        login: loginOf('gridiron'),
+      },
+    ];
+    const statusOf = (name: string) => {
+      const t = clusters().find((x) => x.name === name);
+      if (!t) throw new Error(`no routed target ${name}`);
+      return { target: t.name, driver: t.driver, needsLogin: true, host: t.host, ...t.login };
+    };
+    const targetOfUrl = (url: string) => new URL(url).pathname.split('/')[3] ?? '';
+    await p.route('**/api/targets', async (route) => {
+      const real = (await (await route.fetch()).json()) as { targets: unknown[] };
+      return route.fulfill({ json: { targets: [...real.targets, ...clusters()] } });
     });
+    await p.route('**/api/templates', async (route) => {
+      const real = (await (await route.fetch()).json()) as { templates: { name: string; targets: string[] }[] };
+      for (const t of real.templates) if (t.name === 'sleep') t.targets = [...t.targets, 'hopper', 'gridiron'];
+      return route.fulfill({ json: real });
+    });
+    await p.route('**/api/targets/*/status', (route) => route.fulfill({ json: statusOf(targetOfUrl(route.request().url())) }));
+    await p.route('**/api/targets/*/login', (route) => {
+      const name = targetOfUrl(route.request().url());
+      logins += 1;
+      calls.push(`login ${name} ${route.request().postData()}`);
+      if (logins === 1) return route.fulfill({ status: 403, json: { error: { code: 'CLUSTER_CREDENTIALS_REFUSED', message: 'invalid credentials' } } });
+      loggedIn.add(name);
+      return route.fulfill({ json: statusOf(name) });
+    });
+
+    // The run, as the routed supervisor tells it: `now` is what GET /api/jobs/<id> answers.
+    const jobId = 'c0ffee00c0ffee00';
+    const queuedAt = Date.now();
+    let now: Record<string, unknown> = { waitingFor: 'queued' };
+    const fakeJob = () => ({
+      jobId, user: 'alice', jobKey: 'on-cluster', template: 'sleep', target: 'gridiron', size: 'parallel', driver: 'sge', options: { queue: 'all.q', slots: 4 },
+      serial: 1, status: 'pending', parameters: { seconds: 5, lines: 10 }, progress: null, progressMessage: null, waitingFor: null, queuePosition: null, reason: null,
+      queuedAt, startedAt: null, endedAt: null, updatedAt: Date.now(), logLines: 0, externalId: null, scheduler: null, nextRequestMs: 1000, history: [], ...now,
+    });
+    let runs = 0;
+    let cancels = 0;
     await p.route('**/api/jobs', (route) => {
       if (route.request().method() !== 'POST') return route.continue();
       runs += 1;
       calls.push(`run ${route.request().postData()}`);
-      if (runs === 1) return route.fulfill({ status: 428, json: { error: { code: 'LOGIN_REQUIRED', message: 'no agent of yours runs on the cluster: log in first' } } });
-      const now = Date.now();
-      const job = {
-        jobId: 'c0ffee00c0ffee00', user: 'alice', jobKey: 'on-cluster', template: 'sleep', runMode: 'sbatch', driver: 'sbatch', serial: 1, status: 'pending',
-        parameters: { seconds: 5, lines: 10 }, progress: null, progressMessage: null, waitingFor: 'starting run', queuePosition: null, reason: null,
-        queuedAt: now, startedAt: null, endedAt: null, updatedAt: now, logLines: 0, externalId: null, nextRequestMs: 1000, history: [],
-      };
-      return route.fulfill({ json: { job } });
+      if (runs === 1) return route.fulfill({ status: 428, json: { error: { code: 'LOGIN_REQUIRED', message: 'log in to Gridiron first (POST /api/targets/gridiron/login)' } } });
+      return route.fulfill({ json: { job: fakeJob() } });
     });
+    await p.route(
+      (url) => url.pathname.startsWith(`/api/jobs/${jobId}`),
+      (route) => {
+        const rest = new URL(route.request().url()).pathname.slice(`/api/jobs/${jobId}`.length);
+        if (rest === '') return route.fulfill({ json: { job: fakeJob() } });
+        if (rest === '/log') return route.fulfill({ json: { serial: 1, offset: 0, nextOffset: 0, size: 0, text: '' } });
+        if (rest === '/files') return route.fulfill({ json: { serial: 1, files: [], truncated: false } });
+        if (rest === '/cancel') {
+          cancels += 1;
+          calls.push(`cancel ${route.request().postData()}`);
+          if (cancels === 1) return route.fulfill({ status: 428, json: { error: { code: 'LOGIN_REQUIRED', message: 'log in to Gridiron (target gridiron) to cancel Grid Engine job 12' } } });
+          now = { status: 'canceled', reason: 'canceled by user', endedAt: Date.now(), waitingFor: null, scheduler: null };
+          return route.fulfill({ json: { job: fakeJob() } });
+        }
+        return route.fulfill({ status: 404, json: { error: { code: 'NOT_FOUND', message: `not routed: ${rest}` } } });
+      },
+    );
+
     await logIn(p, 'alice', 'alice-password');
     await p.getByLabel('Template', { exact: true }).selectOption('sleep');
-    expect(await p.getByLabel('Run mode').locator('option').allTextContents()).toEqual(['sequential', 'parallel', 'Slurm cluster (sbatch)']);
-    await p.getByLabel('Run mode').selectOption('sbatch');
-    await p.getByLabel('Time limit (minutes)').fill('5');
-    await p.getByLabel('Job key').fill('on-cluster');
-    expect(await p.locator('.cluster-line').textContent()).toContain('Not logged in to the cluster (login.cluster.test).');
-    await p.getByRole('button', { name: 'Run', exact: true }).click();
+    const target = p.getByLabel('Target', { exact: true });
+    const box = p.getByTestId('target-options');
+    const loginState = p.getByTestId('target-login-state');
+    const optionLabels = () => box.locator('.field label').allTextContents();
+    expect(await target.locator('option').allTextContents()).toEqual(['This machine (local)', 'Hopper (slurm)', 'Gridiron (sge)']);
+    expect(await box.isHidden()).toBe(true);
 
-    const dialog = p.getByTestId('cluster-login');
+    // Each target shows its own option fields, under its own name, and the user's login there.
+    await target.selectOption('hopper');
+    await box.waitFor();
+    expect(await box.locator('legend').textContent()).toBe('Options for Hopper');
+    expect(await optionLabels()).toEqual(['Partition', 'Nodes', 'Minutes']);
+    expect(await loginState.textContent()).toBe('Not logged in to Hopper (login.hopper.test). Log in…');
+    expect(await p.locator('.run-form [aria-describedby$="-size-hint"] + .hint').textContent()).toContain('at most 1 h 00 min here');
+    await box.getByLabel('Partition').fill('debug');
+    await screenshot(p, '9-target-hopper');
+
+    await target.selectOption('gridiron');
+    expect(await box.locator('legend').textContent()).toBe('Options for Gridiron');
+    expect(await optionLabels()).toEqual(['Queue', 'Slots']);
+    expect(await p.getByLabel('Partition').count()).toBe(0);
+    expect(await loginState.textContent()).toBe('Not logged in to Gridiron (login.gridiron.test). Log in…');
+
+    // The options are checked like parameters: nothing is sent while one is not valid.
+    await box.getByLabel('Slots').fill('0');
+    await expect.poll(() => p.locator('[data-field-error="options.slots"]').textContent()).toBe('Must be at least 1.');
+    await box.getByLabel('Queue').fill('all q');
+    await expect.poll(() => p.locator('[data-field-error="options.queue"]').textContent()).toContain('no spaces or quotes');
+    await p.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect.poll(() => p.getByTestId('run-form-error').textContent()).toContain('Nothing was sent: 2 fields need a change');
+    expect(await box.getByLabel('Queue').getAttribute('aria-invalid')).toBe('true');
+    expect(await box.getByLabel('Slots').getAttribute('aria-describedby')).toMatch(/-hint \S+-error$/);
+    expect(calls).toEqual([]);
+    await box.getByLabel('Queue').fill('all.q');
+    await box.getByLabel('Slots').fill('4');
+    await expect.poll(() => p.getByTestId('run-form-error').textContent()).toBe(''); // every marked field is fixed
+    await p.getByLabel('Size', { exact: true }).selectOption('parallel');
+    expect(await p.locator('.run-form [aria-describedby$="-size-hint"] + .hint').textContent()).toContain('at most 12 h 00 min here');
+    await p.getByLabel('Job key').fill('on-cluster');
+    await screenshot(p, '9-target-options');
+
+    // The run needs a login (428): the login dialog of the run's target opens; a refusal says so; then the run goes.
+    await p.getByRole('button', { name: 'Run', exact: true }).click();
+    const dialog = p.getByTestId('target-login');
     await dialog.waitFor();
+    expect(await dialog.getAttribute('data-target')).toBe('gridiron');
+    expect(await dialog.getByRole('heading').textContent()).toBe('Log in to Gridiron');
+    expect(await dialog.getByTestId('target-login-host').textContent()).toBe('Login node: login.gridiron.test');
     await dialog.getByLabel('Cluster user name').fill('jdoe');
     await dialog.getByLabel('Password').fill('wrong-password');
     await dialog.getByLabel('One-time code').fill('123456');
-    await dialog.getByRole('button', { name: 'Log in to the cluster' }).click();
-    await expect.poll(() => dialog.getByTestId('cluster-login-error').textContent()).toContain('Invalid credentials');
+    await dialog.getByRole('button', { name: 'Log in', exact: true }).click();
+    await expect.poll(() => dialog.getByTestId('target-login-error').textContent()).toContain('Invalid credentials: Gridiron refused');
     expect(await dialog.getByLabel('Password').inputValue()).toBe(''); // not kept
-    await screenshot(p, '9-cluster-login-refused');
+    expect(await dialog.getByLabel('One-time code').inputValue()).toBe('');
+    await screenshot(p, '9-target-login-refused');
 
     await dialog.getByLabel('Password').fill('right-password');
     await dialog.getByLabel('One-time code').fill('654321');
-    await dialog.getByRole('button', { name: 'Log in to the cluster' }).click();
+    await dialog.getByRole('button', { name: 'Log in', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
-    await p.locator('tr.job-row[data-job-id="c0ffee00c0ffee00"]').waitFor();
-    const run = JSON.stringify({ template: 'sleep', parameters: { seconds: 5, lines: 10 }, runMode: 'sbatch', jobKey: 'on-cluster', slurm: { minutes: 5 } });
-    expect(calls).toEqual([
-      `run ${run}`,
-      `cluster login ${JSON.stringify({ username: 'jdoe', password: 'wrong-password', otp: '123456' })}`,
-      `cluster login ${JSON.stringify({ username: 'jdoe', password: 'right-password', otp: '654321' })}`,
-      `run ${run}`,
-    ]);
+    const row = p.locator(`tr.job-row[data-job-id="${jobId}"]`);
+    await row.waitFor();
+    expect(await row.locator('.col-target').textContent()).toBe('Gridiron · parallel');
+    const run = JSON.stringify({
+      template: 'sleep', parameters: { seconds: 5, lines: 10 }, target: 'gridiron', size: 'parallel', jobKey: 'on-cluster', options: { queue: 'all.q', slots: 4 },
+    });
+    const login = (password: string, otp: string) => `login gridiron ${JSON.stringify({ username: 'jdoe', password, otp })}`;
+    expect(calls).toEqual([`run ${run}`, login('wrong-password', '123456'), login('right-password', '654321'), `run ${run}`]);
+    // The form now says so; the other cluster still needs its own login, and keeps what was typed for it.
+    await expect.poll(() => loginState.textContent()).toMatch(/^Logged in to Gridiron \(login\.gridiron\.test\) until .+\.\s*$/);
+    await target.selectOption('hopper');
+    expect(await loginState.textContent()).toBe('Not logged in to Hopper (login.hopper.test). Log in…');
+    expect(await box.getByLabel('Partition').inputValue()).toBe('debug');
+
+    // The job page: what the scheduler says of the run.
+    now = {
+      externalId: '12',
+      waitingFor: 'Grid Engine job 12: qw (queue all.q is full)',
+      scheduler: { name: 'Grid Engine', state: 'qw', reason: 'queue all.q is full', estimatedStart: null, unconfirmed: false },
+    };
+    await p.goto(`/#/jobs/${jobId}`);
+    await p.locator('.job-layout[data-status="pending"]').waitFor();
+    expect(await summaryValue(p, 'Target')).toBe('Gridiron (gridiron)');
+    expect(await summaryValue(p, 'Size')).toBe('parallel');
+    expect(await summaryValue(p, 'Scheduler')).toBe('Grid Engine job 12: qw (queue all.q is full)');
+    expect(await summaryValue(p, 'Options')).toBe('Queue all.q, Slots 4');
+    expect(await p.locator('.callouts').textContent()).toContain('Pending: Grid Engine job 12: qw (queue all.q is full)');
+    expect(await p.locator('.history-table tbody tr').first().textContent()).toContain('Gridironparallel');
+    await screenshot(p, '9-job-scheduler-state');
+
+    // The agent on the cluster was lost: the run goes on there, and the page asks for a login to follow it again.
+    loggedIn.delete('gridiron');
+    now = {
+      status: 'running', startedAt: queuedAt + 1000, externalId: '12',
+      waitingFor: 'login required: log in to Gridiron again to follow Grid Engine job 12 (the agent on login.gridiron.test was lost)',
+      scheduler: { name: 'Grid Engine', state: 'r', reason: null, estimatedStart: null, unconfirmed: true },
+    };
+    await p.reload();
+    const needed = p.getByTestId('login-required');
+    await needed.waitFor();
+    expect(await needed.textContent()).toContain('Login required on Gridiron. Log in to Gridiron again to follow Grid Engine job 12 (the agent on login.gridiron.test was lost)');
+    expect(await summaryValue(p, 'Scheduler')).toBe('Grid Engine job 12: r · unconfirmed: Grid Engine could not be asked lately; this is the last state seen');
+    await screenshot(p, '9-job-login-required');
+    await needed.getByRole('button', { name: 'Log in to Gridiron…' }).click();
+    await dialog.waitFor();
+    expect(await dialog.getByRole('heading').textContent()).toBe('Log in to Gridiron');
+    await screenshot(p, '9-job-login-dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // Canceling needs the login too (428): the dialog of the job's target opens, and the cancel goes once logged in.
+    await p.getByTestId('cancel-run').click();
+    await dialog.waitFor();
+    expect(await dialog.getAttribute('data-target')).toBe('gridiron');
+    await dialog.getByLabel('Cluster user name').fill('jdoe');
+    await dialog.getByLabel('Password').fill('right-password');
+    await dialog.getByRole('button', { name: 'Log in', exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await p.locator('.job-layout[data-status="canceled"]').waitFor();
+    expect(calls.slice(4)).toEqual(['cancel {"serial":1}', `login gridiron ${JSON.stringify({ username: 'jdoe', password: 'right-password' })}`, 'cancel {"serial":1}']);
     expect(errors).toEqual([]);
   });
 

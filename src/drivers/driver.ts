@@ -2,8 +2,8 @@
  * The driver interface: a target's backend on the supervisor's side. Everything a backend knows
  * is behind it: how to start, adopt and stop agents; its slot pools; refusing runs it could
  * never run; preparing the run op; whether starting an agent needs the user's own login. The
- * supervisor sees nothing of a backend but this. Each backend is one folder (local/, docker/,
- * slurm/, sge/), registered by one line in registry.ts.
+ * supervisor sees nothing of a backend but this. Each backend is one folder beside this file,
+ * registered by one line in registry.ts.
  *
  * A driver offers CPU slots in pools (the local machine; each Docker engine; a cluster): a run
  * takes its slots from the pool of the agent that runs it.
@@ -67,7 +67,7 @@ export interface SavedAgent {
 /** What the supervisor and users know of a target without asking its driver anything. */
 export interface TargetInfo {
   name: string;
-  /** The backend's registry name: local, docker, slurm, sge. */
+  /** The backend's registry name (local, docker, or a cluster scheduler's). */
   kind: string;
   title: string;
   /** Starting an agent needs the user's own login (clusters): one agent per user then serves every size. */

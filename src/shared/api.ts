@@ -97,7 +97,7 @@ export interface JobView extends RunSummary {
   jobId: string;
   user: string;
   jobKey: string;
-  /** The driver of the run's target (local, docker, slurm, sge). */
+  /** The driver of the run's target (its backend's registry name). */
   driver: string;
   /** Scheduler options the run asked for (cluster targets). */
   options: RunOptions | null;
@@ -118,7 +118,7 @@ export interface JobView extends RunSummary {
 
 /** A batch scheduler's word on a run: its state and reason, and its estimated start. */
 export interface SchedulerView {
-  /** The scheduler's name for users (e.g. "Grid Engine"). */
+  /** The scheduler's name for users. */
   name: string;
   state: string;
   reason: string | null;

@@ -33,7 +33,7 @@ const host = z.string().min(1);
 export const TargetConfig = z
   .object({
     name: z.string().regex(NAME_PATTERN, 'letters, digits, "_", "." and "-", starting with a letter or digit'),
-    driver: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a driver name such as local, docker, slurm or sge'),
+    driver: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'the registry name of a driver (see README, "Targets")'),
     title: z.string().min(1).max(100).optional(),
   })
   .loose();

@@ -35,24 +35,24 @@ export interface EndedJob {
 export type SchedulerPhase =
   | { phase: 'pending' }
   | { phase: 'running' }
-  /** The scheduler is ending the job (e.g. Grid Engine's `dr`); it is still in the queue. */
+  /** The scheduler is ending the job; it is still in the queue. */
   | { phase: 'ending' }
   | { phase: 'ended'; status: RunEnd; reason: string | undefined };
 
 export interface Scheduler {
-  /** The registry name (`slurm`, `sge`), as run ops name it. */
+  /** The registry name, as run ops name it (src/agent/engines/schedulers.ts). */
   readonly name: string;
-  /** How users read its name ("Slurm", "Grid Engine"). */
+  /** How users read its name. */
   readonly title: string;
-  /** The file name of the batch script in the run directory (`job.sbatch`, `job.qsub`). */
+  /** The file name of the batch script in the run directory. */
   readonly scriptName: string;
   /** Submits the script (already written to `scriptPath`) from `runDir`; resolves with the job id. */
   submit(scriptPath: string, runDir: string): Promise<string>;
   /** ONE query for every job of the agent's user. A job absent from the map has left the queue. */
   queue(): Promise<Map<string, QueueEntry>>;
   /**
-   * Optional: the reasons of pending jobs, with one command for all of them (Grid Engine keeps
-   * them out of its queue listing). Called with the ids of jobs whose state changed.
+   * Optional: the reasons of pending jobs, with one command for all of them (for schedulers
+   * whose queue listing leaves them out). Called with the ids of jobs whose state changed.
    */
   pendingReasons?(ids: string[]): Promise<Map<string, string>>;
   /** A job no longer in the queue; undefined when the scheduler does not (or not yet) know it. */
@@ -81,7 +81,7 @@ export class SchedulerCommandError extends Error {
 
 /**
  * Runs one scheduler command (no shell) and resolves with its stdout. `countAs` names it in the
- * counts when one program serves several purposes (`qstat -j` beside `qstat`).
+ * counts when one program serves several purposes (e.g. a job query beside the queue query).
  */
 export function schedulerCommand(command: string, args: string[], opts: { cwd?: string; countAs?: string; timeoutMs?: number } = {}): Promise<string> {
   const key = opts.countAs ?? command;

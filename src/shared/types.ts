@@ -10,7 +10,7 @@
  * - run:       one execution of a job, identified by a `serial` that grows with every new
  *              run. A request naming an older serial is stale and must not act on the new run.
  * - target:    a named place where runs go, configured by the site: a driver and its settings
- *              (`local`, `docker` engines, a `slurm` or `sge` cluster reached over SSH with
+ *              (`local`, `docker` engines, a batch-scheduler cluster reached over SSH with
  *              each user's own login). Several of each may exist.
  * - size:      `sequential` (short, interactive) or `parallel` (long, multi-core). With the
  *              target it picks the slot pool and the time limit of a run. (jobvisor 0.1 had

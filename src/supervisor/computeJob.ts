@@ -159,7 +159,7 @@ export class ComputeJob {
     this.setWaiting(`${this.schedulerJob(externalId)}: submitted`);
   }
 
-  /** "<scheduler> job 123", e.g. "Grid Engine job 45". */
+  /** "<scheduler> job 123", as users read it. */
   private schedulerJob(externalId: string | null): string {
     return `${this.ctx.describeTarget(this.row).scheduler ?? 'scheduler'} job ${externalId ?? '?'}`;
   }

@@ -6,7 +6,8 @@
  * new one detached, and closes the session. The agent then submits each run to the scheduler
  * and follows it. Without a login there is nothing to start with: LOGIN_REQUIRED.
  *
- * A scheduler backend (slurm/, sge/) gives this driver its options schema, limits and script.
+ * A scheduler backend (a folder beside this one) gives this driver its options schema, limits
+ * and script.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';

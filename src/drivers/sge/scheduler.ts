@@ -122,7 +122,7 @@ function endedJob(failedText: string, exitText: string): EndedJob {
   if (failed === 37 || /h_rt/.test(failedText)) return { state: 'KILLED_TIME_LIMIT', reason: why, exitCode };
   if (failed === 100 && exitCode === 137) return { state: 'DELETED', reason: why, exitCode };
   if (failed === 100) return { state: 'FAILED', reason: why, exitCode };
-  return { state: 'FAILED_START', reason: oneLine(failedText), exitCode };
+  return { state: 'FAILED_START', reason: oneLine(failedText), exitCode: null }; // it never ran
 }
 
 /**

@@ -76,7 +76,7 @@ write_host_files() {
 # Runs a daemon with a clean environment, as an init system would: jobs inherit sge_execd's
 # environment (besides what Grid Engine sets), and this shell's must not leak into them.
 clean_env() {
-  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SGE_ROOT="$SGE_ROOT" SGE_CELL="$SGE_CELL" "$@"
+  (cd / && exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SGE_ROOT="$SGE_ROOT" SGE_CELL="$SGE_CELL" "$@")
 }
 
 # pid_of qmaster|execd: the daemon's PID from its pid file, when that process runs. The execd

@@ -12,7 +12,8 @@
 # The login user is `jvuser` (uid >= 1000: batch schedulers refuse system users); its password
 # and TOTP key are made on the first start and kept in $STATE (mode 0600), as is the pam_oath
 # users file `$STATE/users.oath`. `oathtool --totp $(cat $STATE/totp.key)` prints the current
-# code; pam_oath refuses a code (time step) already used, and accepts 20 steps either side.
+# code; pam_oath refuses a code (time step) already used, and accepts 200 steps either side
+# (window=200: test runs that log in many times within 30 s take codes ahead).
 set -euo pipefail
 
 STATE=${JOBVISOR_CLUSTER_DIR:-/var/lib/jobvisor-cluster}
@@ -68,7 +69,7 @@ Subsystem sftp internal-sftp
 EOF
   cat >/etc/pam.d/sshd-otp <<EOF
 auth required pam_unix.so
-auth required pam_oath.so usersfile=$STATE/users.oath window=20 digits=6
+auth required pam_oath.so usersfile=$STATE/users.oath window=200 digits=6
 account required pam_unix.so
 session required pam_unix.so
 EOF

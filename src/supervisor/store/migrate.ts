@@ -44,7 +44,8 @@ function copyJobs(db: Database.Database, legacy: LegacyPlacement): void {
     insert.run({
       ...pick(r, ['id', 'user', 'job_key', 'template', 'serial', 'status', 'parameters', 'progress', 'progress_message', 'reason', 'queued_at', 'started_at', 'ended_at', 'updated_at', 'log_lines', 'agent_id', 'pid', 'sent']),
       ...place,
-      options: r.slurm_options ?? null,
+      // 0.1 kept a cluster run's options in a column named after its cluster kind.
+      options: Object.entries(r).find(([k]) => k.endsWith('_options'))?.[1] ?? null,
       external_id: r.external_id ?? null,
       log_offset: r.log_offset ?? 0,
     });
