@@ -608,6 +608,24 @@ describe('web GUI (Chromium)', () => {
     await dialog.waitFor({ state: 'detached' });
     await p.locator('.job-layout[data-status="canceled"]').waitFor();
     expect(calls.slice(4)).toEqual(['cancel {"serial":1}', `login gridiron ${JSON.stringify({ username: 'jdoe', password: 'right-password' })}`, 'cancel {"serial":1}']);
+
+    // Running it again starts from its target, size, parameters and options.
+    await p.getByRole('button', { name: 'Change parameters and run…' }).click();
+    const rerun = p.locator('.rerun');
+    await rerun.locator('.run-form').waitFor();
+    expect(await rerun.getByLabel('Target', { exact: true }).inputValue()).toBe('gridiron');
+    expect(await rerun.getByLabel('Size', { exact: true }).inputValue()).toBe('parallel');
+    expect(await rerun.getByLabel('Job key').inputValue()).toBe('on-cluster');
+    expect(await rerun.getByLabel('Duration').inputValue()).toBe('5');
+    expect(await rerun.getByTestId('target-options').locator('legend').textContent()).toBe('Options for Gridiron');
+    expect([await rerun.getByLabel('Queue').inputValue(), await rerun.getByLabel('Slots').inputValue()]).toEqual(['all.q', '4']);
+    expect(await rerun.getByTestId('target-login-state').textContent()).toMatch(/^Logged in to Gridiron \(login\.gridiron\.test\) until /);
+    await screenshot(p, '9-rerun-form');
+    await rerun.getByRole('button', { name: 'Cancel', exact: true }).click();
+    now = { waitingFor: 'queued' };
+    await p.getByRole('button', { name: 'Run again' }).click();
+    await p.locator('.job-layout[data-status="pending"]').waitFor();
+    expect(calls.at(-1)).toBe(`run ${run}`);
     expect(errors).toEqual([]);
   });
 

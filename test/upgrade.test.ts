@@ -78,6 +78,7 @@ describe('upgrading from 0.1 with a cluster agent running', () => {
     const child = spawn('runuser', ['-u', cluster.user, '--', 'bash', '-c', `cd ${home} && exec env ${env} node jobvisor-agent.mjs >>agent.log 2>&1`], { stdio: ['pipe', 'ignore', 'ignore'] });
     child.stdin.end(token + '\n');
     agentPid = child.pid!;
+    jv.supervisorUrl = `http://127.0.0.1:${port}`; // the port 0.1's agent was told
     await jv.start();
     admin = await jv.login();
   }, 300_000);

@@ -20,6 +20,9 @@ set -euo pipefail
 
 STATE=${JOBVISOR_CLUSTER_DIR:-/var/lib/jobvisor-cluster}
 HOST=$(hostname -s)
+# The node offers more CPUs than the machine has (config_overrides): test jobs mostly sleep, and
+# test files running at the same time must not queue behind each other.
+CPUS=${JOBVISOR_SLURM_CPUS:-32}
 PACKAGES=(slurm-wlm munge)
 SSHD=$(cd "$(dirname "${BASH_SOURCE[0]}")/../ssh" && pwd)/test-sshd.sh
 
@@ -69,10 +72,16 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MinJobAge=600
 MpiDefault=none
-NodeName=$HOST CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
+SlurmdParameters=config_overrides
+NodeName=$HOST CPUs=$CPUS RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-  cmp -s "$STATE/slurm.conf" /etc/slurm/slurm.conf || cp "$STATE/slurm.conf" /etc/slurm/slurm.conf
+  if ! cmp -s "$STATE/slurm.conf" /etc/slurm/slurm.conf; then
+    cp "$STATE/slurm.conf" /etc/slurm/slurm.conf
+    # Daemons started with another configuration start again with this one.
+    stop_daemon slurmd
+    stop_daemon slurmctld
+  fi
 }
 
 start_slurm() {
