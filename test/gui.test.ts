@@ -3,6 +3,7 @@
  * example templates): logging in, running heat1d from the generated form and following it live
  * (jobs table, job page, progress, plot), the log and file downloads, canceling, form validation,
  * who may see which job, the admin page, a reload in the middle of a run, and a narrow window.
+ * Cluster targets (their option fields, logins, scheduler states) are played by request routing.
  * Every test saves a screenshot to test-artifacts/gui/. Waiting is always for a condition.
  */
 import { readFileSync } from 'node:fs';
@@ -464,7 +465,12 @@ describe('web GUI (Chromium)', () => {
       if (route.request().method() !== 'POST') return route.continue();
       runs += 1;
       calls.push(`run ${route.request().postData()}`);
-      if (runs === 1) return route.fulfill({ status: 428, json: { error: { code: 'LOGIN_REQUIRED', message: 'log in to Gridiron first (POST /api/targets/gridiron/login)' } } });
+      if (runs === 1) {
+        // What the target's driver refuses of the options comes with the option's name as its path.
+        const message = 'options of a run on gridiron: options.queue: no such queue here';
+        return route.fulfill({ status: 400, json: { error: { code: 'INVALID_INPUT', message, details: { issues: [{ code: 'custom', path: ['queue'], message: 'no such queue here' }] } } } });
+      }
+      if (runs === 2) return route.fulfill({ status: 428, json: { error: { code: 'LOGIN_REQUIRED', message: 'log in to Gridiron first (POST /api/targets/gridiron/login)' } } });
       return route.fulfill({ json: { job: fakeJob() } });
     });
     await p.route(
@@ -528,7 +534,14 @@ describe('web GUI (Chromium)', () => {
     await p.getByLabel('Job key').fill('on-cluster');
     await screenshot(p, '9-target-options');
 
+    // What the server refuses of an option is shown next to it.
+    await p.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect.poll(() => p.locator('[data-field-error="options.queue"]').textContent()).toBe('no such queue here');
+    expect(await p.getByTestId('run-form-error').textContent()).toBe('The server refused the run: see the marked fields.');
+    expect(await box.getByLabel('Queue').getAttribute('aria-invalid')).toBe('true');
+
     // The run needs a login (428): the login dialog of the run's target opens; a refusal says so; then the run goes.
+    await box.getByLabel('Queue').fill('all.q'); // as the site's queue is called after all
     await p.getByRole('button', { name: 'Run', exact: true }).click();
     const dialog = p.getByTestId('target-login');
     await dialog.waitFor();
@@ -555,7 +568,7 @@ describe('web GUI (Chromium)', () => {
       template: 'sleep', parameters: { seconds: 5, lines: 10 }, target: 'gridiron', size: 'parallel', jobKey: 'on-cluster', options: { queue: 'all.q', slots: 4 },
     });
     const login = (password: string, otp: string) => `login gridiron ${JSON.stringify({ username: 'jdoe', password, otp })}`;
-    expect(calls).toEqual([`run ${run}`, login('wrong-password', '123456'), login('right-password', '654321'), `run ${run}`]);
+    expect(calls).toEqual([`run ${run}`, `run ${run}`, login('wrong-password', '123456'), login('right-password', '654321'), `run ${run}`]);
     // The form now says so; the other cluster still needs its own login, and keeps what was typed for it.
     await expect.poll(() => loginState.textContent()).toMatch(/^Logged in to Gridiron \(login\.gridiron\.test\) until .+\.\s*$/);
     await target.selectOption('hopper');
@@ -607,7 +620,7 @@ describe('web GUI (Chromium)', () => {
     await dialog.getByRole('button', { name: 'Log in', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
     await p.locator('.job-layout[data-status="canceled"]').waitFor();
-    expect(calls.slice(4)).toEqual(['cancel {"serial":1}', `login gridiron ${JSON.stringify({ username: 'jdoe', password: 'right-password' })}`, 'cancel {"serial":1}']);
+    expect(calls.slice(5)).toEqual(['cancel {"serial":1}', `login gridiron ${JSON.stringify({ username: 'jdoe', password: 'right-password' })}`, 'cancel {"serial":1}']);
 
     // Running it again starts from its target, size, parameters and options.
     await p.getByRole('button', { name: 'Change parameters and run…' }).click();

@@ -6,7 +6,8 @@
  * that test files running at the same time share.
  */
 import { createHmac } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './jobvisor.js';
@@ -29,9 +30,13 @@ export function startTestCluster(kind: ClusterKind): ClusterInfo {
   return JSON.parse(execFileSync('bash', [script(kind), 'info'], { encoding: 'utf8' })) as ClusterInfo;
 }
 
-/** Stops or starts the cluster's scheduler daemon (slurmctld, sge_qmaster), waiting until it is down or answers. */
-export function schedulerDaemon(kind: ClusterKind, action: 'stop' | 'start'): void {
-  execFileSync('bash', [script(kind), `${action}-scheduler`], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
+/**
+ * Stops or starts the cluster's scheduler daemon, waiting until it is down or answers. Async:
+ * a test's event loop must go on meanwhile (a stop can take 10 s; a blocked loop would not see
+ * the server close its idle keep-alive connections, and reuse one that is closed).
+ */
+export async function schedulerDaemon(kind: ClusterKind, action: 'stop' | 'start'): Promise<void> {
+  await promisify(execFile)('bash', [script(kind), `${action}-scheduler`], { timeout: 120_000 });
 }
 
 /** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) for a time step. */

@@ -193,13 +193,13 @@ export function schedulerContract(c: SchedulerCase): void {
     it('keeps a run in its state, marked unconfirmed, while the scheduler cannot be asked, and follows it again once it answers', async () => {
       const job = await run({ template: 'sleep', jobKey: 'unconfirmed', parameters: { seconds: 10, lines: 10 } });
       await admin.waitJob(job.jobId, (j) => j.status === 'running', 90_000, 'running');
-      schedulerDaemon(c.kind, 'stop');
+      await schedulerDaemon(c.kind, 'stop');
       try {
         const unknown = await admin.waitJob(job.jobId, (j) => /state unconfirmed/.test(j.waitingFor ?? ''), 60_000, 'unconfirmed');
         expect(unknown.status).toBe('running');
         expect(unknown.scheduler?.unconfirmed).toBe(true);
       } finally {
-        schedulerDaemon(c.kind, 'start');
+        await schedulerDaemon(c.kind, 'start');
       }
       const done = await admin.waitJob(job.jobId, (j) => j.status === 'completed', 120_000, 'completed once the scheduler answers');
       expect(done.waitingFor).toBeNull();

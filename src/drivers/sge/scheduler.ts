@@ -145,8 +145,8 @@ async function cancel(id: string): Promise<void> {
 
 /**
  * Queue states are letters: `q` queued, `w` waiting, `h` hold, `R` restarted, `r` running,
- * `t` transferring, `s`/`S`/`T` suspended (by the user, the queue, a threshold: pending, as
- * Slurm's SUSPENDED is), `d` being deleted, `E` error (Eqw: it stays queued until qdel'd or
+ * `t` transferring, `s`/`S`/`T` suspended (by the user, the queue, a threshold: read as
+ * pending, a run that waits to go on), `d` being deleted, `E` error (Eqw: it stays queued until qdel'd or
  * cleared with `qmod -cj`). Ended states are the words lookUp gives.
  */
 function phaseOf(state: string, reason: string, exitCode: number | null): SchedulerPhase {

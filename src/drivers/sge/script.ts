@@ -4,12 +4,13 @@
  * within the site's limits, and filled into the `#$` template of this folder (or the site's own).
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { PACKAGE_ROOT } from '../../shared/config.js';
 import { JobvisorError } from '../../shared/errors.js';
 import { commonValues, DirectiveValue, fillTemplate, type ScriptValues } from '../cluster/script.js';
 
-export const DEFAULT_SGE_TEMPLATE = path.join(PACKAGE_ROOT, 'src', 'drivers', 'sge', 'job.sh.template');
+/** Beside this module, in src/ and in dist/ (the build copies it). */
+export const DEFAULT_SGE_TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job.sh.template');
 
 export const SgeOptions = z
   .object({

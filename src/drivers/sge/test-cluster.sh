@@ -4,9 +4,9 @@
 # ../ssh/test-sshd.sh), for jobvisor's Grid Engine tests and for trying the Grid Engine driver on
 # one machine. Needs root. Idempotent: installs what is missing, configures what is not yet
 # configured (each object is checked before it is added or changed), starts what is not
-# running, and ends with the queue ready for jobs of the login user. It can run beside the
-# Slurm test cluster (../slurm/test-cluster.sh): Grid Engine uses ports 6444 (qmaster) and 6445
-# (execd), Slurm 6817/6818, and both are served by the same sshd and login user.
+# running, and ends with the queue ready for jobs of the login user. It can run beside the other
+# backends' test clusters (../*/test-cluster.sh): Grid Engine uses ports 6444 (qmaster) and 6445
+# (execd), and all are served by the same sshd and login user.
 #
 #   src/drivers/sge/test-cluster.sh [start]         sge_qmaster, sge_execd, and sshd-otp on 127.0.0.1:${JOBVISOR_SSH_PORT:-2222}
 #   src/drivers/sge/test-cluster.sh info            prints the login as JSON (host, port, user, password, TOTP key, known_hosts line)
@@ -15,8 +15,8 @@
 #   src/drivers/sge/test-cluster.sh start-scheduler starts sge_qmaster again (waits until qstat answers)
 #
 # The cluster: SGE_ROOT=/var/lib/gridengine, SGE_CELL=default, the host as submit, admin and
-# exec host, host group @allhosts, queue all.q (2 slots, shell /bin/sh) with the parallel
-# environment smp ($pe_slots, 2 slots), a scheduler that runs every second and keeps the
+# exec host, host group @allhosts, queue all.q (32 slots by default, shell /bin/sh) with the parallel
+# environment smp ($pe_slots, as many slots), a scheduler that runs every second and keeps the
 # reasons of pending jobs (`qstat -j ID`: "scheduling info"), and accounting flushed every
 # second (`qacct -j ID` knows an ended job within seconds). The login user `jvuser` gets the
 # Grid Engine environment (SGE_ROOT, SGE_CELL, SGE_ARCH; the q* commands are in /usr/bin) in
@@ -34,7 +34,9 @@ HOST=$(hostname -s)
 LOGIN_USER=jvuser
 QUEUE=all.q
 PE=smp
-SLOTS=2
+# The queue offers more slots than the machine has cores: test jobs mostly sleep, and test files
+# running at the same time must not queue behind each other.
+SLOTS=${JOBVISOR_SGE_SLOTS:-32}
 PACKAGES=(gridengine-master gridengine-exec gridengine-client)
 SSHD=$(cd "$(dirname "${BASH_SOURCE[0]}")/../ssh" && pwd)/test-sshd.sh
 PROFILE=/etc/profile.d/jobvisor-gridengine.sh

@@ -2,9 +2,9 @@
 # A real single-node Slurm cluster (munge, slurmctld, slurmd) behind a real sshd that asks for a
 # password and a one-time code (TOTP; ../ssh/test-sshd.sh), for jobvisor's Slurm tests and for
 # trying the Slurm driver on one machine. Needs root. Idempotent: installs what is missing,
-# starts what is not running, and ends with the node idle. It can run beside the Grid Engine
-# test cluster (../sge/test-cluster.sh): Slurm uses ports 6817/6818, Grid Engine 6444/6445,
-# and both are served by the same sshd and login user.
+# starts what is not running, and ends with the node idle. It can run beside the other
+# backends' test clusters (../*/test-cluster.sh): Slurm uses ports 6817/6818, and all are
+# served by the same sshd and login user.
 #
 #   src/drivers/slurm/test-cluster.sh [start]         munge, slurmctld, slurmd, and sshd-otp on 127.0.0.1:${JOBVISOR_SSH_PORT:-2222}
 #   src/drivers/slurm/test-cluster.sh info            prints the login as JSON (host, port, user, password, TOTP key, known_hosts line)

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The login side of jobvisor's real test clusters: a login user and a second sshd (`sshd-otp`,
 # the system's sshd is left alone) on 127.0.0.1:$PORT that asks for a password and a one-time
-# code (TOTP, pam_oath). The Slurm and Grid Engine test clusters (../slurm/test-cluster.sh,
-# ../sge/test-cluster.sh) call `start` for their login side; both are served by this one sshd
-# and user. Needs root. Idempotent: installs what is missing, starts what is not running.
+# code (TOTP, pam_oath). Each cluster backend's test cluster (../*/test-cluster.sh) calls
+# `start` for its login side; all are served by this one sshd and user. Needs root. Idempotent: installs what is missing, starts what is not running.
 #
 #   src/drivers/ssh/test-sshd.sh [start]   the user, the pam_oath users file, sshd-otp on 127.0.0.1:$PORT
 #   src/drivers/ssh/test-sshd.sh info      prints the login as JSON (host, port, user, password, TOTP key, known_hosts line)
