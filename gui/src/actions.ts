@@ -1,12 +1,20 @@
 /**
  * Starting and canceling runs, as buttons anywhere on the page do it: a run or cancel that needs
- * a cluster login (428 LOGIN_REQUIRED) opens the cluster login dialog and, once logged in, is
- * tried again.
+ * a login to its target (428 LOGIN_REQUIRED) opens that target's login dialog and, once logged
+ * in, is tried again.
  */
 import { api, ApiError } from './api.js';
-import { openClusterLogin } from './cluster.js';
 import { notify, notifyError } from './notify.js';
-import type { JobView, RunRequest } from './types.js';
+import { openTargetLogin } from './targetLogin.js';
+import { knownTargets, loadTargets, targetTitle } from './targets.js';
+import type { JobView, RunRequest, Template } from './types.js';
+
+/** The target a run request goes to: the one it names, else the template's default. */
+async function targetOfRun(body: RunRequest): Promise<string | undefined> {
+  if (body.target !== undefined) return body.target;
+  const templates = await api.templates().catch((): Template[] => []);
+  return templates.find((t) => t.name === body.template)?.targets[0];
+}
 
 /** Starts a run; throws the API's error (other than a login the user gave) for the caller to show. */
 export async function startRun(body: RunRequest): Promise<JobView> {
@@ -15,10 +23,13 @@ export async function startRun(body: RunRequest): Promise<JobView> {
       return await api.run(body);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'LOGIN_REQUIRED') {
-        const status = await api.clusterStatus().catch(() => undefined);
-        const ok = await openClusterLogin('This run goes to the Slurm cluster and needs your cluster login. After you log in, it starts.', status);
+        const target = await targetOfRun(body);
+        if (target === undefined) throw err;
+        if (!knownTargets()) await loadTargets();
+        const title = targetTitle(target);
+        const ok = await openTargetLogin(target, `This run goes to ${title} and needs your login there. After you log in, it starts.`);
         if (ok) continue;
-        throw new ApiError(428, 'LOGIN_REQUIRED', 'The run was not started: it needs a cluster login.');
+        throw new ApiError(428, 'LOGIN_REQUIRED', `The run was not started: it needs your login to ${title}.`);
       }
       throw err;
     }
@@ -38,8 +49,8 @@ export async function cancelRun(job: JobView, button?: HTMLButtonElement): Promi
         return await api.cancel(job.jobId, job.serial);
       } catch (err) {
         if (err instanceof ApiError && err.code === 'LOGIN_REQUIRED') {
-          const status = await api.clusterStatus().catch(() => undefined);
-          if (await openClusterLogin('Canceling a run on the Slurm cluster needs your cluster login.', status)) continue;
+          if (!knownTargets()) await loadTargets();
+          if (await openTargetLogin(job.target, `Canceling a run on ${targetTitle(job.target)} needs your login there.`)) continue;
           return undefined;
         }
         throw err;

@@ -8,7 +8,6 @@ import type {
   Account,
   AgentView,
   AnalysisAnswer,
-  ClusterStatus,
   FileList,
   Issue,
   JobView,
@@ -16,6 +15,8 @@ import type {
   Role,
   RunRequest,
   SlotUsage,
+  TargetStatus,
+  TargetView,
   Template,
   User,
 } from './types.js';
@@ -94,6 +95,7 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, opt
 }
 
 const job = (jobId: string) => `/api/jobs/${encodeURIComponent(jobId)}`;
+const target = (name: string) => `/api/targets/${encodeURIComponent(name)}`;
 
 /** The URL that downloads a file of a job's current run (the cookie makes a plain link work). */
 export function fileUrl(jobId: string, path: string): string {
@@ -128,7 +130,10 @@ export const api = {
   createUser: (username: string, password: string, role: Role) =>
     call<{ user: Account }>('POST', '/api/users', { username, password, role }).then((r) => r.user),
 
-  clusterStatus: () => call<ClusterStatus>('GET', '/api/cluster/status'),
-  clusterLogin: (username: string, password: string, otp: string) =>
-    call<ClusterStatus>('POST', '/api/cluster/login', otp === '' ? { username, password } : { username, password, otp }),
+  /** Every target, in the site's order, with the caller's login state on those that need one. */
+  targets: () => call<{ targets: TargetView[] }>('GET', '/api/targets').then((r) => r.targets),
+  targetStatus: (name: string) => call<TargetStatus>('GET', `${target(name)}/status`),
+  /** Logs in to a target that needs it with the user's own account there (password and, if given, one-time code). */
+  targetLogin: (name: string, username: string, password: string, otp: string) =>
+    call<TargetStatus>('POST', `${target(name)}/login`, otp === '' ? { username, password } : { username, password, otp }),
 };

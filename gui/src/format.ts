@@ -1,6 +1,6 @@
 /** How values look on the page: times, durations, sizes, statuses, what a run waits for. */
 import { h } from './dom.js';
-import { isActive, type JobView, type RunMode, type Status } from './types.js';
+import { isActive, type JobView, type SchedulerView, type Size, type Status } from './types.js';
 
 const STATUS_TEXT: Record<Status, string> = {
   pending: 'pending',
@@ -70,20 +70,27 @@ export function formatPercent(p: number | null): string {
   return p === null ? '' : `${Math.round(p * 100)} %`;
 }
 
-const RUN_MODE_TEXT: Record<RunMode, string> = { sequential: 'sequential', parallel: 'parallel', sbatch: 'Slurm cluster (sbatch)' };
-export function runModeText(m: RunMode): string {
-  return RUN_MODE_TEXT[m] ?? m;
+export function sizeText(s: Size): string {
+  return s;
 }
 
-export const RUN_MODE_HINT: Record<RunMode, string> = {
+export const SIZE_HINT: Record<Size, string> = {
   sequential: 'short, interactive runs; they take turns on few CPU slots',
   parallel: 'long or multi-core runs',
-  sbatch: 'on the Slurm cluster, under your own cluster account',
 };
 
+/** "Grid Engine job 12: qw", with the scheduler's reason and estimated start when it gives them. */
+export function schedulerText(externalId: string | null, s: SchedulerView): string {
+  const parts = [`${s.name} job ${externalId ?? '?'}: ${s.state}`];
+  if (s.reason) parts.push(` (${s.reason})`);
+  if (s.estimatedStart) parts.push(` · estimated start ${s.estimatedStart}`);
+  if (s.unconfirmed) parts.push(` · unconfirmed: ${s.name} could not be asked lately; this is the last state seen`);
+  return parts.join('');
+}
+
 /**
- * What a run waits for or does now, in a few words: "waiting for a CPU slot (#2)", Slurm's
- * pending reason, the last progress message, or the first line of why it ended.
+ * What a run waits for or does now, in a few words: "waiting for a CPU slot (#2)", what its
+ * scheduler says of it, the last progress message, or the first line of why it ended.
  */
 export function jobActivity(job: JobView): string {
   if (job.waitingFor) return job.queuePosition ? `${job.waitingFor} (#${job.queuePosition})` : job.waitingFor;
@@ -99,8 +106,8 @@ export function firstLine(text: string, max = 160): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** Whether a job waits for its user to log in to the cluster again. */
-export function needsClusterLogin(job: JobView): boolean {
+/** Whether a job waits for its user to log in to its target (again). */
+export function needsTargetLogin(job: JobView): boolean {
   return isActive(job.status) && (job.waitingFor ?? '').toLowerCase().startsWith('login required');
 }
 

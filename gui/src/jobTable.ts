@@ -1,13 +1,14 @@
 /**
  * The table of jobs, on the jobs page (one user's) and the admin page (everyone's). Rows are
  * updated in place from job events (so focus and scroll stay put), newest run first. Each row
- * shows the job key (a link to its page), template, status badge, run mode and driver, what the
- * run waits for or does, a progress bar, the elapsed time (ticking while it runs) and when it
+ * shows the job key (a link to its page), template, status badge, target (its title) and size,
+ * what the run waits for or does, a progress bar, the elapsed time (ticking while it runs) and when it
  * last changed.
  */
 import { h, setText } from './dom.js';
-import { agoCell, elapsedCell, formatPercent, jobActivity, runModeText, setAgo, setElapsed, statusBadge, updateBadge } from './format.js';
+import { agoCell, elapsedCell, formatPercent, jobActivity, setAgo, setElapsed, sizeText, statusBadge, updateBadge } from './format.js';
 import { jobHref, navigate } from './router.js';
+import { targetTitle } from './targets.js';
 import { isActive, type JobView } from './types.js';
 
 export interface JobTableOptions {
@@ -25,7 +26,7 @@ class JobRow {
   private readonly serial = h('span', { class: 'serial muted' });
   private readonly template = h('td');
   private readonly badge: HTMLSpanElement;
-  private readonly mode = h('td');
+  private readonly place = h('td', { class: 'col-target' });
   private readonly activity = h('span', { class: 'activity' });
   private readonly progress = h('progress', { max: '1' });
   private readonly percent = h('span', { class: 'percent' });
@@ -57,7 +58,7 @@ class JobRow {
       opts.showUser ? h('td', { class: 'col-user' }, job.user) : null,
       this.template,
       h('td', { class: 'col-status' }, this.badge),
-      this.mode,
+      this.place,
       h('td', { class: 'col-activity' }, this.activity),
       h('td', { class: 'col-progress' }, h('div', { class: 'progress-cell' }, this.progress, this.percent)),
       h('td', { class: 'col-elapsed num' }, this.elapsed),
@@ -82,7 +83,8 @@ class JobRow {
     setText(this.serial, job.serial > 1 ? ` run ${job.serial}` : '');
     setText(this.template, job.template);
     updateBadge(this.badge, job.status);
-    setText(this.mode, `${runModeText(job.runMode)} · ${job.driver}`);
+    setText(this.place, `${targetTitle(job.target)} · ${sizeText(job.size)}`);
+    this.place.title = `target ${job.target} (${job.driver}), ${job.size}`;
     const activity = jobActivity(job);
     setText(this.activity, activity);
     this.activity.title = job.reason ?? job.waitingFor ?? job.progressMessage ?? '';
@@ -130,7 +132,7 @@ export class JobTable {
           opts.showUser ? th('User') : null,
           th('Template'),
           th('Status'),
-          th('Run mode · driver'),
+          th('Target · size'),
           th('Waiting for / doing'),
           th('Progress'),
           th('Elapsed', 'num'),
@@ -177,6 +179,11 @@ export class JobTable {
 
   jobs(): JobView[] {
     return [...this.rows.values()].map((r) => r.job);
+  }
+
+  /** Shows every row again (after the targets' titles became known). */
+  refresh(): void {
+    for (const row of this.rows.values()) row.update(row.job);
   }
 
   setFilter(filter: (job: JobView) => boolean): void {

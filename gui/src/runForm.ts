@@ -1,32 +1,33 @@
 /**
  * The new-run form: pick a template, fill its parameters (a form generated from its schema),
- * choose a run mode among the template's (sbatch only when a cluster is configured), Slurm
- * options for cluster runs, an optional job key, and run. Nothing is sent while a field is not
- * valid; what the server refuses is shown next to its field.
+ * choose a target among those the template allows and a size among its sizes, the target's own
+ * options (generated from the option fields `GET /api/targets` lists for it) with its login
+ * state for targets that need one, an optional job key, and run. Nothing is sent while a field
+ * is not valid; what the server refuses is shown next to its field.
  */
 import { ApiError } from './api.js';
 import { startRun } from './actions.js';
-import { clusterStatusText, openClusterLogin } from './cluster.js';
 import { h, replaceChildren, setText, uid } from './dom.js';
 import { checkNumber, ParameterForm } from './form.js';
-import { RUN_MODE_HINT, runModeText } from './format.js';
+import { formatDuration, SIZE_HINT, sizeText } from './format.js';
 import { describeError } from './notify.js';
-import type { ClusterStatus, Issue, JobView, RunMode, RunRequest, SlurmOptions, Template } from './types.js';
+import { openTargetLogin } from './targetLogin.js';
+import { loadTargets, loginStateText, withLogin } from './targets.js';
+import type { Issue, JobView, OptionField, RunOptions, RunRequest, Size, TargetView, Template } from './types.js';
 
 export interface RunFormOptions {
   templates: Template[];
-  /** The caller's cluster status; null when it could not be asked (then sbatch is offered if the template allows it). */
-  cluster: ClusterStatus | null;
-  initial?: { template: string; parameters?: Record<string, unknown>; runMode?: RunMode; jobKey?: string };
+  /** The site's targets; null when they could not be read (then targets show by name, with no options). */
+  targets: TargetView[] | null;
+  initial?: { template: string; parameters?: Record<string, unknown>; target?: string; size?: Size; options?: RunOptions | null; jobKey?: string };
   submitLabel?: string;
   onRan: (job: JobView) => void;
   onCancel?: () => void;
-  /** Asks the caller for a fresh cluster status (after a cluster login). */
-  refreshCluster?: () => Promise<ClusterStatus | null>;
 }
 
 const JOB_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const SLURM_VALUE = /^[A-Za-z0-9_.,:@%+=/-]{1,128}$/;
+/** What a string option may hold (the same as the server's check of scheduler options). */
+const OPTION_VALUE = /^[A-Za-z0-9_.,:@%+=/-]{1,128}$/;
 
 interface SimpleField {
   el: HTMLElement;
@@ -47,36 +48,96 @@ function setFieldError(f: SimpleField, message: string | undefined): void {
   else f.input.setAttribute('aria-invalid', 'true');
 }
 
-const SLURM_FIELDS: { name: keyof SlurmOptions; label: string; kind: 'int' | 'text'; hint: string }[] = [
-  { name: 'minutes', label: 'Time limit (minutes)', kind: 'int', hint: 'empty: the site default' },
-  { name: 'nodes', label: 'Nodes', kind: 'int', hint: 'empty: the site default' },
-  { name: 'cpusPerTask', label: 'CPUs per task', kind: 'int', hint: 'empty: the site default' },
-  { name: 'partition', label: 'Partition', kind: 'text', hint: 'empty: the site default' },
-  { name: 'account', label: 'Account', kind: 'text', hint: 'empty: the site default' },
-  { name: 'qos', label: 'QOS', kind: 'text', hint: 'empty: the site default' },
-];
+/** The option fields of one target, built from its OptionField list. */
+class TargetOptions {
+  readonly fields = new Map<string, { spec: OptionField; field: SimpleField }>();
+  readonly grid: HTMLElement;
+
+  constructor(target: TargetView, idPrefix: string, initial: RunOptions | null | undefined) {
+    for (const spec of target.options) {
+      const f = simpleField(
+        `${idPrefix}-${spec.name}`,
+        `options.${spec.name}`,
+        spec.label,
+        [spec.hint, spec.type === 'integer' ? 'a whole number' : '', 'empty: the site default'].filter((p) => p !== '').join(' · '),
+        spec.type === 'integer' ? { inputmode: 'numeric' } : {},
+      );
+      f.el.dataset.option = spec.name;
+      const v = initial?.[spec.name];
+      if (typeof v === 'number' || typeof v === 'string') f.input.value = String(v);
+      f.input.addEventListener('input', () => this.check(spec.name));
+      this.fields.set(spec.name, { spec, field: f });
+    }
+    this.grid = h('div', { class: 'param-grid' }, [...this.fields.values()].map((f) => f.field.el));
+  }
+
+  check(name: string): { value?: number | string; error?: string } {
+    const entry = this.fields.get(name);
+    if (!entry) return {};
+    const { spec, field } = entry;
+    const text = field.input.value.trim();
+    let r: { value?: number | string; error?: string } = {};
+    if (text !== '') {
+      if (spec.type === 'integer') r = checkNumber(text, { type: 'integer', label: spec.label, default: 1, min: 1 });
+      else r = OPTION_VALUE.test(text) ? { value: text } : { error: 'Letters, digits and _.,:@%+=/- only (no spaces or quotes), at most 128.' };
+    }
+    setFieldError(field, r.error);
+    return r;
+  }
+
+  /** The options set (empty fields left out), or the first field that is not valid. */
+  values(): { options: RunOptions; invalid?: HTMLInputElement } {
+    const options: RunOptions = {};
+    let invalid: HTMLInputElement | undefined;
+    for (const [name, { field }] of this.fields) {
+      const r = this.check(name);
+      if (r.error) invalid ??= field.input;
+      else if (r.value !== undefined) options[name] = r.value;
+    }
+    return { options, invalid };
+  }
+
+  clear(): void {
+    for (const { field } of this.fields.values()) {
+      field.input.value = '';
+      setFieldError(field, undefined);
+    }
+  }
+
+  showIssue(name: string, message: string): boolean {
+    const entry = this.fields.get(name);
+    if (!entry) return false;
+    setFieldError(entry.field, message);
+    return true;
+  }
+}
 
 export class RunForm {
   readonly el: HTMLFormElement;
   private template: Template | undefined;
   private params: ParameterForm | undefined;
-  private cluster: ClusterStatus | null;
+  private targets: TargetView[] | null;
   private readonly id = uid('run');
   private readonly templateSelect: HTMLSelectElement;
   private readonly description = h('div', { class: 'template-description' });
   private readonly paramBox = h('div', { class: 'param-box' });
-  private readonly runMode: HTMLSelectElement;
-  private readonly runModeHint = h('p', { class: 'hint' });
+  private readonly targetSelect: HTMLSelectElement;
+  private readonly targetHint = h('p', { class: 'hint' });
+  private readonly sizeSelect: HTMLSelectElement;
+  private readonly sizeHint = h('p', { class: 'hint' });
   private readonly jobKey: SimpleField;
-  private readonly slurmBox: HTMLFieldSetElement;
-  private readonly slurm = new Map<keyof SlurmOptions, SimpleField>();
-  private readonly clusterLine = h('p', { class: 'cluster-line' });
+  private readonly targetBox: HTMLFieldSetElement;
+  private readonly targetLegend = h('legend');
+  private readonly optionsBox = h('div', { class: 'target-options' });
+  private readonly loginLine = h('p', { class: 'login-line', 'data-testid': 'target-login-state' });
+  /** The option fields of each target shown so far: what the user typed stays when they switch back. */
+  private readonly options = new Map<string, TargetOptions>();
   private readonly formError = h('div', { class: 'form-error', role: 'alert', 'data-testid': 'run-form-error' });
   private readonly submit: HTMLButtonElement;
   private busy = false;
 
   constructor(private readonly opts: RunFormOptions) {
-    this.cluster = opts.cluster;
+    this.targets = opts.targets;
     const initial = opts.initial;
     const tid = `${this.id}-template`;
     this.templateSelect = h(
@@ -84,14 +145,13 @@ export class RunForm {
       { id: tid, name: 'template' },
       opts.templates.map((t) => h('option', { value: t.name }, `${t.title} (${t.name})`)),
     );
-    this.runMode = h('select', { id: `${this.id}-mode`, name: 'runMode', 'aria-describedby': `${this.id}-mode-hint` });
-    this.runModeHint.id = `${this.id}-mode-hint`;
+    this.targetHint.id = `${this.id}-target-hint`;
+    this.targetSelect = h('select', { id: `${this.id}-target`, name: 'target', 'aria-describedby': this.targetHint.id });
+    this.sizeHint.id = `${this.id}-size-hint`;
+    this.sizeSelect = h('select', { id: `${this.id}-size`, name: 'size', 'aria-describedby': this.sizeHint.id });
     this.jobKey = simpleField(`${this.id}-key`, 'jobKey', 'Job key (optional)', '');
     if (initial?.jobKey) this.jobKey.input.value = initial.jobKey;
-    for (const f of SLURM_FIELDS) {
-      this.slurm.set(f.name, simpleField(`${this.id}-slurm-${f.name}`, `slurm.${f.name}`, f.label, f.hint, f.kind === 'int' ? { inputmode: 'numeric' } : {}));
-    }
-    this.slurmBox = h('fieldset', { class: 'slurm-box', hidden: true }, h('legend', null, 'Slurm options'), h('div', { class: 'param-grid' }, [...this.slurm.values()].map((f) => f.el)), this.clusterLine);
+    this.targetBox = h('fieldset', { class: 'target-box', hidden: true, 'data-testid': 'target-options' }, this.targetLegend, this.loginLine, this.optionsBox);
     this.submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'run-submit' }, opts.submitLabel ?? 'Run');
     const reset = h('button', { type: 'button', onclick: () => this.resetDefaults() }, 'Reset to defaults');
     const cancel = opts.onCancel ? h('button', { type: 'button', onclick: () => opts.onCancel?.() }, 'Cancel') : null;
@@ -105,18 +165,28 @@ export class RunForm {
       h(
         'fieldset',
         { class: 'run-options' },
-        h('legend', null, 'How to run'),
-        h('div', { class: 'param-grid' }, h('div', { class: 'field' }, h('label', { for: this.runMode.id }, 'Run mode'), this.runMode, this.runModeHint), this.jobKey.el),
-        this.slurmBox,
+        h('legend', null, 'Where and how to run'),
+        h(
+          'div',
+          { class: 'param-grid' },
+          h('div', { class: 'field' }, h('label', { for: this.targetSelect.id }, 'Target'), this.targetSelect, this.targetHint),
+          h('div', { class: 'field' }, h('label', { for: this.sizeSelect.id }, 'Size'), this.sizeSelect, this.sizeHint),
+          this.jobKey.el,
+        ),
+        this.targetBox,
       ),
       this.formError,
       h('div', { class: 'actions' }, this.submit, reset, cancel),
     );
 
     this.templateSelect.addEventListener('change', () => this.selectTemplate(this.templateSelect.value));
-    this.runMode.addEventListener('change', () => this.updateRunMode());
+    this.targetSelect.addEventListener('change', () => this.updateTarget());
+    this.sizeSelect.addEventListener('change', () => this.updateTarget());
     this.jobKey.input.addEventListener('input', () => this.checkJobKey());
-    for (const [name, f] of this.slurm) f.input.addEventListener('input', () => this.checkSlurm(name));
+    // "Nothing was sent: ..." goes once every marked field is fixed.
+    this.el.addEventListener('input', () => {
+      if (this.formError.textContent?.startsWith('Nothing was sent') && !this.el.querySelector('.field.invalid')) setText(this.formError, '');
+    });
     this.el.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.send();
@@ -130,11 +200,28 @@ export class RunForm {
     const first = opts.templates.find((t) => t.name === initial?.template) ?? opts.templates[0];
     if (first) {
       this.templateSelect.value = first.name;
-      this.selectTemplate(first.name, initial?.parameters, initial?.runMode);
+      if (initial?.target && initial.options) {
+        const t = this.targetView(initial.target);
+        if (t) this.options.set(t.name, new TargetOptions(t, `${this.id}-opt-${t.name}`, initial.options));
+      }
+      this.selectTemplate(first.name, initial?.parameters, initial?.target, initial?.size);
     }
   }
 
-  private selectTemplate(name: string, parameters?: Record<string, unknown>, runMode?: RunMode): void {
+  private targetView(name: string): TargetView | undefined {
+    return this.targets?.find((t) => t.name === name);
+  }
+
+  /** The targets the template allows that the site lists (all of its names when the targets are not known). */
+  private allowedTargets(t: Template): { name: string; view: TargetView | undefined }[] {
+    if (!this.targets) return t.targets.map((name) => ({ name, view: undefined }));
+    return t.targets.flatMap((name) => {
+      const view = this.targetView(name);
+      return view ? [{ name, view }] : [];
+    });
+  }
+
+  private selectTemplate(name: string, parameters?: Record<string, unknown>, target?: string, size?: Size): void {
     const t = this.opts.templates.find((x) => x.name === name);
     if (!t) return;
     this.template = t;
@@ -150,32 +237,64 @@ export class RunForm {
           : h('p', null, desc),
       h('p', { class: 'hint' }, `Time limit ${t.timeLimitSeconds} s · ${t.resources.cores} core${t.resources.cores === 1 ? '' : 's'}`, t.results.length > 0 ? ` · results: ${t.results.join(', ')}` : ''),
     );
-    const modes = t.runModes.filter((m) => m !== 'sbatch' || this.cluster === null || this.cluster.configured);
-    const previous = runMode ?? (this.runMode.value as RunMode);
-    replaceChildren(this.runMode, modes.map((m) => h('option', { value: m }, runModeText(m))));
-    this.runMode.value = modes.includes(previous) ? previous : (modes[0] ?? '');
-    this.runMode.disabled = modes.length <= 1;
+    const targets = this.allowedTargets(t);
+    const previousTarget = target ?? this.targetSelect.value;
+    replaceChildren(
+      this.targetSelect,
+      targets.map((x) => h('option', { value: x.name }, x.view ? `${x.view.title} (${x.view.driver})` : x.name)),
+    );
+    this.targetSelect.value = targets.some((x) => x.name === previousTarget) ? previousTarget : (targets[0]?.name ?? '');
+    this.targetSelect.disabled = targets.length <= 1;
+    const previousSize = size ?? (this.sizeSelect.value as Size);
+    replaceChildren(this.sizeSelect, t.sizes.map((s) => h('option', { value: s }, sizeText(s))));
+    this.sizeSelect.value = t.sizes.includes(previousSize) ? previousSize : (t.sizes[0] ?? '');
+    this.sizeSelect.disabled = t.sizes.length <= 1;
     setText(this.jobKey.el.querySelector('.hint') ?? this.jobKey.error, `Empty: "${t.name}". Running a job key that exists starts a new run of that job (an active run is canceled first).`);
     this.jobKey.input.placeholder = t.name;
     setText(this.formError, '');
-    this.updateRunMode();
+    this.updateTarget();
   }
 
-  private updateRunMode(): void {
-    const mode = this.runMode.value as RunMode;
-    setText(this.runModeHint, mode ? RUN_MODE_HINT[mode] : 'This template cannot run here.');
-    this.submit.disabled = this.busy || !mode;
-    this.slurmBox.hidden = mode !== 'sbatch';
-    if (mode === 'sbatch') this.renderCluster();
-  }
-
-  private renderCluster(): void {
-    const s = this.cluster;
-    if (!s) {
-      replaceChildren(this.clusterLine, 'The cluster login state is not known.');
+  /** Shows what the chosen target and size mean: hints, its login state and its option fields. */
+  private updateTarget(): void {
+    const name = this.targetSelect.value;
+    const size = this.sizeSelect.value as Size;
+    const view = this.targetView(name);
+    setText(
+      this.targetHint,
+      name === ''
+        ? 'This template can run on none of the targets here.'
+        : view
+          ? `${view.needsLogin ? 'under your own account there' : 'no login needed'}${view.host ? ` · login node ${view.host}` : ''}`
+          : `target ${name}`,
+    );
+    const max = view && size ? view.maxTimeSeconds[size] : undefined;
+    setText(this.sizeHint, size ? `${SIZE_HINT[size] ?? size}${max ? ` · at most ${formatDuration(max * 1000)} here` : ''}` : '');
+    this.submit.disabled = this.busy || name === '' || !size;
+    const show = view !== undefined && (view.needsLogin || view.options.length > 0);
+    this.targetBox.hidden = !show;
+    if (!view || !show) {
+      replaceChildren(this.optionsBox);
       return;
     }
-    const button = s.loggedIn
+    this.targetBox.dataset.target = view.name;
+    setText(this.targetLegend, view.options.length > 0 ? `Options for ${view.title}` : view.title);
+    let options = this.options.get(view.name);
+    if (!options) {
+      options = new TargetOptions(view, `${this.id}-opt-${view.name}`, undefined);
+      this.options.set(view.name, options);
+    }
+    replaceChildren(this.optionsBox, view.options.length > 0 ? options.grid : null);
+    this.renderLogin(view);
+  }
+
+  private renderLogin(view: TargetView): void {
+    this.loginLine.hidden = !view.needsLogin;
+    if (!view.needsLogin) {
+      replaceChildren(this.loginLine);
+      return;
+    }
+    const button = view.login?.loggedIn
       ? null
       : h(
           'button',
@@ -183,25 +302,35 @@ export class RunForm {
             type: 'button',
             class: 'small',
             onclick: async () => {
-              if (await openClusterLogin(undefined, s)) {
-                this.cluster = (await this.opts.refreshCluster?.()) ?? { ...s, loggedIn: true };
-                this.renderCluster();
-              }
+              const s = await openTargetLogin(view.name);
+              if (s) this.setTarget(withLogin(view, s));
             },
           },
-          'Log in to the cluster…',
+          'Log in…',
         );
-    replaceChildren(this.clusterLine, clusterStatusText(s), ' ', button);
+    this.loginLine.dataset.loggedIn = String(view.login?.loggedIn === true);
+    replaceChildren(this.loginLine, loginStateText(view), ' ', button);
+  }
+
+  /** Takes a fresher view of one target (after a login) and shows it if it is the chosen one. */
+  private setTarget(view: TargetView): void {
+    if (this.targets) this.targets = this.targets.map((t) => (t.name === view.name ? view : t));
+    if (this.targetSelect.value === view.name) this.updateTarget();
+  }
+
+  /** Reads the targets again (their login states may have changed) and shows the chosen one's. */
+  private async refreshTargets(): Promise<void> {
+    const ts = await loadTargets();
+    if (!ts) return;
+    this.targets = ts;
+    this.updateTarget();
   }
 
   private resetDefaults(): void {
     this.params?.resetToDefaults();
     this.jobKey.input.value = '';
     setFieldError(this.jobKey, undefined);
-    for (const f of this.slurm.values()) {
-      f.input.value = '';
-      setFieldError(f, undefined);
-    }
+    for (const o of this.options.values()) o.clear();
     setText(this.formError, '');
   }
 
@@ -212,46 +341,27 @@ export class RunForm {
     return error;
   }
 
-  private checkSlurm(name: keyof SlurmOptions): { value?: number | string; error?: string } {
-    const f = this.slurm.get(name);
-    const spec = SLURM_FIELDS.find((s) => s.name === name);
-    if (!f || !spec) return {};
-    const text = f.input.value.trim();
-    let r: { value?: number | string; error?: string } = {};
-    if (text !== '') {
-      if (spec.kind === 'int') r = checkNumber(text, { type: 'integer', label: spec.label, default: 1, min: 1 });
-      else r = SLURM_VALUE.test(text) ? { value: text } : { error: 'Letters, digits and _.,:@%+=/- only (no spaces or quotes).' };
-    }
-    setFieldError(f, r.error);
-    return r;
-  }
-
   /** Checks everything; sends the run when all is valid. */
   private async send(): Promise<void> {
     if (this.busy || !this.template || !this.params) return;
     setText(this.formError, '');
     const values = this.params.values();
     const keyError = this.checkJobKey();
-    const mode = this.runMode.value as RunMode;
-    const slurm: SlurmOptions = {};
-    let slurmInvalid: HTMLInputElement | undefined;
-    if (mode === 'sbatch') {
-      for (const [name, f] of this.slurm) {
-        const r = this.checkSlurm(name);
-        if (r.error) slurmInvalid ??= f.input;
-        else if (r.value !== undefined) (slurm as Record<string, unknown>)[name] = r.value;
-      }
-    }
-    if (!values.ok || keyError || slurmInvalid) {
+    const target = this.targetSelect.value;
+    const size = this.sizeSelect.value as Size;
+    const view = this.targetView(target);
+    const chosen = view && view.options.length > 0 ? this.options.get(target)?.values() : undefined;
+    const optionsInvalid = chosen?.invalid;
+    if (!values.ok || keyError || optionsInvalid) {
       const count = this.el.querySelectorAll('.field.invalid').length;
       setText(this.formError, `Nothing was sent: ${count === 1 ? 'one field needs' : `${count} fields need`} a change (see the marked field${count === 1 ? '' : 's'}).`);
-      (values.ok ? (keyError ? this.jobKey.input : slurmInvalid) : values.first.input)?.focus();
+      (values.ok ? (keyError ? this.jobKey.input : optionsInvalid) : values.first.input)?.focus();
       return;
     }
-    const body: RunRequest = { template: this.template.name, parameters: values.values, runMode: mode };
+    const body: RunRequest = { template: this.template.name, parameters: values.values, target, size };
     const key = this.jobKey.input.value.trim();
     if (key !== '') body.jobKey = key;
-    if (mode === 'sbatch' && Object.keys(slurm).length > 0) body.slurm = slurm;
+    if (chosen && Object.keys(chosen.options).length > 0) body.options = chosen.options;
     this.busy = true;
     this.submit.disabled = true;
     const label = this.submit.textContent;
@@ -264,25 +374,30 @@ export class RunForm {
     } finally {
       this.busy = false;
       this.submit.textContent = label;
-      this.updateRunMode();
+      this.updateTarget();
+      if (view?.needsLogin) void this.refreshTargets(); // a login may have happened on the way
     }
   }
 
   private showError(err: unknown): void {
     if (err instanceof ApiError && err.code === 'INVALID_INPUT' && err.issues.length > 0) {
+      const options = this.options.get(this.targetSelect.value);
+      // A driver's check of the options names them by themselves ("options of a run on ..."); the body's schema as options.<name>.
+      const optionIssues = err.message.startsWith('options of');
       let rest: Issue[] = err.message.startsWith('parameters of') ? (this.params?.showIssues(err.issues) ?? err.issues) : err.issues;
       rest = rest.filter((issue) => {
         const [first, second] = issue.path;
         if (first === 'jobKey') setFieldError(this.jobKey, issue.message);
-        else if (first === 'slurm' && typeof second === 'string' && this.slurm.has(second as keyof SlurmOptions)) {
-          const f = this.slurm.get(second as keyof SlurmOptions);
-          if (f) setFieldError(f, issue.message);
+        else if (optionIssues && typeof first === 'string' && options?.showIssue(first, issue.message)) {
+          /* shown at its field */
+        } else if (first === 'options' && typeof second === 'string' && options?.showIssue(second, issue.message)) {
+          /* shown at its field */
         } else if (first === 'parameters' && this.params && this.params.showIssues([issue]).length === 0) {
           /* shown at its field */
         } else return true;
         return false;
       });
-      const text = rest.length > 0 ? rest.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ') : '';
+      const text = rest.length > 0 ? rest.map((i) => `${[optionIssues ? 'options' : '', ...i.path].filter((p) => p !== '').join('.') || 'request'}: ${i.message}`).join('; ') : '';
       setText(this.formError, `The server refused the run: ${text || 'see the marked fields.'}`);
       (this.el.querySelector('.field.invalid input, .field.invalid select') as HTMLElement | null)?.focus();
       return;

@@ -3,14 +3,25 @@
  * own types come from src/shared, declared once for server and GUI (type-only imports: no
  * server code goes into the bundle); what only the GUI needs is declared here.
  */
-import type { AgentView, ClusterStatus, JobView, LogChunk, RunSummary, SlotUsage } from '../../src/shared/api.js';
-import type { SlurmOptions } from '../../src/shared/sbatchConfig.js';
-import type { Role, RunMode, Status } from '../../src/shared/types.js';
+import type {
+  AgentView,
+  JobView,
+  LogChunk,
+  OptionField,
+  RunOptions,
+  RunSummary,
+  SchedulerView,
+  SlotUsage,
+  TargetLogin,
+  TargetStatus,
+  TargetView,
+} from '../../src/shared/api.js';
+import type { Role, Size, Status } from '../../src/shared/types.js';
 
-export type { AgentView, ClusterStatus, JobView, LogChunk, RunSummary, SlotUsage, SlurmOptions, Role, RunMode, Status };
+export type { AgentView, JobView, LogChunk, OptionField, RunOptions, RunSummary, SchedulerView, SlotUsage, TargetLogin, TargetStatus, TargetView, Role, Size, Status };
 
 export const STATUSES: readonly Status[] = ['pending', 'running', 'completed', 'error', 'canceled', 'missing', 'purged'];
-export const RUN_MODES: readonly RunMode[] = ['sequential', 'parallel', 'sbatch'];
+export const SIZES: readonly Size[] = ['sequential', 'parallel'];
 
 export function isActive(status: Status): boolean {
   return status === 'pending' || status === 'running';
@@ -73,24 +84,30 @@ export interface EnumParam extends ParamBase {
 }
 export type ParameterSpec = NumberParam | StringParam | BooleanParam | EnumParam;
 
+/** A template as `GET /api/templates` gives it (src/shared/template.ts's PublicTemplate; declared here because that module reads files with node:fs). */
 export interface Template {
   name: string;
   title: string;
   description: string;
   parameters: Record<string, ParameterSpec>;
-  runModes: RunMode[];
+  /** The targets it may run on (their names, in the site's order); the first is the default. */
+  targets: string[];
+  /** The sizes it allows; the first is the default. */
+  sizes: Size[];
   resources: { cores: number };
   timeLimitSeconds: number;
   results: string[];
   analysis: Record<string, { description: string }>;
 }
 
+/** `POST /api/jobs`. `options` only for targets whose TargetView lists options, and only when one is set. */
 export interface RunRequest {
   template: string;
   parameters?: Record<string, unknown>;
-  runMode?: RunMode;
+  target?: string;
+  size?: Size;
   jobKey?: string;
-  slurm?: SlurmOptions;
+  options?: RunOptions;
 }
 
 /** One problem of an INVALID_INPUT answer (`details.issues`). */

@@ -104,6 +104,8 @@ export interface JobView extends RunSummary {
   progress: number | null;
   progressMessage: string | null;
   waitingFor: string | null;
+  /** The run waits for its user to log in to its target (to be submitted, or followed again). */
+  loginRequired: boolean;
   queuePosition: number | null;
   logLines: number;
   /** The run's id in its cluster's batch scheduler, once submitted. */
@@ -191,6 +193,7 @@ export interface TargetView {
 /** `GET /api/targets/:target/status`: the target and the caller's login to it. */
 export interface TargetStatus extends TargetLogin {
   target: string;
+  title: string;
   driver: string;
   needsLogin: boolean;
   host: string | null;

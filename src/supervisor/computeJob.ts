@@ -108,6 +108,7 @@ export class ComputeJob {
       progress: r.progress,
       progressMessage: r.progressMessage,
       waitingFor: isActive(r.status) ? this.waitingFor : null,
+      loginRequired: isActive(r.status) && (this.awaitingLogin || (r.sent && r.agentId === null && r.externalId !== null)),
       queuePosition: isActive(r.status) ? this.queuePosition : null,
       reason: r.reason,
       queuedAt: r.queuedAt,
@@ -333,7 +334,7 @@ export class ComputeJob {
     this.canceling = reason;
     this.runAbort?.abort(new OpAbandoned('canceled'));
     if (this.row.sent && !this.row.agentId && this.row.externalId) {
-      throw new JobvisorError('LOGIN_REQUIRED', `log in to ${this.ctx.describeTarget(this.row).title} (target ${this.row.target}) to cancel ${this.schedulerJob(this.row.externalId)}`);
+      throw new JobvisorError('LOGIN_REQUIRED', `log in to ${this.ctx.describeTarget(this.row).title} (target ${this.row.target}) to cancel ${this.schedulerJob(this.row.externalId)}`, { target: this.row.target });
     }
     if (!this.row.sent || !this.row.agentId) {
       this.end('canceled', reason);

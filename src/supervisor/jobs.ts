@@ -67,7 +67,7 @@ export class JobService {
     driver.checkRun({ template, size, options });
     const info = driver.info;
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
-      throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`);
+      throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`, { target: info.name });
     }
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
@@ -115,7 +115,7 @@ export class JobService {
     const targets = this.deps.targets;
     const driver = body.target !== undefined ? targets.require(body.target) : targets.all().find((d) => !d.info.needsLogin);
     if (!driver) return [];
-    if (driver.info.needsLogin) throw new JobvisorError('LOGIN_REQUIRED', `agents of ${driver.info.title} start with your login (POST /api/targets/${driver.info.name}/login)`);
+    if (driver.info.needsLogin) throw new JobvisorError('LOGIN_REQUIRED', `agents of ${driver.info.title} start with your login (POST /api/targets/${driver.info.name}/login)`, { target: driver.info.name });
     const sizes = body.sizes ?? body.runModes ?? [...SIZES];
     const signal = AbortSignal.timeout(this.deps.context.agentWaitMs);
     const target = driver.info.name;

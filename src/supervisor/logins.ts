@@ -44,7 +44,7 @@ export class Logins {
 
   status(caller: Caller, target: string): TargetStatus {
     const d = this.deps.targets.require(target);
-    return { target: d.info.name, driver: d.info.kind, needsLogin: d.info.needsLogin, host: d.info.host, ...this.loginOf(caller, d) };
+    return { target: d.info.name, title: d.info.title, driver: d.info.kind, needsLogin: d.info.needsLogin, host: d.info.host, ...this.loginOf(caller, d) };
   }
 
   /** Every target, with the caller's login state on those that need one. */
@@ -66,7 +66,7 @@ export class Logins {
   async agentLog(caller: Caller, target: string): Promise<AgentLog> {
     const d = this.loginTarget(target);
     const agent = this.deps.agents.live(target, caller.username, 'parallel');
-    if (!agent || !this.deps.hub.isConnected(agent.id)) throw new JobvisorError('LOGIN_REQUIRED', `no agent of yours runs on ${d.info.title}: log in first`);
+    if (!agent || !this.deps.hub.isConnected(agent.id)) throw new JobvisorError('LOGIN_REQUIRED', `no agent of yours runs on ${d.info.title}: log in first`, { target: d.info.name });
     return AgentInfoResult.parse(await this.deps.hub.send(agent.id, { kind: 'agentInfo' }, AbortSignal.timeout(10_000)));
   }
 

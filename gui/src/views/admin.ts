@@ -1,20 +1,34 @@
 /**
- * The admin page: every user's jobs (filter by user, status and driver; cancel), live from the
+ * The admin page: every user's jobs (filter by user, status and target; cancel), live from the
  * event stream; the agents (refreshed every 5 s and soon after job events); CPU slot usage per
- * driver, pool and run mode; and the user accounts (list, create). Filters are kept in the
+ * target, pool and size; and the user accounts (list, create). Filters are kept in the
  * address (#/admin?user=alice&status=running), so a reload or a shared link keeps them.
  */
 import { api, ApiError } from '../api.js';
 import { cancelRun } from '../actions.js';
 import { h, replaceChildren, setText, uid } from '../dom.js';
-import { agoCell, formatDateTime, runModeText } from '../format.js';
+import { agoCell, formatDateTime, sizeText } from '../format.js';
 import { JobTable } from '../jobTable.js';
 import { describeError, notify } from '../notify.js';
 import { replaceHash } from '../router.js';
+import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js';
 import { isActive, STATUSES, type AgentView, type JobView, type SlotUsage } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
 
 const REFRESH_MS = 5000;
+
+/** A target's place in the site's order (unknown targets last). */
+function targetOrder(name: string): number {
+  const i = (knownTargets() ?? []).findIndex((t) => t.name === name);
+  return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+}
+
+/** A table cell naming a target: its title, with its name and driver. */
+function targetCell(name: string, driver: string): HTMLTableCellElement {
+  const title = targetTitle(name);
+  const more = [...new Set([name, driver])].filter((x) => x !== title);
+  return h('td', { class: 'col-target', 'data-target': name }, title, more.length > 0 ? h('span', { class: 'muted' }, ` (${more.join(' · ')})`) : null);
+}
 
 function selectField(label: string, name: string): { el: HTMLElement; select: HTMLSelectElement } {
   const id = uid(`filter-${name}`);
@@ -22,11 +36,12 @@ function selectField(label: string, name: string): { el: HTMLElement; select: HT
   return { select, el: h('div', { class: 'field field-inline' }, h('label', { for: id }, label), select) };
 }
 
-function setOptions(select: HTMLSelectElement, values: string[], allText: string, keep: string): void {
+function setOptions(select: HTMLSelectElement, values: string[], allText: string, keep: string, text: (v: string) => string = (v) => v): void {
   const wanted = ['', ...values];
-  const now = [...select.options].map((o) => o.value);
-  if (wanted.join('\n') !== now.join('\n')) {
-    replaceChildren(select, wanted.map((v) => h('option', { value: v }, v === '' ? allText : v)));
+  const now = [...select.options].map((o) => `${o.value}\t${o.textContent ?? ''}`);
+  const labels = wanted.map((v) => (v === '' ? allText : text(v)));
+  if (wanted.map((v, i) => `${v}\t${labels[i] ?? ''}`).join('\n') !== now.join('\n')) {
+    replaceChildren(select, wanted.map((v, i) => h('option', { value: v }, labels[i] ?? v)));
   }
   select.value = wanted.includes(keep) ? keep : '';
 }
@@ -39,10 +54,10 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
   }
 
   // --- all jobs, with filters
-  const filters = { user: query.get('user') ?? '', status: query.get('status') ?? '', driver: query.get('driver') ?? '' };
+  const filters = { user: query.get('user') ?? '', status: query.get('status') ?? '', target: query.get('target') ?? '' };
   const userF = selectField('User', 'user');
   const statusF = selectField('Status', 'status');
-  const driverF = selectField('Driver', 'driver');
+  const targetF = selectField('Target', 'target');
   const table = new JobTable({
     caption: 'All jobs',
     showUser: true,
@@ -52,24 +67,30 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     },
   });
   const jobsStatus = h('p', { class: 'muted', role: 'status' }, 'Loading the jobs…');
-  const clear = h('button', { type: 'button', class: 'small', onclick: () => setFilters({ user: '', status: '', driver: '' }) }, 'Clear filters');
+  const clear = h('button', { type: 'button', class: 'small', onclick: () => setFilters({ user: '', status: '', target: '' }) }, 'Clear filters');
 
   function refreshFilterOptions(): void {
     const jobs = table.jobs();
     const users = [...new Set(jobs.map((j) => j.user).concat(filters.user ? [filters.user] : []))].sort();
-    const drivers = [...new Set(jobs.map((j) => j.driver).concat(filters.driver ? [filters.driver] : []))].sort();
+    // The site's targets in its order, then any other target a job names (one no longer configured).
+    const named = new Set(jobs.map((j) => j.target).concat(filters.target ? [filters.target] : []));
+    const site = (knownTargets() ?? []).map((t) => t.name);
+    const targets = [...site.filter((n) => named.has(n)), ...[...named].filter((n) => !site.includes(n)).sort()];
     setOptions(userF.select, users, 'all users', filters.user);
     setOptions(statusF.select, ['active', ...STATUSES], 'any status', filters.status);
-    setOptions(driverF.select, drivers, 'all drivers', filters.driver);
+    setOptions(targetF.select, targets, 'all targets', filters.target, (n) => {
+      const t = targetOf(n);
+      return t ? `${t.title} (${t.driver})` : n;
+    });
   }
 
   function applyFilters(): void {
-    const { user, status, driver } = filters;
+    const { user, status, target } = filters;
     table.setFilter(
       (j: JobView) =>
-        (user === '' || j.user === user) && (driver === '' || j.driver === driver) && (status === '' || (status === 'active' ? isActive(j.status) : j.status === status)),
+        (user === '' || j.user === user) && (target === '' || j.target === target) && (status === '' || (status === 'active' ? isActive(j.status) : j.status === status)),
     );
-    clear.hidden = user === '' && status === '' && driver === '';
+    clear.hidden = user === '' && status === '' && target === '';
   }
 
   function setFilters(next: typeof filters): void {
@@ -84,7 +105,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
 
   userF.select.addEventListener('change', () => setFilters({ ...filters, user: userF.select.value }));
   statusF.select.addEventListener('change', () => setFilters({ ...filters, status: statusF.select.value }));
-  driverF.select.addEventListener('change', () => setFilters({ ...filters, driver: driverF.select.value }));
+  targetF.select.addEventListener('change', () => setFilters({ ...filters, target: targetF.select.value }));
 
   async function loadJobs(): Promise<void> {
     table.beginFetch();
@@ -111,10 +132,10 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
 
   function renderAgents(agents: AgentView[]): void {
     if (agents.length === 0) {
-      replaceChildren(agentsBox, h('p', { class: 'muted' }, 'No agents run now. An agent starts with a user’s first run of a run mode.'));
+      replaceChildren(agentsBox, h('p', { class: 'muted' }, 'No agents run now. An agent starts with a user’s first run of a size on a target, or with a login to a cluster.'));
       return;
     }
-    const sorted = [...agents].sort((a, b) => a.user.localeCompare(b.user) || a.runMode.localeCompare(b.runMode));
+    const sorted = [...agents].sort((a, b) => a.user.localeCompare(b.user) || targetOrder(a.target) - targetOrder(b.target) || (a.size ?? '').localeCompare(b.size ?? ''));
     replaceChildren(
       agentsBox,
       h(
@@ -123,7 +144,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
         h(
           'table',
           { class: 'agents-table' },
-          h('thead', null, h('tr', null, ['User', 'Driver', 'Run mode', 'Host / pool', 'State', 'Since', 'Last heartbeat', 'Runs going', 'Agent id'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', null, h('tr', null, ['User', 'Target', 'Size', 'Host / pool', 'State', 'Since', 'Last heartbeat', 'Runs going', 'Agent id'].map((t) => h('th', { scope: 'col' }, t)))),
           h(
             'tbody',
             null,
@@ -132,8 +153,8 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
                 'tr',
                 { 'data-agent-id': a.agentId },
                 h('td', null, a.user),
-                h('td', null, a.driver),
-                h('td', null, runModeText(a.runMode)),
+                targetCell(a.target, a.driver),
+                h('td', null, a.size ? sizeText(a.size) : h('span', { class: 'muted', title: 'a cluster login’s agent serves every size' }, 'every size')),
                 h('td', null, a.host, a.pool && a.pool !== a.host ? h('span', { class: 'muted' }, ` / ${a.pool}`) : null),
                 h('td', null, h('span', { class: `agent-state agent-${a.state}` }, a.state)),
                 h('td', { title: formatDateTime(a.since) }, agoCell(a.since)),
@@ -161,18 +182,18 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
         h(
           'table',
           { class: 'slots-table' },
-          h('thead', null, h('tr', null, ['Driver', 'Pool', 'Run mode', 'Used', 'Waiting'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', null, h('tr', null, ['Target', 'Pool', 'Size', 'Used', 'Waiting'].map((t) => h('th', { scope: 'col' }, t)))),
           h(
             'tbody',
             null,
-            slots.map((s) => {
+            [...slots].sort((a, b) => targetOrder(a.target) - targetOrder(b.target)).map((s) => {
               const meter = h('meter', { min: '0', max: String(Math.max(1, s.total)), value: String(s.used), 'aria-label': `${s.used} of ${s.total} slots used` });
               return h(
                 'tr',
                 null,
-                h('td', null, s.driver),
+                targetCell(s.target, s.driver),
                 h('td', null, s.pool),
-                h('td', null, runModeText(s.runMode)),
+                h('td', null, sizeText(s.size)),
                 h('td', null, h('div', { class: 'slot-cell' }, meter, h('span', { class: 'num' }, `${s.used} / ${s.total}`))),
                 h('td', { class: `num${s.waiting > 0 ? ' is-warn' : ''}` }, String(s.waiting)),
               );
@@ -276,7 +297,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       'section',
       { class: 'card', 'aria-labelledby': 'admin-jobs-title' },
       h('h1', { id: 'admin-jobs-title' }, 'All jobs'),
-      h('div', { class: 'filters', role: 'group', 'aria-label': 'Filters' }, userF.el, statusF.el, driverF.el, clear),
+      h('div', { class: 'filters', role: 'group', 'aria-label': 'Filters' }, userF.el, statusF.el, targetF.el, clear),
       jobsStatus,
       table.el,
     ),
@@ -302,6 +323,13 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     }),
   );
   d.interval(() => void refreshAgents(), REFRESH_MS);
+  // The targets' titles (and their order) for the tables and the target filter.
+  void loadTargets().then(() => {
+    if (d.destroyed) return;
+    table.refresh();
+    refreshFilterOptions();
+    void refreshAgents();
+  });
   void loadJobs();
   void refreshAgents();
   void loadUsers();

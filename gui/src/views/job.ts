@@ -1,12 +1,12 @@
 /**
- * A job's page: its status, progress, what it waits for, why it ended (an error's reason in
- * full), the result plots, the live log, the output files to download, the parameters, the
+ * A job's page: its status, progress, where it runs (target and size) and what the target's
+ * scheduler says of it, what it waits for (a login to its target, prominently, with the button
+ * that opens that target's login), why it ended (an error's reason in full), the result plots, the live log, the output files to download, the parameters, the
  * earlier runs, and cancel / run again (with the same or changed parameters). Everything comes
  * from the API when the page opens (so a reload mid-run resumes) and is kept current by events.
  */
 import { api, ApiError, fileUrl } from '../api.js';
 import { cancelRun, startRun } from '../actions.js';
-import { openClusterLogin } from '../cluster.js';
 import { h, replaceChildren, setText, type Child } from '../dom.js';
 import {
   agoCell,
@@ -15,10 +15,11 @@ import {
   formatDateTime,
   formatPercent,
   formatTime,
-  needsClusterLogin,
-  runModeText,
+  needsTargetLogin,
+  schedulerText,
   setAgo,
   setElapsed,
+  sizeText,
   statusBadge,
   updateBadge,
 } from '../format.js';
@@ -27,8 +28,16 @@ import { describeError, notify, notifyError } from '../notify.js';
 import { ResultPlots } from '../resultPlots.js';
 import { jobHref, navigate } from '../router.js';
 import { RunForm } from '../runForm.js';
-import { isActive, type ClusterStatus, type FileEntry, type JobView, type Template } from '../types.js';
+import { openTargetLogin } from '../targetLogin.js';
+import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js';
+import { isActive, type FileEntry, type JobView, type RunRequest, type Template } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
+
+/** "login required: log in to X again to follow ..." as a sentence after the callout's "Login required on X." */
+function loginWhy(waitingFor: string): string {
+  const rest = waitingFor.replace(/^login required:\s*/i, '');
+  return rest === '' ? '' : `${rest.charAt(0).toUpperCase()}${rest.slice(1)}${/[.)]$/.test(rest) ? '' : '.'}`;
+}
 
 function notFound(jobId: string): HTMLElement {
   return h(
@@ -58,7 +67,11 @@ export function jobView(ctx: ViewContext, jobId: string): View {
     }
     loading = true;
     try {
-      const [j, ts] = await Promise.all([api.job(jobId), templates.length > 0 ? Promise.resolve(templates) : api.templates()]);
+      const [j, ts] = await Promise.all([
+        api.job(jobId),
+        templates.length > 0 ? Promise.resolve(templates) : api.templates(),
+        knownTargets() ? Promise.resolve() : loadTargets(), // for the targets' titles
+      ]);
       if (d.destroyed) return;
       templates = ts;
       if (!page || page.templateName !== j.template) {
@@ -251,13 +264,15 @@ class JobPage {
   private renderCallouts(): void {
     const job = this.job;
     const items: Child[] = [];
-    if (needsClusterLogin(job)) {
+    if (needsTargetLogin(job)) {
+      const title = targetTitle(job.target);
       items.push(
         h(
           'div',
-          { class: 'callout callout-warn', role: 'status' },
-          h('p', null, h('strong', null, 'Cluster login needed. '), job.waitingFor ?? '', ' The run stays queued on the cluster and goes on after you log in again.'),
-          h('button', { type: 'button', class: 'primary', onclick: () => void this.clusterLogin() }, 'Log in to the cluster…'),
+          { class: 'callout callout-warn callout-login', role: 'status', 'data-testid': 'login-required' },
+          h('p', null, h('strong', null, `Login required on ${title}. `), loginWhy(job.waitingFor ?? '')),
+          h('p', null, 'Nothing is lost: the run goes on from where it is once you have logged in again.'),
+          h('button', { type: 'button', class: 'primary', onclick: () => void this.targetLogin() }, `Log in to ${title}…`),
         ),
       );
     } else if (job.status === 'pending' && job.waitingFor) {
@@ -288,9 +303,18 @@ class JobPage {
     replaceChildren(
       this.summary,
       row('Template', job.template),
-      row('Run mode', `${runModeText(job.runMode)} · driver ${job.driver}`),
-      job.waitingFor ? row('Waiting for', job.waitingFor, job.queuePosition ? ` (#${job.queuePosition})` : '') : null,
-      job.externalId ? row('Slurm job', job.externalId) : null,
+      row('Target', targetTitle(job.target), targetTitle(job.target) !== job.target ? h('span', { class: 'muted' }, ` (${job.target})`) : null),
+      row('Size', sizeText(job.size)),
+      // What the run waits for, unless a callout above says it already.
+      job.waitingFor && job.status !== 'pending' && !needsTargetLogin(job) ? row('Waiting for', job.waitingFor, job.queuePosition ? ` (#${job.queuePosition})` : '') : null,
+      job.scheduler
+        ? row('Scheduler', h('span', { 'data-testid': 'job-scheduler', class: job.scheduler.unconfirmed ? 'is-warn' : null }, schedulerText(job.externalId, job.scheduler)))
+        : job.externalId
+          ? row('Scheduler job', h('span', { 'data-testid': 'job-scheduler' }, job.externalId))
+          : null,
+      job.options && Object.keys(job.options).length > 0
+        ? row('Options', Object.entries(job.options).map(([k, v], i) => [i > 0 ? ', ' : '', `${targetOf(job.target)?.options.find((o) => o.name === k)?.label ?? k} ${String(v)}`]))
+        : null,
       row('Queued', formatDateTime(job.queuedAt)),
       row('Started', formatDateTime(job.startedAt)),
       job.endedAt ? row('Ended', formatDateTime(job.endedAt)) : null,
@@ -354,7 +378,7 @@ class JobPage {
           h(
             'thead',
             null,
-            h('tr', null, ['Run', 'Status', 'Template', 'Run mode', 'Queued', 'Ran for', 'Outcome'].map((t) => h('th', { scope: 'col' }, t))),
+            h('tr', null, ['Run', 'Status', 'Template', 'Target', 'Size', 'Queued', 'Ran for', 'Outcome'].map((t) => h('th', { scope: 'col' }, t))),
           ),
           h(
             'tbody',
@@ -366,7 +390,8 @@ class JobPage {
                 h('td', { class: 'num' }, String(r.serial), i === 0 ? h('span', { class: 'muted' }, ' (current)') : null),
                 h('td', null, statusBadge(r.status)),
                 h('td', null, r.template),
-                h('td', null, runModeText(r.runMode)),
+                h('td', null, targetTitle(r.target)),
+                h('td', null, sizeText(r.size)),
                 h('td', null, formatDateTime(r.queuedAt)),
                 h('td', { class: 'num' }, i === 0 ? elapsedCell(r.startedAt, r.endedAt) : r.startedAt ? elapsedCell(r.startedAt, r.endedAt ?? r.startedAt) : '—'),
                 h('td', { class: 'outcome' }, r.reason ? h('pre', { class: 'reason small' }, r.reason) : i === 0 && isActive(r.status) ? 'in progress' : r.status === 'completed' ? 'completed' : '—'),
@@ -446,7 +471,9 @@ class JobPage {
     if (isActive(job.status) && !window.confirm(`Run ${job.jobKey} again? Its current run (${job.status}) is canceled first.`)) return;
     this.againButton.disabled = true;
     try {
-      const j = await startRun({ template: job.template, parameters: job.parameters, runMode: job.runMode, jobKey: job.jobKey });
+      const body: RunRequest = { template: job.template, parameters: job.parameters, target: job.target, size: job.size, jobKey: job.jobKey };
+      if (job.options && Object.keys(job.options).length > 0) body.options = job.options;
+      const j = await startRun(body);
       if (!this.d.destroyed) this.apply(j, true);
       notify(`Started run ${j.serial} of ${j.jobKey}.`, { kind: 'success', timeoutMs: 6000 });
     } catch (err) {
@@ -462,12 +489,11 @@ class JobPage {
       return;
     }
     const job = this.job;
-    const cluster = await api.clusterStatus().catch((): ClusterStatus | null => null);
+    const targets = await loadTargets();
     const form = new RunForm({
       templates: this.templates,
-      cluster,
-      refreshCluster: () => api.clusterStatus().catch(() => null),
-      initial: { template: job.template, parameters: job.parameters, runMode: job.runMode, jobKey: job.jobKey },
+      targets,
+      initial: { template: job.template, parameters: job.parameters, target: job.target, size: job.size, options: job.options, jobKey: job.jobKey },
       submitLabel: isActive(job.status) ? 'Cancel the current run and run this' : 'Run',
       onCancel: () => this.closeForm(),
       onRan: (j) => {
@@ -492,10 +518,11 @@ class JobPage {
     this.changeButton.focus();
   }
 
-  private async clusterLogin(): Promise<void> {
-    const status = await api.clusterStatus().catch(() => undefined);
-    if (await openClusterLogin('Your runs on the cluster wait for you to log in again; they go on from where they were.', status)) {
-      notify('Logged in to the cluster.', { kind: 'success', timeoutMs: 6000 });
+  private async targetLogin(): Promise<void> {
+    const target = this.job.target;
+    const title = targetTitle(target);
+    if (await openTargetLogin(target, `Your runs on ${title} wait for you to log in again; they go on from where they were.`)) {
+      notify(`Logged in to ${title}.`, { kind: 'success', timeoutMs: 6000 });
       this.reload();
     }
   }

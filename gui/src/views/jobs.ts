@@ -9,7 +9,8 @@ import { JobTable } from '../jobTable.js';
 import { describeError, notify } from '../notify.js';
 import { jobHref } from '../router.js';
 import { RunForm } from '../runForm.js';
-import type { ClusterStatus, JobView } from '../types.js';
+import { loadTargets } from '../targets.js';
+import type { JobView } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
 
 export function jobsView(ctx: ViewContext): View {
@@ -67,15 +68,15 @@ export function jobsView(ctx: ViewContext): View {
 
   async function loadForm(jobsLoaded: Promise<void>): Promise<void> {
     try {
-      const [templates, cluster] = await Promise.all([api.templates(), api.clusterStatus().catch((): ClusterStatus | null => null), jobsLoaded]);
+      const [templates, targets] = await Promise.all([api.templates(), loadTargets(), jobsLoaded]);
       if (d.destroyed) return;
+      table.refresh(); // the targets' titles are known now
       // Start from the template the user ran last (with its defaults).
       const last = [...table.jobs()].sort((a, b) => b.queuedAt - a.queuedAt)[0];
       const form = new RunForm({
         templates,
-        cluster,
+        targets,
         initial: last && templates.some((t) => t.name === last.template) ? { template: last.template } : undefined,
-        refreshCluster: () => api.clusterStatus().catch(() => null),
         onRan: (job: JobView) => {
           table.upsert(job);
           notify(

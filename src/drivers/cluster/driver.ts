@@ -117,7 +117,10 @@ function handle(s: ClusterSettings, pid: number): AgentHandle {
 function parseOptions<O>(info: TargetInfo, schema: z.ZodType<O>, options: RunOptions | null): O | undefined {
   if (options === null) return undefined;
   const r = schema.safeParse(options);
-  if (!r.success) throw new JobvisorError('INVALID_INPUT', `options of a run on ${info.name}: ${formatIssues(r.error, 'options')}`, { issues: r.error.issues });
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ ...i, path: ['options', ...i.path] }));
+    throw new JobvisorError('INVALID_INPUT', `options of a run on ${info.name}: ${formatIssues(r.error, 'options')}`, { issues });
+  }
   return r.data;
 }
 
@@ -149,7 +152,7 @@ export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriv
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
       const creds = spec.credentials;
-      if (!creds) throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} (target ${s.name}) to run there`);
+      if (!creds) throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} (target ${s.name}) to run there`, { target: s.name });
       const ssh = await SshSession.open({ host: s.host, port: s.port, knownHosts: s.knownHosts, timeoutMs: s.connectTimeoutMs }, creds);
       try {
         const made = await ssh.exec(`mkdir -p ${s.remoteDir}/runs && cd ${s.remoteDir} && pwd`);

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { JobvisorError } from '../../shared/errors.js';
 
 /** Where the agent keeps its files on the cluster; the agent fills `{{root}}` with it. */
 export const ROOT = '{{root}}';
@@ -49,6 +50,11 @@ export function fillTemplate(template: string, values: Record<string, string | u
     .filter((line) => [...line.matchAll(/\{\{(\w+)\}\}/g)].every((m) => m[1] === 'root' || values[m[1] as string] !== undefined))
     .map((line) => line.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key === 'root' ? whole : (values[key] as string))))
     .join('\n');
+}
+
+/** A run's option above the site's limit: the issue names the option, as a form shows it. */
+export function overLimit(option: string, message: string): JobvisorError {
+  return new JobvisorError('RESOURCES_EXCEED_LIMIT', message, { issues: [{ path: ['options', option], message }] });
 }
 
 export function readScriptTemplate(file: string): string {

@@ -6,8 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { JobvisorError } from '../../shared/errors.js';
-import { commonValues, DirectiveValue, fillTemplate, type ScriptValues } from '../cluster/script.js';
+import { commonValues, DirectiveValue, fillTemplate, overLimit, type ScriptValues } from '../cluster/script.js';
 
 /** Beside this module, in src/ and in dist/ (the build copies it). */
 export const DEFAULT_SGE_TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job.sh.template');
@@ -56,11 +55,11 @@ export interface SgeSite {
 export function resolveSgeOptions(site: SgeSite, requested: SgeOptions | undefined, timeLimitSeconds: number): ResolvedSgeOptions {
   const o = { ...site.defaults, ...requested };
   if (o.slots !== undefined && o.slots > site.limits.maxSlots) {
-    throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `${o.slots} slots asked for; this cluster allows ${site.limits.maxSlots} at most`);
+    throw overLimit('slots', `${o.slots} slots asked for; this cluster allows ${site.limits.maxSlots} at most`);
   }
   const maxMinutes = Math.min(site.limits.maxMinutes, Math.max(1, Math.ceil(timeLimitSeconds / 60)));
   if (o.minutes !== undefined && o.minutes > maxMinutes) {
-    throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `${o.minutes} minutes asked for; this run may take ${maxMinutes} at most`);
+    throw overLimit('minutes', `${o.minutes} minutes asked for; this run may take ${maxMinutes} at most`);
   }
   return { ...o, minutes: o.minutes ?? maxMinutes };
 }

@@ -6,8 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { JobvisorError } from '../../shared/errors.js';
-import { commonValues, DirectiveValue, fillTemplate, type ScriptValues } from '../cluster/script.js';
+import { commonValues, DirectiveValue, fillTemplate, overLimit, type ScriptValues } from '../cluster/script.js';
 
 /** Beside this module, in src/ and in dist/ (the build copies it). */
 export const DEFAULT_SLURM_TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job.sh.template');
@@ -44,9 +43,9 @@ export interface SlurmSite {
 export function resolveSlurmOptions(site: SlurmSite, requested: SlurmOptions | undefined, timeLimitSeconds: number): ResolvedSlurmOptions {
   const o = { ...site.defaults, ...requested };
   const nodes = o.nodes ?? 1;
-  if (nodes > site.limits.maxNodes) throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `${nodes} nodes asked for; this cluster allows ${site.limits.maxNodes} at most`);
+  if (nodes > site.limits.maxNodes) throw overLimit('nodes', `${nodes} nodes asked for; this cluster allows ${site.limits.maxNodes} at most`);
   const maxMinutes = Math.min(site.limits.maxMinutes, Math.max(1, Math.ceil(timeLimitSeconds / 60)));
-  if (o.minutes !== undefined && o.minutes > maxMinutes) throw new JobvisorError('RESOURCES_EXCEED_LIMIT', `${o.minutes} minutes asked for; this run may take ${maxMinutes} at most`);
+  if (o.minutes !== undefined && o.minutes > maxMinutes) throw overLimit('minutes', `${o.minutes} minutes asked for; this run may take ${maxMinutes} at most`);
   return { ...o, nodes, minutes: o.minutes ?? maxMinutes };
 }
 
