@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 /**
  * Who may import whom (DESIGN.md): agent never imports supervisor or server, nor a backend's
  * supervisor side (only scheduler modules, which import shared/ alone); server never imports
- * supervisor, drivers, agent or cmds; drivers never import server, supervisor or agent; cmds
+ * supervisor, drivers, agent or cmds; supervisor imports drivers and shared/ only; drivers
+ * never import server, supervisor, agent or cmds; cmds
  * never import supervisor, server, drivers or agent; shared imports none of them; one backend's
  * folder never imports another's (cluster/ and ssh/ are shared by the cluster backends).
  */
@@ -21,7 +22,8 @@ const importZones = [
   { target: 'src/agent', from: ['src/drivers/**/*'], except: [`${import.meta.dirname}/src/drivers/*/scheduler.ts`], message: 'the agent may use a backend\'s scheduler module only' },
   { target: 'src/drivers/*/scheduler.ts', from: ['src/drivers', 'src/supervisor', 'src/server', 'src/agent', 'src/cmds'], message: 'a scheduler module is bundled into the agent: it imports shared/ only' },
   { target: 'src/server', from: ['src/supervisor', 'src/drivers', 'src/agent', 'src/cmds'], message: 'the server speaks HTTP to the supervisor' },
-  { target: 'src/drivers', from: ['src/server', 'src/supervisor', 'src/agent'] },
+  { target: 'src/supervisor', from: ['src/server', 'src/agent', 'src/cmds'], message: 'the supervisor uses drivers and shared/ only' },
+  { target: 'src/drivers', from: ['src/server', 'src/supervisor', 'src/agent', 'src/cmds'] },
   { target: 'src/cmds', from: ['src/supervisor', 'src/server', 'src/drivers', 'src/agent'] },
   { target: 'src/shared', from: ['src/supervisor', 'src/server', 'src/drivers', 'src/agent', 'src/cmds'] },
   ...backendFolders.map((b) => ({

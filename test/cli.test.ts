@@ -1,6 +1,19 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from './helpers/jobvisor.js';
+
+/** Starts the supervisor with `env` in a fresh data folder; it must stop at once with a message. */
+function supervisorRefuses(env: Record<string, string>, args: string[] = []) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-cli-'));
+  try {
+    return spawnSync(process.execPath, [CLI, 'supervisor', ...args], { env: { PATH: process.env.PATH, JOBVISOR_DATA_DIR: path.join(dir, 'data'), ...env }, encoding: 'utf8', cwd: dir, timeout: 20_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('the jobvisor command', () => {
   it('stops at start-up with a message naming a wrong setting and what it accepts', () => {
@@ -8,6 +21,39 @@ describe('the jobvisor command', () => {
       const r = spawnSync(process.execPath, [CLI, command], { env: { PATH: process.env.PATH, JOBVISOR_SLOTS_PARALLEL: 'lots' }, encoding: 'utf8' });
       expect(r.status).toBe(2);
       expect(r.stderr).toContain('setting slotsParallel (JOBVISOR_SLOTS_PARALLEL) = "lots" is not valid: expected a positive integer');
+    }
+  });
+
+  it('stops at start-up on a wrong target, naming the target and the setting', () => {
+    const cases: [unknown, RegExp][] = [
+      [[{ name: 'x', driver: 'pbs' }], /target x: unknown driver "pbs"; known drivers: local, docker, slurm, sge/],
+      [[{ name: 'hpc', driver: 'slurm', host: 'login.example.org' }], /target hpc \(driver slurm\) is not valid: target\.knownHosts: /],
+      [[{ name: 'hpc', driver: 'slurm', host: 'h', knownHosts: ['h ssh-ed25519 AAAA'], extraDirectives: ['#SBATCH --x=1; rm -rf ~'] }], /target\.extraDirectives\.0: one "#SBATCH --name\[=value\]" line/],
+      [[{ name: 'grid', driver: 'sge', host: 'h', knownHosts: ['h ssh-ed25519 AAAA'], extraDirectives: ['#$ -N other'] }], /target\.extraDirectives\.0: a flag jobvisor sets itself/],
+      [[{ name: 'local', driver: 'local', slots: 3 }], /target local \(driver local\) is not valid: target: Unrecognized key: "slots"/],
+      [[{ name: 'a', driver: 'local' }, { name: 'a', driver: 'docker' }], /setting targets \(JOBVISOR_TARGETS\) .*\(target names must differ\)/],
+      [[], /setting targets \(JOBVISOR_TARGETS\) = "\[\]" is not valid: .*expected array to have >=1 items/],
+      [[{ name: '../x', driver: 'local' }], /setting targets .*0\.name: letters, digits/],
+    ];
+    for (const [targets, message] of cases) {
+      const r = supervisorRefuses({ JOBVISOR_TARGETS: JSON.stringify(targets) });
+      expect([JSON.stringify(targets), r.status]).toEqual([JSON.stringify(targets), 2]);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('refuses the settings of jobvisor 0.1 that targets replaced, in the environment and in a config file, saying what to use', () => {
+    const r = supervisorRefuses({ JOBVISOR_DRIVER_SEQUENTIAL: 'docker', JOBVISOR_DOCKER: '{}' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('JOBVISOR_DRIVER_SEQUENTIAL, JOBVISOR_DOCKER are no longer read: where runs go and each driver\'s settings are configured as "targets"');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-cli-'));
+    try {
+      writeFileSync(path.join(dir, 'old.json'), JSON.stringify({ driverParallel: 'docker' }));
+      const f = supervisorRefuses({}, ['--config', path.join(dir, 'old.json')]);
+      expect(f.status).toBe(2);
+      expect(f.stderr).toMatch(/unknown setting "driverParallel"; known settings: .* \(drivers and their settings are configured as "targets" since jobvisor 0\.2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

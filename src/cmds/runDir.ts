@@ -6,9 +6,10 @@
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError } from '../shared/errors.js';
+import { RUN_LOG } from '../shared/protocol.js';
 
 export const PARAMETERS_FILE = 'parameters.json';
-export const RUN_LOG = 'run.log';
+export { RUN_LOG };
 
 export async function prepareRunDir(runDir: string, parameters: Record<string, unknown>): Promise<void> {
   await rm(runDir, { recursive: true, force: true });

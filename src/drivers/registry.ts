@@ -19,6 +19,23 @@ export const BACKENDS: ReadonlyMap<string, Backend> = new Map<string, Backend>(
 );
 
 /**
+ * Environment variables of jobvisor 0.1 that `targets` replaced (where runs go, a driver's
+ * settings, a cluster's longest run) are refused at start, so that a site configured by its
+ * environment does not quietly fall back to the embedded local target.
+ */
+export function refuseRetiredEnvironment(env: NodeJS.ProcessEnv, backends: ReadonlyMap<string, Backend> = BACKENDS): void {
+  const retired = ['JOBVISOR_DRIVER_SEQUENTIAL', 'JOBVISOR_DRIVER_PARALLEL'];
+  for (const b of backends.values()) {
+    retired.push(`JOBVISOR_${b.kind.toUpperCase()}`);
+    if (b.legacyRunMode) retired.push(`JOBVISOR_${b.legacyRunMode.toUpperCase()}`, `JOBVISOR_MAX_TIME_${b.legacyRunMode.toUpperCase()}`);
+  }
+  const set = retired.filter((name) => env[name] !== undefined && env[name] !== '');
+  if (set.length > 0) {
+    throw new ConfigError(`${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} no longer read: where runs go and each driver's settings are configured as "targets" (JOBVISOR_TARGETS; see README, "Targets" and "Upgrading from 0.1")`);
+  }
+}
+
+/**
  * Builds the driver of every configured target, in the config's order. A target whose settings
  * its backend refuses stops start-up with a message naming the target and the setting.
  */

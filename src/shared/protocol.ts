@@ -19,6 +19,8 @@ import { ProgressSpec } from './template.js';
 
 export const PROTOCOL_VERSION = 2;
 export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
+/** The run log every engine writes in a run's directory (stdout and stderr of its command), read with `io` ops. */
+export const RUN_LOG = 'run.log';
 export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
 export const AGENT_PATH = '/agent';
 

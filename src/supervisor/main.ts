@@ -16,7 +16,7 @@ import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret } from '../shared/secret.js';
 import { loadTemplates, type Template } from '../shared/template.js';
 import { SIZES, type Size } from '../shared/types.js';
-import { BACKENDS, createDrivers } from '../drivers/registry.js';
+import { BACKENDS, createDrivers, refuseRetiredEnvironment } from '../drivers/registry.js';
 import type { Backend, Driver } from '../drivers/driver.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import { AgentHub } from './agentHub.js';
@@ -171,7 +171,8 @@ export interface RunningSupervisor {
   close(): Promise<void>;
 }
 
-export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel)): Promise<RunningSupervisor> {
+export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel), env: NodeJS.ProcessEnv = process.env): Promise<RunningSupervisor> {
+  refuseRetiredEnvironment(env);
   const drivers = createDrivers(config, log);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   let port = config.supervisorPort;

@@ -5,13 +5,12 @@
 import { Readable } from 'node:stream';
 import type { LogChunk } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
-import { AnalysisResult, IoListResult, IoReadResult, type FileEntry, type Op } from '../shared/protocol.js';
+import { AnalysisResult, IoListResult, IoReadResult, RUN_LOG, type FileEntry, type Op } from '../shared/protocol.js';
 import type { Caller } from '../shared/types.js';
 import type { ComputeJob } from './computeJob.js';
 import type { JobService } from './jobs.js';
 import { sendOp, type OpContext } from './opLoop.js';
 import { buildAnalysisOp } from './runOp.js';
-import { RUN_LOG } from '../cmds/runDir.js';
 
 const CHUNK = 256 * 1024;
 

@@ -58,7 +58,9 @@ export class Targets {
   sizes(t: Template): Size[] {
     if (t.sizes) return t.sizes;
     const legacy = (t.runModes ?? []).filter(isSize);
-    return legacy.length > 0 ? legacy : [...SIZES];
+    if (legacy.length > 0) return legacy;
+    // A 0.1 template that ran on a cluster only: its runs there were long ones, as 0.1 requests for it are read.
+    return t.runModes ? ['parallel', 'sequential'] : [...SIZES];
   }
 
   /** Where a run request goes: its target and size (or the template's defaults), and its options. */

@@ -114,6 +114,8 @@ function handle(s: ClusterSettings, pid: number): AgentHandle {
   };
 }
 
+const capTime = (l: { slots: number; maxTimeSeconds: number }, max: number) => ({ ...l, maxTimeSeconds: Math.min(l.maxTimeSeconds, max) });
+
 function parseOptions<O>(info: TargetInfo, schema: z.ZodType<O>, options: RunOptions | null): O | undefined {
   if (options === null) return undefined;
   const r = schema.safeParse(options);
@@ -126,8 +128,11 @@ function parseOptions<O>(info: TargetInfo, schema: z.ZodType<O>, options: RunOpt
 
 export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriverOptions<S, O>): Driver {
   const { settings: s, scheduler } = o;
-  // The scheduler queues runs: by default the target takes 100 submitted runs at once per size (per-user limits are the scheduler's).
-  const sizes = resolveSizes(s.sizes, { ...o.config, slotsSequential: CLUSTER_SLOTS, slotsParallel: CLUSTER_SLOTS, maxTimeParallel: Math.max(o.config.maxTimeParallel, 2 * 86400) });
+  // The scheduler queues runs: by default the target takes 100 submitted runs at once per size
+  // (per-user limits are the scheduler's). No run is longer than the site's limit for scripts.
+  const resolved = resolveSizes(s.sizes, { ...o.config, slotsSequential: CLUSTER_SLOTS, slotsParallel: CLUSTER_SLOTS });
+  const longest = s.limits.maxMinutes * 60;
+  const sizes = { sequential: capTime(resolved.sequential, longest), parallel: capTime(resolved.parallel, longest) };
   const template = readScriptTemplate(s.scriptTemplate ?? scheduler.defaultTemplate);
   const info: TargetInfo = { name: s.name, kind: scheduler.name, title: s.title ?? `${scheduler.title} cluster ${s.host}`, needsLogin: true, host: s.host, schedulerTitle: scheduler.title, options: scheduler.optionFields };
   const timeLimit = (run: Omit<DriverRun, 'jobId' | 'serial'>) => Math.min(run.template.timeLimitSeconds, sizes[run.size].maxTimeSeconds);
@@ -145,8 +150,7 @@ export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriv
     prepareRunOp(op: RunOp, run: DriverRun): RunOp {
       const argv = op.argv.map((a) => a.replaceAll('{node}', s.nodePath));
       const resolved = scheduler.resolve(s, parseOptions(info, scheduler.options, run.options), op.timeLimitSeconds);
-      const extraDirectives = (s as { extraDirectives?: string[] }).extraDirectives ?? [];
-      const script = scheduler.buildScript(template, { jobId: run.jobId, serial: run.serial, runDir: op.runDir, argv, extraDirectives }, resolved);
+      const script = scheduler.buildScript(template, { jobId: run.jobId, serial: run.serial, runDir: op.runDir, argv, extraDirectives: s.extraDirectives }, resolved);
       return { ...op, argv, batch: { scheduler: scheduler.name, script } };
     },
 

@@ -34,5 +34,8 @@ export function clusterFields<K extends string>(kind: K) {
 }
 
 type Common = z.infer<z.ZodObject<ReturnType<typeof clusterFields<'cluster'>>>>;
-/** The settings every cluster target has (its backend's own settings add to these). */
-export type ClusterSettings = Omit<Common, 'driver'> & { driver: string };
+/**
+ * The settings every cluster target has; its backend's own add to these, and always have site
+ * `extraDirectives` and `limits.maxMinutes` (the longest a script may ask for).
+ */
+export type ClusterSettings = Omit<Common, 'driver'> & { driver: string; extraDirectives: string[]; limits: { maxMinutes: number } };

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Backend } from '../driver.js';
 import { createClusterDriver, type ClusterScheduler } from '../cluster/driver.js';
 import { clusterFields } from '../cluster/settings.js';
-import { buildSgeScript, DEFAULT_SGE_TEMPLATE, resolveSgeOptions, SgeDirective, SgeOptions } from './script.js';
+import { buildSgeScript, DEFAULT_SGE_TEMPLATE, resolveSgeOptions, SgeDirective, SgeLimits, SgeOptions } from './script.js';
 
 export const SgeSettings = z
   .object({
@@ -14,10 +14,7 @@ export const SgeSettings = z
     defaults: SgeOptions.default({}),
     /** Site-specific lines added to every batch script. */
     extraDirectives: z.array(SgeDirective).default([]),
-    limits: z
-      .object({ maxSlots: z.number().int().positive().default(1), maxMinutes: z.number().int().positive().default(24 * 60) })
-      .strict()
-      .default({ maxSlots: 1, maxMinutes: 24 * 60 }),
+    limits: SgeLimits,
   })
   .strict();
 export type SgeSettings = z.infer<typeof SgeSettings>;

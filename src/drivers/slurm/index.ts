@@ -30,6 +30,8 @@ const slurm: ClusterScheduler<SlurmSettings, SlurmOptions> = {
     { name: 'account', label: 'Account', type: 'string', hint: 'the allocation charged' },
     { name: 'constraint', label: 'Constraint', type: 'string', hint: 'node features, e.g. cpu or gpu' },
     { name: 'nodes', label: 'Nodes', type: 'integer', hint: 'within the site limit' },
+    { name: 'tasksPerNode', label: 'Tasks per node', type: 'integer', hint: '--ntasks-per-node' },
+    { name: 'cpusPerTask', label: 'CPUs per task', type: 'integer', hint: '--cpus-per-task' },
     { name: 'minutes', label: 'Minutes', type: 'integer', hint: 'wall-clock limit; default: the template\'s time limit' },
   ],
   resolve: (s, requested, timeLimitSeconds) => resolveSlurmOptions(s, requested, timeLimitSeconds),
