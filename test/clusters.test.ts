@@ -3,6 +3,10 @@
  * user logged in to both with separate logins, runs on both in the same minute, each cluster
  * asked once per interval.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
@@ -66,5 +70,21 @@ describe('a Slurm and a Grid Engine target together', () => {
     const seconds = (Date.now() - started) / 1000;
     expect(slurmCommands.squeue).toBeLessThanOrEqual(seconds + 5);
     expect(sgeCommands.qstat).toBeLessThanOrEqual(seconds + 5);
+  });
+
+  it('logs in with a private key instead of a password and code, and refuses a key the cluster does not know', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-key-'));
+    try {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'stranger')]);
+      const stranger = await alice.post('/api/targets/both-sge/login', { username: sge.user, privateKey: readFileSync(path.join(dir, 'stranger'), 'utf8') });
+      expect([stranger.status, stranger.body.error]).toEqual([403, { code: 'CLUSTER_CREDENTIALS_REFUSED', message: 'invalid credentials' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const r = await alice.post('/api/targets/both-sge/login', { username: sge.user, privateKey: readFileSync(sge.privateKeyFile, 'utf8') });
+    expect(r.body).toMatchObject({ target: 'both-sge', loggedIn: true, state: 'connected' });
+    const job = await alice.run({ template: 'sleep', target: 'both-sge', jobKey: 'by-key', parameters: { seconds: 1, lines: 2 } });
+    const done = await alice.waitJob(job.jobId, (j) => j.status === 'completed', 90_000, 'the run after a key login');
+    expect(done.externalId).toMatch(/^[0-9]+$/);
   });
 });

@@ -21,6 +21,8 @@ export interface ClusterInfo {
   password: string;
   totpKey: string;
   knownHosts: string;
+  /** A private key (ed25519, no passphrase) the login user's authorized_keys accepts. */
+  privateKeyFile: string;
 }
 
 const script = (kind: ClusterKind) => path.join(ROOT, 'src', 'drivers', kind, 'test-cluster.sh');

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The login side of jobvisor's real test clusters: a login user and a second sshd (`sshd-otp`,
 # the system's sshd is left alone) on 127.0.0.1:$PORT that asks for a password and a one-time
-# code (TOTP, pam_oath). Each cluster backend's test cluster (../*/test-cluster.sh) calls
-# `start` for its login side; all are served by this one sshd and user. Needs root. Idempotent: installs what is missing, starts what is not running.
+# code (TOTP, pam_oath), or for a key. Each cluster backend's test cluster (../*/test-cluster.sh)
+# calls `start` for its login side; all are served by this one sshd and user. Needs root.
+# Idempotent: installs what is missing, starts what is not running.
 #
 #   src/drivers/ssh/test-sshd.sh [start]   the user, the pam_oath users file, sshd-otp on 127.0.0.1:$PORT
-#   src/drivers/ssh/test-sshd.sh info      prints the login as JSON (host, port, user, password, TOTP key, known_hosts line)
+#   src/drivers/ssh/test-sshd.sh info      prints the login as JSON (host, port, user, password, TOTP key, known_hosts line,
+#                                          the file of a private key the user's authorized_keys accepts)
 #   src/drivers/ssh/test-sshd.sh stop      stops sshd-otp (nothing else)
 #
 # The login user is `jvuser` (uid >= 1000: batch schedulers refuse system users); its password
@@ -45,12 +47,19 @@ make_user() {
     (umask 077 && printf '%s\n' "$entry" >"$STATE/users.oath")
   fi
   chmod 0600 "$STATE/users.oath"
+  # A key for key logins (ed25519, no passphrase), accepted by the user's authorized_keys.
+  [ -s "$STATE/ssh/client_ed25519" ] || (mkdir -p "$STATE/ssh" && ssh-keygen -q -t ed25519 -N '' -C jobvisor-test-key -f "$STATE/ssh/client_ed25519")
+  local home
+  home=$(getent passwd "$LOGIN_USER" | cut -d: -f6)
+  install -d -m 0700 -o "$LOGIN_USER" -g "$LOGIN_USER" "$home/.ssh"
+  grep -qxF "$(cat "$STATE/ssh/client_ed25519.pub")" "$home/.ssh/authorized_keys" 2>/dev/null || cat "$STATE/ssh/client_ed25519.pub" >>"$home/.ssh/authorized_keys"
+  chown "$LOGIN_USER:" "$home/.ssh/authorized_keys" && chmod 0600 "$home/.ssh/authorized_keys"
 }
 
 start_sshd() {
   mkdir -p "$STATE/ssh" /run/sshd
   [ -s "$STATE/ssh/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$STATE/ssh/host_ed25519"
-  cat >"$STATE/sshd_config" <<EOF
+  cat >"$STATE/sshd_config.new" <<EOF
 Port $PORT
 ListenAddress 127.0.0.1
 HostKey $STATE/ssh/host_ed25519
@@ -58,14 +67,18 @@ PidFile $STATE/sshd.pid
 UsePAM yes
 KbdInteractiveAuthentication yes
 PasswordAuthentication no
-PubkeyAuthentication no
-AuthenticationMethods keyboard-interactive
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+AuthenticationMethods keyboard-interactive publickey
 AllowUsers $LOGIN_USER
 PermitRootLogin no
 X11Forwarding no
 AllowTcpForwarding no
 Subsystem sftp internal-sftp
 EOF
+  local changed=0
+  cmp -s "$STATE/sshd_config.new" "$STATE/sshd_config" || changed=1
+  mv -f "$STATE/sshd_config.new" "$STATE/sshd_config"
   cat >/etc/pam.d/sshd-otp <<EOF
 auth required pam_unix.so
 auth required pam_oath.so usersfile=$STATE/users.oath window=200 digits=6
@@ -73,7 +86,11 @@ account required pam_unix.so
 session required pam_unix.so
 EOF
   ln -sf /usr/sbin/sshd /usr/sbin/sshd-otp
-  if running; then return 0; fi
+  if running; then
+    # A running sshd-otp reads a changed configuration again on SIGHUP.
+    [ "$changed" = 0 ] || { log "sshd-otp configuration changed: reloading"; kill -HUP "$(cat "$STATE/sshd.pid")"; }
+    return 0
+  fi
   log "starting sshd-otp on 127.0.0.1:$PORT"
   /usr/sbin/sshd-otp -f "$STATE/sshd_config"
 }
@@ -90,6 +107,7 @@ info() {
       password: fs.readFileSync(state + "/password", "utf8").trim(),
       totpKey: fs.readFileSync(state + "/totp.key", "utf8").trim(),
       knownHosts: `[127.0.0.1]:${port} ${key}`,
+      privateKeyFile: state + "/ssh/client_ed25519",
     }));' "$STATE" "$PORT" "$LOGIN_USER"
 }
 
