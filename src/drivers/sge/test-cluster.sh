@@ -45,20 +45,18 @@ trap 'rm -rf "$WORK"' EXIT
 
 log() { printf 'test-cluster (sge): %s\n' "$*" >&2; }
 
+# shellcheck source=../ssh/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../ssh/test-lib.sh"
+
 # The packages ask debconf questions (configure automatically? cell? master host?): answered
-# here, so that a non-interactive install makes the cell and the spool (init_cluster).
-install_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  log "installing ${missing[*]}"
+# before install_missing installs them, so that a non-interactive install makes the cell and the
+# spool (init_cluster).
+preseed() {
   debconf-set-selections <<EOF
 gridengine-common shared/gridengineconfig boolean true
 gridengine-common shared/gridenginecell string $SGE_CELL
 gridengine-client shared/gridenginemaster string $HOST
 EOF
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # The host name resolves to 127.0.0.1, whose reverse name is `localhost`: without the alias
@@ -93,19 +91,7 @@ pid_of() {
 }
 
 # stop_daemon qmaster|execd: TERM, then wait until it is gone (sge_qmaster takes seconds).
-stop_daemon() {
-  local pid
-  pid=$(pid_of "$1")
-  [ -n "$pid" ] || return 0
-  log "stopping sge_$1 ($pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.25
-  done
-  log "sge_$1 ($pid) did not stop on TERM within 30 s; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-}
+stop_daemon() { stop_pid "sge_$1" "$(pid_of "$1")"; }
 
 start_qmaster() {
   if [ -z "$(pid_of qmaster)" ]; then
@@ -235,7 +221,7 @@ need_root() { [ "$(id -u)" -eq 0 ] || { log "needs root"; exit 1; }; }
 case "${1:-start}" in
   start)
     need_root
-    install_packages
+    install_missing "${PACKAGES[@]}"
     write_host_files
     start_qmaster
     configure

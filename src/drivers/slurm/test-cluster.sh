@@ -27,15 +27,8 @@ PACKAGES=(slurm-wlm munge)
 SSHD=$(cd "$(dirname "${BASH_SOURCE[0]}")/../ssh" && pwd)/test-sshd.sh
 
 log() { printf 'test-cluster: %s\n' "$*" >&2; }
-
-install_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=../ssh/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../ssh/test-lib.sh"
 
 start_munge() {
   mkdir -p /run/munge /etc/munge /var/lib/munge /var/log/munge
@@ -107,19 +100,7 @@ pid_of() {
 }
 
 # stop_daemon NAME: sends TERM and waits (up to 30 s) until the process is gone.
-stop_daemon() {
-  local pid
-  pid=$(pid_of "$1") || true
-  [ -n "$pid" ] || return 0
-  log "stopping $1 ($pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.5
-  done
-  log "$1 ($pid) did not stop on TERM; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-}
+stop_daemon() { stop_pid "$1" "$(pid_of "$1" || true)"; }
 
 start_scheduler() {
   [ -n "$(pid_of slurmctld)" ] || { log "starting slurmctld"; slurmctld; }
@@ -138,7 +119,7 @@ case "${1:-start}" in
   start)
     need_root
     mkdir -p "$STATE" && chmod 0755 "$STATE"  # slurmd runs jobs from its spool below; secrets are 0600 each
-    install_packages
+    install_missing "${PACKAGES[@]}"
     start_munge
     start_slurm
     bash "$SSHD" start

@@ -23,15 +23,8 @@ LOGIN_USER=jvuser
 PACKAGES=(openssh-server libpam-oath oathtool)
 
 log() { printf 'test-sshd: %s\n' "$*" >&2; }
-
-install_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 make_user() {
   id "$LOGIN_USER" >/dev/null 2>&1 || useradd -m -K UID_MIN=1000 -s /bin/bash "$LOGIN_USER"
@@ -121,7 +114,7 @@ case "${1:-start}" in
   start)
     [ "$(id -u)" -eq 0 ] || { log "needs root"; exit 1; }
     mkdir -p "$STATE" && chmod 0755 "$STATE"  # the clusters' daemons use folders below; secrets are 0600 each
-    install_packages
+    install_missing "${PACKAGES[@]}"
     make_user
     start_sshd
     log "ready: sshd-otp on 127.0.0.1:$PORT for $LOGIN_USER"
