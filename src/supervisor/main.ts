@@ -59,6 +59,10 @@ export interface Supervisor {
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, log, drivers } = deps;
   const targets = new Targets(drivers, deps.backends ?? BACKENDS);
+  for (const t of deps.templates.values()) {
+    const unknown = targets.unknownNames(t);
+    if (unknown.length > 0) log.warn({ template: t.name, unknown, targets: targets.names() }, 'template names targets or drivers this site does not have');
+  }
   const store = deps.store(targets);
   const events = new EventBus();
   const driverOf = (target: string): Driver => targets.require(target);

@@ -54,6 +54,11 @@ export class Targets {
     return all.filter((d) => legacyKinds.has(d.info.kind) || (hostModes && !d.info.needsLogin));
   }
 
+  /** The names in a template's `targets` that are neither a target nor a driver here (a typo, or a target the site removed). */
+  unknownNames(t: Template): string[] {
+    return (t.targets ?? []).filter((n) => !this.drivers.has(n) && !this.backends.has(n));
+  }
+
   /** The sizes a template allows, the first being its default. */
   sizes(t: Template): Size[] {
     if (t.sizes) return t.sizes;
