@@ -35,7 +35,7 @@ const importZones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'templates/**', 'test-artifacts/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'templates/**', 'test-artifacts/**', 'bench/results/**', 'test/fixtures/v0.1/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,67 +1,15 @@
 /**
  * Upgrading from jobvisor 0.1: its database (run modes and driver names, a Slurm run's options
- * under their own column) opens as targets and sizes, and its run requests still work. The
- * schema below is 0.1's, as it made its databases.
+ * under their own column) opens as targets and sizes, and its run requests still work.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Jobvisor, type Client } from './helpers/jobvisor.js';
+import { Jobvisor, ROOT, type Client } from './helpers/jobvisor.js';
 
-const SCHEMA_0_1 = `
-CREATE TABLE IF NOT EXISTS jobs (
-  id TEXT PRIMARY KEY,
-  user TEXT NOT NULL,
-  job_key TEXT NOT NULL,
-  template TEXT NOT NULL,
-  run_mode TEXT NOT NULL,
-  driver TEXT NOT NULL,
-  serial INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  parameters TEXT NOT NULL,
-  progress REAL,
-  progress_message TEXT,
-  reason TEXT,
-  queued_at INTEGER NOT NULL,
-  started_at INTEGER,
-  ended_at INTEGER,
-  updated_at INTEGER NOT NULL,
-  log_lines INTEGER NOT NULL DEFAULT 0,
-  agent_id TEXT,
-  pid INTEGER,
-  sent INTEGER NOT NULL DEFAULT 0,
-  external_id TEXT,
-  log_offset INTEGER NOT NULL DEFAULT 0,
-  slurm_options TEXT,
-  UNIQUE (user, job_key)
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-CREATE TABLE IF NOT EXISTS job_runs (
-  job_id TEXT NOT NULL REFERENCES jobs (id),
-  serial INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  template TEXT NOT NULL,
-  run_mode TEXT NOT NULL,
-  parameters TEXT NOT NULL,
-  reason TEXT,
-  queued_at INTEGER NOT NULL,
-  started_at INTEGER,
-  ended_at INTEGER,
-  PRIMARY KEY (job_id, serial)
-);
-CREATE TABLE IF NOT EXISTS agents (
-  id TEXT PRIMARY KEY,
-  token_hash TEXT NOT NULL,
-  user TEXT NOT NULL,
-  run_mode TEXT NOT NULL,
-  driver TEXT NOT NULL,
-  host TEXT NOT NULL,
-  pid INTEGER,
-  last_seq INTEGER NOT NULL DEFAULT 0,
-  started_at INTEGER NOT NULL
-);
-`;
+/** 0.1's schema, as it made its databases (test/fixtures/v0.1). */
+const SCHEMA_0_1 = readFileSync(path.join(ROOT, 'test', 'fixtures', 'v0.1', 'schema.sql'), 'utf8');
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');
 

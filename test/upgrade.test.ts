@@ -1,14 +1,13 @@
 /**
- * Upgrading while a 0.1 agent runs on a cluster: the agent of jobvisor 0.1 (built here from
- * 0.1's own sources in git) still follows a real Slurm job on the login node when the new
+ * Upgrading while a 0.1 agent runs on a cluster: the agent of jobvisor 0.1 (its bundle, built
+ * from 0.1's own sources: test/fixtures/v0.1) still follows a real Slurm job on the login node when the new
  * supervisor starts on 0.1's database. The agent is refused and ends by itself; its Slurm job
  * goes on; the run waits for a login, and the new agent that login starts follows the same job
  * to its end with every log line once.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,23 +17,10 @@ import { freePort } from './helpers/net.js';
 import { pidAlive, waitFor } from './helpers/wait.js';
 import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
 
-/** The last commit of jobvisor 0.1. */
-const V01 = 'da6cda82819d23f3c0bfcdce7afe48a512f630c2';
+const V01 = path.join(ROOT, 'test', 'fixtures', 'v0.1');
 const REMOTE_DIR = 'jobvisor-upgrade';
 const TARGET = 'upgrade-hpc';
 const JOB_ID = 'b0b0000000000001';
-
-function buildAgent01(dir: string): string {
-  execFileSync('bash', ['-c', `git -C '${ROOT}' archive ${V01} src package.json tsconfig.json | tar -x -C '${dir}'`]);
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  const out = path.join(dir, 'jobvisor-agent.mjs');
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [
-    path.join(dir, 'src', 'agent', 'bin.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', `--outfile=${out}`,
-    '--external:bufferutil', '--external:utf-8-validate', '--log-level=warning',
-    "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  ]);
-  return out;
-}
 
 const asUser = (cluster: ClusterInfo, script: string) => execFileSync('runuser', ['-u', cluster.user, '--', 'bash', '-lc', script], { encoding: 'utf8' }).trim();
 
@@ -44,12 +30,10 @@ describe('upgrading from 0.1 with a cluster agent running', () => {
   let admin: Client;
   let agentPid: number;
   let slurmJob: string;
-  let work: string;
 
   beforeAll(async () => {
     cluster = startTestCluster('slurm');
-    work = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-0.1-'));
-    const bundle = buildAgent01(work);
+    const bundle = path.join(V01, 'jobvisor-agent.mjs');
     const home = `/home/${cluster.user}/${REMOTE_DIR}`;
     const runDir = `${home}/runs/${JOB_ID}`;
     execFileSync('bash', ['-c', `rm -rf ${home} && mkdir -p ${runDir} && cp ${bundle} ${home}/jobvisor-agent.mjs && chown -R ${cluster.user}: ${home}`]);
@@ -65,7 +49,7 @@ describe('upgrading from 0.1 with a cluster agent running', () => {
     jv = new Jobvisor({ env: { JOBVISOR_SUPERVISOR_PORT: String(port), JOBVISOR_TARGETS: JSON.stringify([{ name: 'local', driver: 'local' }, clusterTarget('slurm', TARGET, cluster, { remoteDir: REMOTE_DIR })]) } });
     mkdirSync(jv.dataDir, { recursive: true });
     const db = new Database(path.join(jv.dataDir, 'jobs.sqlite'));
-    db.exec(execFileSync('bash', ['-c', `git -C '${ROOT}' show ${V01}:src/supervisor/db.ts | sed -n '/^const SCHEMA = \`/,/^\`;/p' | sed '1d;$d'`], { encoding: 'utf8' }));
+    db.exec(readFileSync(path.join(V01, 'schema.sql'), 'utf8'));
     const now = Date.now();
     db.prepare(`INSERT INTO jobs (id, user, job_key, template, run_mode, driver, serial, status, parameters, queued_at, started_at, updated_at, agent_id, sent, external_id, log_offset)
       VALUES (?, 'admin', 'on-hpc', 'sleep', 'sbatch', 'sbatch', 1, 'running', '{}', ?, ?, ?, ?, 1, ?, 0)`).run(JOB_ID, now, now, now, agentId, slurmJob);
@@ -88,7 +72,6 @@ describe('upgrading from 0.1 with a cluster agent running', () => {
       killAgentOnLoginNode(cluster, TARGET);
       execFileSync('bash', ['-c', `scancel ${slurmJob ?? ''} 2>/dev/null; pkill -u ${cluster.user} -f '${REMOTE_DIR}' ; true`]);
     }
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('refuses the 0.1 agent, which ends by itself and leaves its Slurm job running; a new login follows the job to its end', async () => {
