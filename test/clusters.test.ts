@@ -78,6 +78,12 @@ describe('a Slurm and a Grid Engine target together', () => {
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'stranger')]);
       const stranger = await alice.post('/api/targets/both-sge/login', { username: sge.user, privateKey: readFileSync(path.join(dir, 'stranger'), 'utf8') });
       expect([stranger.status, stranger.body.error]).toEqual([403, { code: 'CLUSTER_CREDENTIALS_REFUSED', message: 'invalid credentials' }]);
+      const garbled = await alice.post('/api/targets/both-sge/login', { username: sge.user, privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n' });
+      expect([garbled.status, garbled.body.error.code]).toEqual([400, 'INVALID_INPUT']);
+      expect(garbled.body.error.message).toMatch(/^the private key cannot be read \(/);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-f', path.join(dir, 'locked')]);
+      const locked = await alice.post('/api/targets/both-sge/login', { username: sge.user, privateKey: readFileSync(path.join(dir, 'locked'), 'utf8'), passphrase: 'not it' });
+      expect([locked.status, locked.body.error.code]).toEqual([400, 'INVALID_INPUT']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

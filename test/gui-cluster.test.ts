@@ -2,7 +2,9 @@
  * The web GUI in a real Chromium against a real jobvisor with a real Grid Engine target (behind
  * the real sshd asking for a password and a one-time code): a run on the cluster asks for the
  * login in its dialog, then goes to Grid Engine and completes, followed live on the job page.
+ * Then another user logs in there with a private key file instead (a key the sshd accepts).
  */
+import { readFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
@@ -18,6 +20,7 @@ describe('web GUI on a real Grid Engine target (Chromium)', () => {
   let browser: Browser;
   let admin: Client;
   let t: TestPage;
+  let keyPage: TestPage | undefined;
 
   beforeAll(async () => {
     cluster = startTestCluster('sge');
@@ -28,6 +31,7 @@ describe('web GUI on a real Grid Engine target (Chromium)', () => {
   }, 600_000);
   afterAll(async () => {
     await t?.context.close().catch(() => undefined);
+    await keyPage?.context.close().catch(() => undefined);
     await browser?.close();
     await jv?.stop();
     if (cluster) killAgentOnLoginNode(cluster, TARGET);
@@ -83,5 +87,42 @@ describe('web GUI on a real Grid Engine target (Chromium)', () => {
     await p.locator('.files', { hasText: 'done.txt' }).waitFor({ timeout: 15_000 });
     await screenshot(p, 'cluster-3-job-completed');
     expect(t.errors).toEqual([]);
+  });
+
+  it('logs in to the Grid Engine target with a private key file instead, and runs there', async () => {
+    // Another jobvisor user, not logged in there yet; the login (as the same cluster account) replaces the agent there.
+    const kim = await jv.addUser(admin, 'kim');
+    keyPage = await newPage(browser, jv.serverUrl);
+    const p = keyPage.page;
+    await logIn(p, 'kim', 'kim-password');
+    await p.getByLabel('Template', { exact: true }).selectOption('sleep');
+    await p.getByLabel('Target', { exact: true }).selectOption(TARGET);
+    await p.getByTestId('target-options').getByLabel('Queue').fill('all.q');
+    await p.getByLabel('Duration').fill('3');
+    await p.getByLabel('Log lines').fill('3');
+    await p.getByLabel('Job key').fill('with-a-key');
+    await p.getByRole('button', { name: 'Run', exact: true }).click();
+
+    const dialog = p.getByTestId('target-login');
+    await dialog.waitFor();
+    expect(await dialog.getByRole('heading').textContent()).toBe('Log in to Institute grid');
+    await dialog.getByLabel('Cluster user name').fill(cluster.user);
+    await dialog.getByRole('radio', { name: 'Private key' }).click();
+    await dialog.getByLabel('Private key file').setInputFiles({ name: 'id_ed25519', mimeType: 'text/plain', buffer: readFileSync(cluster.privateKeyFile) });
+    await screenshot(p, 'cluster-4-key-login-dialog');
+    await dialog.getByRole('button', { name: 'Log in', exact: true }).click();
+    await dialog.waitFor({ state: 'detached', timeout: 60_000 });
+
+    const row = p.locator('tr.job-row').first();
+    await row.waitFor({ timeout: 30_000 });
+    expect(await row.locator('.col-target').textContent()).toBe('Institute grid · sequential');
+    const jobId = (await row.getAttribute('data-job-id')) ?? '';
+    await p.goto(`/#/jobs/${jobId}`);
+    await p.locator('.job-layout[data-status="completed"]').waitFor({ timeout: 120_000 });
+    const view = await kim.job(jobId);
+    expect(view).toMatchObject({ status: 'completed', target: TARGET, driver: 'sge', jobKey: 'with-a-key', options: { queue: 'all.q' }, logLines: 6 });
+    expect(view.externalId).toMatch(/^[0-9]+$/);
+    await screenshot(p, 'cluster-5-key-job-completed');
+    expect(keyPage.errors).toEqual([]);
   });
 });

@@ -642,6 +642,128 @@ describe('web GUI (Chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('logs in to a cluster target with a private key file instead of a password and code, and refuses a file that is not one', async () => {
+    // A Grid Engine target played by request routing, as above; the run form's "Log in…" opens its login dialog.
+    const { page: p, errors } = await open();
+    const bodies: string[] = [];
+    let loggedIn = false;
+    const login = () =>
+      loggedIn ? { loggedIn: true, state: 'connected', since: Date.now(), expiresAt: Date.now() + 8 * 3_600_000 } : { loggedIn: false, state: null, since: null, expiresAt: null };
+    const status = () => ({ target: 'gridiron', title: 'Gridiron', driver: 'sge', needsLogin: true, host: 'login.gridiron.test', ...login() });
+    await p.route('**/api/targets', async (route) => {
+      const real = (await (await route.fetch()).json()) as { targets: unknown[] };
+      const gridiron = {
+        name: 'gridiron', driver: 'sge', title: 'Gridiron', needsLogin: true, host: 'login.gridiron.test', maxTimeSeconds: { sequential: 1800, parallel: 43_200 }, options: [], login: login(),
+      };
+      return route.fulfill({ json: { targets: [...real.targets, gridiron] } });
+    });
+    await p.route('**/api/templates', async (route) => {
+      const real = (await (await route.fetch()).json()) as { templates: { name: string; targets: string[] }[] };
+      for (const t of real.templates) if (t.name === 'sleep') t.targets = [...t.targets, 'gridiron'];
+      return route.fulfill({ json: real });
+    });
+    await p.route('**/api/targets/*/status', (route) => route.fulfill({ json: status() }));
+    await p.route('**/api/targets/*/login', (route) => {
+      bodies.push(route.request().postData() ?? '');
+      if (bodies.length === 1) return route.fulfill({ status: 403, json: { error: { code: 'CLUSTER_CREDENTIALS_REFUSED', message: 'invalid credentials' } } });
+      loggedIn = true;
+      return route.fulfill({ json: status() });
+    });
+
+    // An OpenSSH private key as its file reads (not a real one: it only has the right shape), a public key, one too big, one with a passphrase.
+    const sshString = (s: string) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(Buffer.byteLength(s));
+      return Buffer.concat([length, Buffer.from(s)]);
+    };
+    const openssh = (cipher: string) => {
+      const blob = Buffer.concat([Buffer.from('openssh-key-v1\0'), sshString(cipher), sshString(cipher === 'none' ? 'none' : 'bcrypt'), Buffer.from('not a real key, only its shape')]);
+      const lines = blob.toString('base64').match(/.{1,70}/g) ?? [];
+      return ['-----BEGIN OPENSSH PRIVATE KEY-----', ...lines, '-----END OPENSSH PRIVATE KEY-----', ''].join('\n');
+    };
+    const keyText = openssh('none');
+    const file = (name: string, text: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(text) });
+
+    await logIn(p, 'alice', 'alice-password');
+    await p.getByLabel('Template', { exact: true }).selectOption('sleep');
+    await p.getByLabel('Target', { exact: true }).selectOption('gridiron');
+    const loginState = p.getByTestId('target-login-state');
+    await expect.poll(() => loginState.textContent()).toBe('Not logged in to Gridiron (login.gridiron.test). Log in…');
+    await loginState.getByRole('button', { name: 'Log in…' }).click();
+    const dialog = p.getByTestId('target-login');
+    await dialog.waitFor();
+
+    // The choice: a labelled radio group, password and code first; the key's fields only once chosen.
+    const methods = dialog.getByRole('radiogroup', { name: 'Log in with' });
+    expect(await methods.getByRole('radio').allTextContents()).toEqual(['Password and one-time code', 'Private key']);
+    const byPassword = methods.getByRole('radio', { name: 'Password and one-time code' });
+    const byKey = methods.getByRole('radio', { name: 'Private key' });
+    expect([await byPassword.isChecked(), await byKey.isChecked()]).toEqual([true, false]);
+    const keyFile = dialog.getByLabel('Private key file');
+    const passphrase = dialog.getByLabel('Key passphrase');
+    expect([await keyFile.isHidden(), await passphrase.isHidden(), await dialog.getByLabel('Password').isVisible()]).toEqual([true, true, true]);
+    await dialog.getByLabel('Cluster user name').fill('jdoe');
+    await dialog.getByLabel('Password').fill('typed-but-not-chosen');
+    await dialog.getByLabel('One-time code').fill('123456');
+    // By keyboard: Tab reaches the chosen radio (the other is not a Tab stop), an arrow key chooses the other.
+    expect([await byPassword.getAttribute('tabindex'), await byKey.getAttribute('tabindex')]).toEqual(['0', '-1']);
+    await byPassword.focus();
+    await p.keyboard.press('ArrowRight');
+    expect([await byPassword.isChecked(), await byKey.isChecked()]).toEqual([false, true]);
+    expect(await byKey.evaluate((e) => e === document.activeElement)).toBe(true);
+    expect([await byPassword.getAttribute('tabindex'), await byKey.getAttribute('tabindex')]).toEqual(['-1', '0']);
+    expect([await keyFile.isVisible(), await passphrase.isVisible(), await dialog.getByLabel('Password').isHidden(), await dialog.getByLabel('One-time code').isHidden()]).toEqual([true, true, true, true]);
+    expect(await keyFile.getAttribute('type')).toBe('file');
+    expect(await keyFile.getAttribute('aria-describedby')).toMatch(/-privateKey-hint \S+-privateKey-error$/);
+    expect(await passphrase.getAttribute('type')).toBe('password');
+    await screenshot(p, '12-target-login-key-mode');
+
+    // What is not a private key is refused in the form, next to the file field, and nothing is sent.
+    const fileError = dialog.locator('[id$="-privateKey-error"]');
+    const submit = dialog.getByRole('button', { name: 'Log in', exact: true });
+    await submit.click();
+    await expect.poll(() => fileError.textContent()).toBe('Choose your private key file.');
+    await keyFile.setInputFiles(file('id_ed25519.pub', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFake jdoe@laptop\n'));
+    expect(await fileError.textContent()).toBe(''); // another file: the old message goes
+    await submit.click();
+    await expect.poll(() => fileError.textContent()).toBe('This file is not a private key (it has no "BEGIN … PRIVATE KEY" line). Choose the private key itself, e.g. id_ed25519, not the public key (.pub).');
+    expect(await keyFile.getAttribute('aria-invalid')).toBe('true');
+    expect(await p.evaluate('document.activeElement && document.activeElement.name')).toBe('privateKey');
+    await screenshot(p, '12-target-login-not-a-key');
+    await keyFile.setInputFiles(file('id_ed25519', `${keyText}${'#'.repeat(16_384)}\n`));
+    await submit.click();
+    await expect.poll(() => fileError.textContent()).toContain('This file is too big for a private key (more than 16384 characters).');
+    // A key with a passphrase needs it (the server could not read the key without).
+    await keyFile.setInputFiles(file('id_ed25519', openssh('aes256-ctr')));
+    await submit.click();
+    await expect.poll(() => dialog.locator('[id$="-passphrase-error"]').textContent()).toBe('This key is protected by a passphrase: enter it.');
+    expect(await passphrase.getAttribute('aria-invalid')).toBe('true');
+    expect(await p.evaluate('document.activeElement && document.activeElement.name')).toBe('passphrase');
+    expect(bodies).toEqual([]);
+
+    // A key the cluster refuses: the key-login message; the file and passphrase are not kept, the file field has the focus.
+    await keyFile.setInputFiles(file('id_ed25519', keyText));
+    await passphrase.fill('correct horse');
+    await submit.click();
+    await expect.poll(() => dialog.getByTestId('target-login-error').textContent()).toContain('Invalid credentials: Gridiron refused the user name or the private key.');
+    expect(await keyFile.evaluate((e) => (e as HTMLInputElement).files?.length)).toBe(0);
+    expect(await passphrase.inputValue()).toBe('');
+    expect(await p.evaluate('document.activeElement && document.activeElement.name')).toBe('privateKey');
+    expect(await keyFile.getAttribute('aria-invalid')).toBeNull();
+    await screenshot(p, '12-target-login-key-refused');
+
+    // The key again, without a passphrase: logged in. Each request had the key's text, never a password or code.
+    await keyFile.setInputFiles(file('id_ed25519', keyText));
+    await submit.click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(bodies).toEqual([
+      JSON.stringify({ username: 'jdoe', privateKey: keyText, passphrase: 'correct horse' }),
+      JSON.stringify({ username: 'jdoe', privateKey: keyText }),
+    ]);
+    await expect.poll(() => loginState.textContent()).toMatch(/^Logged in to Gridiron \(login\.gridiron\.test\) until .+\.\s*$/);
+    expect(errors).toEqual([]);
+  });
+
   it('says when the live connection is lost and catches up once it is back', async () => {
     const { page: p } = await open();
     await p.route('**/api/events', (route) => route.abort());

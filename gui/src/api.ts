@@ -15,6 +15,7 @@ import type {
   Role,
   RunRequest,
   SlotUsage,
+  TargetLoginBody,
   TargetStatus,
   TargetView,
   Template,
@@ -133,7 +134,9 @@ export const api = {
   /** Every target, in the site's order, with the caller's login state on those that need one. */
   targets: () => call<{ targets: TargetView[] }>('GET', '/api/targets').then((r) => r.targets),
   targetStatus: (name: string) => call<TargetStatus>('GET', `${target(name)}/status`),
-  /** Logs in to a target that needs it with the user's own account there (password and, if given, one-time code). */
-  targetLogin: (name: string, username: string, password: string, otp: string) =>
-    call<TargetStatus>('POST', `${target(name)}/login`, otp === '' ? { username, password } : { username, password, otp }),
+  /**
+   * Logs in to a target that needs it with the user's own account there: a password (and, if
+   * given, a one-time code), or a private key's text (and, if it has one, its passphrase).
+   */
+  targetLogin: (name: string, credentials: TargetLoginBody) => call<TargetStatus>('POST', `${target(name)}/login`, credentials),
 };

@@ -13,12 +13,13 @@ import type {
   SchedulerView,
   SlotUsage,
   TargetLogin,
+  TargetLoginBody,
   TargetStatus,
   TargetView,
 } from '../../src/shared/api.js';
 import type { Role, Size, Status } from '../../src/shared/types.js';
 
-export type { AgentView, JobView, LogChunk, OptionField, RunOptions, RunSummary, SchedulerView, SlotUsage, TargetLogin, TargetStatus, TargetView, Role, Size, Status };
+export type { AgentView, JobView, LogChunk, OptionField, RunOptions, RunSummary, SchedulerView, SlotUsage, TargetLogin, TargetLoginBody, TargetStatus, TargetView, Role, Size, Status };
 
 export const STATUSES: readonly Status[] = ['pending', 'running', 'completed', 'error', 'canceled', 'missing', 'purged'];
 export const SIZES: readonly Size[] = ['sequential', 'parallel'];

@@ -67,7 +67,14 @@ export class SshSession {
         else if (err.level === 'client-authentication') reject(new JobvisorError('CLUSTER_CREDENTIALS_REFUSED', 'invalid credentials'));
         else reject(new JobvisorError('CLUSTER_UNREACHABLE', `cannot reach ${target.host}:${target.port}: ${err.message}`));
       });
-      client.connect(config);
+      try {
+        client.connect(config);
+      } catch (err) {
+        // ssh2 reads the key before it connects: a key it cannot read (malformed, a wrong or missing passphrase) throws here.
+        client.end();
+        const why = (err as Error).message.replace(/^Cannot parse privateKey: /, '');
+        reject(new JobvisorError('INVALID_INPUT', `the private key cannot be read (${why}); is it the private half, and its passphrase right?`, { issues: [{ path: ['privateKey'], message: 'cannot be read' }] }));
+      }
     });
     return new SshSession(client);
   }
