@@ -5,13 +5,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sgeBackend, SgeSettings } from '../src/drivers/sge/index.js';
 import { loadConfig } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { driverContract } from './drivers/contract.js';
-import { nextCode, startTestCluster } from './helpers/cluster.js';
-import { ROOT } from './helpers/jobvisor.js';
-import { clusterTarget, killAgentOnLoginNode, schedulerContract } from './schedulers/contract.js';
+import { nextCode, startTestCluster, type ClusterInfo } from './helpers/cluster.js';
+import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import { waitFor } from './helpers/wait.js';
+import { clusterTarget, killAgentOnLoginNode, loginOf, schedulerContract } from './schedulers/contract.js';
 
 const SGE_ENV = { ...process.env, SGE_ROOT: '/var/lib/gridengine', SGE_CELL: 'default' };
 const inQueue = (id: string) => {
@@ -56,4 +58,32 @@ schedulerContract({
   injections: [{ queue: 'x\n#$ -l h_rt=99:00:00' }, { project: "a'; rm -rf ~; '" }, { slots: 5 }, { minutes: 10_000 }, { partition: 'debug' }],
   failedReason: /exit code 2|exit status 2/,
   timeLimitReason: /Grid Engine ended the job at its time limit \(h_rt\)/,
+});
+
+describe('Grid Engine: a job the scheduler puts in an error state (Eqw)', () => {
+  // A site template whose working directory does not exist on the execution host: Grid Engine
+  // cannot start the job and keeps it queued in Eqw with the reason.
+  const target = 'sge-eqw';
+  let cluster: ClusterInfo;
+  let jv: Jobvisor;
+  let admin: Client;
+  beforeAll(async () => {
+    cluster = startTestCluster('sge');
+    const t = clusterTarget('sge', target, cluster, { scriptTemplate: path.join(ROOT, 'test', 'fixtures', 'sge-eqw.sh.template') });
+    jv = await startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify([t]) } });
+    admin = await jv.login();
+  }, 300_000);
+  afterAll(async () => {
+    await jv?.stop();
+    if (cluster) killAgentOnLoginNode(cluster, target);
+  });
+
+  it('ends the run as error with Grid Engine\'s reason, and takes the job out of the queue', async () => {
+    expect((await admin.post(`/api/targets/${target}/login`, loginOf(cluster))).status).toBe(200);
+    const job = await admin.run({ template: 'sleep', target, parameters: { seconds: 1, lines: 1 } });
+    const ended = await admin.waitJob(job.jobId, (j) => j.status === 'error', 60_000, 'the Eqw run to end');
+    expect(ended.reason).toMatch(/Eqw/);
+    expect(ended.reason).toMatch(/\/nonexistent\/jobvisor-eqw/);
+    await waitFor(() => !inQueue(ended.externalId!), { timeoutMs: 30_000, what: 'the Eqw job to leave the queue' });
+  });
 });
