@@ -20,8 +20,8 @@ const config = loadConfig({
   JOBVISOR_TARGETS: JSON.stringify([
     { name: 'here', driver: 'local' },
     { name: 'boxes', driver: 'docker' },
-    { name: 'hpc', driver: 'slurm', title: 'HPC', host: 'h', knownHosts: KNOWN, limits: { maxNodes: 2, maxMinutes: 60 } },
-    { name: 'grid', driver: 'sge', host: 'h', knownHosts: KNOWN },
+    { name: 'hpc', driver: 'slurm', title: 'HPC', host: 'h', knownHosts: KNOWN, limits: { maxNodes: 2, maxCpusPerTask: 8, maxMinutes: 60, partitions: ['debug', 'regular'] } },
+    { name: 'grid', driver: 'sge', host: 'h', knownHosts: KNOWN, limits: { maxSlots: 4, queues: ['all.q'] } },
   ]),
 });
 const targets = new Targets(createDrivers(config, createLogger('targets-test', 'silent')), BACKENDS);
@@ -93,11 +93,25 @@ describe('targets', () => {
     expect(check('hpc', { nodes: 3 })).toBe('RESOURCES_EXCEED_LIMIT: 3 nodes asked for; this cluster allows 2 at most');
     expect(check('hpc', { minutes: 61 })).toBe('RESOURCES_EXCEED_LIMIT: 61 minutes asked for; this run may take 10 at most');
     expect(check('hpc', { queue: 'all.q' })).toMatch(/^INVALID_INPUT: options of a run on hpc: options: Unrecognized key: "queue"/);
-    expect(check('grid', { queue: 'all.q', slots: 1 })).toBe('ok');
+    expect(check('hpc', { cpusPerTask: 8, tasksPerNode: 1 })).toBe('ok');
+    expect(check('hpc', { cpusPerTask: 9 })).toBe('RESOURCES_EXCEED_LIMIT: 9 CPUs per task asked for; this cluster allows 8 at most');
+    expect(check('hpc', { tasksPerNode: 2 })).toBe('RESOURCES_EXCEED_LIMIT: 2 tasks per node asked for; this cluster allows 1 at most');
+    expect(check('hpc', { partition: 'gpu' })).toBe('INVALID_INPUT: partition gpu is not one this site offers (debug, regular)');
+    expect(check('grid', { queue: 'all.q', slots: 4 })).toBe('ok');
+    expect(check('grid', { queue: 'big.q' })).toBe('INVALID_INPUT: queue big.q is not one this site offers (all.q)');
+    expect(check('grid', { slots: 5 })).toBe('RESOURCES_EXCEED_LIMIT: 5 slots asked for; this cluster allows 4 at most');
     expect(check('grid', { partition: 'debug' })).toMatch(/^INVALID_INPUT: options of a run on grid/);
     expect(check('here', { partition: 'debug' })).toBe('INVALID_INPUT: target here (local) takes no run options; got partition');
     expect(check('boxes', null)).toBe('ok');
     // A cluster target's longest run is within its script limit (limits.maxMinutes).
     expect([targets.require('hpc').maxTimeSeconds('parallel'), targets.require('grid').maxTimeSeconds('parallel')]).toEqual([3600, 86400]);
+  });
+
+  it('refuses at start a site whose own defaults do not fit its limits', () => {
+    const site = (t: Record<string, unknown>) => () => createDrivers(loadConfig({ JOBVISOR_TARGETS: JSON.stringify([t]) }), createLogger('targets-test', 'silent'));
+    expect(site({ name: 'hpc', driver: 'slurm', host: 'h', knownHosts: KNOWN, defaults: { partition: 'gpu' }, limits: { partitions: ['debug'] } })).toThrow(
+      /target hpc \(driver slurm\) is not valid: target\.defaults: the defaults do not fit the limits: partition gpu is not one this site offers \(debug\)/,
+    );
+    expect(site({ name: 'grid', driver: 'sge', host: 'h', knownHosts: KNOWN, defaults: { slots: 2 } })).toThrow(/target\.defaults: the defaults do not fit the limits: 2 slots asked for/);
   });
 });

@@ -60,3 +60,13 @@ export function overLimit(option: string, message: string): JobvisorError {
 export function readScriptTemplate(file: string): string {
   return readFileSync(file, 'utf8');
 }
+
+/** A run's option value that the site does not offer (when the site lists what it offers). */
+export function checkOffered(option: string, value: string | undefined, offered: string[] | undefined): void {
+  if (value === undefined || offered === undefined || offered.includes(value)) return;
+  const message = `${option} ${value} is not one this site offers (${offered.join(', ')})`;
+  throw new JobvisorError('INVALID_INPUT', message, { issues: [{ path: ['options', option], message }] });
+}
+
+/** A list of the values a site offers for an option (partitions, queues, ...): none means any. */
+export const Offered = z.array(DirectiveValue).min(1).optional();

@@ -39,3 +39,12 @@ type Common = z.infer<z.ZodObject<ReturnType<typeof clusterFields<'cluster'>>>>;
  * `extraDirectives` and `limits.maxMinutes` (the longest a script may ask for).
  */
 export type ClusterSettings = Omit<Common, 'driver'> & { driver: string; extraDirectives: string[]; limits: { maxMinutes: number } };
+
+/** A site's `defaults` must themselves fit its `limits`: checked when the config is read. */
+export function defaultsWithinLimits(resolve: () => unknown, ctx: z.RefinementCtx): void {
+  try {
+    resolve();
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', path: ['defaults'], message: `the defaults do not fit the limits: ${(err as Error).message}` });
+  }
+}

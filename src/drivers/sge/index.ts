@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Backend } from '../driver.js';
 import { createClusterDriver, type ClusterScheduler } from '../cluster/driver.js';
-import { clusterFields } from '../cluster/settings.js';
+import { clusterFields, defaultsWithinLimits } from '../cluster/settings.js';
 import { buildSgeScript, DEFAULT_SGE_TEMPLATE, resolveSgeOptions, SgeDirective, SgeLimits, SgeOptions } from './script.js';
 
 export const SgeSettings = z
@@ -16,7 +16,8 @@ export const SgeSettings = z
     extraDirectives: z.array(SgeDirective).default([]),
     limits: SgeLimits,
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => defaultsWithinLimits(() => resolveSgeOptions(s, undefined, s.limits.maxMinutes * 60), ctx));
 export type SgeSettings = z.infer<typeof SgeSettings>;
 
 const sge: ClusterScheduler<SgeSettings, SgeOptions> = {

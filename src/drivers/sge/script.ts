@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { commonValues, DirectiveValue, fillTemplate, overLimit, type ScriptValues } from '../cluster/script.js';
+import { checkOffered, commonValues, DirectiveValue, fillTemplate, Offered, overLimit, type ScriptValues } from '../cluster/script.js';
 
 /** Beside this module, in src/ and in dist/ (the build copies it). */
 export const DEFAULT_SGE_TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job.sh.template');
@@ -41,14 +41,22 @@ export const SgeDirective = z
   .regex(/^#\$ -[A-Za-z][A-Za-z_]*( [A-Za-z0-9_.,:@%+=/-]{1,128}){0,2}$/, 'one "#$ -flag [value]" line (letters, digits and _.,:@%+=/- in values)')
   .refine((line) => !RESERVED_FLAGS.has(line.split(' ')[1]?.slice(1) ?? ''), 'a flag jobvisor sets itself or one that changes how qsub runs (-N -o -e -j -i -wd -cwd -S -b -sync -terse -now -C -shell)');
 
+/** What a run may ask for: at most so many slots and minutes; only the queues, projects and parallel environments listed (when listed). */
 export const SgeLimits = z
-  .object({ maxSlots: z.number().int().positive().default(1), maxMinutes: z.number().int().positive().default(24 * 60) })
+  .object({
+    maxSlots: z.number().int().positive().default(1),
+    maxMinutes: z.number().int().positive().default(24 * 60),
+    queues: Offered,
+    projects: Offered,
+    pes: Offered,
+  })
   .strict()
   .default({ maxSlots: 1, maxMinutes: 24 * 60 });
+export type SgeLimits = z.infer<typeof SgeLimits>;
 
 export interface SgeSite {
   defaults: SgeOptions;
-  limits: { maxSlots: number; maxMinutes: number };
+  limits: SgeLimits;
 }
 
 /** The Grid Engine options of a run: site defaults, then the run's own, within the site's limits. */
@@ -57,6 +65,9 @@ export function resolveSgeOptions(site: SgeSite, requested: SgeOptions | undefin
   if (o.slots !== undefined && o.slots > site.limits.maxSlots) {
     throw overLimit('slots', `${o.slots} slots asked for; this cluster allows ${site.limits.maxSlots} at most`);
   }
+  checkOffered('queue', o.queue, site.limits.queues);
+  checkOffered('project', o.project, site.limits.projects);
+  checkOffered('pe', o.pe, site.limits.pes);
   const maxMinutes = Math.min(site.limits.maxMinutes, Math.max(1, Math.ceil(timeLimitSeconds / 60)));
   if (o.minutes !== undefined && o.minutes > maxMinutes) {
     throw overLimit('minutes', `${o.minutes} minutes asked for; this run may take ${maxMinutes} at most`);

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Backend } from '../driver.js';
 import { createClusterDriver, type ClusterScheduler } from '../cluster/driver.js';
-import { clusterFields } from '../cluster/settings.js';
+import { clusterFields, defaultsWithinLimits } from '../cluster/settings.js';
 import { buildSlurmScript, DEFAULT_SLURM_TEMPLATE, resolveSlurmOptions, SlurmDirective, SlurmLimits, SlurmOptions, type ResolvedSlurmOptions } from './script.js';
 
 export const SlurmSettings = z
@@ -16,7 +16,8 @@ export const SlurmSettings = z
     extraDirectives: z.array(SlurmDirective).default([]),
     limits: SlurmLimits,
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => defaultsWithinLimits(() => resolveSlurmOptions(s, undefined, s.limits.maxMinutes * 60), ctx));
 export type SlurmSettings = z.infer<typeof SlurmSettings>;
 
 const slurm: ClusterScheduler<SlurmSettings, SlurmOptions> = {
