@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './shared/config.js';
+import { delay, type RetryPolicy } from './shared/retry.js';
 import { runAgentProcess } from './agent/main.js';
 import { startServer } from './server/main.js';
 import { startSupervisor } from './supervisor/main.js';
@@ -42,26 +43,48 @@ function onStopSignal(stop: () => Promise<void>): void {
   }
 }
 
-/** Runs server and supervisor as two child processes; ends both when either ends or on a signal. */
+/** A crashed child starts again after 1 s, 2 s, 4 s ... up to 30 s; one that ran a minute starts the count again. */
+const RESTART_POLICY: RetryPolicy = { baseMs: 1000, maxMs: 30_000, jitter: 0.2 };
+const STEADY_MS = 60_000;
+/** A child that stops at once with exit code 2 (a configuration error) is not started again: it would only fail again. */
+const CONFIG_ERROR_EXIT = 2;
+
+/**
+ * Runs server and supervisor as two child processes, each with only the environment it needs
+ * (the supervisor never sees the admin password). A child that crashes is started again with a
+ * growing delay, and says so; a signal stops both.
+ */
 async function startBoth(config: Config, configFile: string | undefined): Promise<void> {
   const self = fileURLToPath(import.meta.url);
-  const env = { ...process.env, ...(configFile ? { JOBVISOR_CONFIG: configFile } : {}) };
-  const children: ChildProcess[] = [];
-  const launch = (what: string) => {
-    const child = spawn(process.execPath, [self, what], { env, stdio: 'inherit' });
-    children.push(child);
-    child.once('exit', (code, signal) => {
-      if (!stopping) {
-        process.stderr.write(`jobvisor: ${what} ended (${signal ?? `code ${code}`}); stopping\n`);
-        void stopAll(code ?? 1);
-      }
-    });
-    return child;
-  };
+  const base: NodeJS.ProcessEnv = { ...process.env, ...(configFile ? { JOBVISOR_CONFIG: configFile } : {}) };
+  const { JOBVISOR_ADMIN_PASSWORD: _password, ...withoutPassword } = base;
+  const envOf: Record<string, NodeJS.ProcessEnv> = { server: base, supervisor: withoutPassword };
+  const children = new Map<string, ChildProcess>();
   let stopping = false;
+  const launch = (what: string, attempt = 0) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [self, what], { env: envOf[what], stdio: 'inherit' });
+    children.set(what, child);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      const ranMs = Date.now() - started;
+      if (code === CONFIG_ERROR_EXIT && ranMs < STEADY_MS) {
+        process.stderr.write(`jobvisor: ${what} refused its configuration (see above); stopping\n`);
+        void stopAll(CONFIG_ERROR_EXIT);
+        return;
+      }
+      const next = ranMs >= STEADY_MS ? 0 : attempt + 1;
+      const wait = delay(next, RESTART_POLICY);
+      process.stderr.write(`jobvisor: ${what} ended (${signal ?? `code ${code}`}) after ${Math.round(ranMs / 1000)} s; starting it again in ${(wait / 1000).toFixed(1)} s\n`);
+      setTimeout(() => {
+        if (!stopping) launch(what, next);
+      }, wait);
+    });
+  };
   const stopAll = async (code: number) => {
     stopping = true;
-    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => {
+    const live = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    await Promise.all(live.map((c) => new Promise((r) => {
       c.once('exit', r);
       c.kill('SIGTERM');
     })));

@@ -1,9 +1,27 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI } from './helpers/jobvisor.js';
+import { ADMIN_PASSWORD, CLI } from './helpers/jobvisor.js';
+import { freePort } from './helpers/net.js';
+import { pidAlive, waitFor } from './helpers/wait.js';
+
+/** The child processes of `pid` whose command line holds `word`. */
+function childrenOf(pid: number, word: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === pid && readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(word);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 /** Starts the supervisor with `env` in a fresh data folder; it must stop at once with a message. */
 function supervisorRefuses(env: Record<string, string>, args: string[] = []) {
@@ -55,6 +73,37 @@ describe('the jobvisor command', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('start runs server and supervisor apart: the supervisor never gets the admin password, and a crashed one starts again', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-start-'));
+    const [serverPort, supervisorPort] = [await freePort(), await freePort()];
+    const env = { PATH: process.env.PATH, JOBVISOR_DATA_DIR: path.join(dir, 'data'), JOBVISOR_ADMIN_PASSWORD: ADMIN_PASSWORD, JOBVISOR_SERVER_PORT: String(serverPort), JOBVISOR_SUPERVISOR_PORT: String(supervisorPort), JOBVISOR_LOG_LEVEL: 'warn' };
+    const start = spawn(process.execPath, [CLI, 'start'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    start.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const supervisorUp = async () => {
+      const r = await fetch(`http://127.0.0.1:${serverPort}/api/health`).catch(() => undefined);
+      return r !== undefined && ((await r.json()) as { supervisor: string }).supervisor === 'up';
+    };
+    try {
+      await waitFor(supervisorUp, { timeoutMs: 30_000, what: 'jobvisor start to serve' });
+      const [supervisor] = childrenOf(start.pid!, 'supervisor');
+      const [server] = childrenOf(start.pid!, 'server');
+      expect(readFileSync(`/proc/${supervisor}/environ`, 'latin1')).not.toContain('JOBVISOR_ADMIN_PASSWORD');
+      expect(readFileSync(`/proc/${server}/environ`, 'latin1')).toContain('JOBVISOR_ADMIN_PASSWORD');
+      process.kill(supervisor!, 'SIGKILL');
+      await waitFor(() => stderr.includes('jobvisor: supervisor ended (SIGKILL)'), { timeoutMs: 10_000, what: 'the crash to be reported' });
+      expect(stderr).toMatch(/jobvisor: supervisor ended \(SIGKILL\) after \d+ s; starting it again in [0-9.]+ s/);
+      await waitFor(async () => childrenOf(start.pid!, 'supervisor').some((p) => p !== supervisor) && (await supervisorUp()), { timeoutMs: 30_000, what: 'a new supervisor' });
+      expect(pidAlive(server!)).toBe(true); // the server was not stopped with it
+    } finally {
+      const exited = new Promise((r) => start.once('exit', r));
+      start.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(childrenOf(start.pid!, 'cli.js')).toEqual([]);
   });
 
   it('says how to use it when the subcommand is unknown', () => {
