@@ -2,114 +2,15 @@
  * The server on its own: accounts, tokens, permissions, body parsing and error answers. Nothing
  * here needs a supervisor; the server is pointed at a port where nothing listens.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, supervisorHttpUrl, type Config } from '../src/shared/config.js';
-import { createLogger } from '../src/shared/logger.js';
+import { loadConfig } from '../src/shared/config.js';
 import { loadOrCreateSecret, secretFilePath } from '../src/shared/secret.js';
-import { Accounts } from '../src/server/accounts.js';
-import { createServer } from '../src/server/app.js';
-import { EventFanout } from '../src/server/events.js';
 import { startServer } from '../src/server/main.js';
-import { SupervisorClient } from '../src/server/supervisorClient.js';
+import { api, closedPort, onCleanup, rawRequest, runCleanups, silentLogger as logger, startTestServer, tempDataDir } from './helpers/server.js';
 
-const logger = createLogger('test', 'silent');
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function tempDataDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'jobvisor-server-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A port where nothing listens (taken, then released). */
-async function closedPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-interface TestServer {
-  base: string;
-  config: Config;
-  accounts: Accounts;
-  clock: { now: number };
-  adminToken: string;
-  aliceToken: string;
-  events: EventFanout;
-}
-
-async function startTestServer(env: Record<string, string> = {}, keepaliveMs?: number): Promise<TestServer> {
-  const config = loadConfig({
-    JOBVISOR_DATA_DIR: tempDataDir(),
-    JOBVISOR_ADMIN_PASSWORD: 'admin-password',
-    JOBVISOR_SECRET: 'test-secret-0123456789',
-    JOBVISOR_SUPERVISOR_URL: `http://127.0.0.1:${await closedPort()}`,
-    ...env,
-  });
-  const clock = { now: Date.now() };
-  const accounts = Accounts.open(config, () => clock.now);
-  await accounts.ensureAdmin(config);
-  await accounts.createUser('alice', 'alice-password', 'user');
-  const supervisor = new SupervisorClient({ baseUrl: supervisorHttpUrl(config), secret: config.secret ?? '', logger });
-  const events = new EventFanout({ logger, keepaliveMs });
-  const server = createServer({ config, accounts, supervisor, events, logger }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  cleanups.push(async () => {
-    events.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    accounts.close();
-  });
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const adminToken = (await accounts.login('admin', 'admin-password')).token;
-  const aliceToken = (await accounts.login('alice', 'alice-password')).token;
-  return { base, config, accounts, clock, adminToken, aliceToken, events };
-}
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;  
-}
-
-async function api(base: string, method: string, url: string, options: { token?: string; json?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined = options.raw;
-  if (options.json !== undefined) {
-    body = JSON.stringify(options.json);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(base + url, { method, headers, body });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-/** A raw HTTP request, for what fetch would normalize away (`..` in paths, chunked bodies). */
-function rawRequest(base: string, options: http.RequestOptions, chunks: string[] = []): Promise<{ status: number; body: any }> {  
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, ...options }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    for (const chunk of chunks) req.write(chunk);
-    req.end();
-  });
-}
+afterEach(runCleanups);
 
 const PROTECTED_ROUTES: [string, string][] = [
   ['POST', '/api/auth/logout'],
@@ -210,7 +111,7 @@ describe('server login and tokens', () => {
 
 describe('server event fan-out', () => {
   it('greets a client, filters events by user, sends keepalives and forgets the client when it leaves', async () => {
-    const s = await startTestServer({}, 50);
+    const s = await startTestServer({}, { keepaliveMs: 50 });
     const controller = new AbortController();
     const res = await fetch(`${s.base}/api/events`, { headers: { cookie: `jobvisor_token=${s.aliceToken}` }, signal: controller.signal });
     expect(res.status).toBe(200);
@@ -378,10 +279,21 @@ describe('server start-up', () => {
 
     rmSync(passwordFile);
     const second = await startServer(config, logger);
-    cleanups.push(() => second.close());
+    onCleanup(() => second.close());
     expect(() => statSync(passwordFile)).toThrow();
     const again = await api(second.url, 'GET', '/api/auth/me', { token: login.body.token });
     expect(again.body.user.username).toBe('admin');
+  });
+
+  it('drops JOBVISOR_ADMIN_PASSWORD from its environment once it created the admin account', async () => {
+    const env = { JOBVISOR_DATA_DIR: tempDataDir(), JOBVISOR_SERVER_PORT: '0', JOBVISOR_SUPERVISOR_PORT: String(await closedPort()), JOBVISOR_ADMIN_PASSWORD: 'password-from-env' };
+    process.env.JOBVISOR_ADMIN_PASSWORD = env.JOBVISOR_ADMIN_PASSWORD;
+    onCleanup(() => void delete process.env.JOBVISOR_ADMIN_PASSWORD);
+    const server = await startServer(loadConfig(env), logger);
+    onCleanup(() => server.close());
+    expect(process.env.JOBVISOR_ADMIN_PASSWORD).toBeUndefined();
+    const login = await api(server.url, 'POST', '/api/auth/login', { json: { username: 'admin', password: 'password-from-env' } });
+    expect(login.status).toBe(200);
   });
 
   it('keeps one shared secret in the data folder unless the configuration sets one', () => {

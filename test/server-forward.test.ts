@@ -14,6 +14,7 @@ import { loadConfig } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { startServer, type RunningServer } from '../src/server/main.js';
 import { SseParser, type SseMessage } from '../src/shared/sse.js';
+import { openEventStream, runCleanups } from './helpers/server.js';
 
 const logger = createLogger('test', 'silent');
 const SECRET = 'test-secret-0123456789';
@@ -21,6 +22,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+afterEach(runCleanups);
 
 interface Received {
   method: string;
@@ -73,7 +75,7 @@ async function startFakeSupervisor() {
   return fake;
 }
 
-async function startWithFakeSupervisor() {
+async function startWithFakeSupervisor(env: Record<string, string> = {}) {
   const fake = await startFakeSupervisor();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'jobvisor-server-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -83,6 +85,7 @@ async function startWithFakeSupervisor() {
     JOBVISOR_SUPERVISOR_URL: `http://127.0.0.1:${fake.port}`,
     JOBVISOR_SECRET: SECRET,
     JOBVISOR_ADMIN_PASSWORD: 'admin-password',
+    ...env,
   });
   const server = await startServer(config, logger);
   cleanups.push(() => server.close());
@@ -246,6 +249,15 @@ describe('server event stream', () => {
     expect(admin.messages.slice(1).map((m) => (JSON.parse(m.data) as { jobId: string }).jobId)).toEqual(['bobs-job', 'alices-job']);
   });
 
+  it('sends keepalives at the configured interval and ends a stream when its token is logged out', async () => {
+    const { server, aliceToken } = await startWithFakeSupervisor({ JOBVISOR_EVENTS_KEEPALIVE_MS: '50' });
+    const stream = await openEventStream(server.url, { authorization: `Bearer ${aliceToken}` });
+    await waitFor(() => (stream.text().includes(': keepalive\n') ? true : undefined));
+    expect((await call(server, 'POST', '/api/auth/logout', aliceToken)).status).toBe(204);
+    await waitFor(() => (stream.ended() ? true : undefined));
+    expect(stream.text()).toMatch(/event: end\ndata: \{"reason":"logged out"\}\n\n$/);
+  });
+
   it('reconnects to the supervisor when its stream drops and tells clients to resync', async () => {
     const { fake, server, aliceToken } = await startWithFakeSupervisor();
     await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
@@ -255,5 +267,57 @@ describe('server event stream', () => {
     await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
     fake.sendEvent(jobEvent('alice', 'after-reconnect'));
     await waitFor(() => alice.messages.find((m) => m.data.includes('after-reconnect')));
+  });
+});
+
+describe('server input checks before forwarding', () => {
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+  it('answers 400 INVALID_INPUT to deep nesting, __proto__/constructor/prototype keys and lone surrogates, and forwards nothing', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    const cases: [string, string, RegExp][] = [
+      ['/api/jobs', `{"template":"quick","parameters":{"x":${nested(50_000)}}}`, /nested more than 64 levels deep/],
+      ['/api/jobs', `{"template":"quick","parameters":{"x":${nested(63)}}}`, /nested more than 64 levels deep/],
+      ['/api/jobs', '{"template":"quick","parameters":{"__proto__":{"samples":5}}}', /key "__proto__" is not allowed/],
+      ['/api/jobs', '{"template":"quick","parameters":{"constructor":1}}', /key "constructor" is not allowed/],
+      ['/api/jobs', '{"template":"quick","parameters":{"a":[{"prototype":1}]}}', /key "prototype" is not allowed/],
+      ['/api/jobs', '{"__proto__":{"template":"quick"}}', /key "__proto__" is not allowed/],
+      ['/api/jobs', '{"template":"quick","parameters":{"label":"ab\\ud800"}}', /lone UTF-16 surrogate/],
+      ['/api/jobs', '{"template":"quick","parameters":{"\\udc00":"x"}}', /lone UTF-16 surrogate/],
+      ['/api/jobs', '{"template":"quick","options":{"partition":"x\\ud83d"}}', /lone UTF-16 surrogate/],
+      ['/api/jobs/job1/analysis', '{"frame":"\\udfff"}', /lone UTF-16 surrogate/],
+    ];
+    for (const [url, body, message] of cases) {
+      const res = await fetch(server.url + url, { method: 'POST', headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' }, body });
+      const answer = (await res.json()) as { error: { code: string; message: string; details?: { issues: { path: unknown[] }[] } } };
+      expect([body.slice(0, 70), res.status, answer.error.code]).toEqual([body.slice(0, 70), 400, 'INVALID_INPUT']);
+      expect(answer.error.message).toMatch(message);
+      expect(answer.error.details?.issues).toHaveLength(1);
+    }
+    expect(fake.received).toEqual([]);
+
+    const surrogate = await call(server, 'POST', '/api/jobs', aliceToken, { template: 'quick', parameters: { a: { b: '\ud800' } } });
+    expect(surrogate.body?.error.details.issues[0].path).toEqual(['parameters', 'a', 'b']);
+    expect(fake.received).toEqual([]);
+  });
+
+  it('forwards JSON up to 64 levels deep and well-formed surrogate pairs', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    const body = `{"template":"quick","parameters":{"x":${nested(62)},"label":"\\ud83d\\ude00"}}`;
+    const res = await fetch(`${server.url}/api/jobs`, { method: 'POST', headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    expect(fake.received).toHaveLength(1);
+    expect(JSON.parse(fake.received[0]?.body ?? '')).toEqual(JSON.parse(body));
+  });
+
+  it('answers 400 BAD_JSON to a body that is not UTF-8, and INVALID_INPUT to __proto__ in a query, forwarding nothing', async () => {
+    const { fake, server, aliceToken } = await startWithFakeSupervisor();
+    const bytes = Buffer.concat([Buffer.from('{"template":"quick","parameters":{"label":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]);
+    const res = await fetch(`${server.url}/api/jobs`, { method: 'POST', headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' }, body: bytes });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'BAD_JSON', message: expect.stringMatching(/not valid UTF-8/) });
+    const query = await call(server, 'GET', '/api/jobs/job1/log?__proto__=1&offset=0', aliceToken);
+    expect([query.status, query.body?.error.code]).toEqual([400, 'INVALID_INPUT']);
+    expect(fake.received).toEqual([]);
   });
 });

@@ -1,6 +1,10 @@
 /**
  * The server's Koa app, built without listening: `createServer(deps)` returns the app and the
  * caller decides where it listens (tests use port 0). It holds no job state.
+ *
+ * With `trustProxy`, Koa reads the request's protocol, host and client address from the reverse
+ * proxy's X-Forwarded-Proto, -Host and -For (of X-Forwarded-For only the last address: the one
+ * the proxy next to us saw, which a client cannot forge); without it those headers are ignored.
  */
 import Koa, { type Context, type Next } from 'koa';
 import type { Config } from '../shared/config.js';
@@ -9,6 +13,7 @@ import type { Accounts } from './accounts.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
 import type { EventFanout } from './events.js';
 import { serveGui } from './gui.js';
+import { LoginLimits } from './loginLimits.js';
 import { createRouter } from './routes.js';
 import type { SupervisorClient } from './supervisorClient.js';
 
@@ -18,15 +23,21 @@ export interface ServerDeps {
   supervisor: SupervisorClient;
   events: EventFanout;
   logger: Logger;
+  /** Default: from the config's login settings. */
+  loginLimits?: LoginLimits;
 }
 
 export function createServer(deps: ServerDeps): Koa {
-  const app = new Koa();
+  const { config, logger } = deps;
+  const loginLimits =
+    deps.loginLimits ??
+    new LoginLimits({ perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress, windowSeconds: config.loginWindowSeconds, logger });
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.on('error', (err: Error & { code?: string }) => logStreamError(deps.logger, err));
   app.use(securityHeaders);
   app.use(requestLog(deps.logger));
   app.use(errorHandler(deps.logger));
-  app.use(createRouter(deps).routes());
+  app.use(createRouter({ ...deps, loginLimits }).routes());
   app.use(serveGui());
   app.use(routeNotFound);
   return app;

@@ -45,15 +45,31 @@ export function requireCaller(accounts: Accounts) {
 
 /**
  * A browser sends the cookie by itself, so a page of another site (SameSite=Strict stops those)
- * or of a sibling origin of the same site could make it act for the user. Browsers say where a
- * request comes from in `Sec-Fetch-Site`; only our own origin may change anything by cookie.
- * (Not `Origin` against `Host`: reverse proxies often rewrite `Host`.)
+ * or of a sibling origin of the same site could make it act for the user. Only our own origin
+ * may change anything by cookie: browsers say where a request comes from in `Sec-Fetch-Site`,
+ * and (older ones too) in `Origin`, which must then be this server's own origin: the scheme
+ * and host the request came to (behind a reverse proxy with `trustProxy`, the ones it forwarded
+ * in X-Forwarded-Proto and -Host; without it the proxy must pass the original Host on).
  */
 function refuseCrossOrigin(ctx: Context): void {
   if (ctx.method === 'GET' || ctx.method === 'HEAD') return;
   const site = ctx.get('sec-fetch-site');
   if (site === 'cross-site' || site === 'same-site') {
     throw new JobvisorError('FORBIDDEN', 'a request from another origin may not use the login cookie');
+  }
+  const origin = ctx.get('origin');
+  if (origin !== '' && !sameOrigin(origin, `${ctx.protocol}://${ctx.host}`)) {
+    throw new JobvisorError('FORBIDDEN', `a request from another origin (${origin.slice(0, 200)}) may not use the login cookie`);
+  }
+}
+
+/** Whether two origins are the same, as URLs compare them (case, default ports); `null` and junk match nothing. */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    const ua = new URL(a);
+    return ua.origin !== 'null' && ua.origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }
 

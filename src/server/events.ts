@@ -4,6 +4,11 @@
  * The stream carries changes only: a client fetches /api/jobs for the current state, and again
  * when it receives `event: resync` (sent after the supervisor stream was lost, since events may
  * have been missed meanwhile).
+ *
+ * Each stream belongs to the login token it was opened with (by header or cookie alike): a
+ * logout ends the token's streams at once, and every keepalive checks each token again, so a
+ * stream ends at most one keepalive interval after its token expired. Before it ends, the
+ * stream says why (`event: end`).
  */
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
@@ -19,8 +24,16 @@ export interface EventFanoutOptions {
   maxBufferedBytes?: number;
 }
 
+/** The login a stream was opened with. */
+export interface StreamLogin {
+  token: string;
+  /** Whether the token is still valid (not logged out, not expired). */
+  isValid: () => boolean;
+}
+
 interface Client {
   caller: Caller;
+  login: StreamLogin;
   stream: PassThrough;
 }
 
@@ -39,8 +52,8 @@ export class EventFanout {
     return this.clients.size;
   }
 
-  /** Turns the request into an event stream for `caller`; it stays open until the client leaves or close(). */
-  attach(ctx: Context, caller: Caller): void {
+  /** Turns the request into an event stream for `caller`; it stays open until the client leaves, its login ends, or close(). */
+  attach(ctx: Context, caller: Caller, login: StreamLogin): void {
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
     ctx.status = 200;
@@ -48,7 +61,7 @@ export class EventFanout {
     ctx.set('Cache-Control', 'no-cache');
     ctx.set('X-Accel-Buffering', 'no');
     const stream = new PassThrough();
-    const client: Client = { caller, stream };
+    const client: Client = { caller, login, stream };
     this.clients.add(client);
     const detach = () => this.detach(client);
     ctx.req.on('close', detach);
@@ -75,6 +88,11 @@ export class EventFanout {
     for (const client of this.clients) this.send(client, message);
   }
 
+  /** Ends every stream opened with `token` (it was logged out). */
+  endLogin(token: string, reason: string): void {
+    for (const client of [...this.clients]) if (client.login.token === token) this.end(client, reason);
+  }
+
   /** Ends every client stream. */
   close(): void {
     for (const client of [...this.clients]) client.stream.end();
@@ -92,6 +110,25 @@ export class EventFanout {
     client.stream.write(message);
   }
 
+  private end(client: Client, reason: string): void {
+    if (!client.stream.destroyed) client.stream.write(formatSseMessage('end', JSON.stringify({ reason })));
+    this.detach(client);
+    this.options.logger.debug({ user: client.caller.username, reason }, 'event stream ended');
+  }
+
+  /** Sends a keepalive to each client whose token is still valid, and ends the others' streams. */
+  private keepalive(): void {
+    const comment = formatSseComment('keepalive');
+    const valid = new Map<string, boolean>();
+    for (const client of [...this.clients]) {
+      const { token } = client.login;
+      let ok = valid.get(token);
+      if (ok === undefined) valid.set(token, (ok = client.login.isValid()));
+      if (ok) this.send(client, comment);
+      else this.end(client, 'login expired');
+    }
+  }
+
   private detach(client: Client): void {
     if (!this.clients.delete(client)) return;
     if (!client.stream.destroyed) client.stream.end();
@@ -101,10 +138,7 @@ export class EventFanout {
 
   private startKeepalive(): void {
     if (this.keepaliveTimer) return;
-    this.keepaliveTimer = setInterval(() => {
-      const comment = formatSseComment('keepalive');
-      for (const client of this.clients) this.send(client, comment);
-    }, this.keepaliveMs);
+    this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs);
     this.keepaliveTimer.unref();
   }
 

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { supervisorHttpUrl, type Config } from '../shared/config.js';
+import { envName, supervisorHttpUrl, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret } from '../shared/secret.js';
@@ -22,13 +22,14 @@ export interface RunningServer {
 
 const CLOSE_GRACE_MS = 5_000;
 
-export async function startServer(config: Config, logger: Logger = createLogger('server', config.logLevel)): Promise<RunningServer> {
-  const accounts = Accounts.open(config);
+export async function startServer(given: Config, logger: Logger = createLogger('server', given.logLevel)): Promise<RunningServer> {
+  const accounts = Accounts.open(given);
   try {
-    announceAdmin(await accounts.ensureAdmin(config), logger);
+    announceAdmin(await accounts.ensureAdmin(given), logger);
+    const config = forgetAdminPassword(given);
     const secret = loadOrCreateSecret(config);
     const supervisor = new SupervisorClient({ baseUrl: supervisorHttpUrl(config), secret, logger });
-    const events = new EventFanout({ logger });
+    const events = new EventFanout({ logger, keepaliveMs: config.eventsKeepaliveMs });
     const app = createServer({ config, accounts, supervisor, events, logger });
     const server = http.createServer(app.callback());
     const closeHttpServer = trackConnections(server);
@@ -57,6 +58,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     accounts.close();
     throw err;
   }
+}
+
+/**
+ * The admin password is needed for the first start's admin account only: afterwards it is in
+ * neither the config the server keeps nor its environment, so nothing it starts or dumps can
+ * carry it on. (The kernel keeps the environment the process started with in
+ * /proc/<pid>/environ, readable by its own OS user and root only.)
+ */
+function forgetAdminPassword(config: Config): Config {
+  delete process.env[envName('adminPassword')];
+  return { ...config, adminPassword: undefined };
 }
 
 function announceAdmin(created: CreatedAdmin | undefined, logger: Logger): void {

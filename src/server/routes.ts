@@ -27,6 +27,7 @@ import type { Accounts, User } from './accounts.js';
 import { callerOf, clearTokenCookie, requireAdmin, requireCaller, setTokenCookie, type ServerState } from './auth.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
 import type { EventFanout } from './events.js';
+import type { LoginLimits } from './loginLimits.js';
 import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
 
 export interface RouteDeps {
@@ -34,6 +35,7 @@ export interface RouteDeps {
   accounts: Accounts;
   supervisor: SupervisorClient;
   events: EventFanout;
+  loginLimits: LoginLimits;
   logger: Logger;
 }
 
@@ -62,14 +64,23 @@ function addAuthRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
 
   router.post('/auth/login', async (ctx) => {
     const body = await parseBody(ctx, LoginBody, config.maxBodyBytes);
-    const login = await accounts.login(body.username, body.password);
+    const attempt = await deps.loginLimits.begin(body.username, ctx.ip);
+    const login = await accounts.login(body.username, body.password).catch(async (err: unknown) => {
+      if (err instanceof JobvisorError && err.code === 'INVALID_CREDENTIALS') await attempt.failed();
+      else await attempt.cancel();
+      throw err;
+    });
+    await attempt.succeeded();
     setTokenCookie(ctx, login.token, login.expiresAt);
     ctx.body = { token: login.token, expiresAt: login.expiresAt, user: publicUser(login.user) };
   });
 
   router.post('/auth/logout', auth, (ctx) => {
     const token = (ctx.state as ServerState).token;
-    if (token !== undefined) accounts.logout(token);
+    if (token !== undefined) {
+      accounts.logout(token);
+      deps.events.endLogin(token, 'logged out');
+    }
     clearTokenCookie(ctx);
     ctx.status = 204;
   });
@@ -155,7 +166,8 @@ function addSessionRoutes(router: Router, deps: RouteDeps, auth: Middleware): vo
   });
 
   router.get('/events', auth, (ctx) => {
-    deps.events.attach(ctx, callerOf(ctx));
+    const token = (ctx.state as ServerState).token ?? '';
+    deps.events.attach(ctx, callerOf(ctx), { token, isValid: () => deps.accounts.authenticate(token) !== undefined });
   });
 }
 

@@ -24,6 +24,8 @@ function findPackageRoot(dir: string): string {
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const host = z.string().min(1);
+/** true/false in a config file; `true`, `false`, `1` or `0` in the environment. */
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 /**
  * A target as the config names it: its name, its driver, an optional title, and the driver's
@@ -79,6 +81,11 @@ const SETTINGS = {
   adminPassword: [z.string().min(8).optional(), 'a password of at least 8 characters'],
   tokenTtlHours: [positiveInt, 'a positive integer of hours a login token is valid'],
   maxBodyBytes: [positiveInt, 'a positive integer of bytes: the largest request body accepted'],
+  loginFailuresPerAccount: [positiveInt, 'a positive integer: failed logins of one account within loginWindowSeconds before it is locked'],
+  loginFailuresPerAddress: [positiveInt, 'a positive integer: failed logins from one client address within loginWindowSeconds before it is locked'],
+  loginWindowSeconds: [positiveInt, 'a positive integer of seconds: the window failed logins are counted in, and the first lock'],
+  trustProxy: [flag, 'true or false: whether to trust X-Forwarded-Proto, -Host and -For from a reverse proxy in front'],
+  eventsKeepaliveMs: [positiveInt, 'a positive integer of milliseconds between keepalives (and token checks) of event streams'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -110,6 +117,11 @@ export function defaults(): Record<SettingName, unknown> {
     adminPassword: undefined,
     tokenTtlHours: 24 * 7,
     maxBodyBytes: 1024 * 1024,
+    loginFailuresPerAccount: 5,
+    loginFailuresPerAddress: 20,
+    loginWindowSeconds: 15 * 60,
+    trustProxy: false,
+    eventsKeepaliveMs: 15_000,
     logLevel: 'info',
   };
 }

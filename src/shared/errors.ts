@@ -35,6 +35,7 @@ export const ERRORS = {
   STALE_SERIAL: { status: 409, expose: true, retryable: false },
   JOB_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
   LOGIN_REQUIRED: { status: 428, expose: true, retryable: true },
+  TOO_MANY_ATTEMPTS: { status: 429, expose: true, retryable: true },
   BODY_TOO_LARGE: { status: 413, expose: true, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, expose: true, retryable: false },
   ANALYSIS_FAILED: { status: 422, expose: true, retryable: false },

@@ -1,7 +1,8 @@
 /**
  * The one place that turns errors into HTTP answers. A JobvisorError that may be shown answers
  * with its status and `{error:{code,message,details?}}`; anything else is logged with an id and
- * answers 500 INTERNAL with that id only.
+ * answers 500 INTERNAL with that id only. A 401 says `WWW-Authenticate: Bearer`; a 429 says
+ * `Retry-After` when its details give `retryAfterSeconds`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
@@ -31,8 +32,17 @@ export function errorHandler(logger: Logger) {
       ctx.status = answer.status;
       ctx.body = answer.body;
       if (answer.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      const retryAfter = retryAfterSeconds(err);
+      if (answer.status === 429 && retryAfter !== undefined) ctx.set('Retry-After', String(retryAfter));
     }
   };
+}
+
+/** A 429's `details.retryAfterSeconds` (also after it crossed from the supervisor) becomes `Retry-After`. */
+function retryAfterSeconds(err: unknown): number | undefined {
+  if (!(err instanceof JobvisorError)) return undefined;
+  const value = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
 }
 
 /** The last middleware: nothing answered, so no route matched. */

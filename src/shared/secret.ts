@@ -5,9 +5,24 @@
  * the other reads it.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
+
+/**
+ * The data folder is the supervisor's and the server's alone: 0700, whatever mode it had
+ * before (mkdir's mode only applies to a folder it makes).
+ */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+/** Makes (or keeps) a file readable by its owner only, before anything is written to it. */
+export function privateFile(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+}
 
 export const SECRET_FILE_NAME = 'supervisor-secret';
 const MIN_SECRET_LENGTH = 16;
@@ -19,12 +34,13 @@ export function secretFilePath(config: Pick<Config, 'dataDir'>): string {
 export function loadOrCreateSecret(config: Pick<Config, 'dataDir' | 'secret'>): string {
   if (config.secret !== undefined) return config.secret;
   const file = secretFilePath(config);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  privateDir(config.dataDir);
   try {
     writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  chmodSync(file, 0o600);
   return readSecretFile(file);
 }
 
