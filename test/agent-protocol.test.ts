@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { JobvisorError } from '../src/shared/errors.js';
 import { createLogger } from '../src/shared/logger.js';
 import { AGENT_ID_HEADER, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { AgentHub } from '../src/supervisor/agentHub.js';
@@ -98,5 +99,54 @@ describe('the agent hub', () => {
     expect(await ack).toEqual({ v: PROTOCOL_VERSION, type: 'ack', seq: 1 });
     expect(updates).toEqual([1]);
     ws.close();
+  });
+});
+
+describe('the agent hub, refusing an update', () => {
+  const applied: number[] = [];
+  let server: http.Server;
+  let url: string;
+  let hub: AgentHub;
+
+  beforeAll(async () => {
+    hub = new AgentHub(
+      {
+        authenticate: (id, token) => id === 'agent-2' && token === 'secret-token',
+        onConnect: () => undefined,
+        onHello: async () => undefined,
+        onUpdate: async (_id, u) => {
+          if (u.seq === 99) throw new JobvisorError('AGENT_PROTOCOL', 'update 99 skips ahead of 0: the next one is 1');
+          applied.push(u.seq);
+        },
+        onDisconnect: () => undefined,
+        onHeartbeat: () => undefined,
+      },
+      createLogger('test', 'silent'),
+      60_000,
+    );
+    server = http.createServer();
+    server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    hub.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('closes with AGENT_PROTOCOL (1008) and applies and acknowledges nothing the connection sent after it', async () => {
+    const ws = connect(url, 'agent-2', 'secret-token');
+    await opened(ws);
+    const messages: unknown[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
+    const end = closed(ws);
+    const update = (seq: number) => JSON.stringify({ v: PROTOCOL_VERSION, type: 'update', seq, jobId: 'j', serial: 1, update: { kind: 'progress', value: 0.5 } });
+    ws.send(update(99));
+    ws.send(update(1));
+    const { code, reason } = await end;
+    expect(code).toBe(1008);
+    expect(reason).toBe('AGENT_PROTOCOL: update 99 skips ahead of 0: the next one is 1');
+    expect(applied).toEqual([]);
+    expect(messages).toEqual([]);
   });
 });

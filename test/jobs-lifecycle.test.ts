@@ -52,6 +52,21 @@ describe('a job through server, supervisor, local driver and agent', () => {
     expect(energy.body.data.energy).toHaveLength(10);
   });
 
+  it('answers UNKNOWN_FRAME for frame names every JavaScript object has (constructor, __proto__, toString, hasOwnProperty)', async () => {
+    const job = await admin.run({ template: 'quick', jobKey: 'frames', parameters: { samples: 1000, batches: 1 } });
+    for (const frame of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const r = await admin.post(`/api/jobs/${job.jobId}/analysis`, { frame });
+      expect([frame, r.status, r.body.error?.code]).toEqual([frame, 400, 'UNKNOWN_FRAME']);
+      expect(r.body.error.message).toBe(`template quick has no frame "${frame}"`);
+    }
+    await admin.waitJob(job.jobId, (j) => j.status === 'completed', 30_000, 'completed');
+    const heat = await admin.run({ template: 'heat1d', jobKey: 'frames-heat', parameters: { nx: 101, frames: 2, endTime: 0.2, paceSeconds: 0 } });
+    const r = await admin.post(`/api/jobs/${heat.jobId}/analysis`, { frame: 'constructor' });
+    expect([r.status, r.body.error?.code]).toEqual([400, 'UNKNOWN_FRAME']);
+    expect(r.body.error.message).toMatch(/^template heat1d has no frame "constructor"; known: /);
+    await admin.waitJob(heat.jobId, (j) => !['pending', 'running'].includes(j.status), 60_000, 'heat1d ended');
+  });
+
   it('ends a failing run as error with the command\'s own message', async () => {
     const job = await admin.run({ template: 'fail', parameters: { failAfterSteps: 2, stepSeconds: 0 } });
     const ended = await admin.waitJob(job.jobId, (j) => j.status === 'error', 30_000, 'error');

@@ -4,19 +4,22 @@
  * connection is down; the outbox delivers what could not be sent once it is back.
  */
 import { readFile } from 'node:fs/promises';
-import { JobvisorError } from '../shared/errors.js';
+import path from 'node:path';
+import { JobvisorError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { PROTOCOL_VERSION, type AgentMessage, type Op, type SupervisorMessage, type Update } from '../shared/protocol.js';
+import { CMD_GROUPS_DIR, MAX_WS_PAYLOAD, PROTOCOL_VERSION, type AgentMessage, type Op, type SupervisorMessage, type Update } from '../shared/protocol.js';
 import { schedulerCommandCounts } from '../shared/scheduler.js';
 import { runAnalysis } from '../cmds/analysis.js';
 import { listRunFiles, readRunFile } from '../cmds/files.js';
 import { resolveInRunDir } from '../cmds/runDir.js';
+import { fillAgentValues } from './agentValues.js';
+import { CmdGroups } from './cmdGroups.js';
 import { Connection } from './connection.js';
 import { BatchEngine } from './engines/batch.js';
 import type { RunEngine } from './engines/engine.js';
 import { ProcessEngine } from './engines/process.js';
 import { SCHEDULERS } from './engines/schedulers.js';
-import { Outbox } from './outbox.js';
+import { MAX_UNACKED_CONNECTIONS, Outbox, type UpdateMessage } from './outbox.js';
 
 export interface AgentOptions {
   agentId: string;
@@ -33,18 +36,12 @@ export interface AgentOptions {
   scheduler?: { pollIntervalMs: number; unconfirmedGraceMs: number };
   /** The agent's own log file, if it has one (shown to users for diagnosis). */
   logFile?: string;
+  /** Where the process groups of its cmds are recorded (default: `cmd-groups` in the agent's folder). */
+  cmdGroupsDir?: string;
 }
 
-const SAFE_ROOT = /^[A-Za-z0-9_./-]+$/;
-
-/** Paths and scripts may name the agent's own folder as `{{root}}` (cluster agents): filled here. */
-function withRoot(op: Op): Op {
-  const text = JSON.stringify(op);
-  if (!text.includes('{{root}}')) return op;
-  const root = process.cwd();
-  if (!SAFE_ROOT.test(root)) throw new JobvisorError('AGENT_PROTOCOL', `the agent's folder ${root} has characters batch scripts cannot hold`);
-  return JSON.parse(text.replaceAll('{{root}}', root)) as Op;
-}
+/** A reply larger than this is answered with an error instead (the supervisor would close the connection on it). */
+const MAX_REPLY_BYTES = MAX_WS_PAYLOAD - 64 * 1024;
 
 export class Agent {
   private readonly outbox = new Outbox();
@@ -69,8 +66,10 @@ export class Agent {
       onOpen: () => [this.hello(), ...this.outbox.pending()],
       onMessage: (m) => this.receive(m),
       onRefused: (why) => void this.stop(`refused: ${why}`),
+      onClose: (code, reason) => this.connectionClosed(code, reason),
     });
-    this.processes = new ProcessEngine({ push: (j, s, u) => this.push(j, s, u), env: this.cmdEnv, fillNode: (argv) => this.fillNode(argv), log: opts.log });
+    const groups = new CmdGroups(opts.cmdGroupsDir ?? path.join(process.cwd(), CMD_GROUPS_DIR), opts.log);
+    this.processes = new ProcessEngine({ push: (j, s, u) => this.push(j, s, u), env: this.cmdEnv, groups, log: opts.log });
     this.flushTimer = setInterval(() => this.processes.flush(), opts.flushMs ?? 100);
     const orphanMs = opts.orphanMs ?? 10 * 60_000;
     this.orphanTimer = setInterval(() => {
@@ -131,14 +130,45 @@ export class Agent {
       for (const e of this.engines()) e.acked(msg.seq);
       return;
     }
-    void Promise.resolve(msg.op).then((op) => this.execute(withRoot(op))).then(
-      (result) => this.conn.send({ v: PROTOCOL_VERSION, type: 'reply', opId: msg.opId, ok: true, result }),
+    const fail = (code: ErrorCode, message: string) => this.conn.send({ v: PROTOCOL_VERSION, type: 'reply', opId: msg.opId, ok: false, error: { code, message } });
+    void Promise.resolve(msg.op).then((op) => this.execute(fillAgentValues(op))).then(
+      (result) => {
+        const reply: AgentMessage = { v: PROTOCOL_VERSION, type: 'reply', opId: msg.opId, ok: true, result };
+        const bytes = Buffer.byteLength(JSON.stringify(reply));
+        if (bytes <= MAX_REPLY_BYTES) return this.conn.send(reply);
+        fail(msg.op.kind === 'analysis' ? 'ANALYSIS_FAILED' : 'INTERNAL', `the result of the ${msg.op.kind} op is too large to send (${bytes} bytes)`);
+      },
       (err: unknown) => {
         const e = err instanceof JobvisorError ? err : new JobvisorError('INTERNAL', (err as Error).message);
         if (!(err instanceof JobvisorError)) this.opts.log.error({ err, op: msg.op.kind }, 'op failed');
-        this.conn.send({ v: PROTOCOL_VERSION, type: 'reply', opId: msg.opId, ok: false, error: { code: e.code, message: e.message } });
+        fail(e.code, e.message);
       },
     );
+  }
+
+  /**
+   * A connection ended. An update that was first in line on too many connections in a row, each
+   * ended without acknowledging it, is not sent again: it becomes its run's end, as error with
+   * the reason, and the run is ended. If that too cannot be delivered, the agent ends itself.
+   */
+  private connectionClosed(code: number, reason: string): void {
+    const head = this.outbox.closed();
+    if (!head) return;
+    const bytes = Buffer.byteLength(JSON.stringify(head));
+    const problem = `update ${head.seq} (${head.update.kind}, ${bytes} bytes) could not be delivered: the supervisor closed ${MAX_UNACKED_CONNECTIONS} connections in a row without acknowledging it (last: ${code}${reason ? ` ${reason}` : ''})`;
+    this.opts.log.error({ jobId: head.jobId, serial: head.serial, seq: head.seq, kind: head.update.kind, bytes, code, reason }, 'an update could not be delivered');
+    if (this.outbox.wasReplaced(head.seq)) {
+      void this.stop(problem);
+      return;
+    }
+    this.outbox.replaceHead({ kind: 'exit', status: 'error', exitCode: null, signal: null, reason: problem.slice(0, 4000) });
+    this.endRun(head, problem);
+  }
+
+  private endRun(head: UpdateMessage, why: string): void {
+    this.engineOf(head.jobId, head.serial)
+      ?.cancel(head.jobId, head.serial, why.slice(0, 500))
+      .catch((err: unknown) => this.opts.log.warn({ jobId: head.jobId, err: (err as Error).message }, 'the run could not be ended'));
   }
 
   private async execute(op: Op): Promise<unknown> {
@@ -154,13 +184,11 @@ export class Agent {
         return { logTail: await this.logTail(), schedulerCommands: { ...schedulerCommandCounts } };
       case 'cancel':
         return (await this.engineOf(op.jobId, op.serial)?.cancel(op.jobId, op.serial, op.reason)) ?? { known: false };
-      case 'runStatus': {
-        const run = this.engines().flatMap((e) => e.runs()).find((r) => r.jobId === op.jobId && r.serial === op.serial);
-        return { known: run !== undefined, running: run?.running ?? false };
-      }
+      case 'runStatus':
+        return { runs: this.engines().flatMap((e) => e.runs()) };
       case 'analysis':
         await resolveInRunDir(op.runDir, '.');
-        return runAnalysis(this.fillNode(op.argv), op.runDir, op.timeLimitSeconds, this.cmdEnv);
+        return runAnalysis(op.argv, op.runDir, op.timeLimitSeconds, this.cmdEnv);
       case 'io':
         if (op.action === 'list') return listRunFiles(op.runDir);
         return readRunFile(op.runDir, op.path, op.offset, op.action === 'stat' ? 0 : op.length);
@@ -177,13 +205,10 @@ export class Agent {
     return text.split('\n').slice(-200).join('\n');
   }
 
-  private fillNode(argv: string[]): string[] {
-    return argv.map((a) => a.replaceAll('{node}', process.execPath));
-  }
-
+  /** Numbers an update (a long log update becomes several) and sends it now if connected; returns the last number. */
   private push(jobId: string, serial: number, update: Update): number {
-    const msg = this.outbox.add(jobId, serial, update);
-    this.conn.send(msg);
-    return msg.seq;
+    const msgs = this.outbox.add(jobId, serial, update);
+    for (const m of msgs) this.conn.send(m);
+    return msgs.at(-1)?.seq ?? 0;
   }
 }

@@ -20,6 +20,8 @@ export interface ConnectionOptions {
   onMessage(msg: SupervisorMessage): void;
   /** The supervisor refused this agent (unknown id or wrong token): stop trying. */
   onRefused(why: string): void;
+  /** A connection that had opened ended (before the next one is made). */
+  onClose?(code: number, reason: string): void;
 }
 
 export class Connection {
@@ -100,6 +102,7 @@ export class Connection {
         if (opened) opts.log.warn({ code, reason: reason.toString() }, 'connection to supervisor lost');
         this.connectedSince = null;
         this.lostSince ??= Date.now();
+        if (opened) opts.onClose?.(code, reason.toString());
         resolve(opened);
       });
     });

@@ -2,25 +2,100 @@
  * The agent's outbox: every update gets the next sequence number and stays here until the
  * supervisor acknowledges it, across reconnects; after a reconnect everything unacknowledged
  * is sent again, in order.
+ *
+ * Messages are bounded where they are made: a `log` update becomes as many messages as needed
+ * for each to stay within MAX_UPDATE_BYTES, a line longer than MAX_LOG_LINE_BYTES is cut (with a
+ * marker saying how long it was), and a message over the limit is refused. Nothing is resent
+ * forever: once the same update has been first in line on MAX_UNACKED_CONNECTIONS connections
+ * that each ended without acknowledging it, `closed()` hands it over to be dealt with.
  */
-import { PROTOCOL_VERSION, type AgentMessage, type Update } from '../shared/protocol.js';
+import { JobvisorError } from '../shared/errors.js';
+import { MAX_LOG_LINE_BYTES, MAX_UPDATE_BYTES, MAX_UPDATE_LINES, PROTOCOL_VERSION, type AgentMessage, type Update } from '../shared/protocol.js';
+
+export { MAX_LOG_LINE_BYTES, MAX_UPDATE_BYTES };
 
 export type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
+
+/** Connections in a row that may end with the same update first in line and unacknowledged. */
+export const MAX_UNACKED_CONNECTIONS = 5;
+/** Room left in a message for everything but its log lines. */
+const ENVELOPE_BYTES = 4096;
+
+/** The longest prefix of `text` within `maxBytes` of UTF-8 that ends on a whole character. */
+function utf8Prefix(text: string, maxBytes: number): string {
+  let head = text.slice(0, maxBytes);
+  const last = head.charCodeAt(head.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) head = head.slice(0, -1);
+  const buf = Buffer.from(head, 'utf8');
+  if (buf.length <= maxBytes) return head;
+  let end = maxBytes;
+  while (end > 0 && ((buf[end] as number) & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString('utf8');
+}
+
+/** A line within MAX_LOG_LINE_BYTES, marker included: ` … [line cut: 300000 bytes]`. A cut line is left as it is. */
+export function cutLine(line: string): string {
+  if (line.length * 3 <= MAX_LOG_LINE_BYTES) return line;
+  const bytes = Buffer.byteLength(line);
+  if (bytes <= MAX_LOG_LINE_BYTES) return line;
+  const marker = ` … [line cut: ${bytes} bytes]`;
+  return utf8Prefix(line, MAX_LOG_LINE_BYTES - Buffer.byteLength(marker)) + marker;
+}
+
+/** Lines (already cut) in groups that each fit one `log` update: within the byte budget and MAX_UPDATE_LINES. */
+export function groupLines(lines: string[]): string[][] {
+  const budget = MAX_UPDATE_BYTES - ENVELOPE_BYTES;
+  const groups: string[][] = [];
+  let group: string[] = [];
+  let bytes = 2;
+  for (const line of lines) {
+    const size = Buffer.byteLength(JSON.stringify(line)) + 1;
+    if (group.length > 0 && (bytes + size > budget || group.length >= MAX_UPDATE_LINES)) {
+      groups.push(group);
+      group = [];
+      bytes = 2;
+    }
+    group.push(line);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+/** An update as the messages it becomes: a `log` update split by groupLines, its `offset` (if any) on the last part. */
+function parts(update: Update): Update[] {
+  if (update.kind !== 'log') return [update];
+  const groups = groupLines(update.lines.map(cutLine));
+  return groups.map((lines, i) => ({ kind: 'log', lines, ...(update.offset !== undefined && i === groups.length - 1 ? { offset: update.offset } : {}) }));
+}
 
 export class Outbox {
   private nextSeq = 1;
   private readonly unacked: UpdateMessage[] = [];
+  /** The update first in line when the last connection ended, and on how many connections in a row it was. */
+  private struck: number | null = null;
+  private strikes = 0;
+  private readonly replaced = new Set<number>();
 
-  add(jobId: string, serial: number, update: Update): UpdateMessage {
-    const msg: UpdateMessage = { v: PROTOCOL_VERSION, type: 'update', seq: this.nextSeq++, jobId, serial, update };
-    this.unacked.push(msg);
-    return msg;
+  /** Numbers and keeps an update: one message, or several for a long `log` update. Refuses a message over MAX_UPDATE_BYTES. */
+  add(jobId: string, serial: number, update: Update): UpdateMessage[] {
+    const made: UpdateMessage[] = [];
+    for (const u of parts(update)) {
+      const msg: UpdateMessage = { v: PROTOCOL_VERSION, type: 'update', seq: this.nextSeq, jobId, serial, update: u };
+      const bytes = Buffer.byteLength(JSON.stringify(msg));
+      if (bytes > MAX_UPDATE_BYTES) throw new JobvisorError('INTERNAL', `a ${u.kind} update of ${bytes} bytes is over the limit of ${MAX_UPDATE_BYTES}`);
+      this.nextSeq++;
+      this.unacked.push(msg);
+      made.push(msg);
+    }
+    return made;
   }
 
   /** Drops every update up to `seq`; returns the ones dropped. */
   ack(seq: number): UpdateMessage[] {
     let n = 0;
     while (n < this.unacked.length && (this.unacked[n] as UpdateMessage).seq <= seq) n++;
+    for (const m of this.unacked.slice(0, n)) this.replaced.delete(m.seq);
     return this.unacked.splice(0, n);
   }
 
@@ -30,5 +105,34 @@ export class Outbox {
 
   get size(): number {
     return this.unacked.length;
+  }
+
+  /**
+   * A connection that had opened ended (everything pending was sent on it: at its start, or as it
+   * was made). Returns the first update in line once it has been first in line at the end of
+   * MAX_UNACKED_CONNECTIONS connections in a row: each ended without acknowledging it.
+   */
+  closed(): UpdateMessage | undefined {
+    const head = this.unacked[0];
+    if (head?.seq !== this.struck) this.strikes = 0;
+    this.struck = head?.seq ?? null;
+    if (!head || ++this.strikes < MAX_UNACKED_CONNECTIONS) return undefined;
+    this.strikes = 0;
+    return head;
+  }
+
+  /** Puts `update` in place of the first update in line, keeping its number (the supervisor expects every number once). */
+  replaceHead(update: Update): UpdateMessage | undefined {
+    const head = this.unacked[0];
+    if (!head) return undefined;
+    const msg: UpdateMessage = { ...head, update };
+    this.unacked[0] = msg;
+    this.replaced.add(head.seq);
+    return msg;
+  }
+
+  /** Whether the update of this number is already a replacement. */
+  wasReplaced(seq: number): boolean {
+    return this.replaced.has(seq);
   }
 }

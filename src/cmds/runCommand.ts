@@ -13,6 +13,8 @@ import type { RunEnd } from '../shared/protocol.js';
 import { RUN_LOG } from './runDir.js';
 
 export interface CmdEvents {
+  /** The command runs, as the leader of its own process group `pid`. */
+  onSpawn?(pid: number): void;
   onLine(line: string): void;
   onProgress(value: number, message: string | undefined): void;
   onExit(end: { status: RunEnd; exitCode: number | null; signal: string | null; reason?: string }): void;
@@ -62,6 +64,7 @@ export class RunningCmd {
         reject(new Error(`cannot start ${cmd}: ${err.message}`));
       });
     });
+    events.onSpawn?.(child.pid as number);
     return new RunningCmd(child, log, spec, events);
   }
 

@@ -5,8 +5,23 @@
  * `authorization: Bearer <agent token>`; both are checked at upgrade. After that:
  *
  *   agent → supervisor: `hello` (on every connect: the runs it still has), `reply` (to an op),
- *                        `update` (numbered by `seq`; resent until acknowledged)
+ *                        `update` (numbered by `seq`, one after another; resent until acknowledged)
  *   supervisor → agent: `op`, `ack` (every update up to `seq` is applied and persisted)
+ *
+ * The supervisor applies update `last + 1` only: one that skips ahead is refused (the connection
+ * is closed with AGENT_PROTOCOL), one already applied is acknowledged again. An update message is
+ * at most MAX_UPDATE_BYTES of JSON: the agent sends a run's log lines in as many `log` updates as
+ * needed and cuts a line longer than MAX_LOG_LINE_BYTES, with a marker saying how long it was.
+ *
+ * Ops never carry an unfilled template placeholder: the supervisor fills them all (template.ts
+ * fillArgv). What only the agent knows travels as a marker the agent fills in `argv`, `runDir`
+ * and `batch.script` (and nowhere else): AGENT_NODE (its Node binary) and AGENT_ROOT (its own
+ * folder: a cluster agent's runs and templates are under it). Both hold NUL bytes, which no
+ * parameter value can hold, so a value is never expanded.
+ *
+ * A local agent records the process group of each cmd it runs as a file in its own folder
+ * (`cmd-groups/<pgid>`, holding the start time of the group's leader as /proc gives it), so
+ * that its driver can end them if the agent dies without doing so (SIGKILL).
  *
  * Every message carries the protocol version `v`. An agent of an older version (left running on
  * a cluster by an earlier jobvisor) is told to stop, in its own version, and its scheduler jobs
@@ -17,8 +32,20 @@ import { ERRORS, type ErrorCode } from './errors.js';
 import { Name } from './types.js';
 import { ProgressSpec } from './template.js';
 
-export const PROTOCOL_VERSION = 2;
+export { AGENT_NODE, AGENT_ROOT } from './template.js';
+
+/** 3: placeholders filled by the supervisor (AGENT_NODE and AGENT_ROOT markers instead of `{node}` and `{{root}}`), runStatus for all runs, updates bounded in bytes. */
+export const PROTOCOL_VERSION = 3;
+/** The largest websocket message either side accepts. */
 export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
+/** The largest update message an agent makes (its JSON), well under MAX_WS_PAYLOAD. */
+export const MAX_UPDATE_BYTES = 1024 * 1024;
+/** A log line longer than this (in UTF-8 bytes) is cut to it, marker included. */
+export const MAX_LOG_LINE_BYTES = 16 * 1024;
+/** At most this many lines in one `log` update. */
+export const MAX_UPDATE_LINES = 2000;
+/** The folder, inside a local agent's own, where it records its cmds' process groups. */
+export const CMD_GROUPS_DIR = 'cmd-groups';
 /** The run log every engine writes in a run's directory (stdout and stderr of its command), read with `io` ops. */
 export const RUN_LOG = 'run.log';
 export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
@@ -62,7 +89,8 @@ export const AgentInfoOp = z.object({ kind: z.literal('agentInfo') }).strict();
 export const ShutdownOp = z.object({ kind: z.literal('shutdown'), reason: z.string().max(500) }).strict();
 
 export const CancelOp = z.object({ kind: z.literal('cancel'), ...JobRef, reason: z.string().max(500) }).strict();
-export const RunStatusOp = z.object({ kind: z.literal('runStatus'), ...JobRef }).strict();
+/** Asks for every run the agent has (the supervisor asks each agent once per interval, not once per run). */
+export const RunStatusOp = z.object({ kind: z.literal('runStatus') }).strict();
 export const AnalysisOp = z.object({
   kind: z.literal('analysis'),
   ...JobRef,
@@ -91,7 +119,7 @@ export const Update = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('progress'), value: z.number().min(0).max(1), message: z.string().max(500).optional() }).strict(),
   z.object({
     kind: z.literal('log'),
-    lines: z.array(z.string().max(64 * 1024)).min(1).max(10_000),
+    lines: z.array(z.string().max(MAX_LOG_LINE_BYTES)).min(1).max(MAX_UPDATE_LINES),
     /** For runs whose log the agent tails from a file: the byte offset after these lines. */
     offset: z.number().int().nonnegative().optional(),
   }).strict(),
@@ -152,7 +180,7 @@ export const IoReadResult = z.object({
   offset: z.number().int(),
   size: z.number().int(),
 }).strict();
-export const RunStatusResult = z.object({ known: z.boolean(), running: z.boolean() }).strict();
+export const RunStatusResult = z.object({ runs: z.array(AgentRun) }).strict();
 export const AnalysisResult = z.object({ data: z.unknown() }).strict();
 export const RunResult = z.object({ pid: z.number().int(), externalId: ExternalId.optional() }).strict();
 export const AgentInfoResult = z.object({ logTail: z.string(), schedulerCommands: z.record(z.string(), z.number()) }).strict();

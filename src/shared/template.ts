@@ -4,7 +4,9 @@
  *
  * A command is an argv array. Its elements may hold placeholders: `{name}` for a validated
  * parameter, `{templateDir}`, `{runDir}`, `{node}` (the agent's Node binary) and, in analysis
- * commands, `{frame}` and `{index}`. It is never given to a shell.
+ * commands, `{frame}` and `{index}`. It is never given to a shell. Placeholders are filled once,
+ * by the supervisor (fillArgv), in one pass: a value put in is never read for placeholders again.
+ * `{node}` becomes AGENT_NODE, a marker that only the agent replaces (it alone knows its Node).
  *
  * Where a template may run: `targets` lists target names or driver kinds (`["local", "docker"]`,
  * `["perlmutter"]`); without it, every target. `sizes` lists the sizes it allows, the first being
@@ -91,6 +93,14 @@ export type TemplateFile = z.infer<typeof TemplateFile>;
 export interface Template extends TemplateFile {
   dir: string;
 }
+
+/**
+ * Markers for what only the agent knows, put into ops where the agent fills them in (see
+ * protocol.ts): its Node binary, and its own folder (a cluster agent's runs and templates are
+ * under it). NUL bytes make them impossible in a parameter value (string parameters refuse NUL).
+ */
+export const AGENT_NODE = '\u0000node\u0000';
+export const AGENT_ROOT = '\u0000root\u0000';
 
 const BUILTIN_PLACEHOLDERS = new Set(['templateDir', 'runDir', 'node']);
 const ANALYSIS_PLACEHOLDERS = new Set(['frame', 'index']);
@@ -190,15 +200,26 @@ export function validateParameters(t: Template, raw: unknown): Record<string, un
   return r.data;
 }
 
-/** Fills an argv array from validated values. Values only ever replace placeholders inside one element. */
+/**
+ * Fills every placeholder of an argv array, in one pass: `{node}` with AGENT_NODE, the others from
+ * `values` (validated parameters and built-ins: runDir, templateDir, frame, index), looked up as
+ * own properties only. A value replaces a placeholder inside one element and is never read for
+ * placeholders itself.
+ */
 export function fillArgv(argv: string[], values: Record<string, unknown>): string[] {
   return argv.map((arg) =>
     arg.replace(PLACEHOLDER, (whole, key: string) => {
-      const v = values[key];
+      if (key === 'node') return AGENT_NODE;
+      const v = Object.hasOwn(values, key) ? values[key] : undefined;
       if (v === undefined) return whole;
       return String(v);
     }),
   );
+}
+
+/** A template's analysis frame of that name (a name of the template's own only: never `constructor`, `__proto__`, ...). */
+export function analysisFrame(t: Pick<TemplateFile, 'analysis'>, frame: string): TemplateFile['analysis'][string] | undefined {
+  return Object.hasOwn(t.analysis, frame) ? t.analysis[frame] : undefined;
 }
 
 /** What clients see of a template: everything but where it lives and how it runs; with the targets it may run on. */

@@ -27,7 +27,10 @@ export interface AgentHubHandlers {
   authenticate(agentId: string, token: string): boolean;
   onConnect(agentId: string): void;
   onHello(agentId: string, hello: Hello): Promise<void>;
-  /** Applies and persists one update; the hub acknowledges it afterwards. Returns false if the update was already applied. */
+  /**
+   * Applies and persists one update (or finds it applied already); the hub acknowledges it
+   * afterwards. Throws AGENT_PROTOCOL for an update it refuses: the connection is closed with it.
+   */
   onUpdate(agentId: string, update: UpdateMessage): Promise<void>;
   onDisconnect(agentId: string, why: string): void;
   onHeartbeat(agentId: string): void;
@@ -45,6 +48,8 @@ interface Connection {
   pending: Map<string, PendingOp>;
   /** Messages of one agent are handled one after another. */
   chain: Promise<void>;
+  /** Set once the connection is being closed (for a message it sent, or replaced by a newer one): nothing it sends after is applied. */
+  closing: boolean;
 }
 
 export class AgentHub {
@@ -118,10 +123,11 @@ export class AgentHub {
     const previous = this.connections.get(agentId);
     if (previous) {
       this.log.info({ agentId }, 'agent reconnected; dropping its previous connection');
+      previous.closing = true;
       this.drop(previous, 'replaced by a new connection');
       previous.ws.terminate();
     }
-    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve() };
+    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false };
     this.connections.set(agentId, conn);
     ws.on('pong', () => {
       conn.alive = true;
@@ -143,12 +149,19 @@ export class AgentHub {
     this.handlers.onDisconnect(conn.agentId, why);
   }
 
+  /** Closes a connection for a message it sent; later messages of the connection are not applied (the agent sends them again). */
+  private refuse(conn: Connection, code: 'AGENT_PROTOCOL' | 'INTERNAL', reason: string): void {
+    conn.closing = true;
+    conn.ws.close(wsCloseCode(code), reason.slice(0, 120));
+  }
+
   private receive(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.closing) return;
     if (!isBinary && this.olderVersion(conn, data.toString())) return;
     const parsed = isBinary ? { ok: false as const, message: 'binary frames are not accepted' } : parseMessage(AgentMessage, data.toString());
     if (!parsed.ok) {
       this.log.warn({ agentId: conn.agentId, problem: parsed.message }, 'agent message refused');
-      conn.ws.close(wsCloseCode('AGENT_PROTOCOL'), `AGENT_PROTOCOL: ${parsed.message}`.slice(0, 120));
+      this.refuse(conn, 'AGENT_PROTOCOL', `AGENT_PROTOCOL: ${parsed.message}`);
       return;
     }
     const msg = parsed.value;
@@ -160,10 +173,17 @@ export class AgentHub {
       else p.reject(new JobvisorError(msg.error?.code ?? 'INTERNAL', msg.error?.message ?? 'the agent gave no reason'));
       return;
     }
-    conn.chain = conn.chain.then(() => this.handle(conn, msg)).catch((err: unknown) => {
-      this.log.error({ agentId: conn.agentId, err }, 'agent message could not be applied');
-      conn.ws.close(wsCloseCode('INTERNAL'), 'update could not be applied');
-    });
+    conn.chain = conn.chain
+      .then(() => (conn.closing ? undefined : this.handle(conn, msg)))
+      .catch((err: unknown) => {
+        if (err instanceof JobvisorError && err.code === 'AGENT_PROTOCOL') {
+          this.log.warn({ agentId: conn.agentId, problem: err.message }, 'agent message refused');
+          this.refuse(conn, 'AGENT_PROTOCOL', `AGENT_PROTOCOL: ${err.message}`);
+          return;
+        }
+        this.log.error({ agentId: conn.agentId, err }, 'agent message could not be applied');
+        this.refuse(conn, 'INTERNAL', 'update could not be applied');
+      });
   }
 
   /**

@@ -302,6 +302,23 @@ export class ComputeJob {
     else this.end('error', `the agent running this job ended: ${reason}`);
   }
 
+  /**
+   * The supervisor found the run past its time limit plus a grace, its agent having not ended
+   * it: it is canceled (an agent that does not answer the cancel is stopped, which ends its cmds).
+   */
+  overdue(reason: string): void {
+    if (this.row.status !== 'running' || this.canceling !== null) return;
+    this.ctx.log.warn({ jobId: this.row.id, serial: this.row.serial, agentId: this.row.agentId, reason }, 'run past its time limit; the supervisor ends it');
+    this.cancel(undefined, reason).catch((err: unknown) => this.ctx.log.warn({ jobId: this.row.id, err: (err as Error).message }, 'an overdue run could not be canceled'));
+  }
+
+  /** Its agent, asked at `serial`, does not have the run: a run it should have (running, or in its scheduler) ends as error. */
+  lostByAgent(agentId: string, serial: number, reason: string): void {
+    const r = this.row;
+    if (r.serial !== serial || r.agentId !== agentId || !r.sent || this.canceling !== null) return;
+    if (r.status === 'running' || (r.status === 'pending' && r.externalId !== null)) this.end('error', reason);
+  }
+
   /** A scheduler's job outlives its agent: it keeps its state and waits for a new login to be followed again. */
   private detach(reason: string): void {
     this.runAbort?.abort(new OpAbandoned('agent gone'));

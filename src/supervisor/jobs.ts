@@ -165,11 +165,19 @@ export class JobService {
     }
   }
 
-  /** Applies one update once, in order, and persists it with its sequence number before it is acknowledged. */
+  /**
+   * Applies one update once, in order, and persists it with its sequence number before it is
+   * acknowledged. An update already applied is acknowledged again; one that skips ahead of the
+   * next number is refused (AGENT_PROTOCOL: not applied, not acknowledged), so that no number
+   * sent ahead, forged or not, can make the agent's real updates look applied already.
+   */
   async onUpdate(agentId: string, msg: UpdateMessage): Promise<void> {
     const last = this.lastSeq.get(agentId) ?? this.deps.store.getAgent(agentId)?.lastSeq ?? 0;
     if (msg.seq <= last) return;
-    if (msg.seq !== last + 1) this.deps.log.warn({ agentId, seq: msg.seq, last }, 'update sequence has a gap');
+    if (msg.seq !== last + 1) {
+      this.deps.log.warn({ agentId, seq: msg.seq, last }, 'update refused: its sequence number skips ahead');
+      throw new JobvisorError('AGENT_PROTOCOL', `update ${msg.seq} skips ahead of ${last}: the next one is ${last + 1}`);
+    }
     const save = (row: JobRow | undefined) => this.deps.store.saveJobAndSeq(row, agentId, msg.seq);
     const job = this.jobs.get(msg.jobId) ?? this.loadById(msg.jobId);
     let events: JobEvent[] = [];
@@ -181,6 +189,11 @@ export class JobService {
     }
     this.lastSeq.set(agentId, msg.seq);
     for (const e of events) this.deps.emit(e);
+  }
+
+  /** The jobs this service holds whose run is active (every active job is held). */
+  active(): ComputeJob[] {
+    return [...this.jobs.values()].filter((j) => isActive(j.row.status));
   }
 
   onAgentGone(agentId: string, reason: string): void {

@@ -26,6 +26,7 @@ import { JobService } from './jobs.js';
 import { Logins } from './logins.js';
 import type { ReadDeps } from './reads.js';
 import { createSupervisorRouter } from './routes.js';
+import { RUN_END_GRACE_MS, RunWatch } from './runWatch.js';
 import { Slots } from './slots.js';
 import type { JobStore } from './store.js';
 import { SqliteJobStore } from './store/sqlite.js';
@@ -43,6 +44,8 @@ export interface SupervisorDeps {
   log: Logger;
   /** The websocket URL agents connect back to (known once the supervisor listens). */
   agentUrl: () => string;
+  /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
+  runEndGraceMs?: number;
 }
 
 export interface Supervisor {
@@ -153,6 +156,17 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const prune = setInterval(() => jobs.pruneEnded(), 60_000);
   prune.unref();
+  // Runs past their time limit, and runs their agent no longer has, are ended by the supervisor itself (every heartbeat).
+  const watch = new RunWatch({
+    active: () => jobs.active(),
+    hub,
+    timeLimitSeconds: (job) => Math.min(jobs.template(job.row).timeLimitSeconds, driverOf(job.row.target).maxTimeSeconds(job.row.size)),
+    graceMs: deps.runEndGraceMs ?? config.runEndGraceMs ?? RUN_END_GRACE_MS,
+    intervalMs: config.heartbeatMs,
+    opTimeoutMs: config.agentStartTimeoutMs,
+    log,
+    now: Date.now,
+  });
   return {
     app,
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
@@ -160,6 +174,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     recover: () => jobs.recover(),
     async close(drain) {
       clearInterval(prune);
+      watch.close();
       await agents.close();
       hub.close();
       events.close();

@@ -1,12 +1,12 @@
 /** Turns a job's current run and its template into the ops an agent executes. */
-import type { Template } from '../shared/template.js';
-import { fillArgv } from '../shared/template.js';
+import { analysisFrame, fillArgv, type Template } from '../shared/template.js';
 import type { Op } from '../shared/protocol.js';
 import type { JobRow } from './store.js';
 
 type RunOp = Extract<Op, { kind: 'run' }>;
 type AnalysisOp = Extract<Op, { kind: 'analysis' }>;
 
+/** The values of a run's placeholders: its parameters, then the built-ins (which win over a parameter of the same name). */
 function placeholders(row: JobRow, runDir: string, templatesDir: string, template: Template): Record<string, unknown> {
   const templateDir = `${templatesDir}/${template.dir.split('/').pop() ?? template.name}`;
   return { ...row.parameters, runDir, templateDir };
@@ -27,7 +27,7 @@ export function buildRunOp(row: JobRow, template: Template, runDir: string, temp
 }
 
 export function buildAnalysisOp(row: JobRow, template: Template, frame: string, index: number, runDir: string, templatesDir: string): AnalysisOp | undefined {
-  const spec = template.analysis[frame];
+  const spec = analysisFrame(template, frame);
   if (!spec) return undefined;
   return {
     kind: 'analysis',

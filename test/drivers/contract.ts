@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentHandle, Driver } from '../../src/drivers/driver.js';
 import type { TargetLoginBody } from '../../src/shared/api.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { IoListResult, type Op, type Update } from '../../src/shared/protocol.js';
+import { AGENT_NODE, IoListResult, type Op, type Update } from '../../src/shared/protocol.js';
 import { loadTemplates } from '../../src/shared/template.js';
 import type { Size } from '../../src/shared/types.js';
 import { ROOT } from '../helpers/jobvisor.js';
@@ -92,7 +92,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
         jobId,
         serial: 1,
         runDir,
-        argv: ['{node}', `${dir}/sleep.mjs`, `--seconds=${seconds}`, `--lines=${lines}`],
+        argv: [AGENT_NODE, `${dir}/sleep.mjs`, `--seconds=${seconds}`, `--lines=${lines}`],
         parameters: { seconds, lines },
         progress: { kind: 'stdout', pattern: '^PROGRESS\\s+([0-9.eE+-]+)' },
         timeLimitSeconds: 60,

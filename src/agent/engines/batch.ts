@@ -14,6 +14,7 @@ import type { AgentRun, RunEnd, Update } from '../../shared/protocol.js';
 import { SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler } from '../../shared/scheduler.js';
 import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
+import { cutLine, groupLines } from '../outbox.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
 
 interface BatchRun {
@@ -254,7 +255,10 @@ export class BatchEngine implements RunEngine {
     }
   }
 
-  /** Sends the log lines written since the last offset, and the progress they report. */
+  /**
+   * Sends the log lines written since the last offset, and the progress they report: in as many
+   * updates as they need (each within the outbox's limits), each with the offset after its lines.
+   */
   private async tailLog(run: BatchRun): Promise<void> {
     let fh;
     try {
@@ -265,11 +269,21 @@ export class BatchEngine implements RunEngine {
     try {
       const buf = Buffer.alloc(MAX_LOG_READ);
       const { bytesRead } = await fh.read(buf, 0, buf.length, run.logOffset);
-      const end = buf.subarray(0, bytesRead).lastIndexOf(10);
-      if (end < 0) return;
-      const lines = buf.subarray(0, end).toString('utf8').split('\n');
-      run.logOffset += end + 1;
-      this.o.push(run.jobId, run.serial, { kind: 'log', lines: lines.map((l) => l.slice(0, 65536)), offset: run.logOffset });
+      const data = buf.subarray(0, bytesRead);
+      const lines: string[] = [];
+      const ends: number[] = [];
+      for (let start = 0, nl = data.indexOf(10); nl >= 0; start = nl + 1, nl = data.indexOf(10, start)) {
+        lines.push(data.subarray(start, nl).toString('utf8'));
+        ends.push(nl + 1);
+      }
+      if (lines.length === 0) return;
+      const base = run.logOffset;
+      let sent = 0;
+      for (const group of groupLines(lines.map(cutLine))) {
+        sent += group.length;
+        run.logOffset = base + (ends[sent - 1] as number);
+        this.o.push(run.jobId, run.serial, { kind: 'log', lines: group, offset: run.logOffset });
+      }
       this.progressFrom(run, lines);
     } finally {
       await fh.close();

@@ -1,16 +1,20 @@
 /**
  * The process engine: each run is a job cmd started as a subprocess of the agent, in its run
- * directory. Log lines and progress are gathered and sent in batches (the agent flushes them on
- * a timer, and at once when a batch grows big); the run's end follows its last lines.
+ * directory, in its own process group (recorded, so that it can be ended if the agent dies). Log
+ * lines and progress are gathered and sent in batches (the agent flushes them on a timer, and at
+ * once when a batch grows big); the run's end follows its last lines.
  */
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentRun, Update } from '../../shared/protocol.js';
 import { RunningCmd } from '../../cmds/runCommand.js';
 import { prepareRunDir } from '../../cmds/runDir.js';
+import type { CmdGroups } from '../cmdGroups.js';
 import { runKey, type Push, type RunEngine, type RunOp } from './engine.js';
 
+/** A run's gathered lines are sent at once when they reach this many, or this many characters. */
 const MAX_BATCH_LINES = 2000;
+const MAX_BATCH_CHARS = 512 * 1024;
 
 interface Run {
   jobId: string;
@@ -19,6 +23,8 @@ interface Run {
   /** Sequence number of the run's exit update, once sent. */
   exitSeq: number | null;
   lines: string[];
+  /** Characters in `lines`. */
+  chars: number;
   progress: { value: number; message?: string } | null;
 }
 
@@ -26,8 +32,8 @@ export interface ProcessEngineOptions {
   push: Push;
   /** The environment of cmds: the agent's, without its own settings. */
   env: NodeJS.ProcessEnv;
-  /** Fills `{node}` in argv. */
-  fillNode(argv: string[]): string[];
+  /** Where the process groups of running cmds are recorded. */
+  groups: CmdGroups;
   log: Logger;
 }
 
@@ -58,21 +64,28 @@ export class ProcessEngine implements RunEngine {
     for (const other of this.active.values()) {
       if (other.jobId === op.jobId && other.cmd?.running) await other.cmd.kill('replaced by a newer run');
     }
-    const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], progress: null };
+    const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], chars: 0, progress: null };
     this.active.set(key, run);
+    let group: number | null = null;
     try {
       await prepareRunDir(op.runDir, op.parameters);
       run.cmd = await RunningCmd.start(
-        { argv: this.o.fillNode(op.argv), runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
+        { argv: op.argv, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
         {
+          onSpawn: (pid) => {
+            group = pid;
+            this.o.groups.add(pid);
+          },
           onLine: (line) => {
             run.lines.push(line);
-            if (run.lines.length >= MAX_BATCH_LINES) this.flushRun(run);
+            run.chars += line.length;
+            if (run.lines.length >= MAX_BATCH_LINES || run.chars >= MAX_BATCH_CHARS) this.flushRun(run);
           },
           onProgress: (value, message) => {
             run.progress = { value, ...(message === undefined ? {} : { message: message.slice(0, 500) }) };
           },
           onExit: (end) => {
+            if (group !== null) this.o.groups.remove(group);
             this.flushRun(run);
             run.exitSeq = this.push(run, { kind: 'exit', ...end, ...(end.reason ? { reason: end.reason.slice(-4000) } : {}) });
           },
@@ -112,10 +125,11 @@ export class ProcessEngine implements RunEngine {
     return this.o.push(run.jobId, run.serial, update);
   }
 
-  /** Sends a run's gathered log lines and latest progress as updates. */
+  /** Sends a run's gathered log lines (the outbox cuts and splits them) and latest progress as updates. */
   private flushRun(run: Run): void {
     if (run.lines.length > 0) {
-      const lines = run.lines.splice(0, run.lines.length).map((l) => (l.length > 65536 ? l.slice(0, 65536) : l));
+      const lines = run.lines.splice(0, run.lines.length);
+      run.chars = 0;
       this.push(run, { kind: 'log', lines });
     }
     if (run.progress) {

@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import type { OptionField, RunOptions } from '../../shared/api.js';
 import type { Config } from '../../shared/config.js';
 import { JobvisorError } from '../../shared/errors.js';
+import { AGENT_NODE } from '../../shared/protocol.js';
 import { formatIssues } from '../../shared/template.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, DriverRun, RunOp, TargetInfo } from '../driver.js';
@@ -147,8 +148,9 @@ export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriv
       scheduler.resolve(s, parseOptions(info, scheduler.options, run.options), timeLimit(run));
     },
 
+    /** The batch script of a run: its argv (with the cluster's Node for `{node}`) in the scheduler's template. */
     prepareRunOp(op: RunOp, run: DriverRun): RunOp {
-      const argv = op.argv.map((a) => a.replaceAll('{node}', s.nodePath));
+      const argv = op.argv.map((a) => a.replaceAll(AGENT_NODE, s.nodePath));
       const resolved = scheduler.resolve(s, parseOptions(info, scheduler.options, run.options), op.timeLimitSeconds);
       const script = scheduler.buildScript(template, { jobId: run.jobId, serial: run.serial, runDir: op.runDir, argv, extraDirectives: s.extraDirectives }, resolved);
       return { ...op, argv, batch: { scheduler: scheduler.name, script } };

@@ -1,16 +1,18 @@
 /**
  * Batch scripts of cluster targets, the same way for every scheduler: the backend's template
- * (`job.sh.template` in its folder, or the site's own) filled from validated values only. A
- * line whose placeholder has no value is left out; `{{root}}` stays for the agent to fill with
- * its own folder on the cluster. The command is the template's argv, each element
- * single-quoted for the shell.
+ * (`job.sh.template` in its folder, or the site's own) filled from validated values only, in
+ * one pass (a value put in is never read for placeholders again). A line whose placeholder has
+ * no value is left out; `{{root}}` (the agent's own folder on the cluster, which only the agent
+ * knows) becomes the AGENT_ROOT marker, which the agent fills. The command is the template's
+ * argv, each element single-quoted for the shell.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { JobvisorError } from '../../shared/errors.js';
+import { AGENT_ROOT } from '../../shared/protocol.js';
 
-/** Where the agent keeps its files on the cluster; the agent fills `{{root}}` with it. */
-export const ROOT = '{{root}}';
+/** Where the agent keeps its files on the cluster, as ops name it: the agent fills it in. */
+export const ROOT = AGENT_ROOT;
 
 /** A value that goes into a scheduler directive: no spaces, quotes, newlines or shell characters. */
 const DIRECTIVE_VALUE = /^[A-Za-z0-9_.,:@%+=/-]{1,128}$/;
@@ -43,12 +45,13 @@ export function commonValues(v: ScriptValues): Record<string, string | undefined
   };
 }
 
-/** Fills `{{name}}` placeholders; drops every line naming a placeholder without a value. */
+/** Fills `{{name}}` placeholders (`{{root}}` with ROOT) in one pass; drops every line naming a placeholder without a value. */
 export function fillTemplate(template: string, values: Record<string, string | undefined>): string {
+  const value = (key: string) => (key === 'root' ? ROOT : Object.hasOwn(values, key) ? values[key] : undefined);
   return template
     .split('\n')
-    .filter((line) => [...line.matchAll(/\{\{(\w+)\}\}/g)].every((m) => m[1] === 'root' || values[m[1] as string] !== undefined))
-    .map((line) => line.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key === 'root' ? whole : (values[key] as string))))
+    .filter((line) => [...line.matchAll(/\{\{(\w+)\}\}/g)].every((m) => value(m[1] as string) !== undefined))
+    .map((line) => line.replace(/\{\{(\w+)\}\}/g, (_whole, key: string) => value(key) as string))
     .join('\n');
 }
 

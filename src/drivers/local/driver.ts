@@ -1,13 +1,16 @@
 /**
  * The local driver: each agent is a child process on this machine, in its own folder and its
  * own process group, started detached so that it outlives a supervisor restart. Stopped with
- * SIGTERM (the agent then ends its cmds), then SIGKILL.
+ * SIGTERM (the agent then ends its cmds), then SIGKILL. However an agent ends, its cmds end
+ * with it: the agent records their process groups in its folder, and once the agent is gone
+ * the driver kills what is left of them (an agent killed outright cannot end them itself).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CMD_GROUPS_DIR } from '../../shared/protocol.js';
 import type { Size } from '../../shared/types.js';
 import { AGENT_BUNDLE, refuseOptions } from '../common.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
@@ -49,6 +52,49 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** Field 22 of /proc/<pid>/stat (start time), undefined if there is no such process (or no /proc). */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kills, with SIGKILL, the process groups an agent recorded in its folder for its cmds, then
+ * forgets them; returns how many were still there. A group whose leader's pid now belongs to
+ * another process (started at another time) is left alone: the id was reused.
+ */
+export function killRecordedCmds(agentDir: string): number {
+  const dir = path.join(agentDir, CMD_GROUPS_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let killed = 0;
+  for (const name of names) {
+    const pgid = Number(name);
+    const file = path.join(dir, name);
+    try {
+      const recorded = readFileSync(file, 'utf8').trim();
+      const now = startTime(pgid);
+      const reused = now !== undefined && recorded !== '' && now !== recorded;
+      if (Number.isInteger(pgid) && pgid > 1 && !reused) {
+        process.kill(-pgid, 'SIGKILL');
+        killed++;
+      }
+    } catch {
+      /* the group is gone, or its record is */
+    }
+    rmSync(file, { force: true });
+  }
+  return killed;
+}
+
 async function tail(file: string, maxBytes = 4096): Promise<string> {
   try {
     const fh = await open(file, 'r');
@@ -66,11 +112,12 @@ async function tail(file: string, maxBytes = 4096): Promise<string> {
   }
 }
 
-function watchPid(pid: number): Promise<AgentExit> {
+function watchPid(pid: number, dir: string): Promise<AgentExit> {
   return new Promise((resolve) => {
     const timer = setInterval(() => {
       if (!processAlive(pid)) {
         clearInterval(timer);
+        killRecordedCmds(dir);
         resolve({ reason: `agent process ${pid} ended` });
       }
     }, 500);
@@ -96,12 +143,13 @@ async function stopPid(pid: number, exited: Promise<AgentExit>, graceMs: number)
   }
 }
 
-function exitOf(child: ChildProcess): Promise<AgentExit> {
+function exitOf(child: ChildProcess, dir: string): Promise<AgentExit> {
   return new Promise((resolve) => {
     child.once('error', (err) => resolve({ reason: `agent could not start: ${err.message}` }));
-    child.once('exit', (code, signal) =>
-      resolve({ reason: signal ? `agent process was killed by ${signal}` : `agent process exited with code ${code}` }),
-    );
+    child.once('exit', (code, signal) => {
+      killRecordedCmds(dir);
+      resolve({ reason: signal ? `agent process was killed by ${signal}` : `agent process exited with code ${code}` });
+    });
   });
 }
 
@@ -145,7 +193,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
       } finally {
         closeSync(logFd);
       }
-      const exited = exitOf(child);
+      const exited = exitOf(child, dir);
       child.stdin?.on('error', () => undefined);
       child.stdin?.end(spec.token + '\n');
       child.unref();
@@ -161,17 +209,29 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     },
 
     async adoptAgent(saved) {
-      if (saved.pid === null || saved.host !== host || !processAlive(saved.pid)) return undefined;
+      if (saved.host !== host) return undefined;
+      const dir = path.join(opts.agentsDir, saved.agentId);
+      if (saved.pid === null || !processAlive(saved.pid)) {
+        // It died while no supervisor watched it: its cmds must not go on alone.
+        killRecordedCmds(dir);
+        return undefined;
+      }
       const pid = saved.pid;
-      const exited = watchPid(pid);
+      const exited = watchPid(pid, dir);
       return track({
         host,
         pool: 'local',
         pid,
         exited,
         stop: () => stopPid(pid, exited, graceMs),
-        logTail: () => tail(path.join(opts.agentsDir, saved.agentId, 'agent.log')),
+        logTail: () => tail(path.join(dir, 'agent.log')),
       });
+    },
+
+    /** Agents of earlier supervisors that are not kept: none of their cmds goes on. */
+    async removeLeftovers(keep) {
+      if (!existsSync(opts.agentsDir)) return;
+      for (const id of readdirSync(opts.agentsDir)) if (!keep.has(id)) killRecordedCmds(path.join(opts.agentsDir, id));
     },
 
     async close() {

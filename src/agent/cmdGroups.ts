@@ -1,0 +1,40 @@
+/**
+ * The process groups of the cmds an agent runs, recorded in the agent's own folder (one file
+ * `cmd-groups/<pgid>` per cmd, holding the start time of the group's leader), so that whoever
+ * started the agent can end them if the agent dies without ending them itself: a SIGKILL leaves
+ * them running with PID 1 as their parent (see drivers/local/driver.ts, which reads them).
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../shared/logger.js';
+
+/** Field 22 of /proc/<pid>/stat (clock ticks since boot), or '' where there is no /proc. */
+function startTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export class CmdGroups {
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Records a cmd's group (its leader is the cmd: cmds start in their own group). */
+  add(pgid: number): void {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      writeFileSync(path.join(this.dir, String(pgid)), `${startTime(pgid)}\n`);
+    } catch (err) {
+      this.log.warn({ pgid, err: (err as Error).message }, 'the process group of a cmd could not be recorded');
+    }
+  }
+
+  remove(pgid: number): void {
+    rmSync(path.join(this.dir, String(pgid)), { force: true });
+  }
+}
