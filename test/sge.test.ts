@@ -37,7 +37,7 @@ driverContract(
       credentials: () => ({ username: cluster.user, password: cluster.password, otp: nextCode(cluster) }),
       cleanup: async () => {
         killAgentOnLoginNode(cluster, 'sge-contract');
-        execFileSync('bash', ['-c', 'qdel jobvisor-contract-run jobvisor-contract-cancel >/dev/null 2>&1; true'], { env: SGE_ENV });
+        execFileSync('bash', ['-c', 'qdel jobvisor-sge-contract-run jobvisor-sge-contract-cancel >/dev/null 2>&1; true'], { env: SGE_ENV });
       },
     };
   },

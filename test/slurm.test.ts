@@ -28,7 +28,7 @@ driverContract(
       // The driver cannot signal agents on the login node (no login kept): end them as the cluster user's own admin would.
       cleanup: async () => {
         killAgentOnLoginNode(cluster, 'slurm-contract');
-        execFileSync('bash', ['-c', 'scancel --name=jobvisor-contract-run --name=jobvisor-contract-cancel 2>/dev/null; true']);
+        execFileSync('bash', ['-c', 'scancel --name=jobvisor-slurm-contract-run,jobvisor-slurm-contract-cancel 2>/dev/null; true']);
       },
     };
   },

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fillArgv, loadTemplates, validateParameters, type Template } from '../src/shared/template.js';
+import { AGENT_NODE } from '../src/shared/protocol.js';
+import { fillArgv as fillTemplateArgv, loadTemplates, validateParameters, type Template } from '../src/shared/template.js';
+
+/** The argv as the agent runs it: the template's placeholders filled, then its own Node binary for the marker. */
+function fillArgv(argv: string[], values: Record<string, unknown>): string[] {
+  return fillTemplateArgv(argv, values).map((a) => a.replaceAll(AGENT_NODE, process.execPath));
+}
 
 const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates');
 const templates = loadTemplates(TEMPLATES_DIR);

@@ -35,6 +35,9 @@ interface Seen {
 const SLEEP = loadTemplates(path.join(ROOT, 'templates')).get('sleep')!;
 
 export function driverContract(name: string, setup: () => Promise<ContractSetup>, user = 'contract', size: Size = 'sequential'): void {
+  // Job ids of this driver's own (cluster targets of several drivers may share a folder on one login node).
+  const RUN = `${name}-contract-run`;
+  const CANCEL = `${name}-contract-cancel`;
   describe(`driver contract: ${name}`, () => {
     let s: ContractSetup;
     let hub: AgentHub;
@@ -113,29 +116,29 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     it('runs a cmd in the run directory and reports started, progress, log lines and its end', async () => {
       const { id } = await start();
       await waitFor(() => seen.connected.has(id), { timeoutMs: 60_000, what: 'connect' });
-      const r = (await hub.send(id, runOp('contract-run', 0.3, 3))) as { pid: number; externalId?: string };
+      const r = (await hub.send(id, runOp(RUN, 0.3, 3))) as { pid: number; externalId?: string };
       // A run is known by its process, or by its scheduler's job id.
       expect(r.pid > 0 || /^[0-9]+$/.test(r.externalId ?? '')).toBe(true);
-      await waitFor(() => (seen.updates.get('contract-run/1') ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 60_000, what: 'exit' });
-      const ups = seen.updates.get('contract-run/1')!;
+      await waitFor(() => (seen.updates.get(`${RUN}/1`) ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 60_000, what: 'exit' });
+      const ups = seen.updates.get(`${RUN}/1`)!;
       const started = ups.findIndex((u) => u.kind === 'started');
       expect(started).toBeGreaterThanOrEqual(0);
       expect(ups.findIndex((u) => u.kind === 'log')).toBeGreaterThan(started);
       expect(ups.filter((u) => u.kind === 'log').flatMap((u) => (u.kind === 'log' ? u.lines : []))).toHaveLength(6);
       expect(ups.some((u) => u.kind === 'progress' && u.value === 1)).toBe(true);
       expect(ups.at(-1)).toMatchObject({ kind: 'exit', status: 'completed', exitCode: 0 });
-      const list = IoListResult.parse(await hub.send(id, { kind: 'io', runDir: s.driver.runDir(user, 'contract-run'), action: 'list', path: '', offset: 0, length: 1 }));
+      const list = IoListResult.parse(await hub.send(id, { kind: 'io', runDir: s.driver.runDir(user, RUN), action: 'list', path: '', offset: 0, length: 1 }));
       expect(list.files.map((f) => f.path)).toEqual(expect.arrayContaining(['done.txt', 'run.log', 'parameters.json']));
     });
 
     it('cancels a running cmd and reports it canceled with the reason', async () => {
       const { id } = await start();
       await waitFor(() => seen.connected.has(id), { timeoutMs: 60_000, what: 'connect' });
-      await hub.send(id, runOp('contract-cancel', 60, 60));
-      const r = await hub.send(id, { kind: 'cancel', jobId: 'contract-cancel', serial: 1, reason: 'test cancel' });
+      await hub.send(id, runOp(CANCEL, 60, 60));
+      const r = await hub.send(id, { kind: 'cancel', jobId: CANCEL, serial: 1, reason: 'test cancel' });
       expect(r).toEqual({ known: true });
-      await waitFor(() => (seen.updates.get('contract-cancel/1') ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 30_000, what: 'exit' });
-      expect(seen.updates.get('contract-cancel/1')!.at(-1)).toMatchObject({ kind: 'exit', status: 'canceled', reason: 'test cancel' });
+      await waitFor(() => (seen.updates.get(`${CANCEL}/1`) ?? []).some((u) => u.kind === 'exit'), { timeoutMs: 30_000, what: 'exit' });
+      expect(seen.updates.get(`${CANCEL}/1`)!.at(-1)).toMatchObject({ kind: 'exit', status: 'canceled', reason: 'test cancel' });
     });
 
     it('stops an agent (after the supervisor asks it to end): its exit settles and its connection ends', async () => {
