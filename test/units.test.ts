@@ -19,6 +19,26 @@ describe('slots', () => {
     expect(slots.used).toBe(0);
   });
 
+  it('serves owners in turn (round-robin), each owner first in, first out, and tells each waiter its place in that order', async () => {
+    const slots = new Slots('cpu', 1);
+    const release = await slots.acquire(undefined, undefined, 1, 'alice');
+    const order: string[] = [];
+    const places: Record<string, number[]> = {};
+    const wait = (owner: string, name: string) =>
+      slots.acquire(undefined, (p) => (places[name] ??= []).push(p), 1, owner).then((r) => {
+        order.push(name);
+        r();
+      });
+    const waits = [wait('alice', 'a1'), wait('alice', 'a2'), wait('alice', 'a3'), wait('bob', 'b1'), wait('carol', 'c1'), wait('bob', 'b2')];
+    // alice had the slot last: bob, then carol, then alice, then bob again ...
+    expect([places.a1?.at(-1), places.b1?.at(-1), places.c1?.at(-1), places.a2?.at(-1), places.b2?.at(-1), places.a3?.at(-1)]).toEqual([3, 1, 2, 5, 4, 6]);
+    release();
+    await Promise.all(waits);
+    expect(order).toEqual(['b1', 'c1', 'a1', 'b2', 'a2', 'a3']);
+    expect(slots.used).toBe(0);
+    expect(slots.waiting).toBe(0);
+  });
+
   it('drops an aborted waiter from the queue and moves the others up', async () => {
     const slots = new Slots('cpu', 1);
     const release = await slots.acquire();

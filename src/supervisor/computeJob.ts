@@ -239,7 +239,7 @@ export class ComputeJob {
       const cpu = this.ctx.cpuSlots(this.row, agent.handle.pool);
       const cores = template.resources.cores;
       const what = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
-      this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores));
+      this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores, this.row.user));
       recheck();
       this.setWaiting('starting run');
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
