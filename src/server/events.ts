@@ -10,6 +10,7 @@
  * stream ends at most one keepalive interval after its token expired. Before it ends, the
  * stream says why (`event: end`).
  */
+import { JobvisorError } from '../shared/errors.js';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { JobEvent } from '../shared/api.js';
@@ -22,6 +23,8 @@ export interface EventFanoutOptions {
   keepaliveMs?: number;
   /** A client whose unsent data grows past this is disconnected (it can reconnect and refetch). */
   maxBufferedBytes?: number;
+  /** How many streams one user may hold open at once, by role. */
+  streamsPerUser?: (role: Caller['role']) => number;
 }
 
 /** The login a stream was opened with. */
@@ -54,6 +57,11 @@ export class EventFanout {
 
   /** Turns the request into an event stream for `caller`; it stays open until the client leaves, its login ends, or close(). */
   attach(ctx: Context, caller: Caller, login: StreamLogin): void {
+    const limit = this.options.streamsPerUser?.(caller.role) ?? Infinity;
+    const open = [...this.clients].filter((c) => c.caller.username === caller.username).length;
+    if (open >= limit) {
+      throw new JobvisorError('QUOTA_EXCEEDED', `you have ${open} event streams open, the most a${caller.role === 'admin' ? 'n admin' : ' user'} may (quotas.${caller.role}.eventStreams = ${limit}); close one first`, { quota: 'eventStreams', limit });
+    }
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
     ctx.status = 200;

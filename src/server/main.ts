@@ -29,7 +29,7 @@ export async function startServer(given: Config, logger: Logger = createLogger('
     const config = forgetAdminPassword(given);
     const secret = loadOrCreateSecret(config);
     const supervisor = new SupervisorClient({ baseUrl: supervisorHttpUrl(config), secret, logger });
-    const events = new EventFanout({ logger, keepaliveMs: config.eventsKeepaliveMs });
+    const events = new EventFanout({ logger, keepaliveMs: config.eventsKeepaliveMs, streamsPerUser: (role) => config.quotas[role].eventStreams });
     const app = createServer({ config, accounts, supervisor, events, logger });
     const server = http.createServer(app.callback());
     const closeHttpServer = trackConnections(server);

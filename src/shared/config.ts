@@ -57,6 +57,27 @@ const jsonText = <T extends z.ZodType>(schema: T) =>
     }
   }, schema);
 
+/** What one user may have at once, per role (a role's missing keys take the defaults). */
+const Quota = z
+  .object({
+    /** Runs queued or running. */
+    activeRuns: z.number().int().positive(),
+    /** Jobs kept (each with its runs and files). */
+    storedJobs: z.number().int().positive(),
+    /** Open event streams (`GET /api/events`). */
+    eventStreams: z.number().int().positive(),
+  })
+  .strict();
+export type Quota = z.infer<typeof Quota>;
+export const DEFAULT_QUOTAS: Record<'user' | 'admin', Quota> = {
+  user: { activeRuns: 100, storedJobs: 10_000, eventStreams: 20 },
+  admin: { activeRuns: 1000, storedJobs: 100_000, eventStreams: 100 },
+};
+const Quotas = z
+  .object({ user: Quota.partial().default({}), admin: Quota.partial().default({}) })
+  .strict()
+  .transform((q) => ({ user: { ...DEFAULT_QUOTAS.user, ...q.user }, admin: { ...DEFAULT_QUOTAS.admin, ...q.admin } }));
+
 /** Each setting: its schema and a sentence saying what it accepts. */
 const SETTINGS = {
   dataDir: [z.string().min(1), 'a folder path (database, run directories, secrets)'],
@@ -68,6 +89,7 @@ const SETTINGS = {
   agentUrl: [z.url().optional(), 'the ws(s) URL agents use to reach the supervisor'],
   secret: [z.string().min(16).optional(), 'a shared secret of at least 16 characters'],
   templatesDir: [z.string().min(1), 'a folder holding one sub-folder per job template'],
+  quotas: [jsonText(Quotas), 'a JSON object {user?: {activeRuns?, storedJobs?, eventStreams?}, admin?: {...}} of positive integers (see README, "Quotas")'],
   targets: [jsonText(Targets), 'a JSON array of targets, each {name, driver, title?, ...settings of its driver} (see README, "Targets")'],
   slotsSequential: [positiveInt, "a positive integer: CPU slots for sequential runs (of targets that do not set their own)"],
   slotsParallel: [positiveInt, "a positive integer: CPU slots for parallel runs (of targets that do not set their own)"],
@@ -106,6 +128,7 @@ export function defaults(): Record<SettingName, unknown> {
     secret: undefined,
     templatesDir: path.join(PACKAGE_ROOT, 'templates'),
     targets: [{ name: 'local', driver: 'local', title: 'This machine' }],
+    quotas: {},
     slotsSequential: 1,
     slotsParallel: Math.max(1, os.availableParallelism()),
     maxTimeSequential: 3600,

@@ -36,6 +36,7 @@ export const ERRORS = {
   JOB_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
   LOGIN_REQUIRED: { status: 428, expose: true, retryable: true },
   TOO_MANY_ATTEMPTS: { status: 429, expose: true, retryable: true },
+  QUOTA_EXCEEDED: { status: 429, expose: true, retryable: true },
   BODY_TOO_LARGE: { status: 413, expose: true, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, expose: true, retryable: false },
   ANALYSIS_FAILED: { status: 422, expose: true, retryable: false },

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JobEvent, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
+import type { Quota } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentMessage } from '../shared/protocol.js';
 import { publicTemplate, validateParameters, type PublicTemplate, type Template } from '../shared/template.js';
@@ -28,6 +29,8 @@ export interface JobServiceDeps {
   targets: Targets;
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;
+  /** What one user may have at once, by role. */
+  quotas: Record<Caller['role'], Quota>;
   now?: () => number;
 }
 
@@ -73,6 +76,7 @@ export class JobService {
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
       const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options };
       const existing = this.deps.store.findJob(caller.username, jobKey);
+      this.checkQuotas(caller, existing);
       if (!existing) {
         const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next });
         job.startRun(next, template, true);
@@ -83,6 +87,21 @@ export class JobService {
       job.startRun(next, template, false);
       return job.view();
     });
+  }
+
+  /** Refuses a run over the caller's quotas: runs queued or running (a re-run replaces its job's own), jobs kept (a new job key). */
+  private checkQuotas(caller: Caller, existing: JobRow | undefined): void {
+    const quota = this.deps.quotas[caller.role];
+    const who = caller.role === 'admin' ? 'an admin' : 'a user';
+    const active = [...this.jobs.values()].filter((j) => j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id).length;
+    if (active >= quota.activeRuns) {
+      throw new JobvisorError('QUOTA_EXCEEDED', `you have ${active} runs queued or running, the most ${who} may (quotas.${caller.role}.activeRuns = ${quota.activeRuns}); wait for one to end, or cancel one`, { quota: 'activeRuns', limit: quota.activeRuns });
+    }
+    if (existing) return;
+    const stored = this.deps.store.countJobs(caller.username);
+    if (stored >= quota.storedJobs) {
+      throw new JobvisorError('QUOTA_EXCEEDED', `you keep ${stored} jobs, the most ${who} may (quotas.${caller.role}.storedJobs = ${quota.storedJobs}); run one of them again (same job key) instead of a new one`, { quota: 'storedJobs', limit: quota.storedJobs });
+    }
   }
 
   get(caller: Caller, jobId: string): JobView {

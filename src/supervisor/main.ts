@@ -119,6 +119,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     emit: (e) => events.emit(e),
     targets,
     restartGraceMs: config.restartGraceMs,
+    quotas: config.quotas,
     context: {
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
       runDir: (row) => driverOf(row.target).runDir(row.user, row.id),

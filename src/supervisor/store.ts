@@ -73,6 +73,8 @@ export interface JobStore {
   getJob(id: string): JobRow | undefined;
   findJob(user: string, jobKey: string): JobRow | undefined;
   listJobs(user?: string): JobRow[];
+  /** How many jobs a user keeps. */
+  countJobs(user: string): number;
   activeJobs(): JobRow[];
   history(jobId: string): RunSummary[];
   saveAgent(agent: AgentRow): void;

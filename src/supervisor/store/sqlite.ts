@@ -204,6 +204,7 @@ export class SqliteJobStore implements JobStore {
       findJob: prepare('SELECT * FROM jobs WHERE user = ? AND job_key = ?'),
       listUser: prepare('SELECT * FROM jobs WHERE user = ? ORDER BY queued_at DESC'),
       listAll: prepare('SELECT * FROM jobs ORDER BY queued_at DESC'),
+      countUser: prepare('SELECT count(*) AS n FROM jobs WHERE user = ?'),
       active: prepare("SELECT * FROM jobs WHERE status IN ('pending', 'running')"),
       history: prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY serial DESC'),
       saveAgent: prepare(INSERT_AGENT),
@@ -244,6 +245,10 @@ export class SqliteJobStore implements JobStore {
   listJobs(user?: string): JobRow[] {
     const rows = user ? this.statements.listUser.all(user) : this.statements.listAll.all();
     return (rows as RawJob[]).map(toJob);
+  }
+
+  countJobs(user: string): number {
+    return (this.statements.countUser.get(user) as { n: number }).n;
   }
 
   activeJobs(): JobRow[] {
