@@ -3,7 +3,8 @@
  * streams. A refusal is 429 QUOTA_EXCEEDED saying which limit and what to do; nothing changes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import path from 'node:path';
+import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('quotas', () => {
   let jv: Jobvisor;
@@ -11,7 +12,10 @@ describe('quotas', () => {
   let alice: Client;
 
   beforeAll(async () => {
-    jv = await startJobvisor({ env: { JOBVISOR_QUOTAS: JSON.stringify({ user: { activeRuns: 2, storedJobs: 3, eventStreams: 2 } }), JOBVISOR_SLOTS_SEQUENTIAL: '4' } });
+    jv = await startJobvisor({
+      env: { JOBVISOR_QUOTAS: JSON.stringify({ user: { activeRuns: 2, storedJobs: 4, eventStreams: 2, analyses: 1 } }), JOBVISOR_SLOTS_SEQUENTIAL: '4' },
+      extraTemplates: path.join(ROOT, 'test', 'fixtures', 'templates'),
+    });
     admin = await jv.login();
     alice = await jv.addUser(admin, 'alice');
   });
@@ -32,11 +36,13 @@ describe('quotas', () => {
     // The admin's quota is the admin role's.
     expect((await admin.post('/api/jobs', { ...long, jobKey: 'admin-1' })).status).toBe(200);
     await alice.post(`/api/jobs/${a.jobId}/cancel`, {});
+    const slow = await alice.run({ template: 'slow-analysis', jobKey: 'slow' });
+    await alice.waitJob(slow.jobId, (j) => j.status === 'completed', 30_000, 'the slow-analysis run');
     const c = await alice.run({ template: 'sleep', jobKey: 'c', parameters: { seconds: 0, lines: 1 } });
     await alice.waitJob(c.jobId, (j) => j.status === 'completed', 30_000, 'c to complete'); // one active run left (b): room for one more
     const fourth = await alice.post('/api/jobs', { template: 'sleep', jobKey: 'd', parameters: { seconds: 0, lines: 1 } });
     expect([fourth.status, fourth.body.error.code]).toEqual([429, 'QUOTA_EXCEEDED']);
-    expect(fourth.body.error.message).toMatch(/^you keep 3 jobs, the most a user may \(quotas\.user\.storedJobs = 3\)/);
+    expect(fourth.body.error.message).toMatch(/^you keep 4 jobs, the most a user may \(quotas\.user\.storedJobs = 4\)/);
     expect((await alice.post('/api/jobs', { template: 'sleep', jobKey: 'a', parameters: { seconds: 0, lines: 1 } })).status).toBe(200);
     for (const j of (await alice.get('/api/jobs')).body.jobs) if (j.status === 'running' || j.status === 'pending') await alice.post(`/api/jobs/${j.jobId}/cancel`, {});
   });
@@ -65,5 +71,15 @@ describe('quotas', () => {
     expect(again?.res.status).toBe(200);
     two.close();
     again?.close();
+  });
+
+  it('runs at most the analyses a user may at once on one agent; more wait their turn within their own time limit', async () => {
+    const job = (await alice.get('/api/jobs')).body.jobs.find((j: any) => j.jobKey === 'slow');
+    const answers = await Promise.all([0, 1, 2].map(() => alice.post(`/api/jobs/${job.jobId}/analysis`, { frame: 'slow' })));
+    expect(answers.map((a) => [a.status, a.body.data])).toEqual([0, 1, 2].map(() => [200, { ok: true }]));
+    const log = (await alice.get(`/api/jobs/${job.jobId}/files/analyses.log`)).body as string;
+    const times = log.trim().split('\n').map((l) => l.split(' '));
+    // One at a time: every start follows the previous end.
+    expect(times.map(([what]) => what)).toEqual(['start', 'end', 'start', 'end', 'start', 'end']);
   });
 });

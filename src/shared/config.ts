@@ -66,12 +66,14 @@ const Quota = z
     storedJobs: z.number().int().positive(),
     /** Open event streams (`GET /api/events`). */
     eventStreams: z.number().int().positive(),
+    /** Analysis processes at once on one of the user's agents (more wait, within their own time limit). */
+    analyses: z.number().int().positive(),
   })
   .strict();
 export type Quota = z.infer<typeof Quota>;
 export const DEFAULT_QUOTAS: Record<'user' | 'admin', Quota> = {
-  user: { activeRuns: 100, storedJobs: 10_000, eventStreams: 20 },
-  admin: { activeRuns: 1000, storedJobs: 100_000, eventStreams: 100 },
+  user: { activeRuns: 100, storedJobs: 10_000, eventStreams: 20, analyses: 4 },
+  admin: { activeRuns: 1000, storedJobs: 100_000, eventStreams: 100, analyses: 8 },
 };
 const Quotas = z
   .object({ user: Quota.partial().default({}), admin: Quota.partial().default({}) })
@@ -89,7 +91,7 @@ const SETTINGS = {
   agentUrl: [z.url().optional(), 'the ws(s) URL agents use to reach the supervisor'],
   secret: [z.string().min(16).optional(), 'a shared secret of at least 16 characters'],
   templatesDir: [z.string().min(1), 'a folder holding one sub-folder per job template'],
-  quotas: [jsonText(Quotas), 'a JSON object {user?: {activeRuns?, storedJobs?, eventStreams?}, admin?: {...}} of positive integers (see README, "Quotas")'],
+  quotas: [jsonText(Quotas), 'a JSON object {user?: {activeRuns?, storedJobs?, eventStreams?, analyses?}, admin?: {...}} of positive integers (see README, "Quotas")'],
   targets: [jsonText(Targets), 'a JSON array of targets, each {name, driver, title?, ...settings of its driver} (see README, "Targets")'],
   slotsSequential: [positiveInt, "a positive integer: CPU slots for sequential runs (of targets that do not set their own)"],
   slotsParallel: [positiveInt, "a positive integer: CPU slots for parallel runs (of targets that do not set their own)"],

@@ -134,7 +134,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
   });
   const runDir: ReadDeps['runDir'] = (job) => driverOf(job.row.target).runDir(job.row.user, job.row.id);
-  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000 };
+  const analysisPlaces = new Map<string, Slots>();
+  const analysisSlots: ReadDeps['analysisSlots'] = (job, role) => {
+    const r = job.row;
+    const key = `${r.target}/${r.user}/${drivers.get(r.target)?.info.needsLogin ? '*' : r.size}`;
+    let s = analysisPlaces.get(key);
+    if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, config.quotas[role].analyses)));
+    return s;
+  };
+  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots };
   const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
   jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
 

@@ -10,6 +10,7 @@ import type { Caller } from '../shared/types.js';
 import type { ComputeJob } from './computeJob.js';
 import type { JobService } from './jobs.js';
 import { sendOp, type OpContext } from './opLoop.js';
+import type { Slots } from './slots.js';
 import { buildAnalysisOp } from './runOp.js';
 
 const CHUNK = 256 * 1024;
@@ -19,6 +20,8 @@ export interface ReadDeps extends OpContext {
   runDir(job: ComputeJob): string;
   templatesDir(job: ComputeJob): string;
   opTimeoutMs: number;
+  /** The analysis places of the agent that runs a job's analyses, for a caller of that role. */
+  analysisSlots(job: ComputeJob, role: Caller['role']): Slots;
 }
 
 function checkSerial(job: ComputeJob, serial: number | undefined): void {
@@ -112,6 +115,15 @@ export async function analysis(deps: ReadDeps, caller: Caller, jobId: string, bo
   if (!job.row.sent) throw new JobvisorError('ANALYSIS_FAILED', 'the run has not started yet');
   const target = { target: job.row.target, user: job.row.user, size: job.row.size };
   const timeout = AbortSignal.timeout(op.timeLimitSeconds * 1000 + deps.opTimeoutMs);
-  const r = AnalysisResult.parse(await sendOp(deps, target, op, timeout));
-  return { serial: job.row.serial, frame: body.frame, index: body.index, data: r.data };
+  // At most so many analysis processes at once per agent; more wait for a place, within their own deadline.
+  const places = deps.analysisSlots(job, caller.username === job.row.user ? caller.role : 'user');
+  const release = await places.acquire(timeout).catch(() => {
+    throw new JobvisorError('QUOTA_EXCEEDED', `no place for this analysis in time: ${places.total} may run at once on this agent, and they took too long`, { quota: 'analyses', limit: places.total });
+  });
+  try {
+    const r = AnalysisResult.parse(await sendOp(deps, target, op, timeout));
+    return { serial: job.row.serial, frame: body.frame, index: body.index, data: r.data };
+  } finally {
+    release();
+  }
 }
