@@ -6,7 +6,8 @@
  * so the database alone does not let anyone log in.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { privateDir, privateFile } from '../shared/secret.js';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Config } from '../shared/config.js';
@@ -93,7 +94,7 @@ export class Accounts {
 
   /** Opens `<dataDir>/accounts.sqlite`. */
   static open(config: Pick<Config, 'dataDir' | 'tokenTtlHours'>, now?: () => number): Accounts {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    privateDir(config.dataDir);
     return new Accounts(path.join(config.dataDir, ACCOUNTS_FILE_NAME), { tokenTtlMs: config.tokenTtlHours * 3600_000, now });
   }
 
@@ -194,9 +195,9 @@ function userExists(username: string): JobvisorError {
   return new JobvisorError('USER_EXISTS', `user ${username} already exists`);
 }
 
-/** Creates the database file with mode 0600 before SQLite opens it (SQLite gives -wal and -shm the same mode). */
+/** Makes the database file 0600 (whatever its mode was) before SQLite opens it (SQLite gives -wal and -shm the same mode). */
 function createPrivateFile(file: string): void {
-  closeSync(openSync(file, 'a', 0o600));
+  privateFile(file);
 }
 
 export function hashToken(token: string): string {

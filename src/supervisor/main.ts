@@ -4,7 +4,6 @@
  * listening (a test can run it with any driver); `startSupervisor(config)` builds those from
  * the configuration, listens, and takes back whatever a previous supervisor left.
  */
-import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { agentWsUrl, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
-import { loadOrCreateSecret } from '../shared/secret.js';
+import { loadOrCreateSecret, privateDir, privateFile } from '../shared/secret.js';
 import { loadTemplates, type Template } from '../shared/template.js';
 import { SIZES, type Size } from '../shared/types.js';
 import { BACKENDS, createDrivers, refuseRetiredEnvironment } from '../drivers/registry.js';
@@ -202,7 +201,8 @@ export interface RunningSupervisor {
 export async function startSupervisor(config: Config, log: Logger = createLogger('supervisor', config.logLevel), env: NodeJS.ProcessEnv = process.env): Promise<RunningSupervisor> {
   refuseRetiredEnvironment(env);
   const drivers = createDrivers(config, log);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  privateDir(config.dataDir);
+  privateFile(path.join(config.dataDir, 'jobs.sqlite'));
   let port = config.supervisorPort;
   const supervisor = createSupervisor({
     config,

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CMD_GROUPS_DIR } from '../../shared/protocol.js';
 import type { Size } from '../../shared/types.js';
+import type { Logger } from '../../shared/logger.js';
 import { AGENT_BUNDLE, refuseOptions } from '../common.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
 import type { SizeLimitsResolved } from '../targetSettings.js';
@@ -25,6 +26,8 @@ export interface LocalDriverOptions {
   agentsDir: string;
   templatesDir: string;
   logLevel: string;
+  /** Where to say that the target serves several users as one OS user. */
+  log?: Logger;
   /** Milliseconds between SIGTERM and SIGKILL when an agent is stopped. */
   stopGraceMs?: number;
 }
@@ -154,6 +157,16 @@ function exitOf(child: ChildProcess, dir: string): Promise<AgentExit> {
 }
 
 export function createLocalDriver(opts: LocalDriverOptions): Driver {
+  // Every command runs as the supervisor's own OS user: once a second jobvisor user runs here, say what that means.
+  const users = new Set<string>();
+  const warnIfShared = (user: string) => {
+    users.add(user);
+    if (users.size !== 2) return;
+    opts.log?.warn(
+      { target: opts.name, users: [...users], uid: process.getuid?.() },
+      'this local target runs the commands of several jobvisor users as one OS user (the supervisor\'s own): each command can read the others\' run directories and jobvisor\'s data folder (databases, supervisor-secret). The local driver is for a single trusted user; keep users apart with a docker or cluster target',
+    );
+  };
   const handles = new Set<AgentHandle>();
   const graceMs = opts.stopGraceMs ?? 5000;
   const host = os.hostname();
@@ -174,6 +187,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     checkRun: (run) => refuseOptions(info, run.options),
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
+      warnIfShared(spec.user);
       const dir = path.join(opts.agentsDir, spec.agentId);
       mkdirSync(dir, { recursive: true });
       const logFile = path.join(dir, 'agent.log');

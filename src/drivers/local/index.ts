@@ -12,8 +12,9 @@ export type LocalSettings = z.infer<typeof LocalSettings>;
 export const localBackend: Backend<LocalSettings> = {
   kind: 'local',
   settings: LocalSettings,
-  create: (s, { config }) =>
+  create: (s, { config, log }) =>
     createLocalDriver({
+      log: log.child({ target: s.name, driver: 'local' }),
       name: s.name,
       title: s.title ?? 'This machine',
       sizes: resolveSizes(s.sizes, config),
