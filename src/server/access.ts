@@ -1,0 +1,38 @@
+/**
+ * Who may call each route of the public API: `open` (anyone), `user` (any logged-in user; the
+ * supervisor then lets each see only their own jobs), `admin`. This table is the reference the
+ * access test (test/routes-access.test.ts) calls every route with every role against; a route
+ * the router has and this table lacks (or the other way round) fails it.
+ */
+export type Access = 'open' | 'user' | 'admin';
+
+export const ROUTE_ACCESS = {
+  'GET /api/health': 'open',
+  'POST /api/auth/login': 'open',
+  'POST /api/auth/logout': 'user',
+  'GET /api/auth/me': 'user',
+  'GET /api/users': 'admin',
+  'POST /api/users': 'admin',
+  'GET /api/templates': 'user',
+  'POST /api/jobs': 'user',
+  'GET /api/jobs': 'user',
+  'GET /api/jobs/:jobId': 'user',
+  'POST /api/jobs/:jobId/cancel': 'user',
+  'GET /api/jobs/:jobId/log': 'user',
+  'POST /api/jobs/:jobId/analysis': 'user',
+  'GET /api/jobs/:jobId/files': 'user',
+  'GET /api/jobs/:jobId/files/*path': 'user',
+  'POST /api/session': 'user',
+  'GET /api/agents': 'admin',
+  'GET /api/slots': 'admin',
+  'GET /api/events': 'user',
+  'GET /api/targets': 'user',
+  'POST /api/targets/:target/login': 'user',
+  'GET /api/targets/:target/status': 'user',
+  'GET /api/targets/:target/agent-log': 'user',
+  'POST /api/cluster/login': 'user',
+  'GET /api/cluster/status': 'user',
+  'GET /api/cluster/agent-log': 'user',
+} as const satisfies Record<string, Access>;
+
+export type RouteKey = keyof typeof ROUTE_ACCESS;
