@@ -6,7 +6,7 @@
 import { JobvisorError } from '../shared/errors.js';
 import { AGENT_NODE, AGENT_ROOT, type Op } from '../shared/protocol.js';
 
-/** A folder that batch scripts may hold unquoted (cluster agents put it into `#SBATCH` lines). */
+/** A folder that batch scripts may hold unquoted (cluster agents put it into scheduler directive lines). */
 const SAFE_ROOT = /^[A-Za-z0-9_./-]+$/;
 
 export interface AgentValues {

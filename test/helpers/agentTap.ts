@@ -4,46 +4,17 @@
  * request: its id and token. With them a test can connect as that agent. `cut()` destroys
  * every link and refuses new ones until `restore()`.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import WebSocket from 'ws';
+import { TcpProxy } from './tcpProxy.js';
 import { AGENT_ID_HEADER } from '../../src/shared/protocol.js';
 
-export class AgentTap {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private refusing = false;
+export class AgentTap extends TcpProxy {
   /** Agent id → the token it presented. */
   readonly tokens = new Map<string, string>();
 
-  constructor(private readonly targetPort: () => number) {
-    this.server = net.createServer((client) => this.accept(client));
-  }
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  cut(): void {
-    this.refusing = true;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-  }
-
-  restore(): void {
-    this.refusing = false;
-  }
-
-  close(): Promise<void> {
-    this.cut();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(client: net.Socket): void {
-    if (this.refusing) {
-      client.destroy();
-      return;
-    }
+  /** Reads the upgrade request's headers as they pass. */
+  protected override accepted(client: net.Socket): void {
     let head = '';
     const read = (chunk: Buffer) => {
       head += chunk.toString('latin1');
@@ -56,18 +27,6 @@ export class AgentTap {
       if (id && token) this.tokens.set(id, token);
     };
     client.on('data', read);
-    const upstream = net.connect(this.targetPort(), '127.0.0.1');
-    for (const s of [client, upstream]) {
-      this.sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        this.sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
   }
 }
 

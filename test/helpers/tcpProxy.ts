@@ -34,12 +34,16 @@ export class TcpProxy {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Called with each accepted client connection, before it is piped on (a subclass may watch it). */
+  protected accepted(_client: net.Socket): void {}
+
   private accept(client: net.Socket): void {
     if (this.refusing) {
       client.destroy();
       return;
     }
     this.connections++;
+    this.accepted(client);
     const upstream = net.connect(this.targetPort(), '127.0.0.1');
     for (const s of [client, upstream]) {
       this.sockets.add(s);
