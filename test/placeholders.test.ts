@@ -10,6 +10,10 @@ import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
 
+// Its own folder on the login node: this test's templates (with its fixtures) must not be
+// replaced by those another test file uploads to the shared one at the same time.
+const REMOTE_DIR = 'jobvisor-placeholders';
+
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'templates');
 const TEXT = '{node} {templateDir} {{root}} {runDir} {text}';
 
@@ -26,13 +30,13 @@ describe('a string parameter that looks like placeholders', () => {
 
   beforeAll(async () => {
     slurm = startTestCluster('slurm');
-    const targets = [{ name: 'local', driver: 'local' }, clusterTarget('slurm', 'ph-slurm', slurm)];
+    const targets = [{ name: 'local', driver: 'local' }, clusterTarget('slurm', 'ph-slurm', slurm, { remoteDir: REMOTE_DIR })];
     jv = await startJobvisor({ extraTemplates: FIXTURES, env: { JOBVISOR_TARGETS: JSON.stringify(targets) } });
     admin = await jv.login();
   }, 600_000);
   afterAll(async () => {
     await jv?.stop();
-    if (slurm) killAgentOnLoginNode(slurm, 'ph-slurm');
+    if (slurm) killAgentOnLoginNode(slurm, 'ph-slurm', 'TERM', REMOTE_DIR);
   });
 
   it('reaches a local command verbatim, inside an argument and as a whole one; the template\'s placeholders are filled', async () => {
@@ -51,7 +55,7 @@ describe('a string parameter that looks like placeholders', () => {
     const job = await admin.run({ template: 'echo-args', target: 'ph-slurm', parameters: { text: TEXT } });
     const done = await admin.waitJob(job.jobId, (j) => j.status !== 'pending' && j.status !== 'running', 90_000, 'the cluster run to end');
     expect([done.status, done.reason]).toEqual(['completed', null]);
-    const runDir = `/home/${slurm.user}/jobvisor/runs/${job.jobId}`;
+    const runDir = `/home/${slurm.user}/${REMOTE_DIR}/runs/${job.jobId}`;
     expect(await argsOf(admin, job.jobId)).toEqual([`--text=${TEXT}`, TEXT, runDir]);
     const script = await admin.get(`/api/jobs/${job.jobId}/files/job.sbatch`);
     expect(script.status).toBe(200);

@@ -54,12 +54,12 @@ export function clusterTarget(kind: ClusterKind, name: string, cluster: ClusterI
 }
 
 /** The agent of a test target on the login node (its pid file), as the cluster user sees it. */
-export function agentPidOnLoginNode(cluster: ClusterInfo, target: string): string {
-  return execFileSync('bash', ['-c', `cat /home/${cluster.user}/jobvisor/agent-${target}.pid 2>/dev/null || true`], { encoding: 'utf8' }).trim();
+export function agentPidOnLoginNode(cluster: ClusterInfo, target: string, remoteDir = 'jobvisor'): string {
+  return execFileSync('bash', ['-c', `cat /home/${cluster.user}/${remoteDir}/agent-${target}.pid 2>/dev/null || true`], { encoding: 'utf8' }).trim();
 }
 
-export function killAgentOnLoginNode(cluster: ClusterInfo, target: string, signal = 'TERM'): void {
-  const pid = agentPidOnLoginNode(cluster, target);
+export function killAgentOnLoginNode(cluster: ClusterInfo, target: string, signal = 'TERM', remoteDir = 'jobvisor'): void {
+  const pid = agentPidOnLoginNode(cluster, target, remoteDir);
   if (pid) execFileSync('bash', ['-c', `kill -${signal} ${pid} 2>/dev/null; true`]);
 }
 
