@@ -4,18 +4,21 @@
  * SIGTERM (the agent then ends its cmds), then SIGKILL. However an agent ends, its cmds end
  * with it: the agent records their process groups in its folder, and once the agent is gone
  * the driver kills what is left of them (an agent killed outright cannot end them itself).
+ * Agents run as the supervisor's own OS user, or with `runAs` as the OS user the target gives
+ * their jobvisor user (runAs.ts), in folders made for that user out of the data folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CMD_GROUPS_DIR } from '../../shared/protocol.js';
 import type { Size } from '../../shared/types.js';
 import type { Logger } from '../../shared/logger.js';
 import { AGENT_BUNDLE, refuseOptions } from '../common.js';
 import type { AgentExit, AgentHandle, AgentSpec, Driver, TargetInfo } from '../driver.js';
 import type { SizeLimitsResolved } from '../targetSettings.js';
+import { groupOwners, killRecordedCmds, processAlive } from './processes.js';
+import type { OsUser, RunAs } from './runAs.js';
 
 export interface LocalDriverOptions {
   /** The target's name and title. */
@@ -30,6 +33,8 @@ export interface LocalDriverOptions {
   log?: Logger;
   /** Milliseconds between SIGTERM and SIGKILL when an agent is stopped. */
   stopGraceMs?: number;
+  /** The OS users agents run as (with runsDir and agentsDir in its work folder); unset: the supervisor's own. */
+  runAs?: RunAs;
 }
 
 /** The environment an agent gets: enough to run cmds, none of the supervisor's secrets. */
@@ -40,69 +45,18 @@ export function agentEnvironment(extra: Record<string, string>): NodeJS.ProcessE
   return { ...env, ...extra };
 }
 
-/** Whether a process runs; a zombie (ended, not yet reaped by its new parent) does not. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc here: trust kill(0)
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat (start time), undefined if there is no such process (or no /proc). */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Kills, with SIGKILL, the process groups an agent recorded in its folder for its cmds, then
- * forgets them; returns how many were still there. A group whose leader's pid now belongs to
- * another process (started at another time) is left alone: the id was reused.
+ * The last lines of an agent's log. The agent's OS user may have put anything in its place: only
+ * a regular file of the folder's owner is read, never through a link, never waiting on a FIFO.
  */
-export function killRecordedCmds(agentDir: string): number {
-  const dir = path.join(agentDir, CMD_GROUPS_DIR);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return 0;
-  }
-  let killed = 0;
-  for (const name of names) {
-    const pgid = Number(name);
-    const file = path.join(dir, name);
-    try {
-      const recorded = readFileSync(file, 'utf8').trim();
-      const now = startTime(pgid);
-      const reused = now !== undefined && recorded !== '' && now !== recorded;
-      if (Number.isInteger(pgid) && pgid > 1 && !reused) {
-        process.kill(-pgid, 'SIGKILL');
-        killed++;
-      }
-    } catch {
-      /* the group is gone, or its record is */
-    }
-    rmSync(file, { force: true });
-  }
-  return killed;
-}
-
 async function tail(file: string, maxBytes = 4096): Promise<string> {
   try {
-    const fh = await open(file, 'r');
+    const owner = lstatSync(path.dirname(file)).uid;
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      const { size } = await fh.stat();
+      const st = await fh.stat();
+      if (!st.isFile() || st.uid !== owner) return '';
+      const { size } = st;
       const start = Math.max(0, size - maxBytes);
       const buf = Buffer.alloc(size - start);
       await fh.read(buf, 0, buf.length, start);
@@ -156,17 +110,51 @@ function exitOf(child: ChildProcess, dir: string): Promise<AgentExit> {
   });
 }
 
-export function createLocalDriver(opts: LocalDriverOptions): Driver {
-  // Every command runs as the supervisor's own OS user: once a second jobvisor user runs here, say what that means.
-  const users = new Set<string>();
-  const warnIfShared = (user: string) => {
-    users.add(user);
+/**
+ * Says once that a target runs the commands of several jobvisor users as one OS user: the
+ * supervisor's own (they can read each other's runs and the data folder), or one of runAs
+ * (they can read each other's runs). Users with OS users of their own share nothing.
+ */
+function sharedUserWarning(opts: LocalDriverOptions): (user: string, osUser: OsUser | undefined) => void {
+  const byOsUser = new Map<string, Set<string>>();
+  return (user, osUser) => {
+    const key = osUser?.name ?? '';
+    const users = byOsUser.get(key) ?? new Set<string>();
+    byOsUser.set(key, users.add(user));
     if (users.size !== 2) return;
-    opts.log?.warn(
-      { target: opts.name, users: [...users], uid: process.getuid?.() },
-      'this local target runs the commands of several jobvisor users as one OS user (the supervisor\'s own): each command can read the others\' run directories and jobvisor\'s data folder (databases, supervisor-secret). The local driver is for a single trusted user; keep users apart with a docker or cluster target',
-    );
+    if (!osUser) {
+      opts.log?.warn(
+        { target: opts.name, users: [...users], uid: process.getuid?.() },
+        'this local target runs the commands of several jobvisor users as one OS user (the supervisor\'s own): each command can read the others\' run directories and jobvisor\'s data folder (databases, supervisor-secret). The local driver is for a single trusted user; keep users apart with runAs, a docker or a cluster target',
+      );
+    } else {
+      opts.log?.warn(
+        { target: opts.name, users: [...users], osUser: osUser.name, uid: osUser.uid },
+        `this local target runs the commands of several jobvisor users as one OS user (${osUser.name}, from runAs): each command can read the others' run directories. Give each user an OS user of their own in runAs to keep them apart`,
+      );
+    }
   };
+}
+
+/** The real uid of a process (from /proc), undefined if there is none. */
+function uidOf(pid: number): number | undefined {
+  try {
+    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An agent's folder and its open log: the supervisor's own, or under runAs one made for the agent's OS user. */
+async function agentFolder(opts: LocalDriverOptions, spec: AgentSpec, osUser: OsUser | undefined): Promise<{ dir: string; logFd: number }> {
+  if (opts.runAs && osUser) return opts.runAs.agentFolder(spec.user, spec.agentId, osUser);
+  const dir = path.join(opts.agentsDir, spec.agentId);
+  mkdirSync(dir, { recursive: true });
+  return { dir, logFd: openSync(path.join(dir, 'agent.log'), 'a') };
+}
+
+export function createLocalDriver(opts: LocalDriverOptions): Driver {
+  const warnIfShared = sharedUserWarning(opts);
   const handles = new Set<AgentHandle>();
   const graceMs = opts.stopGraceMs ?? 5000;
   const host = os.hostname();
@@ -187,18 +175,20 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     checkRun: (run) => refuseOptions(info, run.options),
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
-      warnIfShared(spec.user);
-      const dir = path.join(opts.agentsDir, spec.agentId);
-      mkdirSync(dir, { recursive: true });
+      const osUser = opts.runAs ? await opts.runAs.osUserOf(spec.user) : undefined;
+      warnIfShared(spec.user, osUser);
+      const { dir, logFd } = await agentFolder(opts, spec, osUser);
       const logFile = path.join(dir, 'agent.log');
-      const logFd = openSync(logFile, 'a');
       let child: ChildProcess;
       try {
         child = spawn(process.execPath, [AGENT_BUNDLE], {
           cwd: dir,
           detached: true,
           stdio: ['pipe', logFd, logFd],
+          // Under runAs: the OS user's uid and primary gid (node drops every supplementary group).
+          ...(osUser ? { uid: osUser.uid, gid: osUser.gid } : {}),
           env: agentEnvironment({
+            ...(osUser ? { HOME: osUser.home, USER: osUser.name, LOGNAME: osUser.name } : {}),
             JOBVISOR_AGENT_ID: spec.agentId,
             JOBVISOR_AGENT_URL: spec.supervisorUrl,
             JOBVISOR_LOG_LEVEL: opts.logLevel,
@@ -225,8 +215,14 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     async adoptAgent(saved) {
       if (saved.host !== host) return undefined;
       const dir = path.join(opts.agentsDir, saved.agentId);
-      if (saved.pid === null || !processAlive(saved.pid)) {
-        // It died while no supervisor watched it: its cmds must not go on alone.
+      let owner: number | undefined;
+      try {
+        owner = lstatSync(dir).uid;
+      } catch {
+        /* no folder: nothing of it to end */
+      }
+      if (saved.pid === null || !processAlive(saved.pid) || (owner !== undefined && uidOf(saved.pid) !== owner)) {
+        // It died while no supervisor watched it (or its pid is another user's now): its cmds must not go on alone.
         killRecordedCmds(dir);
         return undefined;
       }
@@ -245,7 +241,8 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     /** Agents of earlier supervisors that are not kept: none of their cmds goes on. */
     async removeLeftovers(keep) {
       if (!existsSync(opts.agentsDir)) return;
-      for (const id of readdirSync(opts.agentsDir)) if (!keep.has(id)) killRecordedCmds(path.join(opts.agentsDir, id));
+      const owners = groupOwners();
+      for (const id of readdirSync(opts.agentsDir)) if (!keep.has(id)) killRecordedCmds(path.join(opts.agentsDir, id), owners);
     },
 
     async close() {
