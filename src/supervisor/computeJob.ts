@@ -213,10 +213,12 @@ export class ComputeJob {
     void this.runLoop(this.row.serial, template, abort.signal);
   }
 
-  /** Resumes the run op after a supervisor restart (the op is idempotent on the agent). */
+  /** Resumes the run op after a supervisor restart (the op is idempotent on the agent); what the run held is taken again in turn. */
   resume(template: Template): void {
     this.awaitingLogin = false;
-    if (this.row.status === 'pending') this.launch(template);
+    if (this.row.status !== 'pending') return;
+    this.releaseHeld();
+    this.launch(template);
   }
 
   private recheck(serial: number, signal: AbortSignal): void {
@@ -284,7 +286,10 @@ export class ComputeJob {
     for (const r of releases.reverse()) r();
   }
 
-  /** A run that its agent reported after a supervisor restart: hold its agent and slots again. */
+  /**
+   * A run sent to an agent before a supervisor restart: hold its agent and slots again (at once
+   * when the supervisor restarts, with `running` false; again when the agent reports the run).
+   */
   readopt(agent: ManagedAgent, pid: number, running: boolean, cores: number): void {
     if (this.held.releases.length === 0) {
       const cpu = this.ctx.cpuSlots(this.row, agent.handle.pool);

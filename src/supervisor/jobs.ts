@@ -220,26 +220,37 @@ export class JobService {
     for (const job of this.jobs.values()) if (job.row.agentId === agentId) job.agentGone(reason);
   }
 
-  /** After a restart: loads every active job, resumes the ones never sent, waits a grace period for the others' agents. */
+  /**
+   * After a restart: loads every active job, waits a grace period for the agents of the runs
+   * they were sent to, and resumes the ones never sent. A run that may still be going holds its
+   * slots again at once (until its agent says otherwise), and the runs never sent queue again in
+   * the order they were first queued: so no pending run takes a slot a running one holds, nor
+   * passes one queued before it.
+   */
   async recover(): Promise<void> {
     await this.deps.agents.adoptSaved();
-    for (const row of this.deps.store.activeJobs()) {
+    const resume: { job: ComputeJob; template: Template }[] = [];
+    const rows = [...this.deps.store.activeJobs()].sort((a, b) => a.queuedAt - b.queuedAt);
+    for (const row of rows) {
       const job = this.load(row);
       const template = this.deps.templates.get(row.template);
+      const agent = row.agentId ? this.deps.agents.get(row.agentId) : undefined;
       if (!template) {
         job.end('error', `template ${row.template} is no longer offered`);
       } else if (!this.deps.targets.get(row.target)) {
         job.end('error', `target ${row.target} is no longer configured`);
       } else if (!row.sent) {
-        job.resume(template);
-      } else if (!row.agentId || !this.deps.agents.get(row.agentId)) {
+        resume.push({ job, template });
+      } else if (!agent) {
         // A scheduler's job outlives its agent: it waits for its user's next login.
         if (row.externalId !== null) job.agentGone('its agent ended while the supervisor was down');
         else job.end('error', 'its agent ended while the supervisor was down');
       } else {
         this.recovering.add(row.id);
+        job.readopt(agent, row.pid ?? 0, false, template.resources.cores);
       }
     }
+    for (const { job, template } of resume) job.resume(template);
     if (this.recovering.size === 0) return;
     this.deps.log.info({ jobs: this.recovering.size }, 'waiting for agents of running jobs to reconnect');
     setTimeout(() => {
