@@ -148,11 +148,12 @@ export class Agent {
 
   /**
    * A connection ended. An update that was first in line on too many connections in a row, each
-   * ended without acknowledging it, is not sent again: it becomes its run's end, as error with
-   * the reason, and the run is ended. If that too cannot be delivered, the agent ends itself.
+   * closed by the supervisor refusing it (not merely dropped), is not sent again: it becomes its
+   * run's end, as error with the reason, and the run is ended. If that too cannot be delivered,
+   * the agent ends itself.
    */
   private connectionClosed(code: number, reason: string): void {
-    const head = this.outbox.closed();
+    const head = this.outbox.closed(code);
     if (!head) return;
     const bytes = Buffer.byteLength(JSON.stringify(head));
     const problem = `update ${head.seq} (${head.update.kind}, ${bytes} bytes) could not be delivered: the supervisor closed ${MAX_UNACKED_CONNECTIONS} connections in a row without acknowledging it (last: ${code}${reason ? ` ${reason}` : ''})`;

@@ -7,7 +7,10 @@
  * for each to stay within MAX_UPDATE_BYTES, a line longer than MAX_LOG_LINE_BYTES is cut (with a
  * marker saying how long it was), and a message over the limit is refused. Nothing is resent
  * forever: once the same update has been first in line on MAX_UNACKED_CONNECTIONS connections
- * that each ended without acknowledging it, `closed()` hands it over to be dealt with.
+ * that the supervisor each closed refusing a message (close codes REFUSAL_CLOSE_CODES) without
+ * acknowledging it, `closed()` hands it over to be dealt with. A connection that merely dropped
+ * (a cut link: 1006; a supervisor going away: 1001) is no refusal and counts for nothing: an
+ * update must never be given up because the network between the two was bad.
  */
 import { JobvisorError } from '../shared/errors.js';
 import { MAX_LOG_LINE_BYTES, MAX_UPDATE_BYTES, MAX_UPDATE_LINES, PROTOCOL_VERSION, type AgentMessage, type Update } from '../shared/protocol.js';
@@ -18,6 +21,12 @@ export type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
 
 /** Connections in a row that may end with the same update first in line and unacknowledged. */
 export const MAX_UNACKED_CONNECTIONS = 5;
+/**
+ * Close codes by which the supervisor refuses what it was sent: 1008 (AGENT_PROTOCOL), 1009 (a
+ * message over its maxPayload), 1011 (an update it could not apply). Any other end of a
+ * connection is the link's, not the update's.
+ */
+export const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([1008, 1009, 1011]);
 /** Room left in a message for everything but its log lines. */
 const ENVELOPE_BYTES = 4096;
 
@@ -108,11 +117,14 @@ export class Outbox {
   }
 
   /**
-   * A connection that had opened ended (everything pending was sent on it: at its start, or as it
-   * was made). Returns the first update in line once it has been first in line at the end of
-   * MAX_UNACKED_CONNECTIONS connections in a row: each ended without acknowledging it.
+   * A connection that had opened ended with close code `code` (everything pending was sent on
+   * it: at its start, or as it was made). Returns the first update in line once it has been
+   * first in line at the end of MAX_UNACKED_CONNECTIONS connections in a row that the supervisor
+   * closed refusing (REFUSAL_CLOSE_CODES), none of them acknowledging it. A connection that just
+   * dropped changes nothing: neither a strike nor a fresh start.
    */
-  closed(): UpdateMessage | undefined {
+  closed(code: number): UpdateMessage | undefined {
+    if (!REFUSAL_CLOSE_CODES.has(code)) return undefined;
     const head = this.unacked[0];
     if (head?.seq !== this.struck) this.strikes = 0;
     this.struck = head?.seq ?? null;
