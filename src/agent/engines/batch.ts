@@ -3,8 +3,11 @@
  * a fresh run directory and submits it; follows every run with ONE queue query per interval for
  * all of them (a job that left the queue is looked up in the scheduler's records before it is
  * called ended); tails each run's log file from a byte offset; cancels, confirmed by the
- * scheduler. If the scheduler cannot be asked, runs keep their state, marked unconfirmed, until
- * a grace period passes. What differs between schedulers is one module (shared/scheduler.ts).
+ * scheduler. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
+ * out: a maintenance, a daemon restart), runs keep their state, marked unconfirmed, for as long
+ * as that lasts, and their log files are still followed; only a scheduler that answers, and
+ * knows a job neither in its queue nor in its records for a grace period, ends it (as error).
+ * What differs between schedulers is one module (shared/scheduler.ts).
  */
 import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,7 +33,10 @@ interface BatchRun {
   reason: string;
   reasonAskedAt: number;
   started: boolean;
+  /** Since when its state is unconfirmed (the scheduler could not be asked, or did not know the job). */
   unconfirmedSince: number | null;
+  /** Since when the scheduler, answering, knows the job neither in its queue nor in its records. */
+  unknownSince: number | null;
   cancelReason: string | null;
   exitSeq: number | null;
   tail: string[];
@@ -39,6 +45,7 @@ interface BatchRun {
 export interface BatchEngineOptions {
   push: Push;
   pollIntervalMs: number;
+  /** How long a job the scheduler answers for, but does not know, stays unconfirmed before it ends as error. */
   unconfirmedGraceMs: number;
   log: Logger;
 }
@@ -137,7 +144,7 @@ export class BatchEngine implements RunEngine {
   private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec): void {
     const re = progress.kind === 'stdout' ? new RegExp(progress.pattern) : null;
     this.active.set(runKey(jobId, serial), {
-      jobId, serial, runDir, externalId, logOffset, progress: re, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, cancelReason: null, exitSeq: null, tail: [],
+      jobId, serial, runDir, externalId, logOffset, progress: re, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
     });
   }
 
@@ -154,7 +161,13 @@ export class BatchEngine implements RunEngine {
     try {
       q = await this.scheduler.queue();
     } catch (err) {
-      for (const run of live) this.unconfirmed(run, (err as Error).message);
+      // The scheduler cannot be asked: nothing is known of its jobs, so nothing ends. Their logs are files, read all the same.
+      for (const run of live) {
+        this.unconfirmed(run, (err as Error).message);
+        await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
+        // Only a job that runs writes its log.
+        if (run.logOffset > 0) this.markStarted(run);
+      }
       return;
     }
     await this.askReasons(live, q);
@@ -187,6 +200,7 @@ export class BatchEngine implements RunEngine {
   private async follow(run: BatchRun, entry: QueueEntry | undefined): Promise<void> {
     if (entry) {
       run.unconfirmedSince = null;
+      run.unknownSince = null;
       const reason = entry.reason || run.reason;
       const phase = this.scheduler.phaseOf(entry.state, reason, null);
       this.report(run, entry.state, reason, entry.estimatedStart);
@@ -199,7 +213,7 @@ export class BatchEngine implements RunEngine {
     }
     const done = await this.scheduler.lookUp(run.externalId);
     if (!done) {
-      this.unconfirmed(run, `${this.scheduler.title} no longer knows job ${run.externalId}`);
+      this.unknown(run);
       return;
     }
     await this.finish(run, done);
@@ -242,17 +256,24 @@ export class BatchEngine implements RunEngine {
     });
   }
 
+  /** The run keeps its state, marked unconfirmed (said once, until the scheduler lists the job again). Never ends it. */
   private unconfirmed(run: BatchRun, why: string): void {
+    if (run.unconfirmedSince !== null) return;
+    run.unconfirmedSince = Date.now();
+    this.o.log.warn({ externalId: run.externalId, why }, 'scheduler state unconfirmed');
+    const state = run.seen.split('|')[0] || 'UNKNOWN';
+    this.o.push(run.jobId, run.serial, { kind: 'scheduler', externalId: run.externalId, state, reason: why.slice(0, 500), unconfirmed: true });
+    run.seen = '';
+  }
+
+  /** The scheduler answered and knows the job neither in its queue nor in its records: unconfirmed, then, past the grace, ended as error. */
+  private unknown(run: BatchRun): void {
     const now = Date.now();
-    if (run.unconfirmedSince === null) {
-      run.unconfirmedSince = now;
-      this.o.log.warn({ externalId: run.externalId, why }, 'scheduler state unconfirmed');
-      const state = run.seen.split('|')[0] || 'UNKNOWN';
-      this.o.push(run.jobId, run.serial, { kind: 'scheduler', externalId: run.externalId, state, reason: why.slice(0, 500), unconfirmed: true });
-      run.seen = '';
-    } else if (now - run.unconfirmedSince > this.o.unconfirmedGraceMs) {
-      this.end(run, 'error', `the state of ${this.scheduler.title} job ${run.externalId} could not be confirmed for ${Math.round((now - run.unconfirmedSince) / 1000)} s: ${why}`, null);
-    }
+    const why = `${this.scheduler.title} no longer knows job ${run.externalId}`;
+    this.unconfirmed(run, why);
+    run.unknownSince ??= now;
+    if (now - run.unknownSince <= this.o.unconfirmedGraceMs) return;
+    this.end(run, 'error', `${why}: neither in its queue nor in its records for ${Math.round((now - run.unknownSince) / 1000)} s`, null);
   }
 
   /**

@@ -87,7 +87,8 @@ async function startRemote(ssh: SshSession, dir: string, s: ClusterSettings, log
     JOBVISOR_LOG_LEVEL: logLevel,
     JOBVISOR_AGENT_LOG: `${dir}/agent-${s.name}.log`,
   };
-  const assignments = Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", '')}'`).join(' ');
+  const searchPath = s.schedulerPath.length > 0 ? `PATH='${s.schedulerPath.join(':')}':"$PATH" ` : '';
+  const assignments = searchPath + Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", '')}'`).join(' ');
   const stopPrevious = `if [ -s ${pidFile} ]; then kill $(cat ${pidFile}) 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $(cat ${pidFile}) 2>/dev/null || break; sleep 0.3; done; fi`;
   const start = `${assignments} setsid ${s.nodePath} ${AGENT_FILE} <&0 >>agent-${s.name}.log 2>&1 & echo $! > ${pidFile}; echo $!`;
   const r = await ssh.exec(`cd ${dir} && ${stopPrevious}; ${start}`, spec.token + '\n');

@@ -18,12 +18,22 @@ export function clusterFields<K extends string>(kind: K) {
     /** jobvisor's folder on the cluster, relative to the user's home unless absolute (shared by the site's targets on that cluster). */
     remoteDir: z.string().regex(/^[A-Za-z0-9_./~-]+$/).default('jobvisor'),
     nodePath: z.string().regex(/^[A-Za-z0-9_./-]+$/).default('node'),
+    /**
+     * Folders on the login node put first in the agent's PATH, where it looks for the scheduler's
+     * commands: for a site whose non-interactive SSH sessions lack them (`/opt/slurm/bin`), or that
+     * wants its own wrappers used.
+     */
+    schedulerPath: z.array(z.string().regex(/^\/[A-Za-z0-9_./-]+$/, 'an absolute path of letters, digits and _./-')).default([]),
     /** The websocket URL agents on the cluster use to reach the supervisor (default: the supervisor's own). */
     agentUrl: z.url().optional(),
     /** The batch script template (default: the one in the backend's folder). */
     scriptTemplate: z.string().min(1).optional(),
     pollIntervalMs: z.number().int().min(200).default(5000),
-    /** How long a run stays in its state, marked unconfirmed, while the scheduler cannot be asked. */
+    /**
+     * How long a run the scheduler answers for, but knows neither in its queue nor in its records,
+     * stays unconfirmed before it ends as error. While the scheduler cannot be asked at all, runs
+     * stay unconfirmed however long that lasts: that ends nothing.
+     */
     unconfirmedGraceMs: z.number().int().positive().default(10 * 60_000),
     /** A login lasts this long; then the user must log in again. */
     loginHours: z.number().positive().default(12),
