@@ -123,8 +123,8 @@ describe('server event fan-out', () => {
     };
     await readUntil(/event: hello\n/);
     expect(s.events.clientCount).toBe(1);
-    s.events.publish({ type: 'log', user: 'bob', jobId: 'bobs', serial: 1, lines: ['b'] });
-    s.events.publish({ type: 'log', user: 'alice', jobId: 'alices', serial: 1, lines: ['a'] });
+    s.events.publish({ type: 'log', user: 'bob', jobId: 'bobs', serial: 1, lines: ['b'] }, 1);
+    s.events.publish({ type: 'log', user: 'alice', jobId: 'alices', serial: 1, lines: ['a'] }, 2);
     await readUntil(/"jobId":"alices"/);
     await readUntil(/: keepalive\n\n/);
     expect(text).not.toContain('bobs');

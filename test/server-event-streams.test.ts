@@ -27,7 +27,7 @@ describe('event streams and logins', () => {
     expect(otherToken.ended()).toBe(false);
     expect(s.events.clientCount).toBe(1);
 
-    s.events.publish({ type: 'log', user: 'alice', jobId: 'after-logout', serial: 1, lines: ['x'] });
+    s.events.publish({ type: 'log', user: 'alice', jobId: 'after-logout', serial: 1, lines: ['x'] }, 1);
     await waitFor(() => otherToken.text().includes('after-logout'), { timeoutMs: 5000, what: 'the other login to get the event' });
     expect(byCookie.text()).not.toContain('after-logout');
   });

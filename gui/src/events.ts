@@ -1,9 +1,11 @@
 /**
  * The live event stream (`GET /api/events`, Server-Sent Events, authenticated by the login
  * cookie). It carries changes only, so every view fetches the current state itself and fetches
- * it again on `resync`: when the server says so, and after every reconnect (events may have been
- * missed while the stream was down). While the stream is down a banner says so and the stream is
- * retried with a growing pause (1 s up to 15 s); a login that has ended sends the user to log in.
+ * it again on `resync`, when the server says events were missed. A reconnect resumes after the
+ * last event id seen (`?lastEventId=`), so the server sends what was missed meanwhile; only a
+ * reconnect with no id yet refetches by itself. While the stream is down a banner says so and the
+ * stream is retried with a growing pause (1 s up to 15 s); a login that has ended sends the user
+ * to log in.
  */
 import { api, ApiError } from './api.js';
 import { setConnectionBanner } from './notify.js';
@@ -31,6 +33,8 @@ export class EventStream {
   private countdownTimer: ReturnType<typeof setInterval> | undefined;
   private lost = false;
   private stopped = true;
+  /** The id of the last event received, sent back on reconnect. */
+  private lastEventId = '';
   connected = false;
 
   constructor(
@@ -78,7 +82,7 @@ export class EventStream {
   private open(): void {
     this.clearTimers();
     this.source?.close();
-    const source = new EventSource(this.url);
+    const source = new EventSource(this.lastEventId ? `${this.url}?lastEventId=${encodeURIComponent(this.lastEventId)}` : this.url);
     this.source = source;
     source.addEventListener('open', () => {
       if (source !== this.source) return;
@@ -87,7 +91,7 @@ export class EventStream {
       setConnectionBanner(null);
       if (this.lost) {
         this.lost = false;
-        this.emit('resync');
+        if (!this.lastEventId) this.emit('resync');
       }
     });
     source.addEventListener('job', (e) => this.dispatch(e, 'job'));
@@ -105,6 +109,8 @@ export class EventStream {
   }
 
   private dispatch(e: Event, kind: 'job' | 'log'): void {
+    const id = (e as MessageEvent<string>).lastEventId;
+    if (id) this.lastEventId = id;
     let data: unknown;
     try {
       data = JSON.parse((e as MessageEvent<string>).data);

@@ -2,8 +2,13 @@
  * Fans the supervisor's events out to clients over Server-Sent Events. The server holds one
  * subscription to the supervisor; each client gets the events of its own user (admins get all).
  * The stream carries changes only: a client fetches /api/jobs for the current state, and again
- * when it receives `event: resync` (sent after the supervisor stream was lost, since events may
- * have been missed meanwhile).
+ * when it receives `event: resync` (events were missed and cannot be had again).
+ *
+ * Every event carries its journal number as its SSE `id`. A client that reconnects with
+ * `Last-Event-ID` (browsers' EventSource does by itself; or `?lastEventId=`) first gets the
+ * events of its user that it missed, then the live ones: from the server's memory of recent
+ * events, or, when the server has restarted since, from the supervisor's journal. Live events
+ * that arrive while those are fetched wait, so nothing comes twice or out of order.
  *
  * Each stream belongs to the login token it was opened with (by header or cookie alike): a
  * logout ends the token's streams at once, and every keepalive checks each token again, so a
@@ -13,7 +18,7 @@
 import { JobvisorError } from '../shared/errors.js';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import type { JobEvent } from '../shared/api.js';
+import type { EventBacklog, JobEvent } from '../shared/api.js';
 import type { Logger } from '../shared/logger.js';
 import type { Caller } from '../shared/types.js';
 import { formatSseComment, formatSseMessage } from '../shared/sse.js';
@@ -25,7 +30,23 @@ export interface EventFanoutOptions {
   maxBufferedBytes?: number;
   /** How many streams one user may hold open at once, by role. */
   streamsPerUser?: (role: Caller['role']) => number;
+  /** The supervisor's journal, for clients that resume from before what the server remembers. */
+  backlog?: (after: number, limit: number) => Promise<EventBacklog>;
+  /** How many recent events the server remembers for resuming clients (and at most how many bytes). */
+  recentEvents?: number;
+  recentBytes?: number;
 }
+
+/** A published event, ready to send: its number, whose it is, and its SSE text. */
+interface Recent {
+  id: number;
+  user: string;
+  message: string;
+}
+
+/** A client resumes from the journal in pages of this many events, and at most this many pages. */
+const BACKLOG_PAGE = 1000;
+const BACKLOG_PAGES = 20;
 
 /** The login a stream was opened with. */
 export interface StreamLogin {
@@ -38,6 +59,8 @@ interface Client {
   caller: Caller;
   login: StreamLogin;
   stream: PassThrough;
+  /** While the client catches up from the journal: the live events that arrived meanwhile. */
+  waiting?: Recent[];
 }
 
 export class EventFanout {
@@ -45,6 +68,11 @@ export class EventFanout {
   private readonly keepaliveMs: number;
   private readonly maxBufferedBytes: number;
   private keepaliveTimer: NodeJS.Timeout | undefined;
+  /** The latest events, oldest first from `recentStart`, for clients that resume (bounded by count and bytes). */
+  private recent: Recent[] = [];
+  private recentStart = 0;
+  private recentBytes = 0;
+  private latestId: number | undefined;
 
   constructor(private readonly options: EventFanoutOptions) {
     this.keepaliveMs = options.keepaliveMs ?? 15_000;
@@ -55,8 +83,11 @@ export class EventFanout {
     return this.clients.size;
   }
 
-  /** Turns the request into an event stream for `caller`; it stays open until the client leaves, its login ends, or close(). */
-  attach(ctx: Context, caller: Caller, login: StreamLogin): void {
+  /**
+   * Turns the request into an event stream for `caller`; it stays open until the client
+   * leaves, its login ends, or close(). With `lastEventId`, the stream resumes after it.
+   */
+  attach(ctx: Context, caller: Caller, login: StreamLogin, lastEventId?: number): void {
     const limit = this.options.streamsPerUser?.(caller.role) ?? Infinity;
     const open = [...this.clients].filter((c) => c.caller.username === caller.username).length;
     if (open >= limit) {
@@ -78,22 +109,33 @@ export class EventFanout {
     stream.on('error', detach);
     ctx.body = stream;
     stream.write(formatSseMessage('hello', JSON.stringify({ user: { username: caller.username, role: caller.role } })));
+    if (lastEventId !== undefined) this.resume(client, lastEventId);
     this.startKeepalive();
     this.options.logger.debug({ user: caller.username, clients: this.clients.size }, 'event client connected');
   }
 
-  /** Sends an event of the supervisor to every client allowed to see it. */
-  publish(event: JobEvent): void {
-    const message = formatSseMessage(event.type, JSON.stringify(event));
+  /** Sends an event of the supervisor to every client allowed to see it; `data` is its JSON text. */
+  publish(event: JobEvent, id: number, data: string = JSON.stringify(event)): void {
+    const recent: Recent = { id, user: event.user, message: formatSseMessage(event.type, data, id) };
+    this.remember(recent);
     for (const client of this.clients) {
-      if (client.caller.role === 'admin' || client.caller.username === event.user) this.send(client, message);
+      if (!this.sees(client, recent.user)) continue;
+      if (client.waiting) client.waiting.push(recent);
+      else this.send(client, recent.message);
     }
   }
 
-  /** Tells every client to refetch the current state (events may have been missed). */
+  /** Tells every client to refetch the current state (events were missed and cannot be had again). */
   resync(): void {
+    this.recent = [];
+    this.recentStart = 0;
+    this.recentBytes = 0;
+    this.latestId = undefined;
     const message = formatSseMessage('resync', '{}');
-    for (const client of this.clients) this.send(client, message);
+    for (const client of this.clients) {
+      if (client.waiting) client.waiting = [];
+      this.send(client, message);
+    }
   }
 
   /** Ends every stream opened with `token` (it was logged out). */
@@ -106,6 +148,79 @@ export class EventFanout {
     for (const client of [...this.clients]) client.stream.end();
     this.clients.clear();
     this.stopKeepalive();
+  }
+
+  private sees(client: Client, user: string): boolean {
+    return client.caller.role === 'admin' || client.caller.username === user;
+  }
+
+  private remember(recent: Recent): void {
+    this.latestId = recent.id;
+    this.recent.push(recent);
+    this.recentBytes += recent.message.length;
+    const maxCount = this.options.recentEvents ?? 10_000;
+    const maxBytes = this.options.recentBytes ?? 16 * 1024 * 1024;
+    while (this.recent.length - this.recentStart > maxCount || (this.recentBytes > maxBytes && this.recent.length - this.recentStart > 1)) {
+      this.recentBytes -= this.recent[this.recentStart]!.message.length;
+      this.recentStart++;
+    }
+    // The forgotten head is dropped now and then, not on every event.
+    if (this.recentStart > 1024 && this.recentStart * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentStart);
+      this.recentStart = 0;
+    }
+  }
+
+  /** Sends the client what it missed after `after`: from memory if the server has it, else from the supervisor's journal. */
+  private resume(client: Client, after: number): void {
+    const oldest = this.recent[this.recentStart]?.id;
+    if (oldest !== undefined && this.latestId !== undefined && after >= oldest - 1 && after <= this.latestId) {
+      for (let i = this.recentStart; i < this.recent.length; i++) {
+        const r = this.recent[i]!;
+        if (r.id > after && this.sees(client, r.user)) this.send(client, r.message);
+      }
+      return;
+    }
+    client.waiting = [];
+    void this.catchUp(client, after).then(
+      (last) => this.flushWaiting(client, last),
+      (err: unknown) => {
+        this.options.logger.warn({ err, after }, 'could not read the supervisor journal for a resuming client; told to refetch');
+        this.send(client, formatSseMessage('resync', '{}'));
+        this.flushWaiting(client, after);
+      },
+    );
+  }
+
+  /** Sends the client the journal's events after `after` (its own); returns the last number sent. */
+  private async catchUp(client: Client, after: number): Promise<number> {
+    if (!this.options.backlog) throw new Error('no journal to resume from');
+    let from = after;
+    for (let page = 0; page < BACKLOG_PAGES; page++) {
+      const backlog = await this.options.backlog(from, BACKLOG_PAGE);
+      if (!this.clients.has(client)) return from;
+      if (backlog.resync) {
+        this.send(client, formatSseMessage('resync', '{}'));
+        return backlog.latest;
+      }
+      for (const e of backlog.events) {
+        from = e.id;
+        const user = (JSON.parse(e.data) as { user?: unknown }).user;
+        if (typeof user === 'string' && this.sees(client, user)) this.send(client, formatSseMessage(e.type, e.data, e.id));
+      }
+      if (backlog.events.length < BACKLOG_PAGE || from >= backlog.latest) return from;
+    }
+    // Too far behind to replay: the client refetches instead.
+    this.send(client, formatSseMessage('resync', '{}'));
+    return from;
+  }
+
+  /** Ends the catch-up: sends the live events that came meanwhile and were not in it. */
+  private flushWaiting(client: Client, last: number): void {
+    const waiting = client.waiting ?? [];
+    client.waiting = undefined;
+    if (!this.clients.has(client)) return;
+    for (const r of waiting) if (r.id > last) this.send(client, r.message);
   }
 
   private send(client: Client, message: string): void {

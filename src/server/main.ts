@@ -29,17 +29,20 @@ export async function startServer(given: Config, logger: Logger = createLogger('
     const config = forgetAdminPassword(given);
     const secret = loadOrCreateSecret(config);
     const supervisor = new SupervisorClient({ baseUrl: supervisorHttpUrl(config), secret, logger });
-    const events = new EventFanout({ logger, keepaliveMs: config.eventsKeepaliveMs, streamsPerUser: (role) => config.quotas[role].eventStreams });
+    const events = new EventFanout({
+      logger,
+      keepaliveMs: config.eventsKeepaliveMs,
+      streamsPerUser: (role) => config.quotas[role].eventStreams,
+      backlog: (after, limit) => supervisor.eventBacklog(after, limit),
+    });
     const app = createServer({ config, accounts, supervisor, events, logger });
     const server = http.createServer(app.callback());
     const closeHttpServer = trackConnections(server);
     const port = await listen(server, config.serverPort, config.serverHost);
     const stopEvents = new AbortController();
-    const subscription = supervisor.subscribeEvents((event) => events.publish(event), stopEvents.signal, {
-      onConnect: (previous) => {
-        logger.info('connected to the supervisor event stream');
-        if (previous > 0) events.resync();
-      },
+    const subscription = supervisor.subscribeEvents((event, id, data) => events.publish(event, id, data), stopEvents.signal, {
+      onConnect: () => logger.info('connected to the supervisor event stream'),
+      onResync: () => events.resync(),
     });
     const url = `http://${urlHost(config.serverHost)}:${port}`;
     logger.info({ url }, 'server listening');

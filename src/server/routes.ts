@@ -26,6 +26,7 @@ import { NAME_PATTERN } from '../shared/types.js';
 import type { Accounts, User } from './accounts.js';
 import { callerOf, clearTokenCookie, requireAdmin, requireCaller, setTokenCookie, type ServerState } from './auth.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
+import { parseLastEventId } from '../shared/sse.js';
 import type { EventFanout } from './events.js';
 import type { LoginLimits } from './loginLimits.js';
 import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
@@ -167,7 +168,8 @@ function addSessionRoutes(router: Router, deps: RouteDeps, auth: Middleware): vo
 
   router.get('/events', auth, (ctx) => {
     const token = (ctx.state as ServerState).token ?? '';
-    deps.events.attach(ctx, callerOf(ctx), { token, isValid: () => deps.accounts.authenticate(token) !== undefined });
+    const lastEventId = parseLastEventId(ctx.get('last-event-id') || (typeof ctx.query.lastEventId === 'string' ? ctx.query.lastEventId : undefined));
+    deps.events.attach(ctx, callerOf(ctx), { token, isValid: () => deps.accounts.authenticate(token) !== undefined }, lastEventId);
   });
 }
 

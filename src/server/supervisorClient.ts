@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { CALLER_ROLE_HEADER, CALLER_USER_HEADER, type JobEvent } from '../shared/api.js';
+import { CALLER_ROLE_HEADER, CALLER_USER_HEADER, type EventBacklog, type JobEvent } from '../shared/api.js';
 import { fromErrorBody, JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retry.js';
@@ -49,7 +49,17 @@ export interface SupervisorClientOptions {
 export interface SubscribeOptions {
   /** Called each time the event stream is (re)opened, with how many times it was opened before. */
   onConnect?: (previousConnections: number) => void;
+  /** Called when events may have been missed and cannot be had again: readers should refetch. */
+  onResync?: () => void;
 }
+
+/** The last journal number the event stream delivered; undefined before the stream first opened. */
+interface StreamPosition {
+  lastId: number | undefined;
+}
+
+/** A supervisor event as it arrived: parsed, with its journal number and its JSON text. */
+export type EventHandler = (event: JobEvent, id: number, data: string) => void;
 
 const PASSED_DOWNLOAD_HEADERS = ['content-type', 'content-length', 'content-disposition'];
 
@@ -117,17 +127,28 @@ export class SupervisorClient {
     }
   }
 
+  /** The supervisor's events after journal number `after` (or `resync` when they are gone). */
+  async eventBacklog(after: number, limit: number): Promise<EventBacklog> {
+    const answer = await this.request({ method: 'GET', path: `/events/backlog?after=${after}&limit=${limit}` });
+    return answer.body as EventBacklog;
+  }
+
   /**
    * Holds `GET /events` open and calls `onEvent` for each JobEvent, reconnecting with backoff
-   * whenever the stream drops. Resolves when `signal` aborts.
+   * whenever the stream drops. Each reconnect sends the last journal number seen as
+   * `Last-Event-ID`, so the supervisor (even a restarted one) sends what was missed meanwhile;
+   * when it cannot, or nothing was seen yet, `onResync` says so. Resolves when `signal` aborts.
    */
-  async subscribeEvents(onEvent: (event: JobEvent) => void, signal: AbortSignal, options: SubscribeOptions = {}): Promise<void> {
+  async subscribeEvents(onEvent: EventHandler, signal: AbortSignal, options: SubscribeOptions = {}): Promise<void> {
     let failures = 0;
     let connections = 0;
+    const position: StreamPosition = { lastId: undefined };
     while (!signal.aborted) {
       try {
-        await this.readEventStream(onEvent, signal, () => {
-          options.onConnect?.(connections++);
+        await this.readEventStream(onEvent, signal, position, options, () => {
+          const previous = connections++;
+          options.onConnect?.(previous);
+          if (previous > 0 && position.lastId === undefined) options.onResync?.();
           failures = 0;
         });
         if (!signal.aborted) this.options.logger.warn('supervisor event stream ended; reconnecting');
@@ -139,7 +160,7 @@ export class SupervisorClient {
     }
   }
 
-  private async readEventStream(onEvent: (event: JobEvent) => void, outer: AbortSignal, onOpen: () => void): Promise<void> {
+  private async readEventStream(onEvent: EventHandler, outer: AbortSignal, position: StreamPosition, options: SubscribeOptions, onOpen: () => void): Promise<void> {
     const idle = new AbortController();
     const signal = AbortSignal.any([outer, idle.signal]);
     let timer = setTimeout(() => idle.abort(), this.eventsIdleTimeoutMs);
@@ -148,13 +169,27 @@ export class SupervisorClient {
       timer = setTimeout(() => idle.abort(), this.eventsIdleTimeoutMs);
     };
     try {
-      const res = await fetch(`${this.baseUrl}/events`, { headers: { ...this.headers(), accept: 'text/event-stream' }, signal });
+      const headers: Record<string, string> = { ...this.headers(), accept: 'text/event-stream' };
+      if (position.lastId !== undefined) headers['last-event-id'] = String(position.lastId);
+      const res = await fetch(`${this.baseUrl}/events`, { headers, signal });
       if (!res.ok || !res.body) {
         await res.body?.cancel();
         throw new Error(`supervisor answered GET /events with HTTP ${res.status}`);
       }
       onOpen();
-      const parser = new SseParser((message) => this.dispatchEvent(message, onEvent));
+      const parser = new SseParser((message) => {
+        if (message.event === 'ready' || message.event === 'resync') {
+          const latest = (JSON.parse(message.data) as { latest?: number }).latest ?? 0;
+          if (message.event === 'resync') {
+            this.options.logger.warn({ after: position.lastId }, 'the supervisor no longer has the events after the last one seen; clients refetch');
+            options.onResync?.();
+          }
+          if (message.event === 'resync' || position.lastId === undefined) position.lastId = latest;
+          return;
+        }
+        const id = Number(message.id);
+        if (this.dispatchEvent(message, id, onEvent) && id > 0) position.lastId = id;
+      });
       const decoder = new TextDecoder();
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
         keepAlive();
@@ -165,23 +200,25 @@ export class SupervisorClient {
     }
   }
 
-  private dispatchEvent(message: SseMessage, onEvent: (event: JobEvent) => void): void {
+  /** Parses and hands on one event; false if it was not one. */
+  private dispatchEvent(message: SseMessage, id: number, onEvent: EventHandler): boolean {
     let value: unknown;
     try {
       value = JSON.parse(message.data);
     } catch {
       this.options.logger.warn({ event: message.event }, 'supervisor sent an event that is not JSON; skipped');
-      return;
+      return false;
     }
     if (!isJobEvent(value)) {
       this.options.logger.warn({ event: message.event }, 'supervisor sent an event of unknown shape; skipped');
-      return;
+      return false;
     }
     try {
-      onEvent(value);
+      onEvent(value, id, message.data);
     } catch (err) {
       this.options.logger.error({ err }, 'handling a supervisor event failed');
     }
+    return true;
   }
 
   private async send(req: SupervisorRequest, signal: AbortSignal): Promise<Response> {

@@ -71,6 +71,11 @@ export const LogQuery = z.object({
   serial: z.coerce.number().int().positive().optional(),
 });
 export const JobsQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });
+/** The supervisor's `GET /events/backlog`: events after a journal number, for a stream that resumes. */
+export const EventBacklogQuery = z.object({
+  after: z.coerce.number().int().min(0),
+  limit: z.coerce.number().int().positive().max(10_000).default(1000),
+});
 
 /** A relative path inside a run directory: no absolute path, no `..`, no NUL, no backslash. */
 export const RunPath = z
@@ -217,6 +222,9 @@ export interface LogChunk {
 export type JobEvent =
   | { type: 'job'; user: string; job: JobView }
   | { type: 'log'; user: string; jobId: string; serial: number; lines: string[] };
+
+/** The supervisor's answer to `GET /events/backlog`: the events (JSON text each) or, when they are gone, `resync`. */
+export type EventBacklog = { resync: false; events: { id: number; type: string; data: string }[]; latest: number } | { resync: true; latest: number };
 
 /** Headers the server adds to every request it forwards to the supervisor. */
 export const CALLER_USER_HEADER = 'x-jobvisor-user';

@@ -1,18 +1,29 @@
 /**
  * Server-Sent Events wire format, both ways: reading the supervisor's stream and writing the
- * clients' streams. A message is `event:`/`data:` lines ended by a blank line; lines starting
- * with `:` are comments.
+ * clients' streams. A message is `id:`/`event:`/`data:` lines ended by a blank line; lines
+ * starting with `:` are comments. An event's `id` is its journal number: a reader that
+ * reconnects sends the last one it saw as `Last-Event-ID` and gets what it missed.
  */
 
 export interface SseMessage {
   event: string;
   data: string;
+  /** The message's `id:` field, if it had one. */
+  id?: string;
 }
 
 /** Writes one message; a data value holding newlines becomes several `data:` lines. */
-export function formatSseMessage(event: string | undefined, data: string): string {
+export function formatSseMessage(event: string | undefined, data: string, id?: number): string {
+  const idLine = id === undefined ? '' : `id: ${id}\n`;
   const eventLine = event === undefined ? '' : `event: ${event}\n`;
-  return eventLine + data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`).join('') + '\n';
+  const dataLines = data.includes('\n') || data.includes('\r') ? data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`).join('') : `data: ${data}\n`;
+  return idLine + eventLine + dataLines + '\n';
+}
+
+/** A `Last-Event-ID` value as a journal number; undefined when absent or not a number. */
+export function parseLastEventId(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined;
+  return Number(value.trim());
 }
 
 export function formatSseComment(text: string): string {
@@ -23,6 +34,7 @@ export function formatSseComment(text: string): string {
 export class SseParser {
   private buffer = '';
   private event = '';
+  private id: string | undefined;
   private dataLines: string[] = [];
 
   constructor(private readonly onMessage: (message: SseMessage) => void) {}
@@ -49,11 +61,14 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') this.dataLines.push(value);
     else if (field === 'event') this.event = value;
+    else if (field === 'id' && !value.includes('\0')) this.id = value;
   }
 
   private dispatch(): void {
-    const message = { event: this.event || 'message', data: this.dataLines.join('\n') };
+    const message: SseMessage = { event: this.event || 'message', data: this.dataLines.join('\n') };
+    if (this.id !== undefined) message.id = this.id;
     this.event = '';
+    this.id = undefined;
     const hadData = this.dataLines.length > 0;
     this.dataLines = [];
     if (hadData) this.onMessage(message);

@@ -66,7 +66,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (unknown.length > 0) log.warn({ template: t.name, unknown, targets: targets.names() }, 'template names targets or drivers this site does not have');
   }
   const store = deps.store(targets);
-  const events = new EventBus();
+  const events = new EventBus(store, log);
   const driverOf = (target: string): Driver => targets.require(target);
 
   const cpuPools = new Map<string, Slots>();
@@ -90,6 +90,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
     startTimeoutMs: config.agentStartTimeoutMs,
     idleMs: config.agentIdleMs,
+    lostAfterMs: config.agentLostMs,
     log,
     sendShutdown: async (id, reason) => {
       await hub.send(id, { kind: 'shutdown', reason }, AbortSignal.timeout(2000));
@@ -103,7 +104,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       onConnect: (id) => agents.onConnect(id),
       onHello: (id, hello) => jobs.onHello(id, hello),
       onUpdate: (id, update) => jobs.onUpdate(id, update),
-      onDisconnect: (id) => agents.onDisconnect(id),
+      onDisconnect: (id, why) => agents.onDisconnect(id, why),
       onHeartbeat: (id) => agents.onHeartbeat(id),
     },
     log,

@@ -12,6 +12,7 @@ import {
   CALLER_ROLE_HEADER,
   CALLER_USER_HEADER,
   CancelBody,
+  EventBacklogQuery,
   JobsQuery,
   LogQuery,
   RunBody,
@@ -20,7 +21,7 @@ import {
 import { JobvisorError } from '../shared/errors.js';
 import { Name, Role, type Caller } from '../shared/types.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
-import { formatSseComment, formatSseMessage } from '../shared/sse.js';
+import { formatSseComment, formatSseMessage, parseLastEventId } from '../shared/sse.js';
 import type { AgentManager } from './agents.js';
 import { TargetLoginBody, type SlotUsage } from '../shared/api.js';
 import type { Logins } from './logins.js';
@@ -154,18 +155,40 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
     ctx.body = await deps.logins.agentLog(caller(ctx), targetName(ctx));
   });
   router.get('/events', (ctx) => streamEvents(ctx, deps.events, deps.keepaliveMs ?? 15_000));
+  router.get('/events/backlog', (ctx) => eventBacklog(ctx, deps.events));
   return router;
 }
 
+/**
+ * The event stream. A reader that sends `Last-Event-ID` (the last journal number it saw) first
+ * gets every event after it, then the live ones, with nothing between them lost or repeated
+ * (the journal is read and the stream subscribed in one turn of the event loop); when those
+ * events are no longer kept it gets `resync` instead, and refetches what it shows. Then
+ * `ready` says the journal number the live events follow.
+ */
 function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void {
+  const after = parseLastEventId(ctx.get('last-event-id') || undefined);
   ctx.req.socket.setTimeout(0);
   ctx.req.socket.setNoDelay(true);
   ctx.respond = false;
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.write(formatSseComment('jobvisor supervisor events'));
+  if (after !== undefined) {
+    for (let from = after; ; ) {
+      const backlog = events.backlog(from, 1000);
+      if (backlog.resync) {
+        res.write(formatSseMessage('resync', JSON.stringify({ latest: backlog.latest })));
+        break;
+      }
+      if (backlog.events.length === 0) break;
+      res.write(backlog.events.map((e) => formatSseMessage(e.type, e.data, e.id)).join(''));
+      from = backlog.events[backlog.events.length - 1]!.id;
+    }
+  }
+  res.write(formatSseMessage('ready', JSON.stringify({ latest: events.latest })));
   const unsubscribe = events.subscribe(
-    (e) => res.write(formatSseMessage(e.type, JSON.stringify(e))),
+    (e) => res.write(formatSseMessage(e.type, e.data, e.id)),
     () => res.end(),
   );
   const timer = setInterval(() => res.write(formatSseComment('keepalive')), keepaliveMs);
@@ -175,4 +198,10 @@ function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void
   };
   ctx.req.on('close', stop);
   res.on('error', stop);
+}
+
+/** `GET /events/backlog?after=N`: the events after N (at most `limit`), for a client that resumes its stream. */
+function eventBacklog(ctx: Context, events: EventBus): void {
+  const { after, limit } = parseInput(EventBacklogQuery, ctx.query, 'query');
+  ctx.body = events.backlog(after, limit);
 }

@@ -64,6 +64,19 @@ export interface AgentRow {
 /** How a database of jobvisor 0.1 reads today: its run mode and driver, as a target, driver and size. */
 export type LegacyPlacement = (runMode: string, driver: string) => { target: string; driver: string; size: Size };
 
+/** One event of the journal: its number, its type and its JSON text. */
+export interface JournaledEvent {
+  id: number;
+  type: string;
+  data: string;
+}
+
+/** The numbers the journal holds: `oldest` (latest + 1 when it holds none) to `latest` (0 before the first event). */
+export interface JournalRange {
+  oldest: number;
+  latest: number;
+}
+
 export interface JobStore {
   saveJob(job: JobRow): void;
   /** Saves a job (if any) and, in the same transaction, the agent's last applied update number. */
@@ -81,5 +94,13 @@ export interface JobStore {
   getAgent(id: string): AgentRow | undefined;
   listAgentIds(): string[];
   deleteAgent(id: string): void;
+  /**
+   * The event journal: every published event gets the next number (never reused, also across
+   * restarts), and the latest `keep` (or a few more) are kept for clients that resume a stream.
+   */
+  appendEvent(type: string, data: string, keep: number): number;
+  /** Up to `limit` events numbered after `id`, in order. */
+  eventsAfter(id: number, limit: number): JournaledEvent[];
+  eventRange(): JournalRange;
   close(): void;
 }

@@ -29,3 +29,56 @@ export function collectLogEvents(baseUrl: string, token: string) {
     .finally(() => (state.ended = true));
   return { lines, types, state, stop: () => abort.abort() };
 }
+
+export interface SeenEvent {
+  id: number | undefined;
+  event: string;
+  data: any;
+}
+
+/**
+ * Reads `GET /api/events` as a browser's EventSource would: whenever the stream ends or fails,
+ * it reconnects (every `retryMs`) sending the last event id it saw as `Last-Event-ID`.
+ */
+export function resumingEventReader(baseUrl: () => string, token: string, retryMs = 100) {
+  const seen: SeenEvent[] = [];
+  const abort = new AbortController();
+  const state = { lastId: undefined as string | undefined, connections: 0, stopped: false };
+  const once = async () => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (state.lastId !== undefined) headers['last-event-id'] = state.lastId;
+    const res = await fetch(`${baseUrl()}/api/events`, { headers, signal: abort.signal });
+    if (res.status !== 200) throw new Error(`GET /api/events: ${res.status}`);
+    state.connections++;
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const msg = buf.slice(0, i).split('\n');
+        buf = buf.slice(i + 2);
+        const field = (name: string) => msg.filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2));
+        const data = field('data').join('\n');
+        if (!data) continue;
+        const id = field('id')[0];
+        if (id !== undefined) state.lastId = id;
+        seen.push({ id: id === undefined ? undefined : Number(id), event: field('event')[0] ?? 'message', data: JSON.parse(data) });
+      }
+    }
+  };
+  void (async () => {
+    while (!abort.signal.aborted) {
+      await once().catch(() => undefined);
+      if (!abort.signal.aborted) await new Promise((r) => setTimeout(r, retryMs));
+    }
+  })().finally(() => (state.stopped = true));
+  return {
+    seen,
+    state,
+    /** Log lines of one job's run, in the order they came. */
+    lines: (jobId: string) => seen.filter((e) => e.event === 'log' && e.data.jobId === jobId).flatMap((e) => e.data.lines as string[]),
+    types: () => seen.map((e) => e.event),
+    stop: () => abort.abort(),
+  };
+}

@@ -168,9 +168,25 @@ export class Jobvisor {
 
   async start(): Promise<this> {
     await this.startSupervisor();
-    this.server = startProcess('server', this.env({ JOBVISOR_SUPERVISOR_URL: this.supervisorUrl }), 'server listening');
-    this.serverUrl = await this.server.url;
+    await this.startServer();
     return this;
+  }
+
+  /** Starts the server; a restart keeps the port its clients know. */
+  async startServer(): Promise<void> {
+    const port = this.serverUrl ? new URL(this.serverUrl).port : '0';
+    this.server = startProcess('server', this.env({ JOBVISOR_SUPERVISOR_URL: this.supervisorUrl, JOBVISOR_SERVER_PORT: port }), 'server listening');
+    this.serverUrl = await this.server.url;
+  }
+
+  async stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.server;
+    if (!p) return;
+    if (signal === 'SIGKILL') {
+      const exited = new Promise((r) => p.child.once('exit', r));
+      p.child.kill('SIGKILL');
+      await exited;
+    } else await stopProcess(p);
   }
 
   /** Starts the supervisor; a restart keeps the port the server knows. */

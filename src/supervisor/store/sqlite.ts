@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
 import type { Size, Status } from '../../shared/types.js';
-import type { AgentRow, JobRow, JobStore, LegacyPlacement, SchedulerState } from '../store.js';
+import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 
 export const SCHEMA = `
@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS agents (
   pid INTEGER,
   last_seq INTEGER NOT NULL DEFAULT 0,
   started_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL
 );
 `;
 
@@ -211,7 +216,30 @@ export class SqliteJobStore implements JobStore {
       getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
       agentIds: prepare('SELECT id FROM agents'),
       deleteAgent: prepare('DELETE FROM agents WHERE id = ?'),
+      appendEvent: prepare('INSERT INTO events (type, data) VALUES (?, ?)'),
+      eventsAfter: prepare('SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+      latestEvent: prepare("SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'"),
+      oldestEvent: prepare('SELECT min(id) AS id FROM events'),
+      pruneEvents: prepare('DELETE FROM events WHERE id <= ?'),
     };
+  }
+
+  appendEvent(type: string, data: string, keep: number): number {
+    const id = Number(this.statements.appendEvent.run(type, data).lastInsertRowid);
+    // Pruned in steps (a delete every `keep / 10` events), so the journal holds keep..1.1·keep.
+    const step = Math.max(1, Math.floor(keep / 10));
+    if (id % step === 0) this.statements.pruneEvents.run(id - keep);
+    return id;
+  }
+
+  eventsAfter(id: number, limit: number): JournaledEvent[] {
+    return this.statements.eventsAfter.all(id, limit) as JournaledEvent[];
+  }
+
+  eventRange(): JournalRange {
+    const latest = (this.statements.latestEvent.get() as { id: number } | undefined)?.id ?? 0;
+    const oldest = (this.statements.oldestEvent.get() as { id: number | null }).id ?? latest + 1;
+    return { oldest, latest };
   }
 
   saveJob(job: JobRow): void {
