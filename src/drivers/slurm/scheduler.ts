@@ -4,6 +4,7 @@
  * user's jobs, looking up a job that left the queue (`scontrol show job`, then `sacct`), and
  * canceling with `scancel`. Slurm states map to jobvisor's here. Imports shared/ only.
  */
+import os from 'node:os';
 import { schedulerCommand as run, SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler, type SchedulerPhase } from '../../shared/scheduler.js';
 
 async function submit(scriptPath: string, runDir: string): Promise<string> {
@@ -31,18 +32,30 @@ function exitCodeOf(text: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/**
+ * Slurm's reason with the signal of `ExitCode=0:9` (code:signal) added: a job whose command was
+ * killed ends FAILED with code 0, and only the signal says what happened.
+ */
+function reasonOf(reason: string, exitCodeText: string): string {
+  const signal = Number(/^\d+:(\d+)$/.exec(exitCodeText)?.[1] ?? 0);
+  if (!signal) return reason;
+  const name = Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0];
+  const killed = `killed by signal ${signal}${name ? ` (${name})` : ''}`;
+  return reason && reason !== 'None' ? `${reason}, ${killed}` : killed;
+}
+
 /** `scontrol show job` while Slurm remembers the job (MinJobAge), else `sacct`; undefined if neither knows it. */
 async function lookUp(id: string): Promise<EndedJob | undefined> {
   try {
     const out = await run('scontrol', ['show', 'job', '--oneliner', id]);
     const field = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S*)`).exec(out)?.[1] ?? '';
-    if (field('JobState')) return { state: field('JobState'), reason: field('Reason'), exitCode: exitCodeOf(field('ExitCode')) };
+    if (field('JobState')) return { state: field('JobState'), reason: reasonOf(field('Reason'), field('ExitCode')), exitCode: exitCodeOf(field('ExitCode')) };
   } catch (err) {
     if (!(err instanceof SchedulerCommandError) || !/Invalid job id/i.test(err.stderr)) throw err;
   }
   const out = await run('sacct', ['--noheader', '--parsable2', '--jobs', id, '--format=State,ExitCode,Reason']).catch(() => '');
   const [state, exitCode, reason] = (out.split('\n')[0] ?? '').split('|');
-  return state ? { state: state.split(' ')[0] ?? state, reason: reason ?? '', exitCode: exitCodeOf(exitCode ?? '') } : undefined;
+  return state ? { state: state.split(' ')[0] ?? state, reason: reasonOf(reason ?? '', exitCode ?? ''), exitCode: exitCodeOf(exitCode ?? '') } : undefined;
 }
 
 async function cancel(id: string): Promise<void> {
