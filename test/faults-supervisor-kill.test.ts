@@ -175,4 +175,27 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
     }
     events.stop();
   }, 420_000);
+
+  it('a cluster job whose agent died while the supervisor was down waits for the next login, which takes it back', async () => {
+    const events = collectLogLines(jv.serverUrl, admin.token as string);
+    const runs = await Promise.all(kinds.map((kind) => admin.run({ template: 'sleep', target: `kill-${kind}`, jobKey: `orphan-${kind}`, parameters: { seconds: 8, lines: 16 } })));
+    await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.status === 'running' && v.logLines >= 2, 90_000, `${j.jobKey} running`)));
+    await jv.stopSupervisor('SIGKILL');
+    for (const kind of kinds) killAgentOnLoginNode(clusters[kind], `kill-${kind}`, 'KILL', REMOTE_DIR);
+    await jv.startSupervisor();
+    const waiting = await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.loginRequired, 60_000, `${j.jobKey} to ask for a login`)));
+    for (const w of waiting) expect(['running', 'pending']).toContain(w.status);
+    for (const kind of kinds) {
+      const r = await admin.post(`/api/targets/kill-${kind}/login`, loginOf(clusters[kind]));
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    const done = await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.status !== 'pending' && v.status !== 'running', 90_000, `${j.jobKey} to end`)));
+    for (const d of done) {
+      expect([d.jobKey, d.status, d.reason, d.logLines]).toEqual([d.jobKey, 'completed', null, 32]);
+      const seen = (events.lines.get(`${d.jobId}/${d.serial}`) ?? []).filter((l) => l.startsWith('line '));
+      expect(seen, `${d.jobKey}: log events`).toEqual(Array.from({ length: 16 }, (_, k) => `line ${k + 1}`));
+    }
+    expect(events.resyncs()).toBe(0);
+    events.stop();
+  }, 300_000);
 });
