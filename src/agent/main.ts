@@ -5,6 +5,7 @@
  */
 import { createLogger } from '../shared/logger.js';
 import { Agent } from './agent.js';
+import { agentLogDestination } from './logDestination.js';
 
 async function readToken(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -16,7 +17,8 @@ async function readToken(): Promise<string> {
 }
 
 export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const log = createLogger('agent', env.JOBVISOR_LOG_LEVEL ?? 'info');
+  // Its own log must not take the agent down when the disk is full (see logDestination.ts).
+  const log = createLogger('agent', env.JOBVISOR_LOG_LEVEL ?? 'info', agentLogDestination());
   const agentId = env.JOBVISOR_AGENT_ID;
   const url = env.JOBVISOR_AGENT_URL;
   if (!agentId || !url) throw new Error('JOBVISOR_AGENT_ID and JOBVISOR_AGENT_URL must be set');

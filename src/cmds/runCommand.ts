@@ -4,13 +4,14 @@
  * stdout or a status file, a time limit, and a kill that ends the whole group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ProgressSpec } from '../shared/template.js';
 import type { RunEnd } from '../shared/protocol.js';
 import { RUN_LOG } from './runDir.js';
+import { MemoryCgroup } from './memoryCgroup.js';
+import { RunLog } from './runLog.js';
 
 export interface CmdEvents {
   /** The command runs, as the leader of its own process group `pid`. */
@@ -18,6 +19,8 @@ export interface CmdEvents {
   onLine(line: string): void;
   onProgress(value: number, message: string | undefined): void;
   onExit(end: { status: RunEnd; exitCode: number | null; signal: string | null; reason?: string }): void;
+  /** The run log cannot be written (disk full): its lines are kept and written later. null once it can again. */
+  onLogProblem?(what: string | null): void;
 }
 
 export interface CmdSpec {
@@ -46,15 +49,18 @@ export class RunningCmd {
   readonly pid: number;
   readonly exited: Promise<void>;
   private readonly child: ChildProcess;
-  private readonly log: WriteStream;
+  private readonly log: RunLog;
   private readonly stderrTail: string[] = [];
   private killReason: string | null = null;
   private done = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The cmd's memory cgroup, and its out-of-memory kills when the cmd started: a SIGKILL while they went up is out of memory. */
+  private readonly memory: MemoryCgroup | undefined;
+  private readonly oomKillsAtStart: number | undefined;
 
   /** Starts the command; throws if it cannot be spawned (e.g. no such program). */
   static async start(spec: CmdSpec, events: CmdEvents): Promise<RunningCmd> {
-    const log = createWriteStream(path.join(spec.runDir, RUN_LOG), { flags: 'a' });
+    const log = await RunLog.open(path.join(spec.runDir, RUN_LOG), (what) => events.onLogProblem?.(what));
     const [cmd, ...args] = spec.argv as [string, ...string[]];
     const child = spawn(cmd, args, { cwd: spec.runDir, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
@@ -68,10 +74,12 @@ export class RunningCmd {
     return new RunningCmd(child, log, spec, events);
   }
 
-  private constructor(child: ChildProcess, log: WriteStream, private readonly spec: CmdSpec, private readonly events: CmdEvents) {
+  private constructor(child: ChildProcess, log: RunLog, private readonly spec: CmdSpec, private readonly events: CmdEvents) {
     this.child = child;
     this.log = log;
     this.pid = child.pid as number;
+    this.memory = MemoryCgroup.of(this.pid);
+    this.oomKillsAtStart = this.memory?.oomKills();
     const progressRe = spec.progress.kind === 'stdout' ? new RegExp(spec.progress.pattern) : null;
     const stdoutDone = this.readLines(child.stdout, (line) => {
       const m = progressRe?.exec(line);
@@ -140,6 +148,13 @@ export class RunningCmd {
     this.timers.push(timer);
   }
 
+  /** ": out of memory (...)" if the kernel's out-of-memory killer ended a process of the cmd's cgroup while it ran. */
+  private outOfMemory(): string {
+    const now = this.memory?.oomKills();
+    if (this.memory === undefined || now === undefined || this.oomKillsAtStart === undefined || now <= this.oomKillsAtStart) return '';
+    return `: ${this.memory.describe()}`;
+  }
+
   private finish(code: number | null, signal: NodeJS.Signals | null): void {
     this.done = true;
     for (const t of this.timers) clearTimeout(t);
@@ -151,9 +166,9 @@ export class RunningCmd {
     } else if (code === 0) {
       this.events.onExit({ status: 'completed', exitCode: 0, signal: null });
     } else {
-      const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      const how = signal ? `killed by ${signal}${signal === 'SIGKILL' ? this.outOfMemory() : ''}` : `exited with code ${code}`;
       const tail = this.stderrTail.slice(-5).join('\n');
-      this.events.onExit({ status: 'error', exitCode: code, signal: signalName, reason: tail ? `${tail}\n(${how})` : `the command ${how}` });
+      this.events.onExit({ status: 'error', exitCode: code, signal: signalName, reason: tail ? `${tail}\n(${how})` : `the command ${signal ? 'was ' : ''}${how}` });
     }
   }
 }

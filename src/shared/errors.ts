@@ -46,6 +46,10 @@ export const ERRORS = {
   AGENT_START_TIMEOUT: { status: 503, expose: true, retryable: true },
   AGENT_LOST: { status: 503, expose: true, retryable: true },
   OP_TIMEOUT: { status: 504, expose: true, retryable: true },
+  /** Storage (see storageErrors.ts): the disk is full, the database is locked by another process, or cannot be read or written. */
+  STORAGE_FULL: { status: 507, expose: true, retryable: true, wsClose: 1013 },
+  DATABASE_BUSY: { status: 503, expose: true, retryable: true, wsClose: 1013 },
+  STORAGE_FAILED: { status: 503, expose: true, retryable: true, wsClose: 1013 },
   AGENT_UNKNOWN: { status: 401, expose: true, retryable: false, wsClose: 4401 },
   AGENT_PROTOCOL: { status: 400, expose: true, retryable: false, wsClose: 1008 },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },

@@ -1,15 +1,23 @@
 /**
  * The one place that turns errors into HTTP answers. A JobvisorError that may be shown answers
  * with its status and `{error:{code,message,details?}}`; anything else is logged with an id and
- * answers 500 INTERNAL with that id only. A 401 says `WWW-Authenticate: Bearer`; a 429 says
+ * answers 500 INTERNAL with that id only; a storage failure (disk full, database locked: see
+ * storageErrors.ts) answers with its own code and status. A 401 says `WWW-Authenticate: Bearer`; a 429 says
  * `Retry-After` when its details give `retryAfterSeconds`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { errorBody, JobvisorError, type ErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
+import { storageError } from './storageErrors.js';
 
 export function errorAnswer(err: unknown, ctx: Context, logger: Logger): { status: number; body: ErrorBody } {
+  // A database that cannot be written (disk full, locked by another process) answers with its own code: nothing was changed.
+  const storage = err instanceof JobvisorError ? undefined : storageError(err, `the ${(logger.bindings() as { name?: string }).name ?? 'jobvisor'}`);
+  if (storage) {
+    logger.warn({ err, method: ctx.method, path: ctx.path, code: storage.code }, 'request failed: storage');
+    return { status: storage.status, body: errorBody(storage) };
+  }
   if (err instanceof JobvisorError && err.expose) {
     return { status: err.status, body: errorBody(err) };
   }

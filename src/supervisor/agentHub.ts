@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { JobvisorError, wsCloseCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { delay, sleep, type RetryPolicy } from '../shared/retry.js';
+import { storageError } from '../shared/storageErrors.js';
 import {
   AGENT_ID_HEADER,
   AgentMessage,
@@ -50,7 +52,12 @@ interface Connection {
   chain: Promise<void>;
   /** Set once the connection is being closed (for a message it sent, or replaced by a newer one): nothing it sends after is applied. */
   closing: boolean;
+  /** Aborted once the connection has ended. */
+  gone: AbortController;
 }
+
+/** How an update that could not be stored is tried again. */
+const STORAGE_RETRY: RetryPolicy = { baseMs: 250, maxMs: 5000, jitter: 0.2 };
 
 export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
@@ -127,7 +134,7 @@ export class AgentHub {
       this.drop(previous, 'replaced by a new connection');
       previous.ws.terminate();
     }
-    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false };
+    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false, gone: new AbortController() };
     this.connections.set(agentId, conn);
     ws.on('pong', () => {
       conn.alive = true;
@@ -141,6 +148,7 @@ export class AgentHub {
   }
 
   private drop(conn: Connection, why: string): void {
+    conn.gone.abort();
     if (this.connections.get(conn.agentId) !== conn) return;
     this.connections.delete(conn.agentId);
     for (const p of conn.pending.values()) p.reject(new JobvisorError('AGENT_LOST', `the agent's connection ended: ${why}`));
@@ -207,8 +215,28 @@ export class AgentHub {
       await this.handlers.onHello(conn.agentId, msg);
       return;
     }
-    await this.handlers.onUpdate(conn.agentId, msg);
-    this.write(conn, { v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq });
+    if (await this.applyUpdate(conn, msg)) this.write(conn, { v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq });
+  }
+
+  /**
+   * Applies an update; one that cannot be stored (disk full, database locked) is not acknowledged
+   * and is tried again, with a growing delay, for as long as its connection lasts (the updates
+   * after it wait their turn; a new connection sends them all again). False if the connection ended first.
+   */
+  private async applyUpdate(conn: Connection, msg: UpdateMessage): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.handlers.onUpdate(conn.agentId, msg);
+        if (attempt > 0) this.log.info({ agentId: conn.agentId, seq: msg.seq, attempts: attempt + 1 }, 'an update that could not be stored is stored now');
+        return true;
+      } catch (err) {
+        const storage = storageError(err, 'the supervisor');
+        if (!storage) throw err;
+        if (attempt === 0) this.log.warn({ agentId: conn.agentId, seq: msg.seq, code: storage.code, err: storage.message }, 'an update could not be stored; it is not acknowledged and is tried again');
+      }
+      await sleep(delay(attempt, STORAGE_RETRY), conn.gone.signal);
+      if (conn.closing || conn.gone.signal.aborted) return false;
+    }
   }
 
   private write(conn: Connection, msg: SupervisorMessage): void {
@@ -219,6 +247,7 @@ export class AgentHub {
     for (const conn of this.connections.values()) {
       if (!conn.alive) {
         this.log.warn({ agentId: conn.agentId }, 'agent missed a heartbeat; terminating its connection');
+        this.drop(conn, 'it did not answer the heartbeat');
         conn.ws.terminate();
         continue;
       }

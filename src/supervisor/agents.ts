@@ -8,6 +8,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AgentView, TargetLoginBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
+import { delay, type RetryPolicy } from '../shared/retry.js';
+import { storageError } from '../shared/storageErrors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Size } from '../shared/types.js';
 import type { AgentHandle, Driver } from '../drivers/driver.js';
@@ -28,8 +30,12 @@ export interface ManagedAgent {
   lastHeartbeat: number | null;
   leases: number;
   idleTimer: NodeJS.Timeout | null;
-  /** Fires when an agent the supervisor cannot watch as a process has been disconnected too long, or its login runs out. */
+  /** Fires when an agent has been disconnected too long (hung, or unreachable), or its login runs out. */
   lostTimer: NodeJS.Timeout | null;
+  /** Why its connection last ended. */
+  lostWhy: string | null;
+  /** Why the supervisor ended it, when it did so on its own (its runs are told). */
+  endedBecause: string | null;
   /** Resolved each time the agent (re)connects. */
   connectedWaiters: Set<() => void>;
 }
@@ -42,6 +48,8 @@ export interface AgentManagerDeps {
   freeSlots(target: string, size: Size, pool: string): number;
   startTimeoutMs: number;
   idleMs: number;
+  /** How long an agent may stay disconnected before it is stopped, unless its driver says (AgentHandle.lostAfterMs). */
+  lostAfterMs?: number;
   log: Logger;
   now?: () => number;
   /** Asks a connected agent to end by itself (best effort), before its driver stops it. */
@@ -50,6 +58,9 @@ export interface AgentManagerDeps {
   onAgentGone(agentId: string, reason: string): void;
   onChange(): void;
 }
+
+/** How an ended agent whose end could not be stored is tried again. */
+const GONE_RETRY: RetryPolicy = { baseMs: 500, maxMs: 10_000, jitter: 0.2 };
 
 const hash = (token: string) => createHash('sha256').update(token).digest();
 const seconds = (ms: number) => String(Math.round(ms / 100) / 10);
@@ -146,11 +157,12 @@ export class AgentManager {
     this.deps.onChange();
   }
 
-  onDisconnect(agentId: string): void {
+  onDisconnect(agentId: string, why = 'its connection ended'): void {
     this.earlyConnected.delete(agentId);
     const agent = this.agents.get(agentId);
     if (!agent || agent.state === 'stopping') return;
     agent.state = 'disconnected';
+    agent.lostWhy = why;
     agent.since = this.now();
     this.clearIdle(agent);
     this.armLost(agent);
@@ -158,11 +170,14 @@ export class AgentManager {
   }
 
   private armLost(agent: ManagedAgent): void {
-    const after = agent.handle.lostAfterMs;
+    const after = agent.handle.lostAfterMs ?? this.deps.lostAfterMs;
     if (after === undefined || agent.lostTimer) return;
     agent.lostTimer = setTimeout(() => {
       agent.lostTimer = null;
-      if (agent.state === 'disconnected') void this.stop(agent, `its connection stayed down for ${seconds(after)} s`);
+      if (agent.state !== 'disconnected') return;
+      const why = `its connection ended (${agent.lostWhy ?? 'no reason given'}) and stayed down for ${seconds(after)} s`;
+      agent.endedBecause = `${why}; the supervisor stopped it`;
+      void this.stop(agent, why);
     }, after);
     agent.lostTimer.unref();
   }
@@ -277,7 +292,7 @@ export class AgentManager {
   }
 
   private manage(who: Pick<ManagedAgent, 'id' | 'user' | 'target' | 'size' | 'driver'>, handle: AgentHandle, state: AgentState): ManagedAgent {
-    const agent: ManagedAgent = { ...who, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, lostTimer: null, connectedWaiters: new Set() };
+    const agent: ManagedAgent = { ...who, handle, state, since: this.now(), lastHeartbeat: null, leases: 0, idleTimer: null, lostTimer: null, lostWhy: null, endedBecause: null, connectedWaiters: new Set() };
     const id = who.id;
     this.agents.set(id, agent);
     if (handle.expiresAt !== undefined) {
@@ -291,14 +306,27 @@ export class AgentManager {
   }
 
   private track(agent: ManagedAgent): void {
-    void agent.handle.exited.then(({ reason }) => {
+    void agent.handle.exited.then(({ reason: exit }) => {
       this.clearIdle(agent);
       this.agents.delete(agent.id);
-      this.deps.store.deleteAgent(agent.id);
+      const reason = agent.endedBecause ? `${agent.endedBecause} (${exit})` : exit;
       this.deps.log.info({ agentId: agent.id, reason }, 'agent ended');
-      this.deps.onAgentGone(agent.id, reason);
+      this.settleGone(agent.id, reason);
       this.deps.onChange();
     });
+  }
+
+  /** Forgets an ended agent and settles its runs; what cannot be stored yet (disk full, database locked) is tried again later. */
+  private settleGone(agentId: string, reason: string, attempt = 0): void {
+    try {
+      this.deps.store.deleteAgent(agentId);
+      this.deps.onAgentGone(agentId, reason);
+    } catch (err) {
+      const storage = storageError(err, 'the supervisor');
+      if (!storage) throw err;
+      this.deps.log.warn({ agentId, code: storage.code, err: storage.message, attempt }, 'an ended agent and its runs could not be stored; trying again');
+      setTimeout(() => this.settleGone(agentId, reason, attempt + 1), delay(attempt, GONE_RETRY)).unref();
+    }
   }
 
   private async waitConnected(agent: ManagedAgent, signal: AbortSignal): Promise<void> {
@@ -316,7 +344,8 @@ export class AgentManager {
           throw new JobvisorError('AGENT_START_FAILED', `agent ended before it connected: ${reason}${tail ? `\n${tail}` : ''}`);
         }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new JobvisorError('AGENT_START_TIMEOUT', `agent did not connect within ${seconds(timeoutMs)} s`)), timeoutMs);
+          const lost = () => (agent.lostWhy !== null ? `the agent did not reconnect within ${seconds(timeoutMs)} s (${agent.lostWhy})` : undefined);
+          timer = setTimeout(() => reject(new JobvisorError('AGENT_START_TIMEOUT', lost() ?? `agent did not connect within ${seconds(timeoutMs)} s`)), timeoutMs);
         }),
         new Promise<never>((_, reject) => {
           if (signal.aborted) reject(signal.reason);

@@ -15,6 +15,10 @@ import { OpAbandoned, sendOp, sendToAgent, type OpContext } from './opLoop.js';
 import { Slots, type Release } from './slots.js';
 import { buildRunOp } from './runOp.js';
 import { applyUpdate } from './updates.js';
+import { storageError } from '../shared/storageErrors.js';
+
+/** How long a run op that could not store its state waits before it starts again. */
+const STORAGE_RETRY_MS = 2000;
 
 export interface JobContext extends OpContext {
   store: JobStore;
@@ -130,12 +134,11 @@ export class ComputeJob {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();
-    this.row = { ...previous, ...next, ...freshRun(now), serial: isFirst ? previous.serial : previous.serial + 1 };
+    const row = { ...previous, ...next, ...freshRun(now), serial: isFirst ? previous.serial : previous.serial + 1 };
+    this.commit(row, isFirst ? undefined : (r) => this.ctx.store.archiveAndSave(previous, r));
     this.waitingFor = 'queued';
     this.queuePosition = null;
     this.canceling = null;
-    if (isFirst) this.ctx.store.saveJob(this.row);
-    else this.ctx.store.archiveAndSave(previous, this.row);
     this.announce('run queued');
     this.launch(template);
   }
@@ -144,18 +147,16 @@ export class ComputeJob {
     if (this.row.status === 'running') return;
     this.assertFrom('running', ['pending']);
     const now = this.ctx.now();
-    this.row = { ...this.row, status: 'running', pid, startedAt: now, updatedAt: now };
+    this.commit({ ...this.row, status: 'running', pid, startedAt: now, updatedAt: now });
     this.waitingFor = null;
     this.queuePosition = null;
-    this.ctx.store.saveJob(this.row);
     this.announce('run started');
   }
 
   /** A run handed to a scheduler: it stays pending, now known by the scheduler's job id. */
   private submitted(externalId: string): void {
     if (this.row.externalId !== externalId) {
-      this.row = { ...this.row, externalId, updatedAt: this.ctx.now() };
-      this.ctx.store.saveJob(this.row);
+      this.commit({ ...this.row, externalId, updatedAt: this.ctx.now() });
     }
     this.setWaiting(`${this.schedulerJob(externalId)}: submitted`);
   }
@@ -169,16 +170,21 @@ export class ComputeJob {
   end(status: RunEnd, reason: string | null, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r)): void {
     this.assertFrom(status, ['pending', 'running']);
     const now = this.ctx.now();
-    this.row = { ...this.row, status, reason, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress };
+    this.commit({ ...this.row, status, reason, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress }, save);
     this.waitingFor = null;
     this.queuePosition = null;
-    save(this.row);
     this.releaseHeld();
     this.runAbort?.abort(new OpAbandoned(`run ended: ${status}`));
     this.runAbort = null;
     this.announce('run ended', { reason });
     for (const w of this.endWaiters) w();
     this.endWaiters.clear();
+  }
+
+  /** Persists a new row, then holds it: a row that cannot be saved (disk full, database locked) leaves the job as it was. */
+  private commit(next: JobRow, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r)): void {
+    save(next);
+    this.row = next;
   }
 
   private assertFrom(to: Status, allowed: Status[]): void {
@@ -250,12 +256,14 @@ export class ComputeJob {
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
     } catch (err) {
-      this.runFailed(serial, err);
+      this.runFailed(serial, err, template);
     }
   }
 
-  private runFailed(serial: number, err: unknown): void {
+  private runFailed(serial: number, err: unknown, template: Template): void {
     if (err instanceof OpAbandoned || this.row.serial !== serial || this.row.status !== 'pending') return;
+    const storage = storageError(err, 'the supervisor');
+    if (storage) return this.retryLater(serial, storage, template);
     if (err instanceof JobvisorError && err.code === 'LOGIN_REQUIRED') {
       this.awaitingLogin = true;
       this.releaseHeld();
@@ -264,7 +272,28 @@ export class ComputeJob {
     }
     const message = err instanceof JobvisorError && err.expose ? err.message : 'internal error while starting the run';
     if (!(err instanceof JobvisorError)) this.ctx.log.error({ jobId: this.row.id, serial, err }, 'run op failed');
-    this.end('error', message);
+    try {
+      this.end('error', message);
+    } catch (endErr) {
+      const storage = storageError(endErr, 'the supervisor');
+      if (!storage) throw endErr;
+      this.retryLater(serial, storage, template);
+    }
+  }
+
+  /**
+   * The run op could not store what it did (disk full, database locked): the run stays pending,
+   * says why, and its op starts again from the top after a while (the run op is idempotent on the agent).
+   */
+  private retryLater(serial: number, storage: JobvisorError, template: Template): void {
+    this.releaseHeld();
+    this.ctx.log.warn({ jobId: this.row.id, serial, code: storage.code, err: storage.message }, 'run op could not store its state; trying again');
+    this.setWaiting(`${storage.message.split(':')[0]}: trying again`);
+    const signal = this.runAbort?.signal;
+    const timer = setTimeout(() => {
+      if (this.row.serial === serial && this.row.status === 'pending' && this.runAbort?.signal === signal && !signal?.aborted) this.launch(template);
+    }, STORAGE_RETRY_MS);
+    timer.unref();
   }
 
   private leaseAgent(agent: ManagedAgent): void {
@@ -276,8 +305,7 @@ export class ComputeJob {
   private markSent(agent: ManagedAgent): void {
     this.leaseAgent(agent);
     if (this.row.sent && this.row.agentId === agent.id) return;
-    this.row = { ...this.row, sent: true, agentId: agent.id, updatedAt: this.ctx.now() };
-    this.ctx.store.saveJob(this.row);
+    this.commit({ ...this.row, sent: true, agentId: agent.id, updatedAt: this.ctx.now() });
   }
 
   private releaseHeld(): void {
@@ -328,8 +356,7 @@ export class ComputeJob {
   private detach(reason: string): void {
     this.runAbort?.abort(new OpAbandoned('agent gone'));
     this.releaseHeld();
-    this.row = { ...this.row, agentId: null, updatedAt: this.ctx.now() };
-    this.ctx.store.saveJob(this.row);
+    this.commit({ ...this.row, agentId: null, updatedAt: this.ctx.now() });
     this.waitingFor = `login required: log in to ${this.ctx.describeTarget(this.row).title} again to follow ${this.schedulerJob(this.row.externalId)} (${reason})`;
     this.announce('run detached from its agent', { reason });
   }
@@ -338,8 +365,7 @@ export class ComputeJob {
   attach(agent: ManagedAgent, op: Extract<Op, { kind: 'attach' }>): void {
     this.leaseAgent(agent);
     if (this.held.releases.length === 1) this.held.releases.push(this.runDirSlot.take(), this.ctx.cpuSlots(this.row, agent.handle.pool).take());
-    this.row = { ...this.row, agentId: agent.id, updatedAt: this.ctx.now() };
-    this.ctx.store.saveJob(this.row);
+    this.commit({ ...this.row, agentId: agent.id, updatedAt: this.ctx.now() });
     this.waitingFor = this.row.status === 'pending' ? `${this.schedulerJob(this.row.externalId)}: re-attached` : null;
     this.announce('run re-attached', { agentId: agent.id });
     this.ctx.hub.send(agent.id, op).catch((err: unknown) => this.ctx.log.warn({ jobId: this.row.id, err: (err as Error).message }, 'attach op failed'));
@@ -373,9 +399,11 @@ export class ComputeJob {
     } catch (err) {
       if (this.row.serial !== current || !isActive(this.row.status)) return;
       this.ctx.log.warn({ jobId: this.row.id, err: (err as Error).message }, 'cancel could not reach the agent; stopping it');
+      // The run ends with its agent (agentGone) or here, whichever comes first: either way, saying so.
+      this.canceling = `${reason} (the agent did not answer and was stopped)`;
       const agent = this.ctx.agents.get(agentId);
       if (agent) await this.ctx.agents.stop(agent, 'cancel could not reach it');
-      if (this.row.serial === current && isActive(this.row.status)) this.end('canceled', `${reason} (the agent did not answer and was stopped)`);
+      if (this.row.serial === current && isActive(this.row.status)) this.end('canceled', this.canceling);
     }
   }
 
@@ -402,12 +430,11 @@ export class ComputeJob {
       return [];
     }
     const applied = applyUpdate(this.row, update, this.ctx.now(), this.ctx.describeTarget(this.row).scheduler ?? this.row.driver);
-    this.row = applied.row;
+    this.commit(applied.row, save);
     if (applied.waitingFor !== undefined) {
       this.waitingFor = applied.waitingFor;
       this.queuePosition = null;
     }
-    save(this.row);
     const events: JobEvent[] = [];
     if (applied.lines) events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: applied.lines });
     events.push({ type: 'job', user: this.row.user, job: this.view(false) });

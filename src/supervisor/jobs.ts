@@ -79,7 +79,12 @@ export class JobService {
       this.checkQuotas(caller, existing);
       if (!existing) {
         const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next });
-        job.startRun(next, template, true);
+        try {
+          job.startRun(next, template, true);
+        } catch (err) {
+          this.jobs.delete(job.id); // never stored (disk full, database locked): no such job
+          throw err;
+        }
         return job.view();
       }
       const job = this.load(existing);

@@ -84,6 +84,10 @@ export class ProcessEngine implements RunEngine {
           onProgress: (value, message) => {
             run.progress = { value, ...(message === undefined ? {} : { message: message.slice(0, 500) }) };
           },
+          onLogProblem: (what) => {
+            if (what) this.o.log.warn({ jobId: op.jobId, serial: op.serial, problem: what }, 'the run log cannot be written; its lines are kept');
+            else this.o.log.info({ jobId: op.jobId, serial: op.serial }, 'the run log is written again');
+          },
           onExit: (end) => {
             if (group !== null) this.o.groups.remove(group);
             this.flushRun(run);
