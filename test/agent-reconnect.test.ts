@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Jobvisor, type Client } from './helpers/jobvisor.js';
 import { TcpProxy } from './helpers/tcpProxy.js';
+import { collectLogEvents } from './helpers/events.js';
 import { waitFor } from './helpers/wait.js';
 
 describe('an agent whose websocket is cut mid-run', () => {
@@ -47,27 +48,3 @@ describe('an agent whose websocket is cut mid-run', () => {
     events.stop();
   });
 });
-
-/** Reads the public event stream and keeps every log line in order. */
-function collectLogEvents(baseUrl: string, token: string) {
-  const lines: string[] = [];
-  const abort = new AbortController();
-  void (async () => {
-    const res = await fetch(`${baseUrl}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = msg.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-        if (!data) continue;
-        const e = JSON.parse(data) as { type: string; lines?: string[] };
-        if (e.type === 'log') lines.push(...(e.lines ?? []));
-      }
-    }
-  })().catch(() => undefined);
-  return { lines, stop: () => abort.abort() };
-}

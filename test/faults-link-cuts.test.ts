@@ -11,6 +11,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { Jobvisor, type Client } from './helpers/jobvisor.js';
+import { resumingEventReader } from './helpers/events.js';
 import { waitFor } from './helpers/wait.js';
 
 /** mulberry32: a small seeded generator, good enough to pick cut points. */
@@ -106,32 +107,6 @@ class CuttingProxy {
 
 const SEED = process.env.JOBVISOR_FAULT_SEED ? Number(process.env.JOBVISOR_FAULT_SEED) : Math.floor(Math.random() * 2 ** 31);
 
-/** Reads the event stream: each job's log lines in order, and the progress of each of its job events. */
-function collectEvents(baseUrl: string, token: string) {
-  const lines = new Map<string, string[]>();
-  const progress = new Map<string, number[]>();
-  const abort = new AbortController();
-  void (async () => {
-    const res = await fetch(`${baseUrl}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = msg.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-        if (!data) continue;
-        const e = JSON.parse(data) as { type?: string; jobId?: string; lines?: string[]; job?: JobView };
-        if (e.type === 'log' && e.jobId) lines.set(e.jobId, [...(lines.get(e.jobId) ?? []), ...(e.lines ?? [])]);
-        if (e.type === 'job' && e.job && e.job.progress !== null) progress.set(e.job.jobId, [...(progress.get(e.job.jobId) ?? []), e.job.progress]);
-      }
-    }
-  })().catch(() => undefined);
-  return { lines, progress, stop: () => abort.abort() };
-}
-
 describe(`agent links cut at random moments, mid-message (seed ${SEED})`, () => {
   let jv: Jobvisor;
   let admin: Client;
@@ -160,7 +135,7 @@ describe(`agent links cut at random moments, mid-message (seed ${SEED})`, () => 
   });
 
   it('applies every update exactly once, in order: logs, log events, progress and statuses', async () => {
-    const events = collectEvents(jv.serverUrl, admin.token as string);
+    const events = resumingEventReader(() => jv.serverUrl, admin.token as string);
     await waitFor(async () => (await admin.get('/api/jobs')).status === 200);
     const plans = [
       { jobKey: 'cut-a', size: 'sequential', lines: 600, seconds: 18 },
@@ -187,9 +162,9 @@ describe(`agent links cut at random moments, mid-message (seed ${SEED})`, () => 
       expect(job.logLines, `${p.jobKey} log lines (seed ${SEED})`).toBe(p.lines * 2);
       const log = (await admin.get(`/api/jobs/${job.jobId}/log?limit=1048576`)).body.text as string;
       expect(log).toBe(expected.join('\n') + '\n');
-      await waitFor(() => (events.lines.get(job.jobId)?.length ?? 0) >= expected.length, { what: `${p.jobKey}'s log events (seed ${SEED})` });
-      expect(events.lines.get(job.jobId), `${p.jobKey}'s log events, each once and in order (seed ${SEED})`).toEqual(expected);
-      const progress = events.progress.get(job.jobId) ?? [];
+      await waitFor(() => events.lines(job.jobId).length >= expected.length, { what: `${p.jobKey}'s log events (seed ${SEED})` });
+      expect(events.lines(job.jobId), `${p.jobKey}'s log events, each once and in order (seed ${SEED})`).toEqual(expected);
+      const progress = events.jobViews(job.jobId).flatMap((v) => (v.progress === null ? [] : [v.progress]));
       expect(progress.every((v, k) => k === 0 || v >= progress[k - 1]!), `${p.jobKey}'s progress never goes back (seed ${SEED})`).toBe(true);
     }
     expect(jv.logs()).not.toMatch(/could not be delivered|skips ahead/);

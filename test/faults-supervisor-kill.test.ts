@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/cluster.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import { resumingEventReader } from './helpers/events.js';
 import { waitFor } from './helpers/wait.js';
 import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
 
@@ -22,33 +23,6 @@ const RUNS_PER_TARGET = 4;
 const LINES = 12;
 const SECONDS = 4;
 const one = { sequential: { slots: 1 }, parallel: { slots: 1 } };
-
-/** Reads the event stream: each run's log lines (by job id and serial), in the order they came. */
-function collectLogLines(baseUrl: string, token: string) {
-  const lines = new Map<string, string[]>();
-  let resyncs = 0;
-  const abort = new AbortController();
-  void (async () => {
-    const res = await fetch(`${baseUrl}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (msg.split('\n').includes('event: resync')) resyncs++;
-        const data = msg.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-        if (!data) continue;
-        const e = JSON.parse(data) as { type?: string; jobId?: string; serial?: number; lines?: string[] };
-        const run = `${e.jobId}/${e.serial}`;
-        if (e.type === 'log' && e.jobId) lines.set(run, [...(lines.get(run) ?? []), ...(e.lines ?? [])]);
-      }
-    }
-  })().catch(() => undefined);
-  return { lines, resyncs: () => resyncs, stop: () => abort.abort() };
-}
 
 describe('the supervisor SIGKILLed twice with runs running and pending on local, docker, Slurm and Grid Engine', () => {
   const kinds: ClusterKind[] = ['slurm', 'sge'];
@@ -111,7 +85,7 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
   });
 
   it('loses none, runs none twice, keeps the pending ones in order and every log line once', async () => {
-    const events = collectLogLines(jv.serverUrl, admin.token as string);
+    const events = resumingEventReader(() => jv.serverUrl, admin.token as string);
     const targetNames = Object.keys(ledgers);
     // The last run of each target is a job's second run: its job is older than the others (the
     // order of the database's rows is not the order the runs were queued in).
@@ -161,7 +135,7 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
       const log = read.body.text as string;
       expect(log, `${r.name}: run log`).toBe(Array.from({ length: LINES }, (_, k) => `${r.name} line ${k + 1}\n`).join(''));
       // The server resumes its supervisor stream after each restart: every line once, in order, no resync.
-      const seen = events.lines.get(`${r.job.jobId}/${r.now.serial}`) ?? [];
+      const seen = events.lines(r.job.jobId, r.now.serial);
       expect(seen, `${r.name}: log events`).toEqual(Array.from({ length: LINES }, (_, k) => `${r.name} line ${k + 1}`));
     }
     expect(events.resyncs(), 'resync events').toBe(0);
@@ -177,7 +151,7 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
   }, 420_000);
 
   it('a cluster job whose agent died while the supervisor was down waits for the next login, which takes it back', async () => {
-    const events = collectLogLines(jv.serverUrl, admin.token as string);
+    const events = resumingEventReader(() => jv.serverUrl, admin.token as string);
     const runs = await Promise.all(kinds.map((kind) => admin.run({ template: 'sleep', target: `kill-${kind}`, jobKey: `orphan-${kind}`, parameters: { seconds: 8, lines: 16 } })));
     await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.status === 'running' && v.logLines >= 2, 90_000, `${j.jobKey} running`)));
     await jv.stopSupervisor('SIGKILL');
@@ -192,7 +166,7 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
     const done = await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.status !== 'pending' && v.status !== 'running', 90_000, `${j.jobKey} to end`)));
     for (const d of done) {
       expect([d.jobKey, d.status, d.reason, d.logLines]).toEqual([d.jobKey, 'completed', null, 32]);
-      const seen = (events.lines.get(`${d.jobId}/${d.serial}`) ?? []).filter((l) => l.startsWith('line '));
+      const seen = events.lines(d.jobId, d.serial).filter((l) => l.startsWith('line '));
       expect(seen, `${d.jobKey}: log events`).toEqual(Array.from({ length: 16 }, (_, k) => `line ${k + 1}`));
     }
     expect(events.resyncs()).toBe(0);

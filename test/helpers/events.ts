@@ -1,4 +1,5 @@
 /** Reading the public event stream in tests. */
+import type { JobView } from '../../src/shared/api.js';
 
 /** Reads `GET /api/events` and keeps every log line (in order), the name of every event seen, and whether the stream ended. */
 export function collectLogEvents(baseUrl: string, token: string) {
@@ -76,9 +77,13 @@ export function resumingEventReader(baseUrl: () => string, token: string, retryM
   return {
     seen,
     state,
-    /** Log lines of one job's run, in the order they came. */
-    lines: (jobId: string) => seen.filter((e) => e.event === 'log' && e.data.jobId === jobId).flatMap((e) => e.data.lines as string[]),
+    /** Log lines of one job (of its run `serial`, if given), in the order they came. */
+    lines: (jobId: string, serial?: number) =>
+      seen.filter((e) => e.event === 'log' && e.data.jobId === jobId && (serial === undefined || e.data.serial === serial)).flatMap((e) => e.data.lines as string[]),
+    /** The job views of one job's events, in order. */
+    jobViews: (jobId: string) => seen.filter((e) => e.event === 'job' && e.data.job.jobId === jobId).map((e) => e.data.job as JobView),
     types: () => seen.map((e) => e.event),
+    resyncs: () => seen.filter((e) => e.event === 'resync').length,
     stop: () => abort.abort(),
   };
 }
