@@ -40,13 +40,19 @@ async function startFakeSupervisor() {
   const fake = {
     received,
     eventStreams,
+    /** The `Last-Event-ID` of each `GET /events`, in order (undefined: none sent). */
+    resumedFrom: [] as (string | undefined)[],
+    /** Answer the next resuming stream with `resync` (as a supervisor that no longer has those events). */
+    resyncNext: false,
+    lastId: 0,
     port: 0,
     handler: ((_req, res) => {
       res.setHeader('content-type', 'application/json');
       res.end('{"ok":true}');
     }) as Handler,
     sendEvent(event: JobEvent) {
-      for (const res of eventStreams) res.write(`data: ${JSON.stringify(event)}\n\n`);
+      const id = ++fake.lastId;
+      for (const res of eventStreams) res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     },
   };
   const server = http.createServer((req, res) => {
@@ -58,6 +64,13 @@ async function startFakeSupervisor() {
       if (r.url === '/events') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(': hi\n\n');
+        const from = req.headers['last-event-id'] as string | undefined;
+        fake.resumedFrom.push(from);
+        if (from !== undefined && fake.resyncNext) {
+          fake.resyncNext = false;
+          res.write(`event: resync\ndata: ${JSON.stringify({ latest: fake.lastId })}\n\n`);
+        }
+        res.write(`event: ready\ndata: ${JSON.stringify({ latest: fake.lastId })}\n\n`);
         eventStreams.add(res);
         res.on('close', () => eventStreams.delete(res));
         return;
@@ -120,9 +133,11 @@ async function waitFor<T>(check: () => T | undefined, ms = 5000): Promise<T> {
 }
 
 /** An SSE client of the server's /api/events, collecting messages. */
-async function openEvents(server: RunningServer, token: string) {
+async function openEvents(server: RunningServer, token: string, lastEventId?: string) {
   const controller = new AbortController();
-  const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+  const res = await fetch(`${server.url}/api/events`, { headers, signal: controller.signal });
   const messages: SseMessage[] = [];
   const parser = new SseParser((m) => messages.push(m));
   const decoder = new TextDecoder();
@@ -137,7 +152,7 @@ async function openEvents(server: RunningServer, token: string) {
     controller.abort();
     await reading;
   });
-  return { res, messages };
+  return { res, messages, close: () => controller.abort() };
 }
 
 function jobEvent(user: string, jobId: string): JobEvent {
@@ -245,7 +260,7 @@ describe('server event stream', () => {
     fake.sendEvent(jobEvent('bob', 'bobs-job'));
     fake.sendEvent(jobEvent('alice', 'alices-job'));
     await waitFor(() => (admin.messages.length === 3 && alice.messages.length === 2 ? true : undefined));
-    expect(alice.messages[1]).toEqual({ event: 'log', data: JSON.stringify(jobEvent('alice', 'alices-job')) });
+    expect(alice.messages[1]).toEqual({ event: 'log', data: JSON.stringify(jobEvent('alice', 'alices-job')), id: '2' });
     expect(admin.messages.slice(1).map((m) => (JSON.parse(m.data) as { jobId: string }).jobId)).toEqual(['bobs-job', 'alices-job']);
   });
 
@@ -258,15 +273,37 @@ describe('server event stream', () => {
     expect(stream.text()).toMatch(/event: end\ndata: \{"reason":"logged out"\}\n\n$/);
   });
 
-  it('reconnects to the supervisor when its stream drops and tells clients to resync', async () => {
+  it('reconnects to the supervisor when its stream drops, resuming after the last event id it saw', async () => {
     const { fake, server, aliceToken } = await startWithFakeSupervisor();
     await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
     const alice = await openEvents(server, aliceToken);
+    fake.sendEvent(jobEvent('alice', 'before-drop'));
+    await waitFor(() => alice.messages.find((m) => m.data.includes('before-drop')));
     for (const res of fake.eventStreams) res.destroy();
-    await waitFor(() => (alice.messages.some((m) => m.event === 'resync') ? true : undefined));
-    await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
+    await waitFor(() => (fake.resumedFrom.length === 2 && fake.eventStreams.size === 1 ? true : undefined));
+    expect(fake.resumedFrom).toEqual([undefined, '1']);
     fake.sendEvent(jobEvent('alice', 'after-reconnect'));
     await waitFor(() => alice.messages.find((m) => m.data.includes('after-reconnect')));
+    expect(alice.messages.map((m) => m.event)).toEqual(['hello', 'log', 'log']);
+
+    // A client that comes back with the last id it saw gets what it missed (its own only) from the server's memory.
+    alice.close();
+    fake.sendEvent(jobEvent('alice', 'missed-1'));
+    fake.sendEvent(jobEvent('bob', 'not-hers'));
+    fake.sendEvent(jobEvent('alice', 'missed-2'));
+    const back = await openEvents(server, aliceToken, '2');
+    await waitFor(() => (back.messages.length === 3 ? true : undefined));
+    expect(back.messages.slice(1).map((m) => [m.id, (JSON.parse(m.data) as { jobId: string }).jobId])).toEqual([
+      ['3', 'missed-1'],
+      ['5', 'missed-2'],
+    ]);
+    expect(fake.received.map((r) => r.url)).not.toContain('/events/backlog?after=2&limit=1000');
+
+    // A supervisor that no longer has the events after that id says resync; so do the clients.
+    fake.resyncNext = true;
+    for (const res of fake.eventStreams) res.destroy();
+    await waitFor(() => (back.messages.some((m) => m.event === 'resync') ? true : undefined));
+    expect(fake.resumedFrom).toEqual([undefined, '1', '5']);
   });
 });
 

@@ -114,10 +114,14 @@ export class EventFanout {
     this.options.logger.debug({ user: caller.username, clients: this.clients.size }, 'event client connected');
   }
 
-  /** Sends an event of the supervisor to every client allowed to see it; `data` is its JSON text. */
-  publish(event: JobEvent, id: number, data: string = JSON.stringify(event)): void {
-    const recent: Recent = { id, user: event.user, message: formatSseMessage(event.type, data, id) };
-    this.remember(recent);
+  /**
+   * Sends an event of the supervisor to every client allowed to see it; `data` is its JSON
+   * text. An event without a journal number (from a supervisor without a journal) is sent
+   * without an id and cannot be resumed from.
+   */
+  publish(event: JobEvent, id: number | undefined, data: string = JSON.stringify(event)): void {
+    const recent: Recent = { id: id ?? 0, user: event.user, message: formatSseMessage(event.type, data, id) };
+    if (id !== undefined) this.remember(recent);
     for (const client of this.clients) {
       if (!this.sees(client, recent.user)) continue;
       if (client.waiting) client.waiting.push(recent);

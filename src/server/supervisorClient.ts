@@ -10,7 +10,7 @@ import { fromErrorBody, JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retry.js';
 import type { Caller } from '../shared/types.js';
-import { SseParser, type SseMessage } from '../shared/sse.js';
+import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
 
 export interface SupervisorRequest {
   method: 'GET' | 'POST';
@@ -59,7 +59,7 @@ interface StreamPosition {
 }
 
 /** A supervisor event as it arrived: parsed, with its journal number and its JSON text. */
-export type EventHandler = (event: JobEvent, id: number, data: string) => void;
+export type EventHandler = (event: JobEvent, id: number | undefined, data: string) => void;
 
 const PASSED_DOWNLOAD_HEADERS = ['content-type', 'content-length', 'content-disposition'];
 
@@ -187,8 +187,8 @@ export class SupervisorClient {
           if (message.event === 'resync' || position.lastId === undefined) position.lastId = latest;
           return;
         }
-        const id = Number(message.id);
-        if (this.dispatchEvent(message, id, onEvent) && id > 0) position.lastId = id;
+        const id = parseLastEventId(message.id);
+        if (this.dispatchEvent(message, id, onEvent) && id !== undefined) position.lastId = id;
       });
       const decoder = new TextDecoder();
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
@@ -201,7 +201,7 @@ export class SupervisorClient {
   }
 
   /** Parses and hands on one event; false if it was not one. */
-  private dispatchEvent(message: SseMessage, id: number, onEvent: EventHandler): boolean {
+  private dispatchEvent(message: SseMessage, id: number | undefined, onEvent: EventHandler): boolean {
     let value: unknown;
     try {
       value = JSON.parse(message.data);
