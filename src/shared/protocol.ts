@@ -125,7 +125,8 @@ export const Update = z.discriminatedUnion('kind', [
   }).strict(),
   z.object({
     kind: z.literal('scheduler'),
-    externalId: ExternalId,
+    /** The scheduler's job id; absent while the run waits to be submitted (state `submitting`). */
+    externalId: ExternalId.optional(),
     /** The scheduler's own state word (PENDING, qw, ...) as last seen. */
     state: z.string().max(40),
     reason: z.string().max(500).optional(),

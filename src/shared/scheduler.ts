@@ -3,7 +3,8 @@
  * scheduler module (src/drivers/<backend>/scheduler.ts): submit a script, ask once for every
  * job of the user, look up a job that left the queue, cancel, and map the scheduler's states.
  * The batch engine does the rest (run directories, log tails, progress, unconfirmed states,
- * re-attaching) the same way for every scheduler.
+ * submissions waiting for a scheduler that does not answer, re-attaching) the same way for
+ * every scheduler.
  *
  * Scheduler commands run through `schedulerCommand`: with a timeout, never through a shell,
  * and counted per command so a test (or an operator) can see how often the cluster is asked.
@@ -39,6 +40,14 @@ export type SchedulerPhase =
   | { phase: 'ending' }
   | { phase: 'ended'; status: RunEnd; reason: string | undefined };
 
+/**
+ * Why a submission failed, as the scheduler module reads its error: the scheduler could not be
+ * contacted, so it did not take the job (submitting again is safe); the outcome is unknown (the
+ * command timed out, or the request went out and no answer came: the job may have been taken);
+ * or the scheduler answered and refused the job (an unknown partition or queue, over a limit).
+ */
+export type SubmitFailure = 'unreachable' | 'unknown' | 'refused';
+
 export interface Scheduler {
   /** The registry name, as run ops name it (src/agent/engines/schedulers.ts). */
   readonly name: string;
@@ -48,6 +57,14 @@ export interface Scheduler {
   readonly scriptName: string;
   /** Submits the script (already written to `scriptPath`) from `runDir`; resolves with the job id. */
   submit(scriptPath: string, runDir: string): Promise<string>;
+  /** Optional: reads a failed submit's error (without it, every failure is a refusal). */
+  submitFailure?(err: unknown): SubmitFailure;
+  /**
+   * Optional: the id of a job still in the queue whose working directory is `runDir`, after a
+   * submission whose outcome is unknown; undefined when there is none. Rejects when the
+   * scheduler cannot be asked. Without it, a submission whose outcome is unknown is not retried.
+   */
+  findSubmitted?(runDir: string): Promise<string | undefined>;
   /** ONE query for every job of the agent's user. A job absent from the map has left the queue. */
   queue(): Promise<Map<string, QueueEntry>>;
   /**
@@ -73,6 +90,8 @@ export class SchedulerCommandError extends Error {
     readonly stderr: string,
     readonly exitCode: number | null,
     message: string,
+    /** Killed at its timeout: what it did is unknown. */
+    readonly timedOut = false,
   ) {
     super(message);
     this.name = 'SchedulerCommandError';
@@ -92,10 +111,22 @@ export function schedulerCommand(command: string, args: string[], opts: { cwd?: 
       if (err) {
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
         const why = e.killed ? `timed out after ${timeout / 1000} s` : stderr.trim() || stdout.trim() || e.message;
-        reject(new SchedulerCommandError(command, stderr.trim() || stdout.trim(), typeof e.code === 'number' ? e.code : null, `${command} failed: ${why}`));
+        reject(new SchedulerCommandError(command, stderr.trim() || stdout.trim(), typeof e.code === 'number' ? e.code : null, `${command} failed: ${why}`, e.killed === true));
         return;
       }
       resolve(stdout);
     });
   });
+}
+
+/**
+ * A submit's failure read by the module's own patterns: `unreachable` when its error says the
+ * scheduler could not be contacted, `unknown` when the command timed out or its error says the
+ * answer never came, else `refused`. Errors that are not the command's (a run directory that
+ * cannot be written) are refusals too.
+ */
+export function classifySubmitError(err: unknown, patterns: { unreachable: RegExp; unknown: RegExp }): SubmitFailure {
+  if (!(err instanceof SchedulerCommandError)) return 'refused';
+  if (err.timedOut || patterns.unknown.test(err.stderr)) return 'unknown';
+  return patterns.unreachable.test(err.stderr) ? 'unreachable' : 'refused';
 }

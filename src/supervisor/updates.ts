@@ -18,6 +18,7 @@ type SchedulerUpdate = Extract<Update, { kind: 'scheduler' }>;
 export function describeScheduler(scheduler: string, u: SchedulerUpdate): string {
   const reason = u.reason ? ` (${u.reason})` : '';
   const start = u.estimatedStart ? `, estimated start ${u.estimatedStart}` : '';
+  if (u.externalId === undefined) return `${scheduler}: ${u.state}${reason}`;
   if (u.unconfirmed) return `${scheduler} job ${u.externalId}: state unconfirmed, last seen ${u.state}${reason}`;
   return `${scheduler} job ${u.externalId}: ${u.state}${reason}${start}`;
 }
@@ -38,7 +39,7 @@ export function applyUpdate(row: JobRow, update: Exclude<Update, { kind: 'exit' 
     case 'scheduler': {
       const waiting = row.status === 'pending' || update.unconfirmed ? describeScheduler(scheduler, update) : null;
       const state = { state: update.state, reason: update.reason ?? null, estimatedStart: update.estimatedStart ?? null, unconfirmed: update.unconfirmed ?? false };
-      return { row: { ...row, externalId: update.externalId, scheduler: state, updatedAt: now }, waitingFor: waiting };
+      return { row: { ...row, externalId: update.externalId ?? row.externalId, scheduler: state, updatedAt: now }, waitingFor: waiting };
     }
     default: {
       const never: never = update;

@@ -7,6 +7,8 @@
  * out: a maintenance, a daemon restart), runs keep their state, marked unconfirmed, for as long
  * as that lasts, and their log files are still followed; only a scheduler that answers, and
  * knows a job neither in its queue nor in its records for a grace period, ends it (as error).
+ * Likewise a submission the scheduler could not take because it could not be contacted waits
+ * and is tried again (batchSubmit.ts): the run stays pending, said unconfirmed, cancelable.
  * What differs between schedulers is one module (shared/scheduler.ts).
  */
 import { open, writeFile } from 'node:fs/promises';
@@ -14,10 +16,11 @@ import path from 'node:path';
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentRun, RunEnd, Update } from '../../shared/protocol.js';
-import { SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler } from '../../shared/scheduler.js';
+import type { EndedJob, QueueEntry, Scheduler } from '../../shared/scheduler.js';
 import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
 import { cutLine, groupLines } from '../outbox.js';
+import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
 
 interface BatchRun {
@@ -42,6 +45,14 @@ interface BatchRun {
   tail: string[];
 }
 
+/** A run being submitted: the scheduler has not taken it yet (it may be waiting for the scheduler to answer). */
+interface Submission {
+  jobId: string;
+  serial: number;
+  abort: AbortController;
+  result: Promise<{ pid: number; externalId: string }>;
+}
+
 export interface BatchEngineOptions {
   push: Push;
   pollIntervalMs: number;
@@ -60,6 +71,7 @@ const REASON_REFRESH_MS = 60_000;
 
 export class BatchEngine implements RunEngine {
   private readonly active = new Map<string, BatchRun>();
+  private readonly submitting = new Map<string, Submission>();
   private readonly timer: NodeJS.Timeout;
   private polling: Promise<void> | null = null;
   private readonly endWaiters = new Map<string, () => void>();
@@ -75,28 +87,44 @@ export class BatchEngine implements RunEngine {
     return this.active.has(runKey(jobId, serial));
   }
 
+  /** Runs being submitted are listed without a job id and not running (a supervisor that restarts keeps them pending). */
   runs(): AgentRun[] {
-    return [...this.active.values()].map((r) => ({ jobId: r.jobId, serial: r.serial, pid: 0, running: r.exitSeq === null, externalId: r.externalId }));
+    const submitting = [...this.submitting.values()].map((s) => ({ jobId: s.jobId, serial: s.serial, pid: 0, running: false }));
+    return [...submitting, ...[...this.active.values()].map((r) => ({ jobId: r.jobId, serial: r.serial, pid: 0, running: r.exitSeq === null, externalId: r.externalId }))];
   }
 
   get busy(): boolean {
-    return [...this.active.values()].some((r) => r.exitSeq === null);
+    return this.submitting.size > 0 || [...this.active.values()].some((r) => r.exitSeq === null);
   }
 
-  /** Writes the batch script into a fresh run directory and submits it; the scheduler's error text reaches the user verbatim. */
-  async start(op: RunOp): Promise<{ pid: number; externalId: string }> {
-    const existing = this.active.get(runKey(op.jobId, op.serial));
-    if (existing) return { pid: 0, externalId: existing.externalId };
+  /**
+   * Writes the batch script into a fresh run directory and submits it, resolving once the
+   * scheduler took it: while the scheduler cannot be contacted, that is when it answers again.
+   * A refusal rejects with the scheduler's error text verbatim. Asked again meanwhile (the
+   * supervisor resends the op after a reconnect), it answers with the same submission.
+   */
+  start(op: RunOp): Promise<{ pid: number; externalId: string }> {
+    const key = runKey(op.jobId, op.serial);
+    const existing = this.active.get(key);
+    if (existing) return Promise.resolve({ pid: 0, externalId: existing.externalId });
+    const under = this.submitting.get(key);
+    if (under) return under.result;
+    const abort = new AbortController();
+    const result = this.submit(op, abort.signal).finally(() => this.submitting.delete(key));
+    this.submitting.set(key, { jobId: op.jobId, serial: op.serial, abort, result });
+    return result;
+  }
+
+  private async submit(op: RunOp, signal: AbortSignal): Promise<{ pid: number; externalId: string }> {
     await prepareRunDir(op.runDir, op.parameters);
     const script = path.join(op.runDir, this.scheduler.scriptName);
     await writeFile(script, op.batch?.script ?? '', { mode: 0o700 });
-    let externalId: string;
-    try {
-      externalId = await this.scheduler.submit(script, op.runDir);
-    } catch (err) {
-      const text = err instanceof SchedulerCommandError ? err.stderr || err.message : (err as Error).message;
-      throw new JobvisorError('RUN_START_FAILED', text);
-    }
+    const waiting = (why: string, nextInMs: number) => {
+      const reason = `${this.scheduler.title} does not answer: ${why.replace(/\s+/g, ' ')}`.slice(0, 470) + `; trying again in ${Math.round(nextInMs / 1000)} s`;
+      this.o.push(op.jobId, op.serial, { kind: 'scheduler', state: 'submitting', reason, unconfirmed: true });
+    };
+    const externalId = await submitUntilTaken(script, op.runDir, { scheduler: this.scheduler, log: this.o.log.child({ jobId: op.jobId, serial: op.serial }), waiting }, signal);
+    if (externalId === null) throw new JobvisorError('RUN_START_FAILED', `${String(signal.reason)} before ${this.scheduler.title} took the job`);
     await writeFile(path.join(op.runDir, EXTERNAL_ID_FILE), externalId + '\n');
     this.add(op.jobId, op.serial, op.runDir, externalId, 0, op.progress);
     this.o.log.info({ jobId: op.jobId, serial: op.serial, externalId, scheduler: this.scheduler.name }, 'submitted');
@@ -113,6 +141,7 @@ export class BatchEngine implements RunEngine {
 
   /** Cancels in the scheduler, then waits until the scheduler says the job has ended. */
   async cancel(jobId: string, serial: number, reason: string): Promise<{ known: boolean }> {
+    if (!(await this.cancelSubmission(jobId, serial, reason))) return { known: true };
     const run = this.active.get(runKey(jobId, serial));
     if (!run) return { known: false };
     if (run.exitSeq !== null) return { known: true };
@@ -129,6 +158,26 @@ export class BatchEngine implements RunEngine {
     return { known: true };
   }
 
+  /**
+   * A run being submitted: its submission stops (a command under way is let finish); unless
+   * the scheduler took the job meanwhile, the run ends as canceled here and this returns false.
+   * True: the caller goes on with the run's job (none was being submitted, or it was just taken).
+   */
+  private async cancelSubmission(jobId: string, serial: number, reason: string): Promise<boolean> {
+    const key = runKey(jobId, serial);
+    const sub = this.submitting.get(key);
+    if (!sub) return true;
+    sub.abort.abort('canceled');
+    await sub.result.catch((err: unknown) => this.o.log.info({ jobId, serial, err: submitErrorText(err) }, 'submission ended by a cancel'));
+    const run = this.active.get(key);
+    if (run) {
+      run.cancelReason ??= reason;
+      return true;
+    }
+    this.o.push(jobId, serial, { kind: 'exit', status: 'canceled', exitCode: null, signal: null, reason: reason.slice(-4000) });
+    return false;
+  }
+
   acked(seq: number): void {
     for (const [key, run] of this.active) if (run.exitSeq !== null && run.exitSeq <= seq) this.active.delete(key);
   }
@@ -137,8 +186,9 @@ export class BatchEngine implements RunEngine {
     /* log lines are sent as each poll reads them */
   }
 
-  async stop(): Promise<void> {
+  async stop(why: string): Promise<void> {
     clearInterval(this.timer);
+    for (const s of this.submitting.values()) s.abort.abort(`the agent stopped (${why})`);
   }
 
   private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec): void {

@@ -7,7 +7,17 @@
  * deleted running and pending, and went to Eqw.
  */
 import os from 'node:os';
-import { schedulerCommand, SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler, type SchedulerPhase } from '../../shared/scheduler.js';
+import path from 'node:path';
+import {
+  classifySubmitError,
+  schedulerCommand,
+  SchedulerCommandError,
+  type EndedJob,
+  type QueueEntry,
+  type Scheduler,
+  type SchedulerPhase,
+  type SubmitFailure,
+} from '../../shared/scheduler.js';
 
 const MAX_REASON = 500;
 
@@ -27,6 +37,45 @@ async function submit(scriptPath: string, runDir: string): Promise<string> {
   const id = /^([0-9]+)(\.[0-9:-]+)?$/.exec(out.trim())?.[1];
   if (!id) throw new SchedulerCommandError('qsub', out.trim(), 0, `qsub answered something unexpected: ${oneLine(out)}`);
   return id;
+}
+
+/**
+ * qsub's errors with sge_qmaster down (8.1.9, checked against a port nothing listens on), at
+ * once: `error: commlib error: got select error (Connection refused)`, then `Unable to run
+ * job: unable to send message to qmaster using port 6444 on host "vm": got send error`,
+ * `Exiting.`: the job never reached the qmaster. qstat's error of the same outage says
+ * `unable to contact qmaster`. A qmaster that takes the connection and never answers makes
+ * qsub hang: the command's timeout, an unknown outcome, as is `failed receiving gdi request
+ * response` (the request went out, no answer came). A refusal says why: `Unable to run job:
+ * Job was rejected because job requests unknown queue "nope.q".`
+ */
+const SUBMIT_ERRORS = {
+  unreachable: /unable to send message to qmaster|unable to contact qmaster|commlib error: (?:got select error|can't connect)/i,
+  unknown: /failed receiving gdi request/i,
+};
+
+function submitFailure(err: unknown): SubmitFailure {
+  return classifySubmitError(err, SUBMIT_ERRORS);
+}
+
+/** A job of the user's queue whose working directory (`cwd:` of `qstat -j`) is `runDir`. */
+async function findSubmitted(runDir: string): Promise<string | undefined> {
+  const ids = [...(await queue()).keys()];
+  if (ids.length === 0) return undefined;
+  let out: string;
+  try {
+    out = await schedulerCommand('qstat', ['-j', ids.join(',')], { countAs: 'qstat -j' });
+  } catch (err) {
+    if (err instanceof SchedulerCommandError && /do not exist/i.test(err.stderr)) return undefined;
+    throw err;
+  }
+  const dir = path.resolve(runDir);
+  for (const block of out.split(/^=+\s*$/m)) {
+    const id = /^job_number:\s*([0-9]+)/m.exec(block)?.[1];
+    const cwd = /^cwd:\s*(.+)$/m.exec(block)?.[1]?.trim();
+    if (id && cwd && path.resolve(cwd) === dir) return id;
+  }
+  return undefined;
 }
 
 /** The text of the XML elements named `tag` (`<tag ...>text</tag>`), as a list. */
@@ -177,6 +226,8 @@ export const sgeScheduler: Scheduler = {
   title: 'Grid Engine',
   scriptName: 'job.qsub',
   submit,
+  submitFailure,
+  findSubmitted,
   queue,
   pendingReasons,
   lookUp,

@@ -5,13 +5,52 @@
  * canceling with `scancel`. Slurm states map to jobvisor's here. Imports shared/ only.
  */
 import os from 'node:os';
-import { schedulerCommand as run, SchedulerCommandError, type EndedJob, type QueueEntry, type Scheduler, type SchedulerPhase } from '../../shared/scheduler.js';
+import path from 'node:path';
+import {
+  classifySubmitError,
+  schedulerCommand as run,
+  SchedulerCommandError,
+  type EndedJob,
+  type QueueEntry,
+  type Scheduler,
+  type SchedulerPhase,
+  type SubmitFailure,
+} from '../../shared/scheduler.js';
 
 async function submit(scriptPath: string, runDir: string): Promise<string> {
   const out = await run('sbatch', ['--parsable', scriptPath], { cwd: runDir });
   const id = out.trim().split(';')[0] ?? '';
   if (!/^[0-9]+$/.test(id)) throw new SchedulerCommandError('sbatch', out, null, `sbatch answered something unexpected: ${out.trim()}`);
   return id;
+}
+
+/**
+ * sbatch's errors (Slurm 22.05, checked against a slurmctld that is down and one that takes the
+ * connection but never answers). Down, after about 9 s of its own retries: `sbatch: error: Batch
+ * job submission failed: Unable to contact slurm controller (connect failure)`: nothing reached
+ * the controller. `Slurm temporarily unable to accept job` is the controller saying it did not
+ * take it. Ambiguous, the request went out: `Batch job submission failed: Socket timed out on
+ * send/recv operation` (and `Zero Bytes were transmitted or received`). A refusal names its
+ * cause: `Batch job submission failed: Invalid partition name specified`.
+ */
+const SUBMIT_ERRORS = {
+  unreachable: /Unable to contact slurm controller|Slurm temporarily unable to accept job/i,
+  unknown: /Socket timed out on send\/recv operation|Zero Bytes were transmitted or received/i,
+};
+
+function submitFailure(err: unknown): SubmitFailure {
+  return classifySubmitError(err, SUBMIT_ERRORS);
+}
+
+/** A job in the queue (pending, running, completing: not ended ones) whose working directory is `runDir`. */
+async function findSubmitted(runDir: string): Promise<string | undefined> {
+  const out = await run('squeue', ['--me', '--noheader', '--format=%i|%Z'], { countAs: 'squeue (find)' });
+  const dir = path.resolve(runDir);
+  for (const line of out.split('\n')) {
+    const [id, workDir] = line.trim().split('|');
+    if (id && workDir && path.resolve(workDir) === dir) return id;
+  }
+  return undefined;
 }
 
 /** One `squeue` for all of the user's jobs. */
@@ -90,4 +129,4 @@ function phaseOf(state: string, reason: string, exitCode: number | null): Schedu
   }
 }
 
-export const slurmScheduler: Scheduler = { name: 'slurm', title: 'Slurm', scriptName: 'job.sbatch', submit, queue, lookUp, cancel, phaseOf };
+export const slurmScheduler: Scheduler = { name: 'slurm', title: 'Slurm', scriptName: 'job.sbatch', submit, submitFailure, findSubmitted, queue, lookUp, cancel, phaseOf };
