@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 describe('a Slurm and a Grid Engine target together', () => {
   let slurm: ClusterInfo;
@@ -41,10 +41,10 @@ describe('a Slurm and a Grid Engine target together', () => {
     const onSge = await alice.post('/api/jobs', { template: 'sleep', target: 'both-sge' });
     expect([onSge.status, onSge.body.error.code, onSge.body.error.message]).toEqual([428, 'LOGIN_REQUIRED', 'log in to Institute grid first (POST /api/targets/both-sge/login)']);
 
-    expect((await alice.post('/api/targets/both-slurm/login', loginOf(slurm))).body).toMatchObject({ target: 'both-slurm', loggedIn: true });
+    expect((await logInTo(alice, 'both-slurm', slurm)).body).toMatchObject({ target: 'both-slurm', loggedIn: true });
     const statuses = (await alice.get('/api/targets')).body.targets.map((t: any) => t.login?.loggedIn ?? null);
     expect(statuses).toEqual([null, true, false]);
-    expect((await alice.post('/api/targets/both-sge/login', loginOf(sge))).body).toMatchObject({ target: 'both-sge', loggedIn: true });
+    expect((await logInTo(alice, 'both-sge', sge)).body).toMatchObject({ target: 'both-sge', loggedIn: true });
 
     const started = Date.now();
     const runs = await Promise.all(

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 const OUTAGE_MS = 120_000;
 const REMOTE_DIR = 'jobvisor-outage';
@@ -98,7 +98,7 @@ describe('scheduler commands failing for two minutes, on Slurm and Grid Engine a
     admin = await jv.login();
     // One after the other: both targets share the folder on the login node (uploads must not overlap).
     for (const kind of kinds) {
-      const r = await admin.post(`/api/targets/${target(kind)}/login`, loginOf(clusters[kind]));
+      const r = await logInTo(admin, `${target(kind)}`, clusters[kind]);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
     }
   }, 600_000);

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 const OUTAGE_MS = 40_000;
 const REMOTE_DIR = 'jobvisor-submit-outage';
@@ -93,7 +93,7 @@ describe('runs submitted while the scheduler cannot be contacted, on Slurm and G
     admin = await jv.login();
     // One after the other: both targets share the folder on the login node (uploads must not overlap).
     for (const kind of kinds) {
-      const r = await admin.post(`/api/targets/${target(kind)}/login`, loginOf(clusters[kind]));
+      const r = await logInTo(admin, `${target(kind)}`, clusters[kind]);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
     }
   }, 600_000);

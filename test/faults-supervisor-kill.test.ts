@@ -16,7 +16,7 @@ import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { resumingEventReader } from './helpers/events.js';
 import { waitFor } from './helpers/wait.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 const REMOTE_DIR = 'jobvisor-faults-kill';
 const RUNS_PER_TARGET = 4;
@@ -66,7 +66,7 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
     jv = await startJobvisor({ extraTemplates: path.join(ROOT, 'test', 'fixtures', 'templates'), env: { JOBVISOR_TARGETS: JSON.stringify(targets) } });
     admin = await jv.login();
     for (const kind of kinds) {
-      const r = await admin.post(`/api/targets/kill-${kind}/login`, loginOf(clusters[kind]));
+      const r = await logInTo(admin, `kill-${kind}`, clusters[kind]);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
     }
   }, 600_000);
@@ -160,7 +160,7 @@ describe('the supervisor SIGKILLed twice with runs running and pending on local,
     const waiting = await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.loginRequired, 60_000, `${j.jobKey} to ask for a login`)));
     for (const w of waiting) expect(['running', 'pending']).toContain(w.status);
     for (const kind of kinds) {
-      const r = await admin.post(`/api/targets/kill-${kind}/login`, loginOf(clusters[kind]));
+      const r = await logInTo(admin, `kill-${kind}`, clusters[kind]);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
     }
     const done = await Promise.all(runs.map((j) => admin.waitJob(j.jobId, (v) => v.status !== 'pending' && v.status !== 'running', 90_000, `${j.jobKey} to end`)));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 // Its own folder on the login node: this test's templates (with its fixtures) must not be
 // replaced by those another test file uploads to the shared one at the same time.
@@ -51,7 +51,7 @@ describe('a string parameter that looks like placeholders', () => {
   });
 
   it('reaches a cluster command verbatim through its batch script; the agent\'s folder is filled only where the template put it', async () => {
-    expect((await admin.post('/api/targets/ph-slurm/login', loginOf(slurm))).body).toMatchObject({ loggedIn: true });
+    expect((await logInTo(admin, 'ph-slurm', slurm)).body).toMatchObject({ loggedIn: true });
     const job = await admin.run({ template: 'echo-args', target: 'ph-slurm', parameters: { text: TEXT } });
     const done = await admin.waitJob(job.jobId, (j) => j.status !== 'pending' && j.status !== 'running', 90_000, 'the cluster run to end');
     expect([done.status, done.reason]).toEqual(['completed', null]);

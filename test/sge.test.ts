@@ -13,7 +13,7 @@ import { driverContract } from './drivers/contract.js';
 import { nextCode, startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { waitFor } from './helpers/wait.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf, schedulerContract } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo, schedulerContract } from './schedulers/contract.js';
 
 const SGE_ENV = { ...process.env, SGE_ROOT: '/var/lib/gridengine', SGE_CELL: 'default' };
 const inQueue = (id: string) => {
@@ -79,7 +79,7 @@ describe('Grid Engine: a job the scheduler puts in an error state (Eqw)', () => 
   });
 
   it('ends the run as error with Grid Engine\'s reason, and takes the job out of the queue', async () => {
-    expect((await admin.post(`/api/targets/${target}/login`, loginOf(cluster))).status).toBe(200);
+    expect((await logInTo(admin, target, cluster)).status).toBe(200);
     const job = await admin.run({ template: 'sleep', target, parameters: { seconds: 1, lines: 1 } });
     const ended = await admin.waitJob(job.jobId, (j) => j.status === 'error', 60_000, 'the Eqw run to end');
     expect(ended.reason).toMatch(/Eqw/);

@@ -15,7 +15,7 @@ import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { Jobvisor, ROOT, type Client } from './helpers/jobvisor.js';
 import { freePort } from './helpers/net.js';
 import { pidAlive, waitFor } from './helpers/wait.js';
-import { clusterTarget, killAgentOnLoginNode, loginOf } from './schedulers/contract.js';
+import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 const V01 = path.join(ROOT, 'test', 'fixtures', 'v0.1');
 const REMOTE_DIR = 'jobvisor-upgrade';
@@ -81,7 +81,8 @@ describe('upgrading from 0.1 with a cluster agent running', () => {
     expect(execFileSync('squeue', ['--noheader', '--jobs', slurmJob, '--format=%i'], { encoding: 'utf8' }).trim()).toBe(slurmJob);
     const waiting = await admin.waitJob(JOB_ID, (j) => /^login required/.test(j.waitingFor ?? ''), 30_000, 'the run to wait for a login');
     expect(waiting).toMatchObject({ status: 'running', target: TARGET, driver: 'slurm', externalId: slurmJob });
-    expect((await admin.post(`/api/targets/${TARGET}/login`, loginOf(cluster))).status).toBe(200);
+    const login = await logInTo(admin, TARGET, cluster);
+    expect(login.status, JSON.stringify(login.body)).toBe(200);
     const done = await admin.waitJob(JOB_ID, (j) => j.status === 'completed', 120_000, 'the Slurm job to complete under the new agent');
     expect(done.logLines).toBe(16);
     const text = (await admin.get(`/api/jobs/${JOB_ID}/log?limit=100000`)).body.text as string;

@@ -89,6 +89,34 @@ function withLock<T>(fn: () => T): T {
   }
 }
 
+const LOGIN_LOCK_FILE = path.join(STATE, 'test-login.lock');
+
+/**
+ * Runs `fn` (a login with a fresh one-time code) while no other test process logs in: pam_oath
+ * refuses a code older than the last one used, so two test files whose codes were handed out in
+ * one order but used in the other would see one refused. A lock older than 2 minutes was left
+ * by a test process that died.
+ */
+export async function withLoginLock<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      closeSync(openSync(LOGIN_LOCK_FILE, 'wx'));
+      break;
+    } catch {
+      const age = Date.now() - (statSync(LOGIN_LOCK_FILE, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000) rmSync(LOGIN_LOCK_FILE, { force: true });
+      if (Date.now() > deadline) throw new Error('the cluster login lock stayed taken');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOGIN_LOCK_FILE, { force: true });
+  }
+}
+
 /** A code pam_oath has not seen yet: the step after the last one used or handed out (each login uses one). */
 export function nextCode(info: ClusterInfo): string {
   return withLock(() => {

@@ -161,6 +161,9 @@ export class Jobvisor {
       JOBVISOR_LOG_LEVEL: 'debug',
       JOBVISOR_SERVER_PORT: '0',
       JOBVISOR_SUPERVISOR_PORT: '0',
+      // Two test files at once on 2 cores, with clusters and containers: a cluster agent was
+      // seen to take longer than the 20 s default to connect. Tests of the timeout set their own.
+      JOBVISOR_AGENT_START_TIMEOUT_MS: '60000',
       ...this.opts.env,
       ...extra,
     };

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextCode, schedulerDaemon, startTestCluster, type ClusterInfo, type ClusterKind } from '../helpers/cluster.js';
-import { startJobvisor, type Client, type Jobvisor } from '../helpers/jobvisor.js';
+import { nextCode, schedulerDaemon, startTestCluster, withLoginLock, type ClusterInfo, type ClusterKind } from '../helpers/cluster.js';
+import { startJobvisor, type Answer, type Client, type Jobvisor } from '../helpers/jobvisor.js';
 import { waitFor } from '../helpers/wait.js';
 
 export interface SchedulerCase {
@@ -36,6 +36,20 @@ export interface SchedulerCase {
 }
 
 export const loginOf = (cluster: ClusterInfo) => ({ username: cluster.user, password: cluster.password, otp: nextCode(cluster) });
+
+/**
+ * Logs `client` in to `target` as the cluster's test user with a fresh one-time code, one test
+ * process at a time (see withLoginLock); a code refused all the same (one typed into a browser
+ * by another test file meanwhile) is tried again with a new one.
+ */
+export async function logInTo(client: Client, target: string, cluster: ClusterInfo): Promise<Answer> {
+  return withLoginLock(async () => {
+    for (let attempt = 1; ; attempt++) {
+      const r = await client.post(`/api/targets/${target}/login`, loginOf(cluster));
+      if (r.status !== 403 || attempt === 3) return r;
+    }
+  });
+}
 
 /** The target object of the config for a test cluster. */
 export function clusterTarget(kind: ClusterKind, name: string, cluster: ClusterInfo, extra: Record<string, unknown> = {}) {
@@ -106,7 +120,7 @@ export function schedulerContract(c: SchedulerCase): void {
     });
 
     it('logs in, then runs the example simulation to completed, with progress, files and analysis', async () => {
-      const r = await admin.post(`/api/targets/${target}/login`, loginOf(cluster));
+      const r = await logInTo(admin, target, cluster);
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ loggedIn: true, state: 'connected' });
       tooLong = (await run({ template: 'sleep', jobKey: 'too-long', parameters: { seconds: 200, lines: 200 } })).jobId;
@@ -182,7 +196,7 @@ export function schedulerContract(c: SchedulerCase): void {
       expect(detached.waitingFor).toContain(`${c.title} job ${id}`);
       expect((await admin.get(`/api/targets/${target}/status`)).body.loggedIn).toBe(false);
       expect(c.inQueue(id)).toBe(true);
-      expect((await admin.post(`/api/targets/${target}/login`, loginOf(cluster))).status).toBe(200);
+      expect((await logInTo(admin, target, cluster)).status).toBe(200);
       const done = await admin.waitJob(job.jobId, (j) => j.status === 'completed', 90_000, 'completed after re-attach');
       expect(done.logLines).toBe(48);
       expect(done.externalId).toBe(id);
