@@ -202,6 +202,9 @@ export class AgentManager {
       }
       this.deps.log.info({ agentId: id, pid: row.pid, host: handle.host }, 're-adopted agent of a previous supervisor');
       this.track(this.manage({ id, user: row.user, target: row.target, size: row.size, driver: row.driver }, handle, 'disconnected'));
+      // It may have reconnected while earlier agents were being adopted: then it is connected
+      // (before, it stayed 'disconnected' for good, and runs waiting for it timed out).
+      if (this.earlyConnected.delete(id)) this.onConnect(id);
     }
     const keep = new Set(this.agents.keys());
     for (const driver of this.deps.drivers.values()) {
