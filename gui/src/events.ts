@@ -97,6 +97,8 @@ export class EventStream {
     source.addEventListener('job', (e) => this.dispatch(e, 'job'));
     source.addEventListener('log', (e) => this.dispatch(e, 'log'));
     source.addEventListener('resync', () => this.emit('resync'));
+    // A deleted job: every view shown refetches (the job page then says it is gone).
+    source.addEventListener('deleted', () => this.emit('resync'));
     source.addEventListener('error', () => {
       if (source !== this.source || this.stopped) return;
       // The browser would retry by itself, but not after an HTTP error; retry here, always.

@@ -1,5 +1,5 @@
-/** Output files of a run: listing the run directory and reading a file by chunks. */
-import { lstat, open, readdir } from 'node:fs/promises';
+/** Output files of a run: listing the run directory, reading a file by chunks, removing it all. */
+import { lstat, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError } from '../shared/errors.js';
 import type { FileEntry } from '../shared/protocol.js';
@@ -30,6 +30,19 @@ export async function listRunFiles(runDir: string): Promise<{ files: FileEntry[]
     }
   }
   return { files, truncated: false };
+}
+
+/**
+ * Removes a job's run directory and everything in it: its job is being deleted (the supervisor
+ * has ended its run first). A directory already gone is not an error.
+ */
+export async function removeRunDir(runDir: string): Promise<{ removed: boolean }> {
+  const existed = await lstat(runDir).then(
+    () => true,
+    () => false,
+  );
+  await rm(runDir, { recursive: true, force: true });
+  return { removed: existed };
 }
 
 export async function readRunFile(runDir: string, rel: string, offset: number, length: number) {

@@ -17,6 +17,7 @@ export const ROUTE_ACCESS = {
   'POST /api/jobs': 'user',
   'GET /api/jobs': 'user',
   'GET /api/jobs/:jobId': 'user',
+  'DELETE /api/jobs/:jobId': 'user',
   'POST /api/jobs/:jobId/cancel': 'user',
   'GET /api/jobs/:jobId/log': 'user',
   'POST /api/jobs/:jobId/analysis': 'user',

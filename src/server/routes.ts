@@ -130,6 +130,8 @@ function addJobRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
 
   router.get('/jobs/:jobId', auth, (ctx) => forward(ctx, { method: 'GET', path: jobPath(ctx) }));
 
+  router.delete('/jobs/:jobId', auth, (ctx) => forward(ctx, { method: 'DELETE', path: jobPath(ctx) }));
+
   router.post('/jobs/:jobId/cancel', auth, async (ctx) => {
     const body = await readBody(ctx, CancelBody);
     await forward(ctx, { method: 'POST', path: `${jobPath(ctx)}/cancel`, body });

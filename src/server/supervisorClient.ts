@@ -13,7 +13,7 @@ import type { Caller } from '../shared/types.js';
 import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
 
 export interface SupervisorRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Path and query on the supervisor, already encoded, starting with `/`. */
   path: string;
   caller?: Caller;
@@ -269,6 +269,7 @@ function isJobEvent(value: unknown): value is JobEvent {
   if (typeof e.user !== 'string') return false;
   if (e.type === 'job') return typeof e.job === 'object' && e.job !== null;
   if (e.type === 'log') return typeof e.jobId === 'string' && typeof e.serial === 'number' && Array.isArray(e.lines);
+  if (e.type === 'deleted') return typeof e.jobId === 'string';
   return false;
 }
 

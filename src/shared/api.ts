@@ -221,7 +221,8 @@ export interface LogChunk {
 /** Events the supervisor publishes; the server forwards each to the clients allowed to see it. */
 export type JobEvent =
   | { type: 'job'; user: string; job: JobView }
-  | { type: 'log'; user: string; jobId: string; serial: number; lines: string[] };
+  | { type: 'log'; user: string; jobId: string; serial: number; lines: string[] }
+  | { type: 'deleted'; user: string; jobId: string };
 
 /** The supervisor's answer to `GET /events/backlog`: the events (JSON text each) or, when they are gone, `resync`. */
 export type EventBacklog = { resync: false; events: { id: number; type: string; data: string }[]; latest: number } | { resync: true; latest: number };

@@ -34,6 +34,7 @@ export const ERRORS = {
   USER_EXISTS: { status: 409, expose: true, retryable: false },
   STALE_SERIAL: { status: 409, expose: true, retryable: false },
   JOB_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
+  JOB_ACTIVE: { status: 409, expose: true, retryable: true },
   LOGIN_REQUIRED: { status: 428, expose: true, retryable: true },
   TOO_MANY_ATTEMPTS: { status: 429, expose: true, retryable: true },
   QUOTA_EXCEEDED: { status: 429, expose: true, retryable: true },

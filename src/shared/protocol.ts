@@ -101,7 +101,7 @@ export const AnalysisOp = z.object({
 export const IoOp = z.object({
   kind: z.literal('io'),
   runDir: z.string().min(1),
-  action: z.enum(['list', 'read', 'stat']),
+  action: z.enum(['list', 'read', 'stat', 'remove']),
   path: z.string().max(1024).default(''),
   offset: z.number().int().nonnegative().default(0),
   length: z.number().int().positive().max(MAX_WS_PAYLOAD / 2).default(256 * 1024),

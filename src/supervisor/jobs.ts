@@ -125,6 +125,31 @@ export class JobService {
     return job.view();
   }
 
+  /**
+   * Deletes a job for good: its run is canceled if active, its run directory removed (by the
+   * agent of its target, through `removeFiles`), then its record and earlier runs. Nothing is
+   * deleted when the files cannot be removed (e.g. a cluster target its user must log in to
+   * again): the error says why. Runs under the job key's lock, so no new run starts meanwhile.
+   */
+  async remove(caller: Caller, jobId: string, removeFiles: (job: ComputeJob) => Promise<void>): Promise<void> {
+    const found = this.visible(caller, jobId);
+    await this.exclusive(`${found.row.user}/${found.row.jobKey}`, async () => {
+      const job = this.visible(caller, jobId);
+      if (isActive(job.row.status)) {
+        const by = caller.username === job.row.user ? 'user' : `admin ${caller.username}`;
+        await job.cancel(undefined, `canceled by ${by} (the job is being deleted)`).catch((err: unknown) => {
+          if (!(err instanceof JobvisorError && err.code === 'JOB_NOT_ACTIVE')) throw err;
+        });
+        if (isActive(job.row.status)) throw new JobvisorError('JOB_ACTIVE', `the run of job ${jobId} did not end yet; try again`);
+      }
+      if (job.row.sent || job.row.serial > 1) await removeFiles(job);
+      this.deps.store.deleteJob(job.id);
+      this.jobs.delete(job.id);
+      this.deps.log.info({ jobId: job.id, user: job.row.user, by: caller.username }, 'job deleted');
+      this.deps.emit({ type: 'deleted', user: job.row.user, jobId: job.id });
+    });
+  }
+
   /** The job if the caller may see it; another user's job is as unknown as a job that does not exist. */
   visible(caller: Caller, jobId: string): ComputeJob {
     const job = this.jobs.get(jobId) ?? this.loadById(jobId);

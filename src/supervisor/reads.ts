@@ -35,6 +35,11 @@ function io(deps: ReadDeps, job: ComputeJob, op: Omit<Extract<Op, { kind: 'io' }
   return sendOp(deps, target, { kind: 'io', runDir: deps.runDir(job), ...op }, AbortSignal.timeout(deps.opTimeoutMs));
 }
 
+/** Removes the job's run directory on its target (through its agent): the job is being deleted. */
+export async function removeJobFiles(deps: ReadDeps, job: ComputeJob): Promise<void> {
+  await io(deps, job, { action: 'remove', path: '', offset: 0, length: 1 });
+}
+
 /** Bytes that end inside a UTF-8 sequence are left for the next read. */
 function completeUtf8(buf: Buffer): number {
   let i = buf.length - 1;

@@ -27,7 +27,7 @@ import { TargetLoginBody, type SlotUsage } from '../shared/api.js';
 import type { Logins } from './logins.js';
 import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';
-import { analysis, listFiles, readFile, readLog, type ReadDeps } from './reads.js';
+import { analysis, listFiles, readFile, readLog, removeJobFiles, type ReadDeps } from './reads.js';
 
 export interface SupervisorRouteDeps {
   secret: string;
@@ -108,6 +108,10 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
   router.post('/jobs/:jobId/cancel', async (ctx) => {
     const b = await body(ctx, CancelBody);
     ctx.body = { job: await jobs.cancel(caller(ctx), jobId(ctx), b.serial) };
+  });
+  router.delete('/jobs/:jobId', async (ctx) => {
+    await jobs.remove(caller(ctx), jobId(ctx), (job) => removeJobFiles(deps.reads, job));
+    ctx.status = 204;
   });
   router.get('/jobs/:jobId/log', async (ctx) => {
     ctx.body = await readLog(reads, caller(ctx), jobId(ctx), parseInput(LogQuery, ctx.query, 'query'));

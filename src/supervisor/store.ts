@@ -94,6 +94,8 @@ export interface JobStore {
   getAgent(id: string): AgentRow | undefined;
   listAgentIds(): string[];
   deleteAgent(id: string): void;
+  /** Removes a job and its earlier runs for good. */
+  deleteJob(id: string): void;
   /**
    * The event journal: every published event gets the next number (never reused, also across
    * restarts), and the latest `keep` (or a few more) are kept for clients that resume a stream.

@@ -216,6 +216,8 @@ export class SqliteJobStore implements JobStore {
       getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
       agentIds: prepare('SELECT id FROM agents'),
       deleteAgent: prepare('DELETE FROM agents WHERE id = ?'),
+      deleteRuns: prepare('DELETE FROM job_runs WHERE job_id = ?'),
+      deleteJob: prepare('DELETE FROM jobs WHERE id = ?'),
       appendEvent: prepare('INSERT INTO events (type, data) VALUES (?, ?)'),
       eventsAfter: prepare('SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?'),
       latestEvent: prepare("SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'"),
@@ -327,6 +329,13 @@ export class SqliteJobStore implements JobStore {
 
   deleteAgent(id: string): void {
     this.statements.deleteAgent.run(id);
+  }
+
+  deleteJob(id: string): void {
+    this.db.transaction(() => {
+      this.statements.deleteRuns.run(id);
+      this.statements.deleteJob.run(id);
+    })();
   }
 
   close(): void {
