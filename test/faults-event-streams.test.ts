@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { resumingEventReader } from './helpers/events.js';
-import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import { startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
 import { waitFor } from './helpers/wait.js';
 
 const expectedLines = (n: number) => Array.from({ length: n }, (_, i) => [`line ${i + 1}`, `PROGRESS ${((i + 1) / n).toFixed(6)}`]).flat();
@@ -19,7 +19,7 @@ describe('event streams across restarts', () => {
   });
 
   /** Runs `sleep` with `lines` lines over `seconds`, does `fault` while it runs, and checks what a resuming reader saw. */
-  async function survive(fault: (jv: Jobvisor, admin: Client) => Promise<void>, restarts: number) {
+  async function survive(fault: (jv: Jobvisor, moreLines: () => Promise<void>) => Promise<void>, restarts: number) {
     jv = await startJobvisor();
     const admin = await jv.login();
     const reader = resumingEventReader(() => jv!.serverUrl, admin.token!);
@@ -27,7 +27,12 @@ describe('event streams across restarts', () => {
     const lines = 40;
     const job = await admin.run({ template: 'sleep', parameters: { seconds: 6, lines } });
     await waitFor(() => reader.lines(job.jobId).length >= 6, { what: 'some log lines on the stream' });
-    for (let i = 0; i < restarts; i++) await fault(jv, admin);
+    // Resolves once the stream has brought log lines of the job that came after the call.
+    const moreLines = async () => {
+      const seen = reader.lines(job.jobId).length;
+      await waitFor(() => reader.lines(job.jobId).length > seen, { timeoutMs: 20_000, what: 'more log lines on the stream' });
+    };
+    for (let i = 0; i < restarts; i++) await fault(jv, moreLines);
     await admin.waitJob(job.jobId, (j) => j.status === 'completed', 40_000, 'completed');
     await waitFor(() => reader.seen.some((e) => e.event === 'job' && e.data.job.jobId === job.jobId && e.data.job.status === 'completed'), {
       timeoutMs: 20_000,
@@ -45,22 +50,22 @@ describe('event streams across restarts', () => {
   }
 
   it('a client that reconnects after a server restart (SIGKILL) gets every event it missed, once, in order', async () => {
-    const reader = await survive(async (jv) => {
+    const reader = await survive(async (jv, moreLines) => {
       await jv.stopServer('SIGKILL');
-      // Events go on while the server is down: the restarted server knows none of them.
+      // Events go on while the server is down (an outage of 700 ms): the restarted server knows none of them.
       await new Promise((r) => setTimeout(r, 700));
       await jv.startServer();
-      await new Promise((r) => setTimeout(r, 700));
+      await moreLines();
     }, 2);
     expect(reader.state.connections).toBeGreaterThanOrEqual(3);
   });
 
   it('the server resumes the supervisor stream after a supervisor restart (SIGKILL): no event lost, no resync', async () => {
-    const reader = await survive(async (jv) => {
+    const reader = await survive(async (jv, moreLines) => {
       await jv.stopSupervisor('SIGKILL');
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 300)); // an outage of 300 ms, while the agent goes on
       await jv.startSupervisor();
-      await new Promise((r) => setTimeout(r, 1000));
+      await moreLines();
     }, 2);
     // The client's own stream to the server never broke.
     expect(reader.state.connections).toBe(1);

@@ -11,47 +11,24 @@
  * slurmctld is down; Grid Engine's `qstat` hangs past the agent's 30 s command timeout, as it
  * does while sge_qmaster does not answer.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import { failWith, schedulerShims } from './helpers/schedulerShims.js';
 import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 const OUTAGE_MS = 120_000;
 const REMOTE_DIR = 'jobvisor-outage';
 const COMMANDS: Record<ClusterKind, Record<string, string>> = {
-  slurm: Object.fromEntries(
-    ['squeue', 'sbatch', 'scontrol', 'sacct', 'scancel'].map((c) => [c, `echo "${c}: error: Unable to contact slurm controller (connect failure)" >&2; exit 1`]),
-  ),
+  slurm: Object.fromEntries(['squeue', 'sbatch', 'scontrol', 'sacct', 'scancel'].map((c) => [c, failWith(`${c}: error: Unable to contact slurm controller (connect failure)`)])),
   sge: {
     qstat: 'exec sleep 40',
     ...Object.fromEntries(
-      ['qsub', 'qacct', 'qdel'].map((c) => [c, 'echo "error: commlib error: got select error (Connection refused)" >&2; echo "unable to contact qmaster using port 6444 on host \\"vm\\"" >&2; exit 1']),
+      ['qsub', 'qacct', 'qdel'].map((c) => [c, failWith('error: commlib error: got select error (Connection refused)\nunable to contact qmaster using port 6444 on host "vm"')]),
     ),
   },
 };
-
-/** The shims' folder and flag file of one scheduler, as the login user sees them. */
-function shims(cluster: ClusterInfo, kind: ClusterKind) {
-  const dir = `/home/${cluster.user}/${REMOTE_DIR}/shims-${kind}`;
-  const flag = `${dir}/down`;
-  return {
-    dir,
-    install() {
-      mkdirSync(dir, { recursive: true });
-      for (const [command, failing] of Object.entries(COMMANDS[kind])) {
-        const file = path.join(dir, command);
-        writeFileSync(file, `#!/bin/sh\n# jobvisor test shim (test/faults-scheduler-outage.test.ts)\nif [ -e '${flag}' ]; then ${failing}; fi\nexec /usr/bin/${command} "$@"\n`, { mode: 0o755 });
-      }
-      execFileSync('chown', ['-R', `${cluster.user}:${cluster.user}`, `/home/${cluster.user}/${REMOTE_DIR}`]);
-    },
-    down: () => writeFileSync(flag, ''),
-    up: () => rmSync(flag, { force: true }),
-  };
-}
 
 interface Plan {
   key: string;
@@ -69,7 +46,7 @@ const PLANS: Plan[] = [
 describe('scheduler commands failing for two minutes, on Slurm and Grid Engine at once', () => {
   const kinds: ClusterKind[] = ['slurm', 'sge'];
   const clusters = {} as Record<ClusterKind, ClusterInfo>;
-  const shim = {} as Record<ClusterKind, ReturnType<typeof shims>>;
+  const shim = {} as Record<ClusterKind, ReturnType<typeof schedulerShims>>;
   let jv: Jobvisor;
   let admin: Client;
   const target = (kind: ClusterKind) => `outage-${kind}`;
@@ -77,7 +54,7 @@ describe('scheduler commands failing for two minutes, on Slurm and Grid Engine a
   beforeAll(async () => {
     for (const kind of kinds) {
       clusters[kind] = startTestCluster(kind);
-      shim[kind] = shims(clusters[kind], kind);
+      shim[kind] = schedulerShims(clusters[kind], kind, REMOTE_DIR, COMMANDS[kind]);
       shim[kind].up();
       shim[kind].install();
     }
@@ -111,7 +88,7 @@ describe('scheduler commands failing for two minutes, on Slurm and Grid Engine a
     for (const kind of kinds) {
       if (clusters[kind]) killAgentOnLoginNode(clusters[kind], target(kind), 'TERM', REMOTE_DIR);
     }
-    for (const kind of kinds) if (clusters[kind]) rmSync(shim[kind].dir, { recursive: true, force: true });
+    for (const kind of kinds) if (clusters[kind]) shim[kind].remove();
   });
 
   it('keeps every run in its state (unconfirmed meanwhile), and all complete with all their output once the scheduler answers', async () => {

@@ -9,13 +9,11 @@
  * own `schedulerPath`, a folder of shims that fail while a flag file exists, with the texts the
  * real commands print with slurmctld or sge_qmaster down (Slurm 22.05, Grid Engine 8.1.9).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
+import { failWith, schedulerShims } from './helpers/schedulerShims.js';
 import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
 
 const OUTAGE_MS = 40_000;
@@ -39,33 +37,12 @@ const COMMANDS: Record<ClusterKind, Record<string, string>> = {
   },
 };
 
-const shQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/** The shims' folder and flag file of one scheduler, as the login user sees them. */
-function shims(cluster: ClusterInfo, kind: ClusterKind) {
-  const dir = `/home/${cluster.user}/${REMOTE_DIR}/shims-${kind}`;
-  const flag = `${dir}/down`;
-  return {
-    dir,
-    install() {
-      mkdirSync(dir, { recursive: true });
-      for (const [command, text] of Object.entries(COMMANDS[kind])) {
-        const file = path.join(dir, command);
-        writeFileSync(file, `#!/bin/sh\n# jobvisor test shim (test/faults-scheduler-submit.test.ts)\nif [ -e '${flag}' ]; then printf '%s\\n' ${shQuote(text)} >&2; exit 1; fi\nexec /usr/bin/${command} "$@"\n`, { mode: 0o755 });
-      }
-      execFileSync('chown', ['-R', `${cluster.user}:${cluster.user}`, `/home/${cluster.user}/${REMOTE_DIR}`]);
-    },
-    down: () => writeFileSync(flag, ''),
-    up: () => rmSync(flag, { force: true }),
-  };
-}
-
 const LINES = 10;
 
 describe('runs submitted while the scheduler cannot be contacted, on Slurm and Grid Engine at once', () => {
   const kinds: ClusterKind[] = ['slurm', 'sge'];
   const clusters = {} as Record<ClusterKind, ClusterInfo>;
-  const shim = {} as Record<ClusterKind, ReturnType<typeof shims>>;
+  const shim = {} as Record<ClusterKind, ReturnType<typeof schedulerShims>>;
   let jv: Jobvisor;
   let admin: Client;
   const target = (kind: ClusterKind) => `submit-outage-${kind}`;
@@ -73,7 +50,7 @@ describe('runs submitted while the scheduler cannot be contacted, on Slurm and G
   beforeAll(async () => {
     for (const kind of kinds) {
       clusters[kind] = startTestCluster(kind);
-      shim[kind] = shims(clusters[kind], kind);
+      shim[kind] = schedulerShims(clusters[kind], kind, REMOTE_DIR, Object.fromEntries(Object.entries(COMMANDS[kind]).map(([c, text]) => [c, failWith(text)])));
       shim[kind].up();
       shim[kind].install();
     }
@@ -106,8 +83,7 @@ describe('runs submitted while the scheduler cannot be contacted, on Slurm and G
     for (const kind of kinds) {
       if (clusters[kind]) killAgentOnLoginNode(clusters[kind], target(kind), 'TERM', REMOTE_DIR);
     }
-    if (clusters.slurm) rmSync(`/home/${clusters.slurm.user}/${REMOTE_DIR}/shims-slurm`, { recursive: true, force: true });
-    if (clusters.sge) rmSync(`/home/${clusters.sge.user}/${REMOTE_DIR}/shims-sge`, { recursive: true, force: true });
+    for (const kind of kinds) if (clusters[kind]) shim[kind].remove();
   });
 
   it('keeps the runs pending (the scheduler does not answer) and submits them once it does; a cancel meanwhile ends one canceled', async () => {

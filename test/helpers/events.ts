@@ -1,5 +1,11 @@
-/** Reading the public event stream in tests. */
+/** Reading the public event stream in tests (with the project's own SSE parser). */
 import type { JobView } from '../../src/shared/api.js';
+import { SseParser } from '../../src/shared/sse.js';
+
+async function readStream(res: Response, parser: SseParser): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.push(decoder.decode(chunk, { stream: true }));
+}
 
 /** Reads `GET /api/events` and keeps every log line (in order), the name of every event seen, and whether the stream ended. */
 export function collectLogEvents(baseUrl: string, token: string) {
@@ -9,22 +15,12 @@ export function collectLogEvents(baseUrl: string, token: string) {
   const state = { ended: false };
   void (async () => {
     const res = await fetch(`${baseUrl}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const event = msg.split('\n').find((l) => l.startsWith('event: '))?.slice(7) ?? 'message';
-        const data = msg.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-        if (!data) continue;
-        types.push(event);
-        const e = JSON.parse(data) as { type?: string; lines?: string[] };
-        if (e.type === 'log') lines.push(...(e.lines ?? []));
-      }
-    }
+    const parser = new SseParser((m) => {
+      types.push(m.event);
+      const e = JSON.parse(m.data) as { type?: string; lines?: string[] };
+      if (e.type === 'log') lines.push(...(e.lines ?? []));
+    });
+    await readStream(res, parser);
   })()
     .catch(() => undefined)
     .finally(() => (state.ended = true));
@@ -51,22 +47,11 @@ export function resumingEventReader(baseUrl: () => string, token: string, retryM
     const res = await fetch(`${baseUrl()}/api/events`, { headers, signal: abort.signal });
     if (res.status !== 200) throw new Error(`GET /api/events: ${res.status}`);
     state.connections++;
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i).split('\n');
-        buf = buf.slice(i + 2);
-        const field = (name: string) => msg.filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2));
-        const data = field('data').join('\n');
-        if (!data) continue;
-        const id = field('id')[0];
-        if (id !== undefined) state.lastId = id;
-        seen.push({ id: id === undefined ? undefined : Number(id), event: field('event')[0] ?? 'message', data: JSON.parse(data) });
-      }
-    }
+    const parser = new SseParser((m) => {
+      if (m.id !== undefined) state.lastId = m.id;
+      seen.push({ id: m.id === undefined ? undefined : Number(m.id), event: m.event, data: JSON.parse(m.data) });
+    });
+    await readStream(res, parser);
   };
   void (async () => {
     while (!abort.signal.aborted) {

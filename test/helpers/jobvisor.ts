@@ -104,10 +104,10 @@ function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv, 
   return { child, url, output };
 }
 
-async function stopProcess(p: Proc | undefined): Promise<void> {
+async function stopProcess(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
   const exited = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
+  p.child.kill(signal);
   const t = setTimeout(() => p.child.kill('SIGKILL'), 8000);
   await exited;
   clearTimeout(t);
@@ -183,13 +183,7 @@ export class Jobvisor {
   }
 
   async stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.server;
-    if (!p) return;
-    if (signal === 'SIGKILL') {
-      const exited = new Promise((r) => p.child.once('exit', r));
-      p.child.kill('SIGKILL');
-      await exited;
-    } else await stopProcess(p);
+    await stopProcess(this.server, signal);
   }
 
   /** Starts the supervisor; a restart keeps the port the server knows. */
@@ -199,14 +193,9 @@ export class Jobvisor {
     this.supervisorUrl = await this.supervisor.url;
   }
 
+  /** Stops the supervisor: SIGTERM (then SIGKILL after 8 s), or at once with SIGKILL. */
   async stopSupervisor(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.supervisor;
-    if (!p) return;
-    if (signal === 'SIGKILL') {
-      const exited = new Promise((r) => p.child.once('exit', r));
-      p.child.kill('SIGKILL');
-      await exited;
-    } else await stopProcess(p);
+    await stopProcess(this.supervisor, signal);
   }
 
   logs(): string {
