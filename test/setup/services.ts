@@ -17,6 +17,8 @@ function run(script: string): void {
 }
 
 export default function setup(): void {
+  // Several checkouts sharing one engine: only one of them should build the shared agent image.
+  if (process.env.JOBVISOR_TEST_SKIP_AGENT_IMAGE === '1') return;
   run('docker/start-engine.sh');
   run('docker/build-agent-image.sh');
 }
