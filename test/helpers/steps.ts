@@ -95,7 +95,7 @@ export function stepsScenarios(t: StepsTarget): void {
     const job = await run('steps-pre-fails', { preFail: true });
     const done = await c.waitJob(job.jobId, (j) => !['pending', 'running'].includes(j.status), t.runMs, 'the run to end');
     expect(done.status).toBe('error');
-    expect(done.reason).toMatch(/^preprocess failed: bad input: the text is empty \(exited with code 2\)$/);
+    expect(done.reason).toMatch(/^preprocess failed: (.*\n)*bad input: the text is empty \(exited with code 2\)$/);
     expect(done.phaseTimes.running).toBeUndefined();
     const files = await fileNames(c, job.jobId);
     expect(files).toContain('pre-started.txt');
@@ -108,7 +108,7 @@ export function stepsScenarios(t: StepsTarget): void {
     const job = await run('steps-post-rejects', { postFail: true });
     const done = await c.waitJob(job.jobId, (j) => !['pending', 'running'].includes(j.status), t.runMs, 'the run to end');
     expect(done.status).toBe('error');
-    expect(done.reason).toMatch(/^postprocess rejected the results: no output structure produced \(exited with code 3\)$/);
+    expect(done.reason).toMatch(/^postprocess rejected the results: (.*\n)*no output structure produced \(exited with code 3\)$/);
     expect(done.phaseTimes.finishing).toBeDefined();
     expect(await fileNames(c, job.jobId)).toContain('main.txt');
   });
