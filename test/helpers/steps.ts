@@ -113,6 +113,21 @@ export function stepsScenarios(t: StepsTarget): void {
     expect(await fileNames(c, job.jobId)).toContain('main.txt');
   });
 
+  it('runs the wordfreq example: a text normalised, counted and checked; a text with no word refused by its preprocess', async () => {
+    const c = t.client();
+    const job = await c.run({ template: 'wordfreq', target: t.target, jobKey: 'wordfreq', parameters: { text: 'To be, or not to be: that is the question.', top: 2 } });
+    const done = await c.waitJob(job.jobId, (j) => !['pending', 'running'].includes(j.status), t.runMs, 'the run to end');
+    expect([done.status, done.reason, done.progress]).toEqual(['completed', null, 1]);
+    const result = await c.get(`/api/jobs/${job.jobId}/files/result.json`);
+    expect(result.body).toMatchObject({ words: 10, counted: 10, distinct: 8, top: [{ word: 'be', count: 2 }, { word: 'to', count: 2 }] });
+    expect(await runLog(c, job.jobId)).toMatch(/results checked: 10 words, 8 distinct, top 2 listed/);
+
+    const refused = await c.run({ template: 'wordfreq', target: t.target, jobKey: 'wordfreq-empty', parameters: { text: '... !!' } });
+    const failed = await c.waitJob(refused.jobId, (j) => !['pending', 'running'].includes(j.status), t.runMs, 'the run to end');
+    expect(failed.status).toBe('error');
+    expect(failed.reason).toMatch(/^preprocess failed: (.*\n)*error: the text holds no word \(letters or digits\) \(exited with code 2\)$/);
+  });
+
   it('cancels a run during preprocess: the command never starts', async () => {
     const c = t.client();
     const job = await run('steps-cancel', { preSeconds: 120 });
