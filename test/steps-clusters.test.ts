@@ -4,7 +4,7 @@
  * which step failed. The same scenarios as on local (test/helpers/steps.ts).
  */
 import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type ClusterInfo, type ClusterKind } from './helpers/cluster.js';
 import { startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { STEPS_FIXTURES, stepsScenarios } from './helpers/steps.js';
@@ -38,5 +38,19 @@ for (const kind of ['slurm', 'sge'] as ClusterKind[]) {
     });
 
     stepsScenarios({ target, client: () => alice, serverUrl: () => jv.serverUrl, runMs: 120_000 });
+
+    if (kind === 'slurm') {
+      it('follows a run with steps again after its agent died: its later phases and a failed step still count', async () => {
+        const job = await alice.run({ template: 'steps', target, jobKey: 'steps-reattach', parameters: { preSeconds: 8, postFail: true } });
+        await alice.waitJob(job.jobId, (j) => j.phase === 'preparing', 60_000, 'the preparing phase');
+        killAgentOnLoginNode(cluster, target, 'KILL', REMOTE_DIR);
+        await alice.waitJob(job.jobId, (j) => /^login required/.test(j.waitingFor ?? ''), 60_000, 'the run to wait for a login');
+        expect((await logInTo(alice, target, cluster)).status).toBe(200);
+        const done = await alice.waitJob(job.jobId, (j) => !['pending', 'running'].includes(j.status), 120_000, 'the run to end');
+        expect(done.status).toBe('error');
+        expect(done.reason).toMatch(/^postprocess rejected the results: (.*\n)*no output structure produced \(exited with code 3\)$/);
+        expect(Object.keys(done.phaseTimes).sort()).toEqual(['finishing', 'preparing', 'running']);
+      });
+    }
   }, 900_000);
 }
