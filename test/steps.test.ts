@@ -38,4 +38,15 @@ describe('template steps on local', () => {
     expect(two.history.map((r) => [r.serial, r.phaseTimes])).toEqual([[1, one.phaseTimes]]);
     expect(Object.keys(one.phaseTimes).sort()).toEqual(['finishing', 'preparing', 'running']);
   });
+
+  it('keeps a run’s phases across a supervisor restart while its preprocess runs: the run goes on through its steps', async () => {
+    const job = await alice.run({ template: 'steps', jobKey: 'steps-restart', parameters: { preSeconds: 3 } });
+    await alice.waitJob(job.jobId, (j) => j.phase === 'preparing', 20_000, 'the preparing phase');
+    await jv.stopSupervisor('SIGKILL');
+    await jv.startSupervisor();
+    const done = await alice.waitJob(job.jobId, (j) => !['pending', 'running'].includes(j.status), 30_000, 'the run to end after the restart');
+    expect([done.status, done.reason]).toEqual(['completed', null]);
+    expect(Object.keys(done.phaseTimes).sort()).toEqual(['finishing', 'preparing', 'running']);
+    expect(done.phaseTimes.running! - done.phaseTimes.preparing!).toBeGreaterThanOrEqual(3000);
+  });
 });
