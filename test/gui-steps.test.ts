@@ -25,10 +25,12 @@ describe('web GUI: the phases of a run with steps (Chromium)', () => {
     await jv?.stop();
   });
 
-  it('shows "running · preparing" while preprocess runs, then each phase’s duration', async () => {
+  it('shows "running · preparing" while preprocess runs, then each phase’s duration; the jobs list says the phase too', async () => {
     const p = t.page;
     await logIn(p, 'admin', ADMIN_PASSWORD);
     const job = await admin.run({ template: 'steps', jobKey: 'gui-steps', parameters: { preSeconds: 4, mainSeconds: 2 } });
+    await p.goto('/#/jobs');
+    await p.locator(`tr[data-job-id="${job.jobId}"] .col-activity`).filter({ hasText: 'preparing' }).waitFor({ timeout: 20_000 });
     await p.goto(`/#/jobs/${job.jobId}`);
     const phase = p.getByTestId('job-phase');
     await phase.filter({ hasText: '· preparing' }).waitFor({ timeout: 20_000 });
