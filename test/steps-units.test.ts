@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fillAgentValues } from '../src/agent/agentValues.js';
-import { readPhaseFile } from '../src/agent/engines/batchPhases.js';
-import { stepFailure } from '../src/cmds/runSteps.js';
+import { readPhaseFile, signalName } from '../src/agent/engines/batchPhases.js';
+import { RunningSteps, stepFailure, type StepsEvents } from '../src/cmds/runSteps.js';
 import { stepsBlock } from '../src/drivers/cluster/steps.js';
 import { slurmBackend, SlurmSettings } from '../src/drivers/slurm/index.js';
 import { loadConfig } from '../src/shared/config.js';
@@ -77,6 +77,48 @@ describe('a failed step’s reason', () => {
   });
 });
 
+describe('steps run by the process engine’s RunningSteps (real processes)', () => {
+  const sh = (code: string) => ['/bin/sh', '-c', code];
+  function runSteps(spec: { preprocess?: string[]; argv: string[]; postprocess?: string[] }) {
+    const seen = { phases: [] as string[], lines: [] as string[], groups: 0 };
+    const ended = new Promise<Parameters<StepsEvents['onExit']>[0]>((resolve) => {
+      void RunningSteps.start(
+        { ...spec, runDir: freshDir(), env: process.env, progress: { kind: 'none' }, timeLimitSeconds: 30 },
+        {
+          onPhase: (phase) => seen.phases.push(phase),
+          onLine: (line) => seen.lines.push(line),
+          onProgress: () => undefined,
+          onSpawn: () => seen.groups++,
+          onStepEnd: () => seen.groups--,
+          onExit: resolve,
+        },
+      );
+    });
+    return { seen, ended };
+  }
+
+  it('says which step ended the run, and a step killed by a signal as such; no later step runs', async () => {
+    const { seen, ended } = runSteps({ preprocess: sh('echo pre; kill -SEGV $$'), argv: sh('echo main'), postprocess: sh('echo post') });
+    expect(await ended).toEqual({ status: 'error', exitCode: null, signal: 'SIGSEGV', reason: 'preprocess failed (killed by SIGSEGV)', step: 'preprocess' });
+    expect([seen.phases, seen.lines, seen.groups]).toEqual([['preparing'], ['[jobvisor] preprocess: sh', 'pre'], 0]);
+  });
+
+  it('says the last step when the run completed, and no step for a run without steps', async () => {
+    const stepped = runSteps({ argv: sh('echo main'), postprocess: sh('echo post') });
+    expect(await stepped.ended).toEqual({ status: 'completed', exitCode: 0, signal: null, step: 'postprocess' });
+    expect(stepped.seen.phases).toEqual(['running', 'finishing']);
+    const plain = runSteps({ argv: sh('echo main') });
+    expect(await plain.ended).toEqual({ status: 'completed', exitCode: 0, signal: null });
+    expect([plain.seen.phases, plain.seen.lines]).toEqual([['running'], ['main']]);
+  });
+
+  it('ends as error naming the step whose program cannot start', async () => {
+    const { ended } = runSteps({ argv: sh('true'), postprocess: ['/no/such/checker'] });
+    expect(await ended).toMatchObject({ status: 'error', step: 'postprocess', reason: 'postprocess rejected the results (cannot start /no/such/checker: spawn /no/such/checker ENOENT)' });
+    await expect(RunningSteps.start({ preprocess: ['/no/such/pre'], argv: sh('true'), runDir: freshDir(), env: process.env, progress: { kind: 'none' }, timeLimitSeconds: 5 }, { onLine: () => undefined, onProgress: () => undefined, onExit: () => undefined })).rejects.toThrow(/^preprocess failed \(cannot start \/no\/such\/pre/);
+  });
+});
+
 describe('the run op of a template with steps', () => {
   it('fills the steps’ placeholders as the command’s, once; the agent fills its Node binary in them', () => {
     const op = buildRunOp(row(), template, '/data/runs/alice/j1', '/templates', 30);
@@ -114,6 +156,12 @@ describe('steps in a batch script', () => {
     expect(spawnSync('test', ['-e', path.join(dir, 'never.txt')]).status).toBe(1);
     expect(await readPhaseFile(dir, 0)).toMatchObject({ failed: { step: 'preprocess', code: 2 }, lines: 2 });
     expect((await readPhaseFile(dir, 2)).updates).toEqual([]);
+
+    rmSync(path.join(dir, PHASE_FILE));
+    const killed = run(stepsBlock({ argv: sh('true'), postprocess: sh('kill -SEGV $$') }) as string);
+    expect(killed.status).toBe(139);
+    expect((await readPhaseFile(dir, 0)).failed).toEqual({ step: 'postprocess', code: 139 });
+    expect(signalName(139 - 128)).toBe('SIGSEGV');
   });
 });
 

@@ -9,13 +9,13 @@
  * starts no other. Progress is read from the command only.
  */
 import path from 'node:path';
-import type { Phase, RunEnd } from '../shared/protocol.js';
+import type { Phase, RunEnd, Step } from '../shared/protocol.js';
 import type { ProgressSpec } from '../shared/template.js';
 import { RunningCmd, type CmdEvents } from './runCommand.js';
 import { RUN_LOG } from './runDir.js';
 import { RunLog } from './runLog.js';
 
-export type StepName = 'preprocess' | 'command' | 'postprocess';
+export type StepName = Step;
 export const STEP_PHASE: Record<StepName, Phase> = { preprocess: 'preparing', command: 'running', postprocess: 'finishing' };
 
 export interface StepsSpec {
@@ -37,11 +37,11 @@ export interface StepsEvents extends Omit<CmdEvents, 'onSpawn' | 'onExit'> {
   /** A step's process group `pid` started, and (onStepEnd) ended. */
   onSpawn?(pid: number): void;
   onStepEnd?(pid: number): void;
-  /** The run ended: its last step's end, or the first failure. */
-  onExit(end: End): void;
+  /** The run ended: its last step's end, or the first failure; with steps, `step` says which step ended it. */
+  onExit(end: End & { step?: StepName }): void;
 }
 
-interface Step {
+interface StepToRun {
   name: StepName;
   argv: string[];
 }
@@ -73,14 +73,14 @@ export class RunningSteps {
     private readonly spec: StepsSpec,
     private readonly events: StepsEvents,
     private readonly log: RunLog,
-    private readonly steps: Step[],
+    private readonly steps: StepToRun[],
   ) {
     this.timer = setTimeout(() => void this.kill(`time limit of ${spec.timeLimitSeconds} s exceeded`), spec.timeLimitSeconds * 1000);
   }
 
   /** Starts the first step; throws if it cannot be spawned (e.g. no such program). */
   static async start(spec: StepsSpec, events: StepsEvents): Promise<RunningSteps> {
-    const steps: Step[] = [
+    const steps: StepToRun[] = [
       ...(spec.preprocess ? [{ name: 'preprocess' as const, argv: spec.preprocess }] : []),
       { name: 'command' as const, argv: spec.argv },
       ...(spec.postprocess ? [{ name: 'postprocess' as const, argv: spec.postprocess }] : []),
@@ -92,7 +92,7 @@ export class RunningSteps {
     } catch (err) {
       clearTimeout(run.timer);
       log.end();
-      const first = steps[0] as Step;
+      const first = steps[0] as StepToRun;
       throw new Error(first.name === 'command' ? (err as Error).message : stepFailure(first.name, (err as Error).message));
     }
     return run;
@@ -116,7 +116,7 @@ export class RunningSteps {
   }
 
   private async startStep(i: number): Promise<void> {
-    const step = this.steps[i] as Step;
+    const step = this.steps[i] as StepToRun;
     if (this.steps.length > 1) {
       const banner = stepBanner(step.name, step.argv);
       this.log.write(banner + '\n');
@@ -148,22 +148,22 @@ export class RunningSteps {
 
   private stepEnded(i: number, cmd: RunningCmd, end: End): void {
     this.events.onStepEnd?.(cmd.pid);
-    const step = this.steps[i] as Step;
-    if (this.killReason !== null) return this.finish({ ...end, status: 'canceled', reason: this.killReason });
-    if (end.status !== 'completed') return this.finish({ ...end, ...(end.reason === undefined ? {} : { reason: stepFailure(step.name, end.reason) }) });
-    if (i === this.steps.length - 1) return this.finish(end);
+    const step = this.steps[i] as StepToRun;
+    if (this.killReason !== null) return this.finish({ ...end, status: 'canceled', reason: this.killReason }, step);
+    if (end.status !== 'completed') return this.finish({ ...end, ...(end.reason === undefined ? {} : { reason: stepFailure(step.name, end.reason) }) }, step);
+    if (i === this.steps.length - 1) return this.finish(end, step);
+    const next = this.steps[i + 1] as StepToRun;
     this.startStep(i + 1).catch((err: unknown) => {
-      const next = this.steps[i + 1] as Step;
-      this.finish({ status: 'error', exitCode: null, signal: null, reason: stepFailure(next.name, (err as Error).message) });
+      this.finish({ status: 'error', exitCode: null, signal: null, reason: stepFailure(next.name, (err as Error).message) }, next);
     });
   }
 
-  private finish(end: End & { status: RunEnd }): void {
+  private finish(end: End & { status: RunEnd }, step: StepToRun): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
     this.log.end();
-    this.events.onExit(end);
+    this.events.onExit(this.steps.length > 1 ? { ...end, step: step.name } : end);
     this.endResolve();
   }
 }

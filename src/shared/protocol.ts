@@ -57,6 +57,9 @@ export const RUN_LOG = 'run.log';
 export const Phase = z.enum(['preparing', 'running', 'finishing']);
 export type Phase = z.infer<typeof Phase>;
 export const PHASE_FILE = '.jobvisor-phase';
+/** A run's steps, each the cause of one phase: preprocess → preparing, command → running, postprocess → finishing. */
+export const Step = z.enum(['preprocess', 'command', 'postprocess']);
+export type Step = z.infer<typeof Step>;
 export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
 export const AGENT_PATH = '/agent';
 
@@ -157,6 +160,8 @@ export const Update = z.discriminatedUnion('kind', [
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable(),
     reason: z.string().max(4000).optional(),
+    /** In a run with steps: the step that ended it (the one that failed, or that a cancel or the time limit ended; the last one when it completed). */
+    step: Step.optional(),
   }).strict(),
 ]);
 export type Update = z.infer<typeof Update>;

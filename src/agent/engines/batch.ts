@@ -21,7 +21,7 @@ import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
 import { stepFailure, type StepName } from '../../cmds/runSteps.js';
 import { cutLine, groupLines } from '../outbox.js';
-import { readPhaseFile, STEP_BANNER } from './batchPhases.js';
+import { readPhaseFile, signalName, STEP_BANNER, stepOf } from './batchPhases.js';
 import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
 
@@ -52,6 +52,8 @@ interface BatchRun {
   failed: { step: StepName; code: number } | null;
   /** Whether the log lines read now are the command's (progress is read from the command only). */
   inCommand: boolean;
+  /** The step the script last said it started, if known. */
+  step: StepName | null;
 }
 
 /** A run being submitted: the scheduler has not taken it yet (it may be waiting for the scheduler to answer). */
@@ -205,7 +207,7 @@ export class BatchEngine implements RunEngine {
     this.active.set(runKey(jobId, serial), {
       jobId, serial, runDir, externalId, logOffset, progress: re, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
       // A run followed again from the middle of its log is most likely in its command.
-      steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0,
+      steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
     });
   }
 
@@ -290,10 +292,7 @@ export class BatchEngine implements RunEngine {
     if (phase.status !== 'canceled' || run.logOffset > 0) this.markStarted(run);
     await this.tailLog(run);
     await this.readPhases(run);
-    if (phase.status === 'error' && run.failed && run.failed.step !== 'command') {
-      const how = `exited with code ${run.failed.code}`;
-      return this.end(run, 'error', stepFailure(run.failed.step, run.tail.length ? `${run.tail.join('\n')}\n(${how})` : `the command ${how}`), run.failed.code);
-    }
+    if (phase.status === 'error' && run.failed && run.failed.step !== 'command') return this.stepFailed(run, run.failed);
     const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
     this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode);
   }
@@ -314,13 +313,24 @@ export class BatchEngine implements RunEngine {
     const read = await readPhaseFile(run.runDir, run.phaseLines);
     if (read.lines <= run.phaseLines) return;
     this.markStarted(run);
-    for (const u of read.updates) this.o.push(run.jobId, run.serial, u);
+    for (const u of read.updates) {
+      run.step = stepOf(u.phase);
+      this.o.push(run.jobId, run.serial, u);
+    }
     run.failed = read.failed ?? run.failed;
     run.phaseLines = read.lines;
   }
 
-  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null): void {
-    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}) });
+  /** The script said a step other than the command failed: the reason names the step, its output's tail and how it ended. */
+  private stepFailed(run: BatchRun, failed: NonNullable<BatchRun['failed']>): void {
+    const signal = failed.code > 128 ? signalName(failed.code - 128) : null;
+    const how = signal ? `killed by ${signal}` : `exited with code ${failed.code}`;
+    this.end(run, 'error', stepFailure(failed.step, run.tail.length ? `${run.tail.join('\n')}\n(${how})` : `the command ${how}`), failed.code, signal);
+  }
+
+  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null, signal: string | null = null): void {
+    const step = run.steps ? (run.failed?.step ?? run.step) : null;
+    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal, ...(reason ? { reason: reason.slice(-4000) } : {}), ...(step ? { step } : {}) });
     const key = runKey(run.jobId, run.serial);
     this.endWaiters.get(key)?.();
     this.endWaiters.delete(key);

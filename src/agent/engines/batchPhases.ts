@@ -5,6 +5,7 @@
  * before each step.
  */
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { Phase, PHASE_FILE, type Update } from '../../shared/protocol.js';
 import type { StepName } from '../../cmds/runSteps.js';
@@ -12,6 +13,14 @@ import type { StepName } from '../../cmds/runSteps.js';
 /** The line a batch script with steps writes before each step; its first group is the step. */
 export const STEP_BANNER = /^\[jobvisor\] (preprocess|command|postprocess): /;
 const PHASE_STEP: Record<Phase, StepName> = { preparing: 'preprocess', running: 'command', finishing: 'postprocess' };
+
+/** The step of a phase. */
+export const stepOf = (phase: Phase): StepName => PHASE_STEP[phase];
+
+/** A signal's name by its number (a shell's exit code 128 + n), or null. */
+export function signalName(n: number): string | null {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? null;
+}
 
 export interface PhaseRead {
   /** The phase updates of the lines after the first `from`, with the time the script wrote. */
