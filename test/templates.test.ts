@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT_NODE } from '../src/shared/protocol.js';
-import { fillArgv as fillTemplateArgv, loadTemplates, validateParameters, type Template } from '../src/shared/template.js';
+import { fillArgv as fillTemplateArgv, loadTemplates, parseTemplate, validateParameters, type Template } from '../src/shared/template.js';
 
 /** The argv as the agent runs it: the template's placeholders filled, then its own Node binary for the marker. */
 function fillArgv(argv: string[], values: Record<string, unknown>): string[] {
@@ -108,8 +108,8 @@ function lastNonEmptyLine(s: string): string {
 }
 
 describe('example templates', () => {
-  it('loads all four, fully described', () => {
-    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'quick', 'sleep']);
+  it('loads all five, fully described', () => {
+    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'quick', 'sleep', 'wordfreq']);
     for (const t of templates.values()) {
       expect(t.title.length).toBeGreaterThan(0);
       expect(t.description.length).toBeGreaterThan(50);
@@ -124,9 +124,11 @@ describe('example templates', () => {
           expect(p.max, `${t.name}.${name}.max`).toBeDefined();
         }
       }
-      // Every placeholder of the command is filled by the defaults and the built-ins.
-      const argv = fillArgv(t.command, { ...validateParameters(t, {}), templateDir: t.dir, runDir: '/r', node: 'node' });
-      expect(argv.join(' ')).not.toMatch(/\{[A-Za-z]/);
+      // Every placeholder of the command and its steps is filled by the defaults and the built-ins.
+      for (const step of [t.command, t.preprocess ?? [], t.postprocess ?? []]) {
+        const argv = fillArgv(step, { ...validateParameters(t, {}), templateDir: t.dir, runDir: '/r', node: 'node' });
+        expect(argv.join(' ')).not.toMatch(/\{[A-Za-z]/);
+      }
     }
     expect(Object.keys(template('heat1d').analysis).sort()).toEqual(['energy', 'temperature']);
   });
@@ -218,5 +220,54 @@ describe('example templates', () => {
     const r = await runJob('heat1d', { nx: 4001, length: 0.001, alpha: 0.01, endTime: 1000, paceSeconds: 0 });
     expect(r.code).toBe(2);
     expect(lastNonEmptyLine(r.stderr)).toMatch(/^error: .*cell updates.*limit/);
+  });
+
+  it('wordfreq: preprocess normalises the text, the command counts, postprocess checks the results', async () => {
+    const t = template('wordfreq');
+    const { runDir, values } = prepare(t, { text: 'Hello, hello WORLD! Ça va? ça', top: 2 });
+    const step = (argv: string[] | undefined) => run(fillArgv(argv ?? [], values), runDir);
+    const pre = await step(t.preprocess);
+    expect([pre.code, pre.stderr]).toEqual([0, '']);
+    expect(readFileSync(path.join(runDir, 'input.txt'), 'utf8')).toBe('hello\nhello\nworld\nça\nva\nça\n');
+    const main = await step(t.command);
+    expect([main.code, main.stderr]).toEqual([0, '']);
+    expect(progressValues(t, main.stdout).at(-1)).toBe(1);
+    const result = JSON.parse(readFileSync(path.join(runDir, 'result.json'), 'utf8')) as unknown;
+    expect(result).toEqual({ words: 6, counted: 6, distinct: 4, minLength: 1, top: [{ word: 'hello', count: 2 }, { word: 'ça', count: 2 }] });
+    const post = await step(t.postprocess);
+    expect([post.code, post.stderr]).toEqual([0, '']);
+  });
+
+  it('wordfreq: preprocess refuses a text with no word; postprocess rejects missing or empty results', async () => {
+    const t = template('wordfreq');
+    const empty = prepare(t, { text: ' ,;. !' });
+    const pre = await run(fillArgv(t.preprocess ?? [], empty.values), empty.runDir);
+    expect([pre.code, lastNonEmptyLine(pre.stderr)]).toEqual([2, 'error: the text holds no word (letters or digits)']);
+    expect(existsSync(path.join(empty.runDir, 'input.txt'))).toBe(false);
+    const missing = await run(fillArgv(t.postprocess ?? [], empty.values), empty.runDir);
+    expect([missing.code, lastNonEmptyLine(missing.stderr)]).toEqual([1, 'no result produced: result.json is missing']);
+
+    const short = prepare(t, { text: 'a b c', minLength: 5 });
+    for (const argv of [t.preprocess, t.command]) expect((await run(fillArgv(argv ?? [], short.values), short.runDir)).code).toBe(0);
+    const post = await run(fillArgv(t.postprocess ?? [], short.values), short.runDir);
+    expect([post.code, lastNonEmptyLine(post.stderr)]).toEqual([1, 'no word of at least 5 characters was counted']);
+  });
+});
+
+describe('template steps', () => {
+  const base = { name: 'x', title: 'X', parameters: { n: { type: 'integer', label: 'N', default: 1 } }, command: ['{node}', 'a.mjs', '{n}'], timeLimitSeconds: 10 };
+
+  it('takes preprocess and postprocess argv with the command’s placeholders', () => {
+    const t = parseTemplate({ ...base, preprocess: ['{node}', '{templateDir}/pre.mjs', '{n}', '{runDir}'], postprocess: ['{node}', 'post.mjs'] }, '/t');
+    expect([t.preprocess, t.postprocess]).toEqual([['{node}', '{templateDir}/pre.mjs', '{n}', '{runDir}'], ['{node}', 'post.mjs']]);
+    expect(parseTemplate(base, '/t').preprocess).toBeUndefined();
+  });
+
+  it('refuses a step with an unknown placeholder, an analysis placeholder, an empty argv or a non-string element', () => {
+    expect(() => parseTemplate({ ...base, preprocess: ['{node}', '{nope}'] }, '/t')).toThrow('preprocess: unknown placeholder {nope}');
+    expect(() => parseTemplate({ ...base, postprocess: ['check', '--frame={frame}'] }, '/t')).toThrow('postprocess: unknown placeholder {frame}');
+    expect(() => parseTemplate({ ...base, preprocess: [] }, '/t')).toThrow();
+    expect(() => parseTemplate({ ...base, postprocess: ['check', 3] }, '/t')).toThrow();
+    expect(() => parseTemplate({ ...base, preprocess: 'pre.sh' }, '/t')).toThrow();
   });
 });

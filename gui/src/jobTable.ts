@@ -6,6 +6,7 @@
  * last changed.
  */
 import { h, setText } from './dom.js';
+import { phaseLabel } from './phases.js';
 import { agoCell, elapsedCell, formatPercent, jobActivity, setAgo, setElapsed, sizeText, statusBadge, updateBadge } from './format.js';
 import { jobHref, navigate } from './router.js';
 import { targetTitle } from './targets.js';
@@ -85,7 +86,8 @@ class JobRow {
     updateBadge(this.badge, job.status);
     setText(this.place, `${targetTitle(job.target)} · ${sizeText(job.size)}`);
     this.place.title = `target ${job.target} (${job.driver}), ${job.size}`;
-    const activity = jobActivity(job);
+    // A run with steps says which one runs (preprocess, postprocess) instead of the command's last message.
+    const activity = (job.waitingFor ? '' : phaseLabel(job)) || jobActivity(job);
     setText(this.activity, activity);
     this.activity.title = job.reason ?? job.waitingFor ?? job.progressMessage ?? '';
     this.activity.classList.toggle('is-error', job.status === 'error');

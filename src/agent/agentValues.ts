@@ -1,6 +1,6 @@
 /**
  * What only the agent knows, filled into the ops it receives: its Node binary (AGENT_NODE) and
- * its own folder (AGENT_ROOT), in the fields that may hold them (argv, runDir, batch.script) and
+ * its own folder (AGENT_ROOT), in the fields that may hold them (argv, preprocess, postprocess, runDir, batch.script) and
  * nowhere else. Everything else of an op, parameters included, is used as the supervisor sent it.
  */
 import { JobvisorError } from '../shared/errors.js';
@@ -34,7 +34,14 @@ export function fillAgentValues(op: Op, values: AgentValues = ownValues): Op {
   const fill = filler(values);
   switch (op.kind) {
     case 'run':
-      return { ...op, runDir: fill(op.runDir), argv: op.argv.map(fill), ...(op.batch ? { batch: { ...op.batch, script: fill(op.batch.script) } } : {}) };
+      return {
+        ...op,
+        runDir: fill(op.runDir),
+        argv: op.argv.map(fill),
+        ...(op.preprocess ? { preprocess: op.preprocess.map(fill) } : {}),
+        ...(op.postprocess ? { postprocess: op.postprocess.map(fill) } : {}),
+        ...(op.batch ? { batch: { ...op.batch, script: fill(op.batch.script) } } : {}),
+      };
     case 'analysis':
       return { ...op, runDir: fill(op.runDir), argv: op.argv.map(fill) };
     case 'io':

@@ -31,6 +31,8 @@ export interface CmdSpec {
   timeLimitSeconds: number;
   /** Milliseconds between SIGTERM and SIGKILL of the process group. */
   killGraceMs?: number;
+  /** The run log to append to, owned by the caller (who ends it); without it, the cmd opens and ends its own. */
+  log?: RunLog;
 }
 
 const STDERR_TAIL = 20;
@@ -60,13 +62,13 @@ export class RunningCmd {
 
   /** Starts the command; throws if it cannot be spawned (e.g. no such program). */
   static async start(spec: CmdSpec, events: CmdEvents): Promise<RunningCmd> {
-    const log = await RunLog.open(path.join(spec.runDir, RUN_LOG), (what) => events.onLogProblem?.(what));
+    const log = spec.log ?? (await RunLog.open(path.join(spec.runDir, RUN_LOG), (what) => events.onLogProblem?.(what)));
     const [cmd, ...args] = spec.argv as [string, ...string[]];
     const child = spawn(cmd, args, { cwd: spec.runDir, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err) => {
-        log.end();
+        if (!spec.log) log.end();
         reject(new Error(`cannot start ${cmd}: ${err.message}`));
       });
     });
@@ -159,7 +161,7 @@ export class RunningCmd {
     this.done = true;
     for (const t of this.timers) clearTimeout(t);
     killGroup(this.pid, 'SIGKILL'); // whatever the cmd left behind in its group
-    this.log.end();
+    if (!this.spec.log) this.log.end();
     const signalName = signal ?? null;
     if (this.killReason !== null) {
       this.events.onExit({ status: 'canceled', exitCode: code, signal: signalName, reason: this.killReason });

@@ -3,6 +3,7 @@
  * declared once. The server validates a body with these schemas, then forwards it unchanged.
  */
 import { z } from 'zod';
+import type { Phase } from './protocol.js';
 import { Name, Role, Size, Status } from './types.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
@@ -96,9 +97,16 @@ export interface RunSummary {
   queuedAt: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** When each phase of the run began (epoch ms): `preparing` (preprocess), `running` (the command), `finishing` (postprocess). */
+  phaseTimes: PhaseTimes;
 }
 
+/** When each phase of a run began (epoch ms); a phase the run did not reach is absent. */
+export type PhaseTimes = Partial<Record<Phase, number>>;
+
 export interface JobView extends RunSummary {
+  /** The phase of a running run (`preparing`, `running`, `finishing`); null when the run is not running. */
+  phase: Phase | null;
   jobId: string;
   user: string;
   jobKey: string;

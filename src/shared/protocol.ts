@@ -14,7 +14,7 @@
  * needed and cuts a line longer than MAX_LOG_LINE_BYTES, with a marker saying how long it was.
  *
  * Ops never carry an unfilled template placeholder: the supervisor fills them all (template.ts
- * fillArgv). What only the agent knows travels as a marker the agent fills in `argv`, `runDir`
+ * fillArgv). What only the agent knows travels as a marker the agent fills in `argv` (and the steps `preprocess`, `postprocess`), `runDir`
  * and `batch.script` (and nowhere else): AGENT_NODE (its Node binary) and AGENT_ROOT (its own
  * folder: a cluster agent's runs and templates are under it). Both hold NUL bytes, which no
  * parameter value can hold, so a value is never expanded.
@@ -48,6 +48,18 @@ export const MAX_UPDATE_LINES = 2000;
 export const CMD_GROUPS_DIR = 'cmd-groups';
 /** The run log every engine writes in a run's directory (stdout and stderr of its command), read with `io` ops. */
 export const RUN_LOG = 'run.log';
+/**
+ * A run's phases: `preparing` (preprocess), `running` (the command), `finishing` (postprocess).
+ * A run without steps goes straight to `running`. A batch script of a run with steps appends a
+ * line `<phase> <epoch seconds>` to PHASE_FILE in the run directory as each step starts, and
+ * `failed <phase> <exit code>` when a step fails; the batch engine reads it when it polls.
+ */
+export const Phase = z.enum(['preparing', 'running', 'finishing']);
+export type Phase = z.infer<typeof Phase>;
+export const PHASE_FILE = '.jobvisor-phase';
+/** A run's steps, each the cause of one phase: preprocess → preparing, command → running, postprocess → finishing. */
+export const Step = z.enum(['preprocess', 'command', 'postprocess']);
+export type Step = z.infer<typeof Step>;
 export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
 export const AGENT_PATH = '/agent';
 
@@ -67,6 +79,9 @@ export const RunOp = z.object({
   parameters: z.record(z.string(), z.unknown()),
   progress: ProgressSpec,
   timeLimitSeconds: z.number().positive(),
+  /** Steps around the command (template steps, filled like argv): preprocess before it, postprocess after it exited 0. */
+  preprocess: Argv.optional(),
+  postprocess: Argv.optional(),
   /** For runs on a cluster: the batch script the agent submits to the named scheduler (the argv is inside it). */
   batch: z.object({ scheduler: SchedulerName, script: z.string().min(1).max(64 * 1024) }).strict().optional(),
 }).strict();
@@ -80,6 +95,8 @@ export const AttachOp = z.object({
   externalId: ExternalId,
   logOffset: z.number().int().nonnegative(),
   progress: ProgressSpec,
+  /** The run's template has steps (its batch script records its phases in PHASE_FILE). */
+  steps: z.boolean().optional(),
 }).strict();
 
 /** The agent's own log and counters, for diagnosis. */
@@ -116,6 +133,8 @@ export type RunEnd = z.infer<typeof RunEnd>;
 
 export const Update = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('started'), pid: z.number().int() }).strict(),
+  /** A phase of the run began (`at`: when, epoch ms, as the agent saw it; the supervisor's time of arrival without it). */
+  z.object({ kind: z.literal('phase'), phase: Phase, at: z.number().int().nonnegative().optional() }).strict(),
   z.object({ kind: z.literal('progress'), value: z.number().min(0).max(1), message: z.string().max(500).optional() }).strict(),
   z.object({
     kind: z.literal('log'),
@@ -141,6 +160,8 @@ export const Update = z.discriminatedUnion('kind', [
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable(),
     reason: z.string().max(4000).optional(),
+    /** In a run with steps: the step that ended it (the one that failed, or that a cancel or the time limit ended; the last one when it completed). */
+    step: Step.optional(),
   }).strict(),
 ]);
 export type Update = z.infer<typeof Update>;

@@ -78,6 +78,9 @@ export const TemplateFile = z.object({
   description: z.string().max(5000).default(''),
   parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), ParameterSpec),
   command: Argv,
+  /** Steps run by the same agent in the run directory: before the command, and after it exited 0 (see steps.ts). */
+  preprocess: Argv.optional(),
+  postprocess: Argv.optional(),
   targets: z.array(z.string().regex(NAME_PATTERN)).min(1).optional(),
   sizes: z.array(Size).min(1).optional(),
   /** jobvisor 0.1: sizes, or a cluster kind's run mode. */
@@ -125,6 +128,8 @@ export function parseTemplate(raw: unknown, dir: string): Template {
   const t = TemplateFile.parse(raw);
   const params = new Set([...BUILTIN_PLACEHOLDERS, ...Object.keys(t.parameters)]);
   checkPlaceholders(t.command, params, 'command');
+  if (t.preprocess) checkPlaceholders(t.preprocess, params, 'preprocess');
+  if (t.postprocess) checkPlaceholders(t.postprocess, params, 'postprocess');
   for (const [name, a] of Object.entries(t.analysis)) {
     checkPlaceholders(a.command, new Set([...params, ...ANALYSIS_PLACEHOLDERS]), `analysis ${name}`);
   }

@@ -71,6 +71,8 @@ export function freshRun(now: number) {
     externalId: null,
     logOffset: 0,
     scheduler: null,
+    phase: null,
+    phaseTimes: {},
   };
 }
 
@@ -118,6 +120,8 @@ export class ComputeJob {
       queuedAt: r.queuedAt,
       startedAt: r.startedAt,
       endedAt: r.endedAt,
+      phase: r.status === 'running' ? r.phase : null,
+      phaseTimes: r.phaseTimes,
       updatedAt: r.updatedAt,
       logLines: r.logLines,
       externalId: r.externalId,

@@ -78,7 +78,7 @@ export class Logins {
       const r = job.row;
       if (r.user !== agent.user || r.target !== agent.target || !isActive(r.status) || !r.externalId || r.agentId === agent.id) continue;
       const template = this.deps.jobs.template(r);
-      const op = { kind: 'attach' as const, jobId: r.id, serial: r.serial, runDir: this.deps.runDir(job), scheduler: d.info.kind, externalId: r.externalId, logOffset: r.logOffset, progress: template.progress };
+      const op = { kind: 'attach' as const, jobId: r.id, serial: r.serial, runDir: this.deps.runDir(job), scheduler: d.info.kind, externalId: r.externalId, logOffset: r.logOffset, progress: template.progress, ...(template.preprocess || template.postprocess ? { steps: true } : {}) };
       job.attach(agent, op);
     }
   }

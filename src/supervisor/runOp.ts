@@ -14,12 +14,15 @@ function placeholders(row: JobRow, runDir: string, templatesDir: string, templat
 
 /** The run op: the template's argv filled from validated parameters; time limit capped by the target's for the run's size. */
 export function buildRunOp(row: JobRow, template: Template, runDir: string, templatesDir: string, maxTimeSeconds: number): RunOp {
+  const values = placeholders(row, runDir, templatesDir, template);
   return {
     kind: 'run',
     jobId: row.id,
     serial: row.serial,
     runDir,
-    argv: fillArgv(template.command, placeholders(row, runDir, templatesDir, template)),
+    argv: fillArgv(template.command, values),
+    ...(template.preprocess ? { preprocess: fillArgv(template.preprocess, values) } : {}),
+    ...(template.postprocess ? { postprocess: fillArgv(template.postprocess, values) } : {}),
     parameters: row.parameters,
     progress: template.progress,
     timeLimitSeconds: Math.min(template.timeLimitSeconds, maxTimeSeconds),

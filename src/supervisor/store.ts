@@ -3,7 +3,8 @@
  * started. An interface, so that another database is one module beside store/sqlite.ts. Every
  * state change is written here before anyone is told about it.
  */
-import type { RunOptions, RunSummary } from '../shared/api.js';
+import type { PhaseTimes, RunOptions, RunSummary } from '../shared/api.js';
+import type { Phase } from '../shared/protocol.js';
 import type { Size, Status } from '../shared/types.js';
 
 /** What a batch scheduler last said of a run. */
@@ -45,6 +46,9 @@ export interface JobRow {
   /** For runs whose log an agent tails from a file: the byte offset delivered so far. */
   logOffset: number;
   scheduler: SchedulerState | null;
+  /** The run's last phase, and when each of its phases began (steps.ts). */
+  phase: Phase | null;
+  phaseTimes: PhaseTimes;
 }
 
 export interface AgentRow {

@@ -23,12 +23,28 @@ export function describeScheduler(scheduler: string, u: SchedulerUpdate): string
   return `${scheduler} job ${u.externalId}: ${u.state}${reason}${start}`;
 }
 
+type PhaseUpdate = Extract<Update, { kind: 'phase' }>;
+
+/**
+ * A phase of the run began: it becomes the run's phase, its time kept (the agent's, within the
+ * run's queued time and now, never before an earlier phase). A phase the run already reached
+ * (an update sent again by a new agent that reads the phase file again) changes nothing.
+ */
+export function applyPhase(row: JobRow, update: PhaseUpdate, now: number): Applied {
+  if (row.phaseTimes[update.phase] !== undefined) return { row };
+  const earliest = Math.max(row.queuedAt, ...Object.values(row.phaseTimes));
+  const at = Math.min(now, Math.max(earliest, update.at ?? now));
+  return { row: { ...row, phase: update.phase, phaseTimes: { ...row.phaseTimes, [update.phase]: at }, updatedAt: now } };
+}
+
 /** `scheduler` names the run's scheduler in texts for users. */
 export function applyUpdate(row: JobRow, update: Exclude<Update, { kind: 'exit' }>, now: number, scheduler: string): Applied {
   switch (update.kind) {
     case 'started':
       if (row.status !== 'pending') return { row };
       return { row: { ...row, status: 'running', pid: update.pid, startedAt: now, updatedAt: now }, waitingFor: null };
+    case 'phase':
+      return applyPhase(row, update, now);
     case 'progress':
       return { row: { ...row, progress: update.value, progressMessage: update.message ?? row.progressMessage, updatedAt: now } };
     case 'log':

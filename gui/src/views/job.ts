@@ -24,6 +24,7 @@ import {
   updateBadge,
 } from '../format.js';
 import { LogTail } from '../logTail.js';
+import { phaseDurations, phaseLabel } from '../phases.js';
 import { describeError, notify, notifyError } from '../notify.js';
 import { ResultPlots } from '../resultPlots.js';
 import { jobHref, navigate } from '../router.js';
@@ -142,6 +143,8 @@ class JobPage {
   private readonly plots: ResultPlots | undefined;
   private readonly title = h('h1', { class: 'job-title' });
   private readonly badge;
+  /** The run's phase beside its status ("running · finishing"), while a step runs. */
+  private readonly phase = h('span', { class: 'job-phase muted', role: 'status' });
   private readonly subtitle = h('p', { class: 'muted job-subtitle' });
   private readonly progress = h('progress', { max: '1', 'data-testid': 'job-progress' });
   private readonly percent = h('span', { class: 'percent' });
@@ -171,6 +174,7 @@ class JobPage {
     this.template = templates.find((t) => t.name === job.template);
     this.badge = statusBadge(job.status);
     this.badge.dataset.testid = 'job-status';
+    this.phase.dataset.testid = 'job-phase';
     this.log = new LogTail(job.jobId, () => this.reload());
     this.plots = this.template ? new ResultPlots(this.template) : undefined;
     this.cancelButton = h('button', { type: 'button', class: 'danger', 'data-testid': 'cancel-run', onclick: () => void this.cancel() }, 'Cancel run');
@@ -185,7 +189,7 @@ class JobPage {
       h(
         'section',
         { class: 'card job-head', 'aria-labelledby': 'job-title' },
-        h('div', { class: 'job-title-row' }, this.title, this.badge),
+        h('div', { class: 'job-title-row' }, this.title, this.badge, this.phase),
         this.subtitle,
         h('div', { class: 'job-progress' }, this.progress, this.percent, this.progressMessage),
         this.callouts,
@@ -234,6 +238,8 @@ class JobPage {
     this.el.dataset.status = job.status;
     this.el.dataset.serial = String(job.serial);
     updateBadge(this.badge, job.status);
+    setText(this.phase, phaseLabel(job) && `· ${phaseLabel(job)}`);
+    this.phase.hidden = !phaseLabel(job);
     setText(
       this.subtitle,
       [this.template ? this.template.title : job.template, `run ${job.serial}`, job.user !== this.ctx.user.username ? `owned by ${job.user}` : ''].filter((p) => p !== '').join(' · '),
@@ -319,6 +325,7 @@ class JobPage {
       row('Started', formatDateTime(job.startedAt)),
       job.endedAt ? row('Ended', formatDateTime(job.endedAt)) : null,
       row(isActive(job.status) ? 'Running for' : 'Ran for', this.elapsed),
+      phaseDurations(job) ? row('Phases', h('span', { 'data-testid': 'job-phases' }, phaseDurations(job))) : null,
       row('Log lines', String(job.logLines)),
       row('Last update', this.updated),
       row('Job id', h('code', null, job.jobId)),

@@ -19,7 +19,9 @@ import type { AgentRun, RunEnd, Update } from '../../shared/protocol.js';
 import type { EndedJob, QueueEntry, Scheduler } from '../../shared/scheduler.js';
 import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
+import { stepFailure, type StepName } from '../../cmds/runSteps.js';
 import { cutLine, groupLines } from '../outbox.js';
+import { readPhaseFile, signalName, STEP_BANNER, stepOf } from './batchPhases.js';
 import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
 
@@ -43,6 +45,15 @@ interface BatchRun {
   cancelReason: string | null;
   exitSeq: number | null;
   tail: string[];
+  /** The run's template has steps: its script records its phases in PHASE_FILE (without, the run goes straight to `running`). */
+  steps: boolean;
+  /** Lines of PHASE_FILE already read, and the step that failed as it says. */
+  phaseLines: number;
+  failed: { step: StepName; code: number } | null;
+  /** Whether the log lines read now are the command's (progress is read from the command only). */
+  inCommand: boolean;
+  /** The step the script last said it started, if known. */
+  step: StepName | null;
 }
 
 /** A run being submitted: the scheduler has not taken it yet (it may be waiting for the scheduler to answer). */
@@ -126,14 +137,14 @@ export class BatchEngine implements RunEngine {
     const externalId = await submitUntilTaken(script, op.runDir, { scheduler: this.scheduler, log: this.o.log.child({ jobId: op.jobId, serial: op.serial }), waiting }, signal);
     if (externalId === null) throw new JobvisorError('RUN_START_FAILED', `${String(signal.reason)} before ${this.scheduler.title} took the job`);
     await writeFile(path.join(op.runDir, EXTERNAL_ID_FILE), externalId + '\n');
-    this.add(op.jobId, op.serial, op.runDir, externalId, 0, op.progress);
+    this.add(op.jobId, op.serial, op.runDir, externalId, 0, op.progress, Boolean(op.preprocess || op.postprocess));
     this.o.log.info({ jobId: op.jobId, serial: op.serial, externalId, scheduler: this.scheduler.name }, 'submitted');
     this.o.push(op.jobId, op.serial, { kind: 'scheduler', externalId, state: 'submitted' });
     return { pid: 0, externalId };
   }
 
   async attach(op: AttachOp): Promise<{ known: boolean }> {
-    if (!this.has(op.jobId, op.serial)) this.add(op.jobId, op.serial, op.runDir, op.externalId, op.logOffset, op.progress);
+    if (!this.has(op.jobId, op.serial)) this.add(op.jobId, op.serial, op.runDir, op.externalId, op.logOffset, op.progress, op.steps ?? false);
     this.o.log.info({ jobId: op.jobId, externalId: op.externalId }, 're-attached scheduler job');
     void this.poll();
     return { known: true };
@@ -191,10 +202,12 @@ export class BatchEngine implements RunEngine {
     for (const s of this.submitting.values()) s.abort.abort(`the agent stopped (${why})`);
   }
 
-  private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec): void {
+  private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec, steps: boolean): void {
     const re = progress.kind === 'stdout' ? new RegExp(progress.pattern) : null;
     this.active.set(runKey(jobId, serial), {
       jobId, serial, runDir, externalId, logOffset, progress: re, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
+      // A run followed again from the middle of its log is most likely in its command.
+      steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
     });
   }
 
@@ -217,6 +230,7 @@ export class BatchEngine implements RunEngine {
         await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
         // Only a job that runs writes its log.
         if (run.logOffset > 0) this.markStarted(run);
+        await this.readPhases(run);
       }
       return;
     }
@@ -256,6 +270,7 @@ export class BatchEngine implements RunEngine {
       this.report(run, entry.state, reason, entry.estimatedStart);
       if (phase.phase === 'running') this.markStarted(run);
       await this.tailLog(run);
+      await this.readPhases(run);
       if (phase.phase !== 'ended') return;
       // Ended while still listed (e.g. a job in an error state): take it out of the queue.
       await this.scheduler.cancel(run.externalId).catch(() => undefined);
@@ -276,6 +291,8 @@ export class BatchEngine implements RunEngine {
     // A job may have run entirely between two polls: it did start if it completed or failed.
     if (phase.status !== 'canceled' || run.logOffset > 0) this.markStarted(run);
     await this.tailLog(run);
+    await this.readPhases(run);
+    if (phase.status === 'error' && run.failed && run.failed.step !== 'command') return this.stepFailed(run, run.failed);
     const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
     this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode);
   }
@@ -284,10 +301,36 @@ export class BatchEngine implements RunEngine {
     if (run.started) return;
     run.started = true;
     this.o.push(run.jobId, run.serial, { kind: 'started', pid: 0 });
+    if (!run.steps) this.o.push(run.jobId, run.serial, { kind: 'phase', phase: 'running' });
   }
 
-  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null): void {
-    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}) });
+  /**
+   * A run with steps: the phases its script recorded since the last poll (PHASE_FILE), sent with
+   * the time the script wrote, and the step that failed, if one did. Only a job that runs writes it.
+   */
+  private async readPhases(run: BatchRun): Promise<void> {
+    if (!run.steps) return;
+    const read = await readPhaseFile(run.runDir, run.phaseLines);
+    if (read.lines <= run.phaseLines) return;
+    this.markStarted(run);
+    for (const u of read.updates) {
+      run.step = stepOf(u.phase);
+      this.o.push(run.jobId, run.serial, u);
+    }
+    run.failed = read.failed ?? run.failed;
+    run.phaseLines = read.lines;
+  }
+
+  /** The script said a step other than the command failed: the reason names the step, its output's tail and how it ended. */
+  private stepFailed(run: BatchRun, failed: NonNullable<BatchRun['failed']>): void {
+    const signal = failed.code > 128 ? signalName(failed.code - 128) : null;
+    const how = signal ? `killed by ${signal}` : `exited with code ${failed.code}`;
+    this.end(run, 'error', stepFailure(failed.step, run.tail.length ? `${run.tail.join('\n')}\n(${how})` : `the command ${how}`), failed.code, signal);
+  }
+
+  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null, signal: string | null = null): void {
+    const step = run.steps ? (run.failed?.step ?? run.step) : null;
+    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal, ...(reason ? { reason: reason.slice(-4000) } : {}), ...(step ? { step } : {}) });
     const key = runKey(run.jobId, run.serial);
     this.endWaiters.get(key)?.();
     this.endWaiters.delete(key);
@@ -364,7 +407,14 @@ export class BatchEngine implements RunEngine {
   private progressFrom(run: BatchRun, lines: string[]): void {
     let last: Update | undefined;
     for (const line of lines) {
-      const m = run.progress?.exec(line);
+      const step = run.steps ? STEP_BANNER.exec(line)?.[1] : undefined;
+      if (step) {
+        // The next step speaks: its tail starts afresh, and only the command's lines are progress.
+        run.inCommand = step === 'command';
+        run.tail = [];
+        continue;
+      }
+      const m = run.inCommand ? run.progress?.exec(line) : null;
       if (line.trim() && !m) run.tail = [...run.tail, line].slice(-3);
       const value = m ? Number(m[1]) : NaN;
       if (m && Number.isFinite(value)) last = { kind: 'progress', value: Math.min(1, Math.max(0, value)), ...(line.slice(m[0].length).trim() ? { message: line.slice(m[0].length).trim().slice(0, 500) } : {}) };

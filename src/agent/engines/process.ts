@@ -7,7 +7,7 @@
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentRun, Update } from '../../shared/protocol.js';
-import { RunningCmd } from '../../cmds/runCommand.js';
+import { RunningSteps } from '../../cmds/runSteps.js';
 import { prepareRunDir } from '../../cmds/runDir.js';
 import type { CmdGroups } from '../cmdGroups.js';
 import { runKey, type Push, type RunEngine, type RunOp } from './engine.js';
@@ -19,13 +19,15 @@ const MAX_BATCH_CHARS = 512 * 1024;
 interface Run {
   jobId: string;
   serial: number;
-  cmd: RunningCmd | null;
+  cmd: RunningSteps | null;
   /** Sequence number of the run's exit update, once sent. */
   exitSeq: number | null;
   lines: string[];
   /** Characters in `lines`. */
   chars: number;
   progress: { value: number; message?: string } | null;
+  /** Phases said before the run's `started` update was sent, sent right after it; null once it was. */
+  earlyPhases: Update[] | null;
 }
 
 export interface ProcessEngineOptions {
@@ -64,17 +66,21 @@ export class ProcessEngine implements RunEngine {
     for (const other of this.active.values()) {
       if (other.jobId === op.jobId && other.cmd?.running) await other.cmd.kill('replaced by a newer run');
     }
-    const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], chars: 0, progress: null };
+    const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], chars: 0, progress: null, earlyPhases: [] };
     this.active.set(key, run);
-    let group: number | null = null;
     try {
       await prepareRunDir(op.runDir, op.parameters);
-      run.cmd = await RunningCmd.start(
-        { argv: op.argv, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
+      run.cmd = await RunningSteps.start(
+        { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
         {
-          onSpawn: (pid) => {
-            group = pid;
-            this.o.groups.add(pid);
+          onSpawn: (pid) => this.o.groups.add(pid),
+          onStepEnd: (pid) => this.o.groups.remove(pid),
+          onPhase: (phase, at) => {
+            const update: Update = { kind: 'phase', phase, at };
+            if (run.earlyPhases) return void run.earlyPhases.push(update);
+            // The lines of the step before go first.
+            this.flushRun(run);
+            this.push(run, update);
           },
           onLine: (line) => {
             run.lines.push(line);
@@ -89,7 +95,6 @@ export class ProcessEngine implements RunEngine {
             else this.o.log.info({ jobId: op.jobId, serial: op.serial }, 'the run log is written again');
           },
           onExit: (end) => {
-            if (group !== null) this.o.groups.remove(group);
             this.flushRun(run);
             run.exitSeq = this.push(run, { kind: 'exit', ...end, ...(end.reason ? { reason: end.reason.slice(-4000) } : {}) });
           },
@@ -101,6 +106,8 @@ export class ProcessEngine implements RunEngine {
     }
     this.o.log.info({ jobId: op.jobId, serial: op.serial, pid: run.cmd.pid }, 'run started');
     this.push(run, { kind: 'started', pid: run.cmd.pid });
+    for (const update of run.earlyPhases ?? []) this.push(run, update);
+    run.earlyPhases = null;
     return { pid: run.cmd.pid };
   }
 

@@ -24,6 +24,7 @@ import { AGENT_BUNDLE } from '../common.js';
 import { SshSession } from '../ssh/session.js';
 import { resolveSizes } from '../targetSettings.js';
 import { ROOT, readScriptTemplate, type ScriptValues } from './script.js';
+import { runsSteps } from './steps.js';
 import type { ClusterSettings } from './settings.js';
 
 /** What a scheduler backend adds to the cluster driver. */
@@ -146,15 +147,20 @@ export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriv
     templatesDir: () => `${ROOT}/templates`,
 
     checkRun(run) {
+      if ((run.template.preprocess || run.template.postprocess) && !runsSteps(template)) {
+        throw new JobvisorError('TARGET_NOT_ALLOWED', `template ${run.template.name} has steps (preprocess, postprocess); the batch script template of target ${s.name} has no {{steps}} line to run them`);
+      }
       scheduler.resolve(s, parseOptions(info, scheduler.options, run.options), timeLimit(run));
     },
 
     /** The batch script of a run: its argv (with the cluster's Node for `{node}`) in the scheduler's template. */
     prepareRunOp(op: RunOp, run: DriverRun): RunOp {
-      const argv = op.argv.map((a) => a.replaceAll(AGENT_NODE, s.nodePath));
+      const node = (argv: string[] | undefined) => argv?.map((a) => a.replaceAll(AGENT_NODE, s.nodePath));
+      const argv = node(op.argv) as string[];
+      const steps = { preprocess: node(op.preprocess), postprocess: node(op.postprocess) };
       const resolved = scheduler.resolve(s, parseOptions(info, scheduler.options, run.options), op.timeLimitSeconds);
-      const script = scheduler.buildScript(template, { jobId: run.jobId, serial: run.serial, runDir: op.runDir, argv, extraDirectives: s.extraDirectives }, resolved);
-      return { ...op, argv, batch: { scheduler: scheduler.name, script } };
+      const script = scheduler.buildScript(template, { jobId: run.jobId, serial: run.serial, runDir: op.runDir, argv, ...steps, extraDirectives: s.extraDirectives }, resolved);
+      return { ...op, argv, ...(steps.preprocess ? { preprocess: steps.preprocess } : {}), ...(steps.postprocess ? { postprocess: steps.postprocess } : {}), batch: { scheduler: scheduler.name, script } };
     },
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { JobvisorError } from '../../shared/errors.js';
 import { AGENT_ROOT } from '../../shared/protocol.js';
+import { stepsBlock } from './steps.js';
 
 /** Where the agent keeps its files on the cluster, as ops name it: the agent fills it in. */
 export const ROOT = AGENT_ROOT;
@@ -29,6 +30,9 @@ export interface ScriptValues {
   serial: number;
   runDir: string;
   argv: string[];
+  /** The template's steps around the command (filled like argv), if any. */
+  preprocess?: string[] | undefined;
+  postprocess?: string[] | undefined;
   /** The site's own directive lines, already checked by the backend's settings schema. */
   extraDirectives: string[];
 }
@@ -42,6 +46,7 @@ export function commonValues(v: ScriptValues): Record<string, string | undefined
     runDir: v.runDir,
     extraDirectives: v.extraDirectives.join('\n') || undefined,
     command: v.argv.map(shellQuote).join(' '),
+    steps: stepsBlock(v),
   };
 }
 

@@ -8,6 +8,8 @@ import type { RunOptions, RunSummary } from '../../shared/api.js';
 import type { Size, Status } from '../../shared/types.js';
 import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
+import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
+import type { Phase } from '../../shared/protocol.js';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -98,6 +100,8 @@ interface RawJob {
   external_id: string | null;
   log_offset: number;
   scheduler: string | null;
+  phase: string | null;
+  phase_times: string | null;
 }
 
 interface RawAgent {
@@ -142,6 +146,8 @@ function toJob(r: RawJob): JobRow {
     externalId: r.external_id,
     logOffset: r.log_offset,
     scheduler: json<SchedulerState>(r.scheduler),
+    phase: r.phase as Phase | null,
+    phaseTimes: phaseTimesOf(r.phase_times),
   };
 }
 
@@ -172,6 +178,8 @@ export function fromJob(j: JobRow): RawJob {
     external_id: j.externalId,
     log_offset: j.logOffset,
     scheduler: j.scheduler ? JSON.stringify(j.scheduler) : null,
+    phase: j.phase ?? null,
+    phase_times: j.phaseTimes && Object.keys(j.phaseTimes).length > 0 ? JSON.stringify(j.phaseTimes) : null,
   };
 }
 
@@ -182,8 +190,8 @@ const upsertSql = (table: string) => {
   const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
   return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT (id) DO UPDATE SET ${sets}`;
 };
-export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at)
-  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at)`;
+export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, phase_times)
+  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @phase_times)`;
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
@@ -199,6 +207,7 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, SCHEMA, legacy);
+    addPhaseColumns(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -298,6 +307,7 @@ export class SqliteJobStore implements JobStore {
       queuedAt: r.queued_at,
       startedAt: r.started_at,
       endedAt: r.ended_at,
+      phaseTimes: phaseTimesOf(r.phase_times),
     }));
   }
 
