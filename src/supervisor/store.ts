@@ -14,6 +14,15 @@ export interface SchedulerState {
   unconfirmed: boolean;
 }
 
+/** An input file of a run: the upload it came from, and the name it has in the run's `inputs/` folder. */
+export interface RunInput {
+  name: string;
+  uploadId: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+}
+
 export interface JobRow {
   id: string;
   user: string;
@@ -45,6 +54,8 @@ export interface JobRow {
   /** For runs whose log an agent tails from a file: the byte offset delivered so far. */
   logOffset: number;
   scheduler: SchedulerState | null;
+  /** The current run's input files (template inputs given), staged into its run directory before it starts. */
+  inputs: RunInput[];
 }
 
 export interface AgentRow {

@@ -68,7 +68,7 @@ export class ProcessEngine implements RunEngine {
     this.active.set(key, run);
     let group: number | null = null;
     try {
-      await prepareRunDir(op.runDir, op.parameters);
+      await prepareRunDir(op.runDir, op.parameters, op.inputs);
       run.cmd = await RunningCmd.start(
         { argv: op.argv, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
         {

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
 import type { Size, Status } from '../../shared/types.js';
-import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
+import type { AgentRow, JobRow, RunInput, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 
 export const SCHEMA = `
@@ -98,6 +98,7 @@ interface RawJob {
   external_id: string | null;
   log_offset: number;
   scheduler: string | null;
+  inputs: string | null;
 }
 
 interface RawAgent {
@@ -142,6 +143,7 @@ function toJob(r: RawJob): JobRow {
     externalId: r.external_id,
     logOffset: r.log_offset,
     scheduler: json<SchedulerState>(r.scheduler),
+    inputs: json<RunInput[]>(r.inputs ?? null) ?? [],
   };
 }
 
@@ -172,6 +174,7 @@ export function fromJob(j: JobRow): RawJob {
     external_id: j.externalId,
     log_offset: j.logOffset,
     scheduler: j.scheduler ? JSON.stringify(j.scheduler) : null,
+    inputs: j.inputs?.length ? JSON.stringify(j.inputs) : null,
   };
 }
 
@@ -187,6 +190,12 @@ export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, stat
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
+/** Adds a column an older database lacks (idempotent: nothing when it is there). */
+export function addColumnIfMissing(db: Database.Database, table: string, column: string, type: string): void {
+  const cols = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  if (!cols.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+}
+
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly statements;
@@ -199,6 +208,7 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, SCHEMA, legacy);
+    addColumnIfMissing(this.db, 'jobs', 'inputs', 'TEXT');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
