@@ -6,11 +6,12 @@ const MAX_NAME = 200;
 /**
  * The last path element (of `/` or `\` paths) with every character but letters, digits, `.`,
  * `_` and `-` replaced by `_`, no `..`, starting with a letter or digit, at most 200
- * characters (the extension kept); `file` when nothing is left.
+ * characters (the extension kept); `file` when nothing is left (or put before a name starting with `_` or `-`).
  */
 export function sanitiseFileName(raw: string): string {
   const base = raw.split(/[\\/]/).pop() ?? '';
-  let name = base.normalize('NFC').replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '.').replace(/^[._-]+/, '');
+  let name = base.normalize('NFC').replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '.').replace(/^\.+/, '');
+  if (name !== '' && !/^[A-Za-z0-9]/.test(name)) name = `file${name}`;
   if (name.length > MAX_NAME) {
     const ext = path.extname(name).slice(0, 33);
     name = name.slice(0, MAX_NAME - ext.length) + ext;
