@@ -81,6 +81,7 @@ describe('input files on this machine', () => {
     const out = result('alice', done.jobId);
     expect(out).toMatchObject({ label: 'one', file: path.join(runDir, 'inputs', 'protein.pdb'), lines: 4, bytes: Buffer.byteLength(PDB), notes: null, notesArg: '', inputs: ['protein.pdb'] });
     expect(out.sha256).toBe(createHash('sha256').update(PDB).digest('hex'));
+    expect(done.inputs).toEqual([{ name: 'structure', fileName: 'protein.pdb', size: Buffer.byteLength(PDB), sha256: out.sha256 }]);
     await waitFor(async () => (await alice.get('/api/uploads')).body.uploads.length === 0 && uploadFiles(jv.dataDir).length === 0, { what: 'the upload to go' });
     expect(readFileSync(path.join(runDir, 'run.log'), 'utf8')).toContain('4 lines');
   });

@@ -104,6 +104,13 @@ class FileField {
     else this.input.setAttribute('aria-invalid', 'true');
   }
 
+  /** The upload was given up (another file was refused): say so. */
+  dropped(): void {
+    if (this.progress.hidden) return;
+    this.progress.hidden = true;
+    setText(this.status, this.file ? 'Not kept: choose Run again to upload it with the others.' : '');
+  }
+
   async upload(): Promise<UploadView | undefined> {
     const f = this.file;
     if (!f) return undefined;
@@ -153,9 +160,15 @@ export class InputFields {
       }
     } catch (err) {
       await removeUploads(ids);
+      this.dropped(ids);
       throw err;
     }
     return ids;
+  }
+
+  /** Marks the uploads of `ids` as given up (the run was not started). */
+  dropped(ids: Record<string, string>): void {
+    for (const f of this.fields) if (Object.hasOwn(ids, f.name)) f.dropped();
   }
 }
 

@@ -384,6 +384,7 @@ export class RunForm {
       this.opts.onRan(job);
     } catch (err) {
       await removeUploads(uploaded);
+      this.inputs?.dropped(uploaded);
       this.showError(err);
     } finally {
       this.busy = false;

@@ -135,6 +135,8 @@ export interface JobView extends RunSummary {
   /** How long a client should wait before asking for this job's status again; null when it ended. */
   nextRequestMs: number | null;
   history: RunSummary[];
+  /** The current run's input files: input name, file name in its `inputs/` folder, size and sha256. */
+  inputs?: { name: string; fileName: string; size: number; sha256: string }[];
 }
 
 /** A batch scheduler's word on a run: its state and reason, and its estimated start. */

@@ -126,6 +126,7 @@ export class ComputeJob {
       scheduler: r.scheduler && { name: this.ctx.describeTarget(r).scheduler ?? r.driver, ...r.scheduler },
       nextRequestMs: NEXT_REQUEST_MS[r.status],
       history: withHistory ? this.ctx.store.history(r.id) : [],
+      inputs: r.inputs.map((i) => ({ name: i.name, fileName: i.fileName, size: i.size, sha256: i.sha256 })),
     };
   }
 

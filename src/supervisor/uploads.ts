@@ -83,7 +83,7 @@ export class UploadService {
     try {
       const { size, sha256 } = await this.write(body, temp, user, (n) => {
         counted = n;
-        if (n > limit) return new JobvisorError('UPLOAD_TOO_LARGE', `${fileName} is larger than ${limit} bytes, the most this ${meta.input !== undefined ? `input (${meta.input})` : 'site'} accepts`, { limit });
+        if (n > limit) return new JobvisorError('UPLOAD_TOO_LARGE', `${fileName} is larger than ${bytesText(limit)}, the most this ${meta.input !== undefined ? `input (${meta.input})` : 'site'} accepts`, { limit });
         if (n > room) return quotaError(this.limits.uploadQuotaBytes);
         return undefined;
       });
@@ -191,7 +191,7 @@ export class UploadService {
       if (u.jobId !== null) throw new JobvisorError('UPLOAD_IN_USE', `upload ${id} is already an input of job ${u.jobId}`);
       checkAccepted(name, spec, u.fileName, u.mediaType);
       const limit = Math.min(this.limits.maxUploadBytes, spec.maxBytes ?? Infinity);
-      if (u.size > limit) throw new JobvisorError('UPLOAD_TOO_LARGE', `${u.fileName} has ${u.size} bytes; input ${name} accepts at most ${limit}`, { limit });
+      if (u.size > limit) throw new JobvisorError('UPLOAD_TOO_LARGE', `${u.fileName} has ${bytesText(u.size)}; input ${name} accepts at most ${bytesText(limit)}`, { limit });
       let fileName = u.fileName;
       if (names.has(fileName)) fileName = sanitiseFileName(`${name}-${fileName}`);
       names.add(fileName);
@@ -250,8 +250,21 @@ export class UploadService {
   }
 }
 
+/** "2 MiB (2097152 bytes)", as messages say sizes. */
+export function bytesText(n: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let unit = '';
+  for (const u of units) {
+    if (v < 1024) break;
+    v /= 1024;
+    unit = u;
+  }
+  return unit ? `${Number(v.toFixed(1))} ${unit} (${n} bytes)` : `${n} bytes`;
+}
+
 function quotaError(quota: number): JobvisorError {
-  return new JobvisorError('UPLOAD_QUOTA', `your stored uploads would pass ${quota} bytes, the most one user may keep (uploadQuotaBytes); delete some (DELETE /api/uploads/:id) or run them`, { limit: quota });
+  return new JobvisorError('UPLOAD_QUOTA', `your stored uploads would pass ${bytesText(quota)}, the most one user may keep (uploadQuotaBytes); delete some (DELETE /api/uploads/:id) or run them`, { limit: quota });
 }
 
 function inputSpec(template: Template, name: string): InputSpec {
