@@ -108,6 +108,18 @@ describe('input files on this machine', () => {
     expect(result('alice', job.jobId)).toMatchObject({ lines: 1, inputs: ['second.txt'], notes: null });
   });
 
+  it('runs the linecount example on an uploaded CSV file', async () => {
+    const csv = 'name,value\nalpha,1\nbeta,2\nalpha,3\n';
+    const r = await runWithFiles(alice, { template: 'linecount', parameters: { top: 2 } }, [{ field: 'text', name: 'table.csv', data: csv, type: 'text/csv' }]);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const done = await alice.waitJob(r.body.job.jobId, (j) => j.status === 'completed', 60_000, 'linecount');
+    expect(done.progress).toBe(1);
+    expect(result('alice', done.jobId)).toEqual({
+      file: 'table.csv', bytes: csv.length, lines: 4, words: 8, sha256: createHash('sha256').update(csv).digest('hex'),
+      top: [{ word: 'alpha', n: 2 }, { word: '1', n: 1 }],
+    });
+  });
+
   it('keeps an uploaded file inside inputs/ whatever its name says', async () => {
     const r = await runWithFiles(alice, { template: 'count-lines', jobKey: 'names' }, [{ field: 'structure', name: '../../etc/x.txt', data: 'p\nq\nr\n' }]);
     expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -108,8 +108,8 @@ function lastNonEmptyLine(s: string): string {
 }
 
 describe('example templates', () => {
-  it('loads all four, fully described', () => {
-    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'quick', 'sleep']);
+  it('loads all five, fully described', () => {
+    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'linecount', 'quick', 'sleep']);
     for (const t of templates.values()) {
       expect(t.title.length).toBeGreaterThan(0);
       expect(t.description.length).toBeGreaterThan(50);
@@ -125,7 +125,8 @@ describe('example templates', () => {
         }
       }
       // Every placeholder of the command is filled by the defaults and the built-ins.
-      const argv = fillArgv(t.command, { ...validateParameters(t, {}), templateDir: t.dir, runDir: '/r', node: 'node' });
+      const files = Object.fromEntries(Object.keys(t.inputs).map((k) => [k, `/r/inputs/${k}.txt`]));
+      const argv = fillArgv(t.command, { ...validateParameters(t, {}), ...files, templateDir: t.dir, runDir: '/r', node: 'node' });
       expect(argv.join(' ')).not.toMatch(/\{[A-Za-z]/);
     }
     expect(Object.keys(template('heat1d').analysis).sort()).toEqual(['energy', 'temperature']);
