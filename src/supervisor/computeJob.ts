@@ -33,7 +33,7 @@ export interface JobContext extends OpContext {
   /** How users read the run's target, and its scheduler's name (null when it has none). */
   describeTarget(row: JobRow): { title: string; scheduler: string | null };
   /** Copies the run's input files into its run directory through this agent (runs with inputs only). */
-  stageInputs?(row: JobRow, agent: ManagedAgent, signal: AbortSignal): Promise<void>;
+  stageInputs?(row: JobRow, agent: ManagedAgent, runDir: string, signal: AbortSignal): Promise<void>;
   /** How long a cancel waits for the agent that runs the cmd. */
   agentWaitMs: number;
   now(): number;
@@ -254,7 +254,7 @@ export class ComputeJob {
       recheck();
       if (this.row.inputs.length > 0 && this.ctx.stageInputs) {
         this.setWaiting('staging input files');
-        await this.ctx.stageInputs(this.row, agent, signal);
+        await this.ctx.stageInputs(this.row, agent, this.ctx.runDir(this.row), signal);
         recheck();
       }
       this.setWaiting('starting run');

@@ -138,7 +138,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       templatesDir: (row) => driverOf(row.target).templatesDir(),
       maxTimeSeconds: (row) => driverOf(row.target).maxTimeSeconds(row.size),
       agentWaitMs: config.agentStartTimeoutMs,
-      stageInputs: (row, agent, signal) => stageInputs({ agents, hub, uploads, opTimeoutMs: config.agentStartTimeoutMs + 10_000 }, agent.id, row, driverOf(row.target).runDir(row.user, row.id), signal),
+      stageInputs: (row, agent, runDir, signal) => stageInputs({ agents, hub, uploads, opTimeoutMs: config.agentStartTimeoutMs + 10_000 }, agent.id, row, runDir, signal),
       prepareRunOp: (row, template, op) => driverOf(row.target).prepareRunOp?.(op, { jobId: row.id, serial: row.serial, template, size: row.size, options: row.options }) ?? op,
       describeTarget: (row) => {
         const info = drivers.get(row.target)?.info;
