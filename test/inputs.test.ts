@@ -5,6 +5,7 @@
  * the uploads folder, no upload, no job).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,6 +215,46 @@ describe('input files on this machine', () => {
     expect(result('alice', r.body.job.jobId)).toMatchObject({ lines: 4, inputs: ['kept.pdb'] });
     await waitFor(() => uploadFiles(jv.dataDir).length === 0, { what: 'the upload to go' });
   }, 180_000);
+});
+
+describe('uploads cut off or left behind', () => {
+  let jv: Jobvisor;
+  let alice: Client;
+  beforeAll(async () => {
+    jv = await startJobvisor({ extraTemplates: FIXTURES });
+    alice = await jv.addUser(await jv.login(), 'alice');
+  }, 120_000);
+  afterAll(async () => {
+    await jv?.stop();
+  });
+
+  it('leaves nothing of an upload whose client went away in the middle', async () => {
+    const boundary = 'cutoff';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="half.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    const url = new URL('/api/uploads', jv.serverUrl);
+    const req = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${alice.token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + 4 * MiB) } });
+    req.on('error', () => undefined);
+    req.write(head);
+    req.write(Buffer.alloc(1 * MiB, 7));
+    // The supervisor has the file's first bytes (a temp file), then the client is gone.
+    await waitFor(() => uploadFiles(jv.dataDir).some((f) => f.endsWith('.part')), { what: 'the upload to begin' });
+    req.destroy();
+    await waitFor(() => uploadFiles(jv.dataDir).length === 0, { what: 'the temp file to go' });
+    expect((await alice.get('/api/uploads')).body.uploads).toEqual([]);
+  });
+
+  it('removes the uploads of a queued run whose job is deleted', async () => {
+    const blocker = await alice.run({ template: 'sleep', jobKey: 'blocker', parameters: { seconds: 600, lines: 0 } });
+    await alice.waitJob(blocker.jobId, (j) => j.status === 'running', 60_000, 'the blocker');
+    const r = await runWithFiles(alice, { template: 'count-lines', jobKey: 'deleted' }, [{ field: 'structure', name: 'a.pdb', data: PDB }]);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await alice.get('/api/uploads')).body.uploads.map((u: { inUse: boolean }) => u.inUse)).toEqual([true]);
+    const id = (await alice.get('/api/uploads')).body.uploads[0].uploadId;
+    expect((await alice.request('DELETE', `/api/uploads/${id}`)).body.error.code).toBe('UPLOAD_IN_USE');
+    expect((await alice.request('DELETE', `/api/jobs/${r.body.job.jobId}`)).status).toBe(204);
+    await waitFor(async () => uploadFiles(jv.dataDir).length === 0 && (await alice.get('/api/uploads')).body.uploads.length === 0, { what: 'the uploads to go' });
+    expect((await alice.post(`/api/jobs/${blocker.jobId}/cancel`, {})).status).toBe(200);
+  }, 90_000);
 });
 
 describe('unreferenced uploads', () => {
