@@ -71,10 +71,7 @@ export class UploadService {
       limit = Math.min(limit, spec.maxBytes ?? limit);
     }
     const room = this.limits.uploadQuotaBytes - this.store.bytesOf(user) - (this.receiving.get(user) ?? 0);
-    if (room <= 0) {
-      body.resume();
-      throw quotaError(this.limits.uploadQuotaBytes);
-    }
+    if (room <= 0) throw quotaError(this.limits.uploadQuotaBytes);
     const id = randomBytes(12).toString('hex');
     const userDir = path.join(this.dir, user);
     mkdirSync(userDir, { recursive: true, mode: 0o700 });
