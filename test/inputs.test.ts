@@ -4,7 +4,8 @@
  * `inputs/`, the command given their paths; every refusal leaves nothing behind (no file under
  * the uploads folder, no upload, no job).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -248,6 +249,21 @@ describe('uploads cut off or left behind', () => {
     await waitFor(() => uploadFiles(jv.dataDir).length === 0, { what: 'the temp file to go' });
     expect((await alice.get('/api/uploads')).body.uploads).toEqual([]);
   });
+
+  it('removes at start a claimed upload whose run no longer waits for it (its release was missed)', async () => {
+    await jv.stopSupervisor();
+    const id = 'c'.repeat(24);
+    const dir = path.join(jv.dataDir, 'uploads', 'alice');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, id), 'left over');
+    const db = new Database(path.join(jv.dataDir, 'jobs.sqlite'));
+    db.prepare(`INSERT INTO uploads (id, user, file_name, media_type, size, sha256, created_at, expires_at, job_id, serial)
+      VALUES (?, 'alice', 'left.txt', 'text/plain', 9, ?, 0, ?, 'feedfacefeedface', 1)`).run(id, 'a'.repeat(64), Date.now() + 3600_000);
+    db.close();
+    await jv.startSupervisor();
+    await waitFor(() => uploadFiles(jv.dataDir).length === 0, { what: 'the left-over upload to go' });
+    expect((await alice.get('/api/uploads')).body.uploads).toEqual([]);
+  }, 60_000);
 
   it('removes the uploads of a queued run whose job is deleted', async () => {
     const blocker = await alice.run({ template: 'sleep', jobKey: 'blocker', parameters: { seconds: 600, lines: 0 } });

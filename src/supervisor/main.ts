@@ -181,7 +181,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const prune = setInterval(() => jobs.pruneEnded(), 60_000);
   prune.unref();
-  const sweepUploads = (full: boolean) => void uploads.sweep(full).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'upload sweep failed'));
+  const runWaits = (jobId: string, serial: number) => {
+    const row = store.getJob(jobId);
+    return row !== undefined && row.serial === serial && row.status === 'pending' && row.externalId === null;
+  };
+  const sweepUploads = (full: boolean) => void uploads.sweep(full, runWaits).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'upload sweep failed'));
   const uploadSweep = setInterval(() => sweepUploads(false), Math.min(60_000, Math.max(1000, (config.uploadTtlSeconds * 1000) / 4)));
   uploadSweep.unref();
   sweepUploads(true);

@@ -215,10 +215,15 @@ export class UploadService {
     }
   }
 
-  /** Removes expired unclaimed uploads; at start (`full`), also files without a row and leftover temp files. */
-  async sweep(full = false): Promise<number> {
+  /**
+   * Removes expired unclaimed uploads, and claimed ones whose run no longer waits for them
+   * (`waiting`: a release missed, e.g. by a supervisor stopped in between); at start (`full`),
+   * also files without a row and leftover temp files.
+   */
+  async sweep(full = false, waiting: (jobId: string, serial: number) => boolean = () => true): Promise<number> {
     let removed = 0;
-    for (const u of this.store.expired(this.now())) {
+    const gone = [...this.store.expired(this.now()), ...this.store.claimed().filter((u) => !waiting(u.jobId ?? '', u.serial ?? 0))];
+    for (const u of gone) {
       await this.delete(u);
       removed++;
     }

@@ -75,6 +75,8 @@ export interface UploadStore {
   claim(ids: string[], jobId: string, serial: number): boolean;
   /** Uploads claimed by a job's runs up to `serial` (every run when omitted). */
   claimedBy(jobId: string, serial?: number): UploadRow[];
+  /** Every claimed upload. */
+  claimed(): UploadRow[];
   /** Unclaimed uploads expired at `now`. */
   expired(now: number): UploadRow[];
   allIds(): Set<string>;
@@ -104,6 +106,7 @@ export class SqliteUploadStore implements UploadStore {
       claimedUpTo: p('SELECT * FROM uploads WHERE job_id = ? AND serial <= ?'),
       claimedAll: p('SELECT * FROM uploads WHERE job_id = ?'),
       expired: p('SELECT * FROM uploads WHERE job_id IS NULL AND expires_at <= ?'),
+      claimed: p('SELECT * FROM uploads WHERE job_id IS NOT NULL'),
       ids: p('SELECT id FROM uploads'),
       delete: p('DELETE FROM uploads WHERE id = ?'),
     };
@@ -144,6 +147,10 @@ export class SqliteUploadStore implements UploadStore {
   claimedBy(jobId: string, serial?: number): UploadRow[] {
     const rows = serial === undefined ? this.s.claimedAll.all(jobId) : this.s.claimedUpTo.all(jobId, serial);
     return (rows as RawUpload[]).map(toUpload);
+  }
+
+  claimed(): UploadRow[] {
+    return (this.s.claimed.all() as RawUpload[]).map(toUpload);
   }
 
   expired(now: number): UploadRow[] {
