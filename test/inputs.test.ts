@@ -180,6 +180,22 @@ describe('input files on this machine', () => {
     }
   });
 
+  it('checks an upload referred to by id against the input: size, type; the refused run leaves the upload as it was', async () => {
+    const big = await upload(alice, 'big.pdb', Buffer.alloc(1.5 * MiB, 65));
+    const exe = await upload(alice, 'tool.exe', 'MZ', 'application/octet-stream');
+    expect([big.status, exe.status]).toEqual([201, 201]);
+    const before = await jobIds(alice);
+    const tooBig = await alice.post('/api/jobs', { template: 'count-lines', jobKey: 'by-id', inputs: { structure: big.body.uploadId } });
+    expect([tooBig.status, tooBig.body.error.code]).toEqual([413, 'UPLOAD_TOO_LARGE']);
+    const wrongType = await alice.post('/api/jobs', { template: 'count-lines', jobKey: 'by-id', inputs: { structure: exe.body.uploadId } });
+    expect([wrongType.status, wrongType.body.error.code]).toEqual([415, 'INPUT_TYPE_REFUSED']);
+    expect(await jobIds(alice)).toEqual(before);
+    const uploads = (await alice.get('/api/uploads')).body.uploads;
+    expect(uploads.map((u: { inUse: boolean }) => u.inUse)).toEqual([false, false]);
+    for (const u of [big, exe]) expect((await alice.request('DELETE', `/api/uploads/${u.body.uploadId}`)).status).toBe(204);
+    expect(uploadFiles(jv.dataDir)).toEqual([]);
+  });
+
   it('refuses another user’s upload, and one over the user’s quota; DELETE removes an upload', async () => {
     const mine = await upload(alice, 'mine.pdb', PDB);
     expect(mine.status).toBe(201);
