@@ -69,7 +69,7 @@ describe('input files in the web GUI (Chromium)', () => {
     await data.setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(2 * MiB + 100, 1) });
     await p.getByRole('button', { name: 'Run', exact: true }).click();
     await p.locator('[data-field-error="inputs.data"]').filter({ hasText: 'Not uploaded' }).waitFor();
-    expect(await p.getByTestId('run-form-error').textContent()).toContain('The run was not started');
+    await p.getByTestId('run-form-error').filter({ hasText: 'The run was not started' }).waitFor();
     await expect.poll(async () => (await alice.get('/api/uploads')).body.uploads.length).toBe(0);
     expect(uploadFiles(jv.dataDir)).toEqual([]);
     expect((await alice.get('/api/jobs')).body.jobs).toEqual([]);

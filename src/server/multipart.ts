@@ -36,73 +36,87 @@ export function isMultipart(ctx: Context): boolean {
 
 const invalid = (why: string) => new JobvisorError('INVALID_MULTIPART', why);
 
-export function readMultipart(ctx: Context, limits: MultipartLimits, handlers: MultipartHandlers): Promise<void> {
+/** Handles parts one after another; after the first failure (kept) later parts are only drained. */
+class PartQueue {
+  failed: unknown;
+  private chain: Promise<void> = Promise.resolve();
+
+  readonly fail = (err: unknown): void => {
+    this.failed ??= err;
+  };
+
+  /** Runs `fn` after the parts before it (unless one failed), then `after` in any case. */
+  add(fn: () => Promise<void> | void, after?: () => void): void {
+    this.chain = this.chain
+      .then(async () => {
+        if (this.failed === undefined) await fn();
+      })
+      .catch(this.fail)
+      .finally(after);
+  }
+
+  /** Resolves once every part was handled; rejects with the first failure. */
+  settled(): Promise<void> {
+    return this.chain.then(() => {
+      if (this.failed !== undefined) throw this.failed;
+    });
+  }
+}
+
+function parser(ctx: Context, limits: MultipartLimits): busboy.Busboy {
   if (!isMultipart(ctx)) throw new JobvisorError('UNSUPPORTED_MEDIA_TYPE', 'request body must be multipart/form-data');
-  let bb: busboy.Busboy;
   try {
-    bb = busboy({
+    return busboy({
       headers: ctx.req.headers,
       limits: { fileSize: limits.maxUploadBytes + 1, files: limits.maxUploadParts, parts: limits.maxUploadParts, fields: limits.maxUploadParts, fieldSize: limits.maxBodyBytes, fieldNameSize: 200 },
     });
   } catch (err) {
     throw invalid(`the multipart request cannot be read: ${(err as Error).message}`);
   }
+}
+
+export function readMultipart(ctx: Context, limits: MultipartLimits, handlers: MultipartHandlers): Promise<void> {
+  const bb = parser(ctx, limits);
   const req = ctx.req;
+  const queue = new PartQueue();
+  bb.on('field', (name, value, info) => {
+    if (info.valueTruncated) queue.fail(new JobvisorError('BODY_TOO_LARGE', `field ${name} is larger than ${limits.maxBodyBytes} bytes`));
+    queue.add(() => handlers.onField(name, value));
+  });
+  bb.on('file', (field, stream, info) => {
+    let cut = false;
+    stream.on('error', () => {
+      cut = true;
+    });
+    const part = { field, fileName: info.filename ?? '', mediaType: info.mimeType || 'application/octet-stream', stream };
+    queue.add(
+      () => handlers.onFile(part).catch((err: unknown) => {
+        throw cut ? invalid(`file part ${field} was cut off before its end`) : err;
+      }),
+      () => stream.resume(),
+    );
+  });
+  const tooMany = () => queue.fail(invalid(`a multipart request holds at most ${limits.maxUploadParts} parts (maxUploadParts)`));
+  for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit'] as const) bb.on(limit, tooMany);
   return new Promise((resolve, reject) => {
-    let failed: unknown;
-    let chain: Promise<void> = Promise.resolve();
     let closed = false;
-    const fail = (err: unknown) => {
-      failed ??= err;
-    };
-    const step = (fn: () => Promise<void> | void) => {
-      chain = chain.then(async () => {
-        if (failed === undefined) await fn();
-      }).catch(fail);
-    };
     const done = () => {
       if (closed) return;
       closed = true;
-      void chain.then(() => (failed === undefined ? resolve() : reject(failed)));
+      queue.settled().then(resolve, reject);
     };
-    bb.on('field', (name, value, info) => {
-      if (info.valueTruncated) fail(new JobvisorError('BODY_TOO_LARGE', `field ${name} is larger than ${limits.maxBodyBytes} bytes`));
-      step(() => handlers.onField(name, value));
-    });
-    bb.on('file', (field, stream, info) => {
-      let cut = false;
-      stream.on('error', () => {
-        cut = true;
-      });
-      chain = chain
-        .then(async () => {
-          if (failed !== undefined) return;
-          try {
-            await handlers.onFile({ field, fileName: info.filename ?? '', mediaType: info.mimeType || 'application/octet-stream', stream });
-          } catch (err) {
-            throw cut ? invalid(`file part ${field} was cut off before its end`) : err;
-          }
-        })
-        .catch(fail)
-        .finally(() => stream.resume());
-    });
-    const tooMany = () => fail(invalid(`a multipart request holds at most ${limits.maxUploadParts} parts (maxUploadParts)`));
-    bb.on('partsLimit', tooMany);
-    bb.on('filesLimit', tooMany);
-    bb.on('fieldsLimit', tooMany);
     bb.on('error', (err: Error) => {
-      fail(invalid(`the multipart request is malformed: ${err.message}`));
+      queue.fail(invalid(`the multipart request is malformed: ${err.message}`));
       req.unpipe(bb);
       req.resume();
       done();
     });
     bb.on('close', done);
     req.on('close', () => {
-      if (!req.complete) {
-        fail(invalid('the request was cut off before its end'));
-        bb.destroy(invalid('the request was cut off before its end'));
-        done();
-      }
+      if (req.complete) return;
+      queue.fail(invalid('the request was cut off before its end'));
+      bb.destroy(invalid('the request was cut off before its end'));
+      done();
     });
     req.pipe(bb);
   });
