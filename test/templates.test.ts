@@ -108,8 +108,8 @@ function lastNonEmptyLine(s: string): string {
 }
 
 describe('example templates', () => {
-  it('loads all five, fully described', () => {
-    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'quick', 'sleep', 'wordfreq']);
+  it('loads all six, fully described', () => {
+    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'linecount', 'quick', 'sleep', 'wordfreq']);
     for (const t of templates.values()) {
       expect(t.title.length).toBeGreaterThan(0);
       expect(t.description.length).toBeGreaterThan(50);
@@ -124,9 +124,10 @@ describe('example templates', () => {
           expect(p.max, `${t.name}.${name}.max`).toBeDefined();
         }
       }
-      // Every placeholder of the command and its steps is filled by the defaults and the built-ins.
+      // Every placeholder of the command and its steps is filled by the defaults, the input files and the built-ins.
+      const files = Object.fromEntries(Object.keys(t.inputs).map((k) => [k, `/r/inputs/${k}.txt`]));
       for (const step of [t.command, t.preprocess ?? [], t.postprocess ?? []]) {
-        const argv = fillArgv(step, { ...validateParameters(t, {}), templateDir: t.dir, runDir: '/r', node: 'node' });
+        const argv = fillArgv(step, { ...validateParameters(t, {}), ...files, templateDir: t.dir, runDir: '/r', node: 'node' });
         expect(argv.join(' ')).not.toMatch(/\{[A-Za-z]/);
       }
     }

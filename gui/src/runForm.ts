@@ -9,6 +9,7 @@ import { ApiError } from './api.js';
 import { startRun } from './actions.js';
 import { h, replaceChildren, setText, uid } from './dom.js';
 import { checkNumber, ParameterForm } from './form.js';
+import { InputFields, removeUploads } from './inputFields.js';
 import { formatDuration, SIZE_HINT, sizeText } from './format.js';
 import { describeError } from './notify.js';
 import { openTargetLogin } from './targetLogin.js';
@@ -116,6 +117,8 @@ export class RunForm {
   readonly el: HTMLFormElement;
   private template: Template | undefined;
   private params: ParameterForm | undefined;
+  private inputs: InputFields | undefined;
+  private readonly inputBox = h('div', { class: 'input-box' });
   private targets: TargetView[] | null;
   private readonly id = uid('run');
   private readonly templateSelect: HTMLSelectElement;
@@ -162,6 +165,7 @@ export class RunForm {
       h('div', { class: 'field' }, h('label', { for: tid }, 'Template'), this.templateSelect),
       this.description,
       h('fieldset', { class: 'params' }, h('legend', null, 'Parameters'), this.paramBox),
+      this.inputBox,
       h(
         'fieldset',
         { class: 'run-options' },
@@ -227,6 +231,8 @@ export class RunForm {
     this.template = t;
     this.params = new ParameterForm(t.parameters, parameters ?? {});
     replaceChildren(this.paramBox, this.params.el);
+    this.inputs = new InputFields(t.inputs ?? {}, `${this.id}-input`);
+    replaceChildren(this.inputBox, this.inputs.el);
     const desc = t.description.trim();
     replaceChildren(
       this.description,
@@ -352,10 +358,11 @@ export class RunForm {
     const view = this.targetView(target);
     const chosen = view && view.options.length > 0 ? this.options.get(target)?.values() : undefined;
     const optionsInvalid = chosen?.invalid;
-    if (!values.ok || keyError || optionsInvalid) {
+    const fileInvalid = this.inputs?.check();
+    if (!values.ok || keyError || optionsInvalid || fileInvalid) {
       const count = this.el.querySelectorAll('.field.invalid').length;
       setText(this.formError, `Nothing was sent: ${count === 1 ? 'one field needs' : `${count} fields need`} a change (see the marked field${count === 1 ? '' : 's'}).`);
-      (values.ok ? (keyError ? this.jobKey.input : optionsInvalid) : values.first.input)?.focus();
+      (values.ok ? (keyError ? this.jobKey.input : (optionsInvalid ?? fileInvalid)) : values.first.input)?.focus();
       return;
     }
     const body: RunRequest = { template: this.template.name, parameters: values.values, target, size };
@@ -365,11 +372,19 @@ export class RunForm {
     this.busy = true;
     this.submit.disabled = true;
     const label = this.submit.textContent;
-    this.submit.textContent = 'Starting…';
+    let uploaded: Record<string, string> = {};
     try {
+      if (this.inputs) {
+        this.submit.textContent = 'Uploading…';
+        uploaded = await this.inputs.upload();
+        if (Object.keys(uploaded).length > 0) body.inputs = uploaded;
+      }
+      this.submit.textContent = 'Starting…';
       const job = await startRun(body);
       this.opts.onRan(job);
     } catch (err) {
+      await removeUploads(uploaded);
+      this.inputs?.dropped(uploaded);
       this.showError(err);
     } finally {
       this.busy = false;

@@ -85,12 +85,36 @@ export interface EnumParam extends ParamBase {
 }
 export type ParameterSpec = NumberParam | StringParam | BooleanParam | EnumParam;
 
+/** A file input of a template (src/shared/template.ts InputSpec). */
+export interface InputSpec {
+  label: string;
+  description?: string;
+  maxBytes?: number;
+  /** Extensions (".pdb") and media types ("chemical/x-pdb", "text/*"). */
+  accept?: string[];
+  required: boolean;
+}
+
+/** `POST /api/uploads`. */
+export interface UploadView {
+  uploadId: string;
+  fileName: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+  createdAt: number;
+  expiresAt: number;
+  inUse: boolean;
+}
+
 /** A template as `GET /api/templates` gives it (src/shared/template.ts's PublicTemplate; declared here because that module reads files with node:fs). */
 export interface Template {
   name: string;
   title: string;
   description: string;
   parameters: Record<string, ParameterSpec>;
+  /** File inputs (absent from servers before input files). */
+  inputs?: Record<string, InputSpec>;
   /** The targets it may run on (their names, in the site's order); the first is the default. */
   targets: string[];
   /** The sizes it allows; the first is the default. */
@@ -109,6 +133,8 @@ export interface RunRequest {
   size?: Size;
   jobKey?: string;
   options?: RunOptions;
+  /** Input name → upload id. */
+  inputs?: Record<string, string>;
 }
 
 /** One problem of an INVALID_INPUT answer (`details.issues`). */

@@ -11,6 +11,7 @@ import { CMD_GROUPS_DIR, MAX_WS_PAYLOAD, PROTOCOL_VERSION, type AgentMessage, ty
 import { schedulerCommandCounts } from '../shared/scheduler.js';
 import { runAnalysis } from '../cmds/analysis.js';
 import { listRunFiles, readRunFile, removeRunDir } from '../cmds/files.js';
+import { writeInputChunk } from '../cmds/inputs.js';
 import { resolveInRunDir } from '../cmds/runDir.js';
 import { fillAgentValues } from './agentValues.js';
 import { CmdGroups } from './cmdGroups.js';
@@ -193,6 +194,7 @@ export class Agent {
       case 'io':
         if (op.action === 'list') return listRunFiles(op.runDir);
         if (op.action === 'remove') return removeRunDir(op.runDir);
+        if (op.action === 'write') return writeInputChunk(op.runDir, op.path, op.offset, op.dataBase64 ?? '');
         return readRunFile(op.runDir, op.path, op.offset, op.action === 'stat' ? 0 : op.length);
       default: {
         const never: never = op;

@@ -3,16 +3,28 @@
  * op may read from. Paths are checked twice: by their text (no absolute path, no `..`) and by
  * where they really lead (no symlink out of the run directory).
  */
-import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError } from '../shared/errors.js';
-import { RUN_LOG } from '../shared/protocol.js';
+import { INPUTS_DIR, RUN_LOG, type StagedInput } from '../shared/protocol.js';
+import { checkStagedInputs, keepOnlyInputs } from './inputs.js';
 
 export const PARAMETERS_FILE = 'parameters.json';
 export { RUN_LOG };
 
-export async function prepareRunDir(runDir: string, parameters: Record<string, unknown>): Promise<void> {
-  await rm(runDir, { recursive: true, force: true });
+/**
+ * Empties the run directory for a new run and writes its parameters. Input files staged for the
+ * run (`inputs`, see inputs.ts) stay in `inputs/`, and are checked; nothing else stays.
+ */
+export async function prepareRunDir(runDir: string, parameters: Record<string, unknown>, inputs: StagedInput[] = []): Promise<void> {
+  if (inputs.length === 0) {
+    await rm(runDir, { recursive: true, force: true });
+  } else {
+    const entries = await readdir(runDir).catch(() => [] as string[]);
+    for (const e of entries) if (e !== INPUTS_DIR) await rm(path.join(runDir, e), { recursive: true, force: true });
+    await keepOnlyInputs(runDir, inputs);
+    await checkStagedInputs(runDir, inputs);
+  }
   await mkdir(runDir, { recursive: true, mode: 0o750 });
   await writeFile(path.join(runDir, PARAMETERS_FILE), JSON.stringify(parameters, null, 2) + '\n');
 }

@@ -34,6 +34,9 @@ export const ROUTE_ACCESS = {
   'POST /api/cluster/login': 'user',
   'GET /api/cluster/status': 'user',
   'GET /api/cluster/agent-log': 'user',
+  'POST /api/uploads': 'user',
+  'GET /api/uploads': 'user',
+  'DELETE /api/uploads/:uploadId': 'user',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

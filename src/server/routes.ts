@@ -30,6 +30,8 @@ import { parseLastEventId } from '../shared/sse.js';
 import type { EventFanout } from './events.js';
 import type { LoginLimits } from './loginLimits.js';
 import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
+import { isMultipart } from './multipart.js';
+import { addUploadRoutes, readRunWithFiles } from './uploadRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -53,6 +55,7 @@ export function createRouter(deps: RouteDeps): Router {
   addSessionRoutes(router, deps, auth);
   addFileRoutes(router, deps, auth);
   addTargetRoutes(router, deps, auth);
+  addUploadRoutes(router, deps, auth);
   return router;
 }
 
@@ -117,6 +120,14 @@ function addJobRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
   router.get('/templates', auth, (ctx) => forward(ctx, { method: 'GET', path: '/templates' }));
 
   router.post('/jobs', auth, async (ctx) => {
+    if (isMultipart(ctx)) {
+      const { body, cleanup } = await readRunWithFiles(ctx, deps);
+      await forward(ctx, { method: 'POST', path: '/jobs/run', body }).catch(async (err: unknown) => {
+        await cleanup();
+        throw err;
+      });
+      return;
+    }
     const body = await readBody(ctx, RunBody);
     await forward(ctx, { method: 'POST', path: '/jobs/run', body });
   });

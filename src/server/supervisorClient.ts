@@ -116,6 +116,28 @@ export class SupervisorClient {
     }
   }
 
+  /**
+   * Streams `body` (one uploaded file) to the supervisor as the request body and returns its
+   * JSON answer; the file is never held whole. The supervisor reads the body to its end before
+   * answering, also when it refuses it.
+   */
+  async upload(req: Omit<SupervisorRequest, 'body' | 'method'>, body: Readable): Promise<SupervisorAnswer> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), this.requestTimeoutMs);
+    try {
+      const headers = { ...this.headers(req.caller), 'content-type': 'application/octet-stream' };
+      const init = { method: 'POST', headers, body: Readable.toWeb(body), duplex: 'half', signal: timeout.signal, redirect: 'manual' };
+      const res = await fetch(this.baseUrl + req.path, init as RequestInit);
+      const parsed = parseJsonAnswer(await readText(res), res.status);
+      if (!res.ok) throw fromErrorBody(parsed, res.status);
+      return { status: res.status, body: parsed };
+    } catch (err) {
+      throw this.asJobvisorError(err, { ...req, method: 'POST' });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Whether the supervisor answers its health check (`GET /health`) in time. */
   async isUp(): Promise<boolean> {
     try {

@@ -31,11 +31,25 @@ export const RunBody = z
     size: Size.optional(),
     jobKey: Name.optional(),
     options: RunOptions.optional(),
+    /** Input files: input name → upload id (POST /api/uploads, or the file parts of a multipart run request). */
+    inputs: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().max(64)).optional(),
     /** jobvisor 0.1: a size, or a cluster kind's run mode. */
     runMode: z.string().regex(/^[a-z]{1,32}$/, 'a run mode').optional(),
   })
   .catchall(RunOptions);
 export type RunBody = z.infer<typeof RunBody>;
+
+/** An uploaded input file (POST /api/uploads); `inUse` once a run refers to it (it goes when that run starts). */
+export interface UploadView {
+  uploadId: string;
+  fileName: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+  createdAt: number;
+  expiresAt: number;
+  inUse: boolean;
+}
 
 export const CancelBody = z.object({ serial: z.number().int().positive().optional() }).strict();
 export const AnalysisBody = z.object({
@@ -129,6 +143,8 @@ export interface JobView extends RunSummary {
   /** How long a client should wait before asking for this job's status again; null when it ended. */
   nextRequestMs: number | null;
   history: RunSummary[];
+  /** The current run's input files: input name, file name in its `inputs/` folder, size and sha256. */
+  inputs?: { name: string; fileName: string; size: number; sha256: string }[];
 }
 
 /** A batch scheduler's word on a run: its state and reason, and its estimated start. */

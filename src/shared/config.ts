@@ -112,6 +112,10 @@ const SETTINGS = {
   loginWindowSeconds: [positiveInt, 'a positive integer of seconds: the window failed logins are counted in, and the first lock'],
   trustProxy: [flag, 'true or false: whether to trust X-Forwarded-Proto, -Host and -For from a reverse proxy in front'],
   eventsKeepaliveMs: [positiveInt, 'a positive integer of milliseconds between keepalives (and token checks) of event streams'],
+  maxUploadBytes: [positiveInt, 'a positive integer of bytes: the largest input file accepted (a template input may set a lower maxBytes)'],
+  uploadQuotaBytes: [positiveInt, 'a positive integer of bytes: the most input files one user may keep stored at once'],
+  uploadTtlSeconds: [positiveInt, 'a positive integer of seconds an upload no run refers to is kept'],
+  maxUploadParts: [positiveInt, 'a positive integer: the most parts (files and fields) of one multipart request'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -151,6 +155,10 @@ export function defaults(): Record<SettingName, unknown> {
     loginWindowSeconds: 15 * 60,
     trustProxy: false,
     eventsKeepaliveMs: 15_000,
+    maxUploadBytes: 100 * 1024 * 1024,
+    uploadQuotaBytes: 1024 * 1024 * 1024,
+    uploadTtlSeconds: 86_400,
+    maxUploadParts: 20,
     logLevel: 'info',
   };
 }
@@ -229,6 +237,11 @@ export function agentWsUrl(c: Config, boundPort = c.supervisorPort): string {
 function urlHost(h: string): string {
   if (h === '0.0.0.0' || h === '::') return '127.0.0.1';
   return h.includes(':') ? `[${h}]` : h;
+}
+
+/** Where uploaded input files wait for their run: `<dataDir>/uploads/<user>/<id>`. */
+export function uploadsDir(c: Config): string {
+  return path.join(c.dataDir, 'uploads');
 }
 
 export function runsDir(c: Config): string {

@@ -53,6 +53,15 @@ export const ERRORS = {
   STORAGE_FAILED: { status: 503, expose: true, retryable: true, wsClose: 1013 },
   AGENT_UNKNOWN: { status: 401, expose: true, retryable: false, wsClose: 4401 },
   AGENT_PROTOCOL: { status: 400, expose: true, retryable: false, wsClose: 1008 },
+  /** Input files (uploads): see supervisor/uploads.ts and server/multipart.ts. */
+  UPLOAD_TOO_LARGE: { status: 413, expose: true, retryable: false },
+  UPLOAD_QUOTA: { status: 413, expose: true, retryable: true },
+  UNKNOWN_INPUT: { status: 400, expose: true, retryable: false },
+  INPUT_REQUIRED: { status: 400, expose: true, retryable: false },
+  INPUT_TYPE_REFUSED: { status: 415, expose: true, retryable: false },
+  INVALID_MULTIPART: { status: 400, expose: true, retryable: false },
+  UPLOAD_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  UPLOAD_IN_USE: { status: 409, expose: true, retryable: false },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -71,6 +71,19 @@ const SchedulerName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
 /** A batch scheduler's job id. */
 export const ExternalId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
+/** The largest chunk of an input file one `io` write op carries (before base64). */
+export const MAX_WRITE_CHUNK = 1024 * 1024;
+/** The folder of a run directory input files are staged into. */
+export const INPUTS_DIR = 'inputs';
+
+/** An input file staged into the run directory before the run op: `path` is relative to it (`inputs/<file name>`). */
+export const StagedInput = z.object({
+  path: z.string().min(1).max(300),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+}).strict();
+export type StagedInput = z.infer<typeof StagedInput>;
+
 export const RunOp = z.object({
   kind: z.literal('run'),
   ...JobRef,
@@ -84,6 +97,8 @@ export const RunOp = z.object({
   postprocess: Argv.optional(),
   /** For runs on a cluster: the batch script the agent submits to the named scheduler (the argv is inside it). */
   batch: z.object({ scheduler: SchedulerName, script: z.string().min(1).max(64 * 1024) }).strict().optional(),
+  /** Input files staged into `inputs/` (io `write` ops) before this op: kept by the prepare step, checked before the command starts. */
+  inputs: z.array(StagedInput).max(100).optional(),
 }).strict();
 
 /** Follows a scheduler's job submitted earlier (by this agent or a previous one) again. */
@@ -118,10 +133,12 @@ export const AnalysisOp = z.object({
 export const IoOp = z.object({
   kind: z.literal('io'),
   runDir: z.string().min(1),
-  action: z.enum(['list', 'read', 'stat', 'remove']),
+  action: z.enum(['list', 'read', 'stat', 'remove', 'write']),
   path: z.string().max(1024).default(''),
   offset: z.number().int().nonnegative().default(0),
   length: z.number().int().positive().max(MAX_WS_PAYLOAD / 2).default(256 * 1024),
+  /** For `write` (an input file's chunk, into `inputs/` only): the bytes at `offset`; offset 0 starts the file anew. */
+  dataBase64: z.string().max(Math.ceil(MAX_WRITE_CHUNK / 3) * 4).optional(),
 }).strict();
 
 export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp, AttachOp, AgentInfoOp, ShutdownOp]);
@@ -202,6 +219,7 @@ export const IoReadResult = z.object({
   offset: z.number().int(),
   size: z.number().int(),
 }).strict();
+export const IoWriteResult = z.object({ size: z.number().int().nonnegative() }).strict();
 export const RunStatusResult = z.object({ runs: z.array(AgentRun) }).strict();
 export const AnalysisResult = z.object({ data: z.unknown() }).strict();
 export const RunResult = z.object({ pid: z.number().int(), externalId: ExternalId.optional() }).strict();

@@ -72,11 +72,28 @@ export const AnalysisSpec = z.object({
   timeLimitSeconds: z.number().positive().max(300).default(20),
 }).strict();
 
+/**
+ * A file input: the user uploads a file, the run gets it as `<runDir>/inputs/<file name>` (its
+ * placeholder `{name}` is that absolute path; an optional input not given: an empty string).
+ * `accept` lists file name extensions (`.pdb`) and/or media types (`chemical/x-pdb`, `text/*`);
+ * without it, any file. `maxBytes` lowers the site's per-file limit for this input.
+ */
+export const InputSpec = z.object({
+  label: Label,
+  description: z.string().max(2000).optional(),
+  maxBytes: z.number().int().positive().optional(),
+  accept: z.array(z.string().regex(/^(\.[A-Za-z0-9_+-]{1,32}|[a-z0-9.+-]{1,64}\/([a-z0-9.+-]{1,64}|\*))$/, 'an extension like ".pdb" or a media type like "chemical/x-pdb" or "text/*"')).min(1).max(50).optional(),
+  required: z.boolean().default(false),
+}).strict();
+export type InputSpec = z.infer<typeof InputSpec>;
+
 export const TemplateFile = z.object({
   name: z.string().regex(NAME_PATTERN),
   title: z.string().min(1).max(200),
   description: z.string().max(5000).default(''),
   parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), ParameterSpec),
+  /** File inputs, by name; names share the placeholder namespace of parameters. */
+  inputs: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), InputSpec).default({}),
   command: Argv,
   /** Steps run by the same agent in the run directory: before the command, and after it exited 0 (see steps.ts). */
   preprocess: Argv.optional(),
@@ -126,7 +143,12 @@ function checkDefaults(t: TemplateFile): void {
 
 export function parseTemplate(raw: unknown, dir: string): Template {
   const t = TemplateFile.parse(raw);
-  const params = new Set([...BUILTIN_PLACEHOLDERS, ...Object.keys(t.parameters)]);
+  for (const name of Object.keys(t.inputs)) {
+    if (Object.hasOwn(t.parameters, name) || BUILTIN_PLACEHOLDERS.has(name) || ANALYSIS_PLACEHOLDERS.has(name)) {
+      throw new Error(`input ${name}: the name is already a parameter or a built-in placeholder`);
+    }
+  }
+  const params = new Set([...BUILTIN_PLACEHOLDERS, ...Object.keys(t.parameters), ...Object.keys(t.inputs)]);
   checkPlaceholders(t.command, params, 'command');
   if (t.preprocess) checkPlaceholders(t.preprocess, params, 'preprocess');
   if (t.postprocess) checkPlaceholders(t.postprocess, params, 'postprocess');
@@ -234,6 +256,7 @@ export function publicTemplate(t: Template, targets: string[], sizes: Size[]) {
     title: t.title,
     description: t.description,
     parameters: t.parameters,
+    inputs: t.inputs,
     targets,
     sizes,
     resources: t.resources,

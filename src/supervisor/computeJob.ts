@@ -32,6 +32,8 @@ export interface JobContext extends OpContext {
   prepareRunOp(row: JobRow, template: Template, op: Extract<Op, { kind: 'run' }>): Extract<Op, { kind: 'run' }>;
   /** How users read the run's target, and its scheduler's name (null when it has none). */
   describeTarget(row: JobRow): { title: string; scheduler: string | null };
+  /** Copies the run's input files into its run directory through this agent (runs with inputs only). */
+  stageInputs?(row: JobRow, agent: ManagedAgent, runDir: string, signal: AbortSignal): Promise<void>;
   /** How long a cancel waits for the agent that runs the cmd. */
   agentWaitMs: number;
   now(): number;
@@ -128,17 +130,18 @@ export class ComputeJob {
       scheduler: r.scheduler && { name: this.ctx.describeTarget(r).scheduler ?? r.driver, ...r.scheduler },
       nextRequestMs: NEXT_REQUEST_MS[r.status],
       history: withHistory ? this.ctx.store.history(r.id) : [],
+      inputs: r.inputs.map((i) => ({ name: i.name, fileName: i.fileName, size: i.size, sha256: i.sha256 })),
     };
   }
 
   // ---- transitions -------------------------------------------------------------------
 
   /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
-  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options'>, template: Template, isFirst: boolean): void {
+  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options'> & Partial<Pick<JobRow, 'inputs'>>, template: Template, isFirst: boolean): void {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();
-    const row = { ...previous, ...next, ...freshRun(now), serial: isFirst ? previous.serial : previous.serial + 1 };
+    const row = { ...previous, inputs: [], ...next, ...freshRun(now), serial: isFirst ? previous.serial : previous.serial + 1 };
     this.commit(row, isFirst ? undefined : (r) => this.ctx.store.archiveAndSave(previous, r));
     this.waitingFor = 'queued';
     this.queuePosition = null;
@@ -253,6 +256,11 @@ export class ComputeJob {
       const what = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
       this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores, this.row.user));
       recheck();
+      if (this.row.inputs.length > 0 && this.ctx.stageInputs) {
+        this.setWaiting('staging input files');
+        await this.ctx.stageInputs(this.row, agent, this.ctx.runDir(this.row), signal);
+        recheck();
+      }
       this.setWaiting('starting run');
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
       const result = RunResult.parse(await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));

@@ -13,8 +13,9 @@ import { isActive, SIZES, type Caller, type Size } from '../shared/types.js';
 import type { AgentManager, ManagedAgent } from './agents.js';
 import type { AgentHub } from './agentHub.js';
 import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
-import type { JobRow, JobStore } from './store.js';
+import type { JobRow, JobStore, RunInput } from './store.js';
 import type { Targets } from './targets.js';
+import type { UploadService } from './uploads.js';
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
@@ -31,6 +32,8 @@ export interface JobServiceDeps {
   restartGraceMs: number;
   /** What one user may have at once, by role. */
   quotas: Record<Caller['role'], Quota>;
+  /** Input files (uploads) runs refer to; without it, runs take no files. */
+  uploads?: UploadService;
   now?: () => number;
 }
 
@@ -67,6 +70,7 @@ export class JobService {
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
     const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
+    this.resolveInputs(caller, template, body.inputs);
     driver.checkRun({ template, size, options });
     const info = driver.info;
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
@@ -78,20 +82,39 @@ export class JobService {
       const existing = this.deps.store.findJob(caller.username, jobKey);
       this.checkQuotas(caller, existing);
       if (!existing) {
-        const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next });
+        const inputs = this.resolveInputs(caller, template, body.inputs);
+        const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next, inputs });
         try {
-          job.startRun(next, template, true);
+          job.startRun({ ...next, inputs }, template, true);
         } catch (err) {
           this.jobs.delete(job.id); // never stored (disk full, database locked): no such job
           throw err;
         }
+        // Resolved and claimed in one turn of the event loop: no other run can take these uploads between.
+        this.claimInputs(job, inputs, job.row.serial);
         return job.view();
       }
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
-      job.startRun(next, template, false);
+      const inputs = this.resolveInputs(caller, template, body.inputs);
+      job.startRun({ ...next, inputs }, template, false);
+      this.claimInputs(job, inputs, job.row.serial);
       return job.view();
     });
+  }
+
+  /** The run request's input files, checked (see UploadService.resolve). */
+  private resolveInputs(caller: Caller, template: Template, given: Record<string, string> | undefined): RunInput[] {
+    if (!this.deps.uploads) {
+      if (Object.keys(given ?? {}).length > 0 || Object.values(template.inputs).some((i) => i.required)) throw new JobvisorError('UNKNOWN_INPUT', 'this supervisor takes no input files');
+      return [];
+    }
+    return this.deps.uploads.resolve(caller, template, given ?? {});
+  }
+
+  private claimInputs(job: ComputeJob, inputs: RunInput[], serial: number): void {
+    if (inputs.length === 0 || !this.deps.uploads) return;
+    if (!this.deps.uploads.claim(inputs, job.id, serial)) throw new JobvisorError('UPLOAD_IN_USE', 'an upload of this run was taken by another run meanwhile');
   }
 
   /** Refuses a run over the caller's quotas: runs queued or running (a re-run replaces its job's own), jobs kept (a new job key). */
@@ -292,7 +315,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, ...freshRun(this.now()) };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, inputs: [], ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */

@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Koa from 'koa';
-import { agentWsUrl, type Config } from '../shared/config.js';
+import { agentWsUrl, uploadsDir, type Config } from '../shared/config.js';
+import type { JobEvent } from '../shared/api.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
@@ -30,6 +31,9 @@ import { Slots } from './slots.js';
 import type { JobStore } from './store.js';
 import { SqliteJobStore } from './store/sqlite.js';
 import { Targets } from './targets.js';
+import { stageInputs } from './staging.js';
+import { SqliteUploadStore, type UploadStore } from './store/uploads.js';
+import { UploadService } from './uploads.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -43,6 +47,8 @@ export interface SupervisorDeps {
   log: Logger;
   /** The websocket URL agents connect back to (known once the supervisor listens). */
   agentUrl: () => string;
+  /** The store of uploaded input files (default: in memory). */
+  uploadStore?: () => UploadStore;
   /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
   runEndGraceMs?: number;
 }
@@ -67,6 +73,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   }
   const store = deps.store(targets);
   const events = new EventBus(store, log);
+  const uploads = new UploadService(deps.uploadStore?.() ?? new SqliteUploadStore(':memory:'), uploadsDir(config), config, log);
+  const emit = (e: JobEvent) => {
+    events.emit(e);
+    releaseInputs(uploads, e);
+  };
   const driverOf = (target: string): Driver => targets.require(target);
 
   const cpuPools = new Map<string, Slots>();
@@ -116,8 +127,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     agents,
     hub,
     log,
-    emit: (e) => events.emit(e),
+    emit,
     targets,
+    uploads,
     restartGraceMs: config.restartGraceMs,
     quotas: config.quotas,
     context: {
@@ -126,6 +138,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       templatesDir: (row) => driverOf(row.target).templatesDir(),
       maxTimeSeconds: (row) => driverOf(row.target).maxTimeSeconds(row.size),
       agentWaitMs: config.agentStartTimeoutMs,
+      stageInputs: (row, agent, runDir, signal) => stageInputs({ agents, hub, uploads, opTimeoutMs: config.agentStartTimeoutMs + 10_000 }, agent.id, row, runDir, signal),
       prepareRunOp: (row, template, op) => driverOf(row.target).prepareRunOp?.(op, { jobId: row.id, serial: row.serial, template, size: row.size, options: row.options }) ?? op,
       describeTarget: (row) => {
         const info = drivers.get(row.target)?.info;
@@ -156,7 +169,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       ),
     );
   const app = new Koa();
-  const router = createSupervisorRouter({ secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes });
+  const router = createSupervisorRouter({
+    secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes,
+    uploads: { service: uploads, template: (name) => deps.templates.get(name) },
+  });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -165,6 +181,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const prune = setInterval(() => jobs.pruneEnded(), 60_000);
   prune.unref();
+  const runWaits = (jobId: string, serial: number) => {
+    const row = store.getJob(jobId);
+    return row !== undefined && row.serial === serial && row.status === 'pending' && row.externalId === null;
+  };
+  const sweepUploads = (full: boolean) => void uploads.sweep(full, runWaits).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'upload sweep failed'));
+  const uploadSweep = setInterval(() => sweepUploads(false), Math.min(60_000, Math.max(1000, (config.uploadTtlSeconds * 1000) / 4)));
+  uploadSweep.unref();
+  sweepUploads(true);
   // Runs past their time limit, and runs their agent no longer has, are ended by the supervisor itself (every heartbeat).
   const watch = new RunWatch({
     active: () => jobs.active(),
@@ -183,14 +207,22 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     recover: () => jobs.recover(),
     async close(drain) {
       clearInterval(prune);
+      clearInterval(uploadSweep);
       watch.close();
       await agents.close();
       hub.close();
       events.close();
       await drain?.();
       store.close();
+      uploads.close();
     },
   };
+}
+
+/** A run that has started (or was handed to a scheduler) or ended no longer needs its uploads; nor does a deleted job. */
+function releaseInputs(uploads: UploadService, e: JobEvent): void {
+  if (e.type === 'deleted') uploads.release(e.jobId);
+  else if (e.type === 'job' && (e.job.status !== 'pending' || e.job.externalId !== null)) uploads.release(e.job.jobId, e.job.serial);
 }
 
 export interface RunningSupervisor {
@@ -209,6 +241,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     config,
     drivers,
     store: (targets) => new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'), targets.legacyPlacement),
+    uploadStore: () => new SqliteUploadStore(path.join(config.dataDir, 'jobs.sqlite')),
     templates: loadTemplates(config.templatesDir),
     secret: loadOrCreateSecret(config),
     log,

@@ -28,6 +28,9 @@ import type { Logins } from './logins.js';
 import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';
 import { analysis, listFiles, readFile, readLog, removeJobFiles, type ReadDeps } from './reads.js';
+import type { Template } from '../shared/template.js';
+import type { UploadService } from './uploads.js';
+import { addUploadRoutes } from './uploadRoutes.js';
 
 export interface SupervisorRouteDeps {
   secret: string;
@@ -40,6 +43,8 @@ export interface SupervisorRouteDeps {
   slotUsage(): SlotUsage[];
   maxBodyBytes: number;
   keepaliveMs?: number;
+  /** Input files: the upload routes (uploadRoutes.ts). */
+  uploads?: { service: UploadService; template(name: string): Template | undefined };
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -54,7 +59,7 @@ export function requireSecret(secret: string) {
   };
 }
 
-function caller(ctx: Context): Caller {
+export function caller(ctx: Context): Caller {
   const username = Name.safeParse(ctx.get(CALLER_USER_HEADER));
   const role = Role.safeParse(ctx.get(CALLER_ROLE_HEADER));
   if (!username.success || !role.success) throw new JobvisorError('UNAUTHENTICATED', 'the request names no valid caller');
@@ -160,6 +165,7 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
   });
   router.get('/events', (ctx) => streamEvents(ctx, deps.events, deps.keepaliveMs ?? 15_000));
   router.get('/events/backlog', (ctx) => eventBacklog(ctx, deps.events));
+  if (deps.uploads) addUploadRoutes(router, deps.uploads.service, caller, deps.uploads.template);
   return router;
 }
 

@@ -15,6 +15,15 @@ export interface SchedulerState {
   unconfirmed: boolean;
 }
 
+/** An input file of a run: the upload it came from, and the name it has in the run's `inputs/` folder. */
+export interface RunInput {
+  name: string;
+  uploadId: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+}
+
 export interface JobRow {
   id: string;
   user: string;
@@ -49,6 +58,8 @@ export interface JobRow {
   /** The run's last phase, and when each of its phases began (steps.ts). */
   phase: Phase | null;
   phaseTimes: PhaseTimes;
+  /** The current run's input files (template inputs given), staged into its run directory before it starts. */
+  inputs: RunInput[];
 }
 
 export interface AgentRow {

@@ -127,7 +127,7 @@ export class BatchEngine implements RunEngine {
   }
 
   private async submit(op: RunOp, signal: AbortSignal): Promise<{ pid: number; externalId: string }> {
-    await prepareRunDir(op.runDir, op.parameters);
+    await prepareRunDir(op.runDir, op.parameters, op.inputs);
     const script = path.join(op.runDir, this.scheduler.scriptName);
     await writeFile(script, op.batch?.script ?? '', { mode: 0o700 });
     const waiting = (why: string, nextInMs: number) => {

@@ -69,7 +69,7 @@ export class ProcessEngine implements RunEngine {
     const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], chars: 0, progress: null, earlyPhases: [] };
     this.active.set(key, run);
     try {
-      await prepareRunDir(op.runDir, op.parameters);
+      await prepareRunDir(op.runDir, op.parameters, op.inputs);
       run.cmd = await RunningSteps.start(
         { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
         {

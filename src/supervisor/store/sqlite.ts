@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
 import type { Size, Status } from '../../shared/types.js';
-import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
+import type { AgentRow, JobRow, RunInput, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import type { Phase } from '../../shared/protocol.js';
@@ -102,6 +102,7 @@ interface RawJob {
   scheduler: string | null;
   phase: string | null;
   phase_times: string | null;
+  inputs: string | null;
 }
 
 interface RawAgent {
@@ -148,6 +149,7 @@ function toJob(r: RawJob): JobRow {
     scheduler: json<SchedulerState>(r.scheduler),
     phase: r.phase as Phase | null,
     phaseTimes: phaseTimesOf(r.phase_times),
+    inputs: json<RunInput[]>(r.inputs ?? null) ?? [],
   };
 }
 
@@ -180,6 +182,7 @@ export function fromJob(j: JobRow): RawJob {
     scheduler: j.scheduler ? JSON.stringify(j.scheduler) : null,
     phase: j.phase ?? null,
     phase_times: j.phaseTimes && Object.keys(j.phaseTimes).length > 0 ? JSON.stringify(j.phaseTimes) : null,
+    inputs: j.inputs?.length ? JSON.stringify(j.inputs) : null,
   };
 }
 
@@ -195,6 +198,12 @@ export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, stat
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
+/** Adds a column an older database lacks (idempotent: nothing when it is there). */
+export function addColumnIfMissing(db: Database.Database, table: string, column: string, type: string): void {
+  const cols = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  if (!cols.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+}
+
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly statements;
@@ -208,6 +217,7 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, SCHEMA, legacy);
     addPhaseColumns(this.db);
+    addColumnIfMissing(this.db, 'jobs', 'inputs', 'TEXT');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
