@@ -80,6 +80,45 @@ const Quotas = z
   .strict()
   .transform((q) => ({ user: { ...DEFAULT_QUOTAS.user, ...q.user }, admin: { ...DEFAULT_QUOTAS.admin, ...q.admin } }));
 
+/** The SMTP server notification e-mail goes through. */
+const Smtp = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** TLS from the start (port 465); otherwise STARTTLS when the server offers it. */
+    secure: z.boolean().optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    from: z.string().min(3),
+  })
+  .strict();
+export type SmtpConfig = z.infer<typeof Smtp>;
+/** An HTTP endpoint jobvisor POSTs signed JSON to (X-Jobvisor-Signature: t=<unix>,v1=<hmac-sha256 hex of "t.body">). */
+const SignedEndpoint = z.object({ url: z.url({ protocol: /^https?$/ }), secret: z.string().min(16) }).strict();
+const Notify = z
+  .object({
+    /** Who is told of runs that failed for a reason that is not their user's, and of stale runs. */
+    adminEmails: z.array(z.email()).max(100).default([]),
+    webhook: SignedEndpoint.optional(),
+    /** The first failure opens a window this long; every failure in it goes into one message. */
+    batchSeconds: z.number().positive().max(86_400).default(60),
+    /** Users who ask to be e-mailed when a "long" run ends: runs longer than this. */
+    longRunSeconds: z.number().nonnegative().default(600),
+  })
+  .strict();
+export type NotifyConfig = z.infer<typeof Notify>;
+const Callbacks = z
+  .object({
+    /** The site's completion callback: every run's end is POSTed here. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    secret: z.string().min(16),
+    maxAttempts: z.number().int().positive().max(100).default(8),
+    /** A run request's own `callbackUrl` must start with one of these. */
+    allowedPrefixes: z.array(z.url({ protocol: /^https?$/ })).max(100).default([]),
+  })
+  .strict();
+export type CallbacksConfig = z.infer<typeof Callbacks>;
+
 /** Each setting: its schema and a sentence saying what it accepts. */
 const SETTINGS = {
   dataDir: [z.string().min(1), 'a folder path (database, run directories, secrets)'],
@@ -112,6 +151,10 @@ const SETTINGS = {
   loginWindowSeconds: [positiveInt, 'a positive integer of seconds: the window failed logins are counted in, and the first lock'],
   trustProxy: [flag, 'true or false: whether to trust X-Forwarded-Proto, -Host and -For from a reverse proxy in front'],
   eventsKeepaliveMs: [positiveInt, 'a positive integer of milliseconds between keepalives (and token checks) of event streams'],
+  smtp: [jsonText(Smtp.optional()), 'a JSON object {host, port, secure?, user?, password?, from} (see README, "Notifications")'],
+  notify: [jsonText(Notify), 'a JSON object {adminEmails?: [addresses], webhook?: {url, secret}, batchSeconds?, longRunSeconds?} (see README, "Notifications")'],
+  callbacks: [jsonText(Callbacks.optional()), 'a JSON object {url?, secret (16+ characters), maxAttempts?, allowedPrefixes?: [URLs]} (see README, "Completion callbacks")'],
+  staleCheckSeconds: [z.coerce.number().positive(), 'a positive number of seconds between checks for runs over their expected time'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -152,6 +195,10 @@ export function defaults(): Record<SettingName, unknown> {
     trustProxy: false,
     eventsKeepaliveMs: 15_000,
     logLevel: 'info',
+    smtp: undefined,
+    notify: {},
+    callbacks: undefined,
+    staleCheckSeconds: 30,
   };
 }
 

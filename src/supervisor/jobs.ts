@@ -15,6 +15,7 @@ import type { AgentHub } from './agentHub.js';
 import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
 import type { JobRow, JobStore } from './store.js';
 import type { Targets } from './targets.js';
+import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
@@ -31,6 +32,8 @@ export interface JobServiceDeps {
   restartGraceMs: number;
   /** What one user may have at once, by role. */
   quotas: Record<Caller['role'], Quota>;
+  /** A run's own `callbackUrl` must start with one of these. */
+  callbackPrefixes?: readonly string[];
   now?: () => number;
 }
 
@@ -62,19 +65,21 @@ export class JobService {
   // ---- requests --------------------------------------------------------------------------
 
   /** Validates and queues a new run; an active run of the same job is canceled first. */
-  async run(caller: Caller, body: RunBody): Promise<JobView> {
+  async run(caller: Caller, body: RunBody, contact?: Contact): Promise<JobView> {
     const template = this.deps.templates.get(body.template);
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
     const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
     driver.checkRun({ template, size, options });
+    const notify = runNotify(body, contact);
+    const callbackUrl = checkCallbackUrl(body.callbackUrl, this.deps.callbackPrefixes ?? []);
     const info = driver.info;
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
       throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`, { target: info.name });
     }
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options };
+      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       this.checkQuotas(caller, existing);
       if (!existing) {
@@ -292,7 +297,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, ...freshRun(this.now()) };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, notify: null, callbackUrl: null, ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */

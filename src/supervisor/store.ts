@@ -3,7 +3,8 @@
  * started. An interface, so that another database is one module beside store/sqlite.ts. Every
  * state change is written here before anyone is told about it.
  */
-import type { RunOptions, RunSummary } from '../shared/api.js';
+import type { RunOptions, RunSummary, StaleFlag } from '../shared/api.js';
+import type { RunCause } from '../shared/protocol.js';
 import type { Size, Status } from '../shared/types.js';
 
 /** What a batch scheduler last said of a run. */
@@ -45,6 +46,29 @@ export interface JobRow {
   /** For runs whose log an agent tails from a file: the byte offset delivered so far. */
   logOffset: number;
   scheduler: SchedulerState | null;
+  /** Whose fault the run's end is (null while active, and for completed runs). */
+  cause: RunCause | null;
+  /** Whom to e-mail when the run ends (its user's address, and when), if anyone. */
+  notify: RunNotify | null;
+  /** The run's own completion callback URL (besides the site's), if it asked for one. */
+  callbackUrl: string | null;
+  /** The run is over its template's expected time in its state (set by the stale check). */
+  stale: StaleFlag | null;
+}
+
+/** E-mail the run's user when it ends: always, or only when it ran longer than notify.longRunSeconds. */
+export interface RunNotify {
+  email: string;
+  when: 'always' | 'long';
+}
+
+/** A run that ended, for the lifetimes view: where it ran and its times. */
+export interface EndedRunTimes {
+  template: string;
+  target: string;
+  queuedAt: number;
+  startedAt: number | null;
+  endedAt: number;
 }
 
 export interface AgentRow {
@@ -94,6 +118,8 @@ export interface JobStore {
   getAgent(id: string): AgentRow | undefined;
   listAgentIds(): string[];
   deleteAgent(id: string): void;
+  /** Every run (current and earlier) that ended in [since, until). */
+  endedRuns(since: number, until: number): EndedRunTimes[];
   /** Removes a job and its earlier runs for good. */
   deleteJob(id: string): void;
   /**

@@ -15,7 +15,7 @@ import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { AgentRun, RunEnd, Update } from '../../shared/protocol.js';
+import type { AgentRun, RunCause, RunEnd, Update } from '../../shared/protocol.js';
 import type { EndedJob, QueueEntry, Scheduler } from '../../shared/scheduler.js';
 import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
@@ -277,7 +277,7 @@ export class BatchEngine implements RunEngine {
     if (phase.status !== 'canceled' || run.logOffset > 0) this.markStarted(run);
     await this.tailLog(run);
     const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
-    this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode);
+    this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode, phase.cause);
   }
 
   private markStarted(run: BatchRun): void {
@@ -286,8 +286,8 @@ export class BatchEngine implements RunEngine {
     this.o.push(run.jobId, run.serial, { kind: 'started', pid: 0 });
   }
 
-  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null): void {
-    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}) });
+  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null, cause?: RunCause): void {
+    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal: null, ...(reason ? { reason: reason.slice(-4000) } : {}), ...(cause ? { cause } : {}) });
     const key = runKey(run.jobId, run.serial);
     this.endWaiters.get(key)?.();
     this.endWaiters.delete(key);

@@ -6,7 +6,9 @@
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
 import type { Size, Status } from '../../shared/types.js';
-import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
+import type { StaleFlag } from '../../shared/api.js';
+import type { RunCause } from '../../shared/protocol.js';
+import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunNotify, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 
 export const SCHEMA = `
@@ -36,6 +38,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   external_id TEXT,
   log_offset INTEGER NOT NULL DEFAULT 0,
   scheduler TEXT,
+  cause TEXT,
+  notify TEXT,
+  callback_url TEXT,
+  stale TEXT,
   UNIQUE (user, job_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
@@ -51,6 +57,7 @@ CREATE TABLE IF NOT EXISTS job_runs (
   queued_at INTEGER NOT NULL,
   started_at INTEGER,
   ended_at INTEGER,
+  cause TEXT,
   PRIMARY KEY (job_id, serial)
 );
 CREATE TABLE IF NOT EXISTS agents (
@@ -98,6 +105,26 @@ interface RawJob {
   external_id: string | null;
   log_offset: number;
   scheduler: string | null;
+  cause: RunCause | null;
+  notify: string | null;
+  callback_url: string | null;
+  stale: string | null;
+}
+
+/** Columns added after schema 2 (notifications, callbacks, stale runs): added to a database that lacks them. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ['jobs', 'cause', 'TEXT'],
+  ['jobs', 'notify', 'TEXT'],
+  ['jobs', 'callback_url', 'TEXT'],
+  ['jobs', 'stale', 'TEXT'],
+  ['job_runs', 'cause', 'TEXT'],
+];
+
+function addMissingColumns(db: Database.Database, added: [string, string, string][]): void {
+  for (const [table, column, type] of added) {
+    const has = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+    if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 }
 
 interface RawAgent {
@@ -142,6 +169,10 @@ function toJob(r: RawJob): JobRow {
     externalId: r.external_id,
     logOffset: r.log_offset,
     scheduler: json<SchedulerState>(r.scheduler),
+    cause: r.cause ?? null,
+    notify: json<RunNotify>(r.notify ?? null),
+    callbackUrl: r.callback_url ?? null,
+    stale: json<StaleFlag>(r.stale ?? null),
   };
 }
 
@@ -172,6 +203,10 @@ export function fromJob(j: JobRow): RawJob {
     external_id: j.externalId,
     log_offset: j.logOffset,
     scheduler: j.scheduler ? JSON.stringify(j.scheduler) : null,
+    cause: j.cause ?? null,
+    notify: j.notify ? JSON.stringify(j.notify) : null,
+    callback_url: j.callbackUrl ?? null,
+    stale: j.stale ? JSON.stringify(j.stale) : null,
   };
 }
 
@@ -182,8 +217,8 @@ const upsertSql = (table: string) => {
   const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
   return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT (id) DO UPDATE SET ${sets}`;
 };
-export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at)
-  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at)`;
+export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, cause)
+  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @cause)`;
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
@@ -199,6 +234,7 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, SCHEMA, legacy);
+    addMissingColumns(this.db, ADDED_COLUMNS);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -216,6 +252,8 @@ export class SqliteJobStore implements JobStore {
       getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
       agentIds: prepare('SELECT id FROM agents'),
       deleteAgent: prepare('DELETE FROM agents WHERE id = ?'),
+      endedRuns: prepare(`SELECT template, target, queued_at, started_at, ended_at FROM jobs WHERE ended_at >= @since AND ended_at < @until
+        UNION ALL SELECT template, target, queued_at, started_at, ended_at FROM job_runs WHERE ended_at >= @since AND ended_at < @until`),
       deleteRuns: prepare('DELETE FROM job_runs WHERE job_id = ?'),
       deleteJob: prepare('DELETE FROM jobs WHERE id = ?'),
       appendEvent: prepare('INSERT INTO events (type, data) VALUES (?, ?)'),
@@ -298,7 +336,13 @@ export class SqliteJobStore implements JobStore {
       queuedAt: r.queued_at,
       startedAt: r.started_at,
       endedAt: r.ended_at,
+      cause: r.cause ?? null,
     }));
+  }
+
+  endedRuns(since: number, until: number): EndedRunTimes[] {
+    const rows = this.statements.endedRuns.all({ since, until }) as { template: string; target: string; queued_at: number; started_at: number | null; ended_at: number }[];
+    return rows.map((r) => ({ template: r.template, target: r.target, queuedAt: r.queued_at, startedAt: r.started_at, endedAt: r.ended_at }));
   }
 
   saveAgent(a: AgentRow): void {
