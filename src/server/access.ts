@@ -34,6 +34,10 @@ export const ROUTE_ACCESS = {
   'POST /api/cluster/login': 'user',
   'GET /api/cluster/status': 'user',
   'GET /api/cluster/agent-log': 'user',
+  'GET /api/auth/me/settings': 'user',
+  'PUT /api/auth/me/settings': 'user',
+  'GET /api/admin/deliveries': 'admin',
+  'GET /api/admin/lifetimes': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -30,6 +30,7 @@ import { parseLastEventId } from '../shared/sse.js';
 import type { EventFanout } from './events.js';
 import type { LoginLimits } from './loginLimits.js';
 import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
+import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -53,6 +54,7 @@ export function createRouter(deps: RouteDeps): Router {
   addSessionRoutes(router, deps, auth);
   addFileRoutes(router, deps, auth);
   addTargetRoutes(router, deps, auth);
+  addNotifyRoutes(router, deps, auth);
   return router;
 }
 
@@ -118,7 +120,7 @@ function addJobRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
 
   router.post('/jobs', auth, async (ctx) => {
     const body = await readBody(ctx, RunBody);
-    await forward(ctx, { method: 'POST', path: '/jobs/run', body });
+    await forward(ctx, { method: 'POST', path: '/jobs/run', body, headers: contactHeaders(deps.accounts, callerOf(ctx)) });
   });
 
   router.get('/jobs', auth, async (ctx) => {

@@ -30,6 +30,9 @@ import { Slots } from './slots.js';
 import type { JobStore } from './store.js';
 import { SqliteJobStore } from './store/sqlite.js';
 import { Targets } from './targets.js';
+import { Notifications } from './notify/notifications.js';
+import { addNotifyRoutes } from './notifyRoutes.js';
+import { StaleRuns } from './staleRuns.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -67,6 +70,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   }
   const store = deps.store(targets);
   const events = new EventBus(store, log);
+  const notifications = new Notifications({ config, store, log });
   const driverOf = (target: string): Driver => targets.require(target);
 
   const cpuPools = new Map<string, Slots>();
@@ -116,11 +120,16 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     agents,
     hub,
     log,
-    emit: (e) => events.emit(e),
+    emit: (e) => {
+      notifications.onEvent(e);
+      events.emit(e);
+    },
     targets,
     restartGraceMs: config.restartGraceMs,
     quotas: config.quotas,
+    callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
     context: {
+      onRunEnd: (row) => notifications.runEnded(row),
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
       runDir: (row) => driverOf(row.target).runDir(row.user, row.id),
       templatesDir: (row) => driverOf(row.target).templatesDir(),
@@ -157,6 +166,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     );
   const app = new Koa();
   const router = createSupervisorRouter({ secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes });
+  addNotifyRoutes(router, { store });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -176,14 +186,26 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     log,
     now: Date.now,
   });
+  const stale = new StaleRuns({
+    active: () => jobs.active(),
+    template: (row) => deps.templates.get(row.template),
+    onStale: (row, flag) => notifications.stale(row, flag),
+    intervalMs: config.staleCheckSeconds * 1000,
+    log,
+  });
   return {
     app,
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
     targets,
-    recover: () => jobs.recover(),
+    async recover() {
+      await jobs.recover();
+      notifications.start();
+    },
     async close(drain) {
       clearInterval(prune);
       watch.close();
+      stale.close();
+      await notifications.close();
       await agents.close();
       hub.close();
       events.close();

@@ -28,6 +28,7 @@ import type { Logins } from './logins.js';
 import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';
 import { analysis, listFiles, readFile, readLog, removeJobFiles, type ReadDeps } from './reads.js';
+import { contactOf } from './notifyRoutes.js';
 
 export interface SupervisorRouteDeps {
   secret: string;
@@ -96,7 +97,7 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
     ctx.body = { templates: jobs.templates() };
   });
   router.post('/jobs/run', async (ctx) => {
-    ctx.body = { job: await jobs.run(caller(ctx), await body(ctx, RunBody)) };
+    ctx.body = { job: await jobs.run(caller(ctx), await body(ctx, RunBody), contactOf(ctx)) };
   });
   router.get('/jobs', (ctx) => {
     const q = parseInput(JobsQuery, ctx.query, 'query');

@@ -5,6 +5,7 @@
  */
 import type { RunOptions, RunSummary, StaleFlag } from '../shared/api.js';
 import type { RunCause } from '../shared/protocol.js';
+import type { DeliveryStore } from './store/deliveries.js';
 import type { Size, Status } from '../shared/types.js';
 
 /** What a batch scheduler last said of a run. */
@@ -102,6 +103,8 @@ export interface JournalRange {
 }
 
 export interface JobStore {
+  /** Completion callbacks and their attempts (store/deliveries.ts). */
+  readonly deliveries: DeliveryStore;
   saveJob(job: JobRow): void;
   /** Saves a job (if any) and, in the same transaction, the agent's last applied update number. */
   saveJobAndSeq(job: JobRow | undefined, agentId: string, seq: number): void;

@@ -10,6 +10,7 @@ import type { StaleFlag } from '../../shared/api.js';
 import type { RunCause } from '../../shared/protocol.js';
 import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunNotify, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
+import { SqliteDeliveries } from './deliveries.js';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -225,6 +226,7 @@ export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly statements;
+  readonly deliveries: SqliteDeliveries;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -235,6 +237,7 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, SCHEMA, legacy);
     addMissingColumns(this.db, ADDED_COLUMNS);
+    this.deliveries = new SqliteDeliveries(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
