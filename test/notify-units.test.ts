@@ -1,0 +1,106 @@
+/** Pure parts of notifications, callbacks, stale runs and lifetimes. */
+import { describe, expect, it } from 'vitest';
+import { slurmScheduler } from '../src/drivers/slurm/scheduler.js';
+import { sgeScheduler } from '../src/drivers/sge/scheduler.js';
+import { lifetimes, median, quantile } from '../src/supervisor/lifetimes.js';
+import { causeOfExit, defaultCause } from '../src/supervisor/notify/cause.js';
+import { checkCallbackUrl, runNotify } from '../src/supervisor/notify/runRequest.js';
+import { signature, verifySignature } from '../src/supervisor/notify/sign.js';
+import { staleFlag } from '../src/supervisor/staleRuns.js';
+import type { JobRow } from '../src/supervisor/store.js';
+
+describe('whose fault a run end is', () => {
+  it('reads an exit: a non-zero code is the user’s, a signal or no code the system’s, a cancel the user’s, an engine’s word wins', () => {
+    expect(causeOfExit({ status: 'completed', exitCode: 0, signal: null })).toBeNull();
+    expect(causeOfExit({ status: 'error', exitCode: 2, signal: null })).toBe('user');
+    expect(causeOfExit({ status: 'error', exitCode: null, signal: 'SIGKILL' })).toBe('system');
+    expect(causeOfExit({ status: 'error', exitCode: null, signal: null })).toBe('system');
+    expect(causeOfExit({ status: 'canceled', exitCode: null, signal: 'SIGTERM' })).toBe('user');
+    expect(causeOfExit({ status: 'error', exitCode: 0, signal: null, cause: 'system' })).toBe('system');
+    expect([defaultCause('error'), defaultCause('canceled'), defaultCause('completed')]).toEqual(['system', 'user', null]);
+  });
+
+  it('reads scheduler end states: a failed command is the user’s, a node failure the system’s', () => {
+    const cause = (s: { phaseOf: typeof slurmScheduler.phaseOf }, state: string, code: number | null) => {
+      const p = s.phaseOf(state, '', code);
+      return p.phase === 'ended' ? causeOfExit({ status: p.status, exitCode: code, signal: null, cause: p.cause }) : p.phase;
+    };
+    expect(cause(slurmScheduler, 'FAILED', 1)).toBe('user');
+    expect(cause(slurmScheduler, 'NODE_FAIL', 0)).toBe('system');
+    expect(cause(slurmScheduler, 'BOOT_FAIL', null)).toBe('system');
+    expect(cause(slurmScheduler, 'TIMEOUT', null)).toBe('user');
+    expect(cause(sgeScheduler, 'FAILED', 3)).toBe('user');
+    expect(cause(sgeScheduler, 'FAILED_START', null)).toBe('system');
+  });
+});
+
+describe('signatures', () => {
+  it('signs "t.body" with HMAC-SHA256 and refuses another body, secret or an old time', () => {
+    const h = signature('s3cret-s3cret-s3cret', '{"a":1}', 1_700_000_000);
+    expect(h).toMatch(/^t=1700000000,v1=[0-9a-f]{64}$/);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":1}', h)).toBe(true);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":2}', h)).toBe(false);
+    expect(verifySignature('another-secret-value', '{"a":1}', h)).toBe(false);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":1}', h, 1_700_000_000 + 3600)).toBe(false);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":1}', 'garbage')).toBe(false);
+  });
+});
+
+describe('run requests', () => {
+  it('e-mails by the request or the settings, and refuses a request for e-mail without an address', () => {
+    expect(runNotify({ notify: { email: true } }, { email: 'a@x.org', notifyOnEnd: 'never' })).toEqual({ email: 'a@x.org', when: 'always' });
+    expect(runNotify({}, { email: 'a@x.org', notifyOnEnd: 'long' })).toEqual({ email: 'a@x.org', when: 'long' });
+    expect(runNotify({ notify: { email: false } }, { email: 'a@x.org', notifyOnEnd: 'always' })).toBeNull();
+    expect(runNotify({}, { email: 'a@x.org', notifyOnEnd: 'never' })).toBeNull();
+    expect(runNotify({}, undefined)).toBeNull();
+    expect(() => runNotify({ notify: { email: true } }, undefined)).toThrow(/no e-mail address/);
+  });
+
+  it('allows a callback URL only under an allowed prefix', () => {
+    expect(checkCallbackUrl(undefined, [])).toBeNull();
+    expect(checkCallbackUrl('https://gw.example.org/hooks/1', ['https://gw.example.org/hooks/'])).toBe('https://gw.example.org/hooks/1');
+    expect(() => checkCallbackUrl('https://gw.example.org.evil.net/x', ['https://gw.example.org/'])).toThrow(expect.objectContaining({ code: 'CALLBACK_NOT_ALLOWED' }));
+    expect(() => checkCallbackUrl('https://gw.example.org/x', [])).toThrow(expect.objectContaining({ code: 'CALLBACK_NOT_ALLOWED' }));
+  });
+});
+
+describe('stale runs', () => {
+  const row = (r: Partial<JobRow>) => ({ status: 'running', queuedAt: 0, startedAt: 10_000, ...r }) as JobRow;
+  it('flags a run over the expectation of its state, and nothing without one', () => {
+    const t = { expectedSeconds: { pending: 5, running: 60 } };
+    expect(staleFlag(row({ status: 'pending' }), t, 6000)).toEqual({ state: 'pending', sinceMs: 0, expectedSeconds: 5 });
+    expect(staleFlag(row({ status: 'pending' }), t, 4000)).toBeNull();
+    expect(staleFlag(row({}), t, 70_001)).toEqual({ state: 'running', sinceMs: 10_000, expectedSeconds: 60 });
+    expect(staleFlag(row({}), t, 69_000)).toBeNull();
+    expect(staleFlag(row({}), { expectedSeconds: { pending: 1 } }, 1e9)).toBeNull();
+    expect(staleFlag(row({}), {}, 1e9)).toBeNull();
+    expect(staleFlag(row({ status: 'completed' }), t, 1e9)).toBeNull();
+    const finishing = { ...row({}), phase: 'finishing', phaseAt: 50_000 } as JobRow;
+    expect(staleFlag(finishing, { expectedSeconds: { finishing: 10 } }, 61_000)).toEqual({ state: 'finishing', sinceMs: 50_000, expectedSeconds: 10 });
+  });
+});
+
+describe('lifetimes', () => {
+  it('takes the median, the nearest-rank 90th percentile and the longest', () => {
+    expect(median([1, 2, 3])).toBe(2);
+    expect(median([1, 2, 3, 4])).toBe(3);
+    expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9)).toBe(9);
+    expect(quantile([5], 0.9)).toBe(5);
+  });
+
+  it('measures pending, running and finishing per template and target; runs that never started count nowhere', () => {
+    const runs = [
+      { template: 'a', target: 'local', queuedAt: 0, startedAt: 1000, endedAt: 11_000 },
+      { template: 'a', target: 'local', queuedAt: 0, startedAt: 3000, endedAt: 33_000, finishingAt: 23_000 },
+      { template: 'a', target: 'local', queuedAt: 0, startedAt: null, endedAt: 5000 },
+      { template: 'b', target: 'hpc', queuedAt: 0, startedAt: 0, endedAt: 1 },
+    ];
+    expect(lifetimes(runs)).toEqual([
+      { template: 'a', target: 'local', state: 'pending', count: 2, medianMs: 2000, p90Ms: 3000, maxMs: 3000 },
+      { template: 'a', target: 'local', state: 'running', count: 2, medianMs: 15_000, p90Ms: 20_000, maxMs: 20_000 },
+      { template: 'a', target: 'local', state: 'finishing', count: 1, medianMs: 10_000, p90Ms: 10_000, maxMs: 10_000 },
+      { template: 'b', target: 'hpc', state: 'pending', count: 1, medianMs: 0, p90Ms: 0, maxMs: 0 },
+      { template: 'b', target: 'hpc', state: 'running', count: 1, medianMs: 1, p90Ms: 1, maxMs: 1 },
+    ]);
+  });
+});
