@@ -14,6 +14,7 @@ import { replaceHash } from '../router.js';
 import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js';
 import { isActive, STATUSES, type AgentView, type JobView, type SlotUsage } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
+import { deliveriesSection, lifetimesSection, staleSection } from './adminNotify.js';
 
 const REFRESH_MS = 5000;
 
@@ -84,7 +85,9 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     });
   }
 
+  const stale = staleSection();
   function applyFilters(): void {
+    stale.update(table.jobs());
     const { user, status, target } = filters;
     table.setFilter(
       (j: JobView) =>
@@ -301,9 +304,12 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       jobsStatus,
       table.el,
     ),
+    stale.el,
     h('section', { class: 'card', 'aria-labelledby': 'slots-title' }, h('h2', { id: 'slots-title' }, 'CPU slots'), slotsBox),
     h('section', { class: 'card', 'aria-labelledby': 'agents-title' }, h('h2', { id: 'agents-title' }, 'Agents'), agentsBox, refreshedAt),
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
+    lifetimesSection(d),
+    deliveriesSection(d),
   );
 
   refreshFilterOptions();
