@@ -54,7 +54,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
   username TEXT PRIMARY KEY,
   password_hash TEXT NOT NULL,
-  role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+  role TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -91,7 +91,29 @@ export class Accounts {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.dropRoleCheck();
     this.addMissingColumns();
+  }
+
+  /**
+   * Accounts made before site roles allowed only `user` and `admin` (a CHECK constraint): the
+   * users table is rebuilt without it, keeping every row (and, foreign keys off meanwhile, every
+   * token). Idempotent: a table without the constraint is left alone.
+   */
+  private dropRoleCheck(): void {
+    const sql = (this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").get() as { sql: string } | undefined)?.sql ?? '';
+    if (!/CHECK\s*\(\s*role IN/i.test(sql)) return;
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      this.db.transaction(() => {
+        this.db.exec('CREATE TABLE users_new (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL)');
+        this.db.exec('INSERT INTO users_new (username, password_hash, role, created_at) SELECT username, password_hash, role, created_at FROM users');
+        this.db.exec('DROP TABLE users');
+        this.db.exec('ALTER TABLE users_new RENAME TO users');
+      })();
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
   }
 
   /** Columns added after the first schema (e-mail settings), added to a database that lacks them. */

@@ -22,7 +22,7 @@ import {
 import type { Config } from '../shared/config.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { NAME_PATTERN } from '../shared/types.js';
+import { NAME_PATTERN, ROLES } from '../shared/types.js';
 import type { Accounts, User } from './accounts.js';
 import { callerOf, clearTokenCookie, requireAdmin, requireCaller, setTokenCookie, type ServerState } from './auth.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
@@ -104,6 +104,8 @@ function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
   router.post('/users', auth, async (ctx) => {
     requireAdmin(callerOf(ctx));
     const body = await parseBody(ctx, CreateUserBody, config.maxBodyBytes);
+    const roles = [...ROLES, ...(config.roles ?? [])];
+    if (!roles.includes(body.role)) throw new JobvisorError('INVALID_INPUT', `role "${body.role}" is not one of this site's roles: ${roles.join(', ')}`);
     const user = await accounts.createUser(body.username, body.password, body.role);
     deps.logger.info({ user: user.username, role: user.role, by: callerOf(ctx).username }, 'user created');
     ctx.status = 201;

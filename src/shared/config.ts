@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { NAME_PATTERN } from './types.js';
+import { NAME_PATTERN, ROLE_PATTERN, ROLES } from './types.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -75,10 +75,26 @@ export const DEFAULT_QUOTAS: Record<'user' | 'admin', Quota> = {
   user: { activeRuns: 100, storedJobs: 10_000, eventStreams: 20, analyses: 4 },
   admin: { activeRuns: 1000, storedJobs: 100_000, eventStreams: 100, analyses: 8 },
 };
+/** Quotas by role: `user`, `admin`, and any site role (setting `roles`); a site role's missing keys take the `user` defaults. */
 const Quotas = z
   .object({ user: Quota.partial().default({}), admin: Quota.partial().default({}) })
-  .strict()
-  .transform((q) => ({ user: { ...DEFAULT_QUOTAS.user, ...q.user }, admin: { ...DEFAULT_QUOTAS.admin, ...q.admin } }));
+  .catchall(Quota.partial())
+  .transform((q) => {
+    const out: Record<string, Quota> = { user: { ...DEFAULT_QUOTAS.user, ...q.user }, admin: { ...DEFAULT_QUOTAS.admin, ...q.admin } };
+    for (const [role, quota] of Object.entries(q)) if (role !== 'user' && role !== 'admin') out[role] = { ...DEFAULT_QUOTAS.user, ...quota };
+    return out as Record<string, Quota> & Record<'user' | 'admin', Quota>;
+  });
+
+/** A role's quotas: its own, or (a site role the quotas do not name) the user's. */
+export function quotaOf(quotas: Record<'user' | 'admin', Quota> & Record<string, Quota | undefined>, role: string): Quota {
+  return quotas[role] ?? quotas.user;
+}
+
+const SiteRoles = z
+  .array(z.string().regex(ROLE_PATTERN, 'lower-case letters, digits, "_" and "-", starting with a letter'))
+  .max(32)
+  .refine((r) => r.every((x) => !(ROLES as readonly string[]).includes(x)), '"user" and "admin" are built in')
+  .refine((r) => new Set(r).size === r.length, 'role names must differ');
 
 /** The SMTP server notification e-mail goes through. */
 const Smtp = z
@@ -154,6 +170,7 @@ const SETTINGS = {
   smtp: [jsonText(Smtp.optional()), 'a JSON object {host, port, secure?, user?, password?, from} (see README, "Notifications")'],
   notify: [jsonText(Notify), 'a JSON object {adminEmails?: [addresses], webhook?: {url, secret}, batchSeconds?, longRunSeconds?} (see README, "Notifications")'],
   callbacks: [jsonText(Callbacks.optional()), 'a JSON object {url?, secret (16+ characters), maxAttempts?, allowedPrefixes?: [URLs]} (see README, "Completion callbacks")'],
+  roles: [jsonText(SiteRoles), 'a JSON array of extra role names (e.g. ["premium"]) that act as "user" for access and may have their own quotas'],
   staleCheckSeconds: [z.coerce.number().positive(), 'a positive number of seconds between checks for runs over their expected time'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
@@ -199,6 +216,7 @@ export function defaults(): Record<SettingName, unknown> {
     notify: {},
     callbacks: undefined,
     staleCheckSeconds: 30,
+    roles: [],
   };
 }
 
@@ -260,6 +278,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile = en
     }
     out[key] = r.data;
   }
+  const roles = new Set<string>([...ROLES, ...(out.roles as string[])]);
+  const unknownRoles = Object.keys(out.quotas as object).filter((r) => !roles.has(r));
+  if (unknownRoles.length > 0) throw new ConfigError(`setting quotas names roles that are not configured: ${unknownRoles.join(', ')} (add them to the setting roles, or remove them)`);
   out.dataDir = path.resolve(out.dataDir as string);
   out.templatesDir = path.resolve(out.templatesDir as string);
   return out as Config;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JobEvent, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
-import type { Quota } from '../shared/config.js';
+import { quotaOf, type Quota } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentMessage } from '../shared/protocol.js';
 import { publicTemplate, validateParameters, type PublicTemplate, type Template } from '../shared/template.js';
@@ -31,7 +31,7 @@ export interface JobServiceDeps {
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;
   /** What one user may have at once, by role. */
-  quotas: Record<Caller['role'], Quota>;
+  quotas: Record<'user' | 'admin', Quota> & Record<string, Quota | undefined>;
   /** A run's own `callbackUrl` must start with one of these. */
   callbackPrefixes?: readonly string[];
   now?: () => number;
@@ -101,8 +101,8 @@ export class JobService {
 
   /** Refuses a run over the caller's quotas: runs queued or running (a re-run replaces its job's own), jobs kept (a new job key). */
   private checkQuotas(caller: Caller, existing: JobRow | undefined): void {
-    const quota = this.deps.quotas[caller.role];
-    const who = caller.role === 'admin' ? 'an admin' : 'a user';
+    const quota = quotaOf(this.deps.quotas, caller.role);
+    const who = caller.role === 'admin' ? 'an admin' : caller.role === 'user' ? 'a user' : `a ${caller.role} user`;
     const active = [...this.jobs.values()].filter((j) => j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id).length;
     if (active >= quota.activeRuns) {
       throw new JobvisorError('QUOTA_EXCEEDED', `you have ${active} runs queued or running, the most ${who} may (quotas.${caller.role}.activeRuns = ${quota.activeRuns}); wait for one to end, or cancel one`, { quota: 'activeRuns', limit: quota.activeRuns });

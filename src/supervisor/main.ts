@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Koa from 'koa';
-import { agentWsUrl, type Config } from '../shared/config.js';
+import { agentWsUrl, quotaOf, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
@@ -148,7 +148,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const r = job.row;
     const key = `${r.target}/${r.user}/${drivers.get(r.target)?.info.needsLogin ? '*' : r.size}`;
     let s = analysisPlaces.get(key);
-    if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, config.quotas[role].analyses)));
+    if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, quotaOf(config.quotas, role).analyses)));
     return s;
   };
   const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots };
