@@ -129,6 +129,8 @@ export const api = {
   agents: () => call<{ agents: AgentView[] }>('GET', '/api/agents').then((r) => r.agents),
   slots: () => call<{ slots: SlotUsage[] }>('GET', '/api/slots').then((r) => r.slots),
   users: () => call<{ users: Account[] }>('GET', '/api/users').then((r) => r.users),
+  /** The accounts, and the roles a new one may have (the site's own roles besides user and admin). */
+  usersAndRoles: () => call<{ users: Account[]; roles?: string[] }>('GET', '/api/users').then((r) => ({ users: r.users, roles: r.roles ?? ['user', 'admin'] })),
   lifetimes: (since: number, until: number) =>
     call<{ since: number; until: number; lifetimes: LifetimeRow[] }>('GET', `/api/admin/lifetimes?since=${since}&until=${until}`).then((r) => r.lifetimes),
   deliveries: (limit = 50) => call<{ deliveries: DeliveryView[] }>('GET', `/api/admin/deliveries?limit=${limit}`).then((r) => r.deliveries),

@@ -98,7 +98,7 @@ function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
 
   router.get('/users', auth, (ctx) => {
     requireAdmin(callerOf(ctx));
-    ctx.body = { users: accounts.listUsers().map(userWithCreatedAt) };
+    ctx.body = { users: accounts.listUsers().map(userWithCreatedAt), roles: [...ROLES, ...(config.roles ?? [])] };
   });
 
   router.post('/users', auth, async (ctx) => {

@@ -237,8 +237,11 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
   const usersBox = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
   async function loadUsers(): Promise<void> {
     try {
-      const users = await api.users();
+      const { users, roles } = await api.usersAndRoles();
       if (d.destroyed) return;
+      const chosen = newRole.value;
+      replaceChildren(newRole, roles.map((r) => h('option', { value: r }, r)));
+      newRole.value = roles.includes(chosen) ? chosen : 'user';
       replaceChildren(
         usersBox,
         h(
@@ -283,7 +286,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       return;
     }
     api
-      .createUser(newUser.value, newPassword.value, newRole.value === 'admin' ? 'admin' : 'user')
+      .createUser(newUser.value, newPassword.value, newRole.value || 'user')
       .then((u) => {
         notify(`Added ${u.role} ${u.username}.`, { kind: 'success', timeoutMs: 6000 });
         newUser.value = '';
