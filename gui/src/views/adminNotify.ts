@@ -95,7 +95,7 @@ export function lifetimesSection(d: Disposer): HTMLElement {
     { class: 'card', 'aria-labelledby': 'lifetimes-title' },
     h('h2', { id: 'lifetimes-title' }, 'Run lifetimes'),
     h('p', { class: 'hint' }, 'How long runs that ended in the period spent pending (queued → started), running and finishing.'),
-    h('div', { class: 'field field-inline' }, h('label', { for: id }, 'Period'), select),
+    h('div', { class: 'filters', role: 'group', 'aria-label': 'Period' }, h('div', { class: 'field field-inline' }, h('label', { for: id }, 'Period'), select)),
     box,
   );
 }
