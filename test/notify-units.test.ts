@@ -8,6 +8,10 @@ import { checkCallbackUrl, runNotify } from '../src/supervisor/notify/runRequest
 import { signature, verifySignature } from '../src/supervisor/notify/sign.js';
 import { staleFlag } from '../src/supervisor/staleRuns.js';
 import type { JobRow } from '../src/supervisor/store.js';
+import { createLogger } from '../src/shared/logger.js';
+import { AdminNotifier } from '../src/supervisor/notify/adminNotices.js';
+import { startHttpReceiver } from './helpers/receivers.js';
+import { waitFor } from './helpers/wait.js';
 
 describe('whose fault a run end is', () => {
   it('reads an exit: a non-zero code is the user’s, a signal or no code the system’s, a cancel the user’s, an engine’s word wins', () => {
@@ -102,5 +106,36 @@ describe('lifetimes', () => {
       { template: 'b', target: 'hpc', state: 'pending', count: 1, medianMs: 0, p90Ms: 0, maxMs: 0 },
       { template: 'b', target: 'hpc', state: 'running', count: 1, medianMs: 1, p90Ms: 1, maxMs: 1 },
     ]);
+  });
+});
+
+describe('admin notifications, against a real HTTP receiver', () => {
+  it('batches notices into one webhook and sends it again, unchanged, after the receiver failed', async () => {
+    const receiver = await startHttpReceiver();
+    receiver.answer = (n) => (n === 0 ? 500 : 200);
+    const notifier = new AdminNotifier({
+      mailer: null,
+      adminEmails: [],
+      webhook: { url: `${receiver.url}/hook`, secret: 'a-secret-of-16-chars' },
+      batchMs: 200,
+      log: createLogger('test', 'silent'),
+      retry: { baseMs: 100, maxMs: 100, jitter: 0 },
+    });
+    try {
+      const notice = (jobId: string) => ({ kind: 'failure' as const, jobId, serial: 1, user: 'u', template: 't', target: 'local', reason: 'agent died', logTail: ['a'], at: 1 });
+      notifier.report(notice('j1'));
+      notifier.report(notice('j2'));
+      await new Promise((r) => setTimeout(r, 50));
+      notifier.report(notice('j3'));
+      await waitFor(() => receiver.posts.length >= 2, { what: 'the webhook and its retry' });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(receiver.posts.map((p) => p.status)).toEqual([500, 200]);
+      expect(receiver.posts[1]!.body).toBe(receiver.posts[0]!.body);
+      expect((JSON.parse(receiver.posts[1]!.body) as { notices: { jobId: string }[] }).notices.map((n) => n.jobId)).toEqual(['j1', 'j2', 'j3']);
+      expect(verifySignature('a-secret-of-16-chars', receiver.posts[1]!.body, String(receiver.posts[1]!.headers['x-jobvisor-signature']))).toBe(true);
+    } finally {
+      await notifier.close();
+      await receiver.close();
+    }
   });
 });

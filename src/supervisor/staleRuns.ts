@@ -2,8 +2,8 @@
  * Stale runs: every `staleCheckSeconds`, each active run is held against its template's
  * `expectedSeconds` for its state (pending since queued, running since started, finishing since
  * its phase says so, when the row has one). A run over it is flagged (`stale` in its view, a job
- * event) and admins are told once per run; a run back within its expectation (a new state) is
- * cleared.
+ * event) and admins are told once per run (a run flagged before a restart keeps its flag, so
+ * it is not told again); a run back within its expectation (a new state) is cleared.
  */
 import type { StaleFlag } from '../shared/api.js';
 import type { Logger } from '../shared/logger.js';
@@ -59,8 +59,8 @@ export class StaleRuns {
         const was = job.row.stale;
         if (flag?.state === was?.state && flag?.sinceMs === was?.sinceMs) continue;
         job.setStale(flag);
-        if (flag && !this.told.has(`${key}/${flag.state}`)) {
-          this.told.add(`${key}/${flag.state}`);
+        if (flag && !this.told.has(key)) {
+          this.told.add(key);
           this.deps.log.warn({ jobId: job.row.id, serial: job.row.serial, ...flag }, 'run is over its expected time');
           this.deps.onStale(job.row, flag);
         }
@@ -68,7 +68,7 @@ export class StaleRuns {
         this.deps.log.warn({ jobId: job.row.id, err: (err as Error).message }, 'stale check of a run failed');
       }
     }
-    for (const key of this.told) if (!live.has(key.split('/').slice(0, 2).join('/'))) this.told.delete(key);
+    for (const key of this.told) if (!live.has(key)) this.told.delete(key);
   }
 
   close(): void {
