@@ -1,4 +1,5 @@
 /** Pure parts of notifications, callbacks, stale runs and lifetimes. */
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { slurmScheduler } from '../src/drivers/slurm/scheduler.js';
 import { sgeScheduler } from '../src/drivers/sge/scheduler.js';
@@ -8,6 +9,7 @@ import { checkCallbackUrl, runNotify } from '../src/supervisor/notify/runRequest
 import { signature, verifySignature } from '../src/supervisor/notify/sign.js';
 import { staleFlag } from '../src/supervisor/staleRuns.js';
 import type { JobRow } from '../src/supervisor/store.js';
+import { SqliteDeliveries } from '../src/supervisor/store/deliveries.js';
 import { createLogger } from '../src/shared/logger.js';
 import { AdminNotifier } from '../src/supervisor/notify/adminNotices.js';
 import { startHttpReceiver } from './helpers/receivers.js';
@@ -137,5 +139,28 @@ describe('admin notifications, against a real HTTP receiver', () => {
       await notifier.close();
       await receiver.close();
     }
+  });
+});
+
+describe('the deliveries tables', () => {
+  it('records attempts in order and forgets only ended callbacks older than the cut', () => {
+    const db = new Database(':memory:');
+    const store = new SqliteDeliveries(db);
+    const add = (createdAt: number) => store.add({ jobId: 'j', serial: 1, url: 'http://x/', body: '{}', nextAt: createdAt, createdAt });
+    const oldDone = add(1000);
+    const oldPending = add(1000);
+    const newDone = add(5000);
+    store.recordAttempt(oldDone, { at: 1001, status: 500, error: 'HTTP 500' }, 'pending', 2000);
+    store.recordAttempt(oldDone, { at: 2001, status: 200, error: null }, 'delivered', null);
+    store.recordAttempt(newDone, { at: 5001, status: 200, error: null }, 'delivered', null);
+    expect(store.list('j', 10).find((d) => d.id === oldDone)!.attempts).toEqual([
+      { at: 1001, status: 500, error: 'HTTP 500' },
+      { at: 2001, status: 200, error: null },
+    ]);
+    expect(store.prune(3000)).toBe(1);
+    expect(store.list(undefined, 10).map((d) => d.id).sort()).toEqual([oldPending, newDone].sort());
+    expect(store.pending().map((d) => d.id)).toEqual([oldPending]);
+    expect(db.prepare('SELECT count(*) AS n FROM delivery_attempts').get()).toEqual({ n: 1 });
+    db.close();
   });
 });

@@ -129,6 +129,8 @@ const Callbacks = z
     url: z.url({ protocol: /^https?$/ }).optional(),
     secret: z.string().min(16),
     maxAttempts: z.number().int().positive().max(100).default(8),
+    /** Delivered and failed callbacks (with their attempts) are kept this many days. */
+    keepDays: z.number().positive().default(30),
     /** A run request's own `callbackUrl` must start with one of these. */
     allowedPrefixes: z.array(z.url({ protocol: /^https?$/ })).max(100).default([]),
   })

@@ -14,6 +14,8 @@ import { postSigned } from './sign.js';
 
 export const CALLBACK_RETRY: RetryPolicy = { baseMs: 1000, maxMs: 5 * 60_000, jitter: 0 };
 const ATTEMPT_TIMEOUT_MS = 10_000;
+/** How often delivered and failed callbacks past `callbacks.keepDays` are removed. */
+const PRUNE_INTERVAL_MS = 6 * 3600_000;
 
 /** The JSON body of a completion callback. */
 export function callbackBody(row: JobRow): string {
@@ -44,6 +46,7 @@ export class Callbacks {
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly now: () => number;
   private closed = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: CallbackDeps) {
     this.now = deps.now ?? Date.now;
@@ -63,11 +66,24 @@ export class Callbacks {
     }
   }
 
-  /** Resumes every pending callback (after a restart), each at its next time. */
+  /** Resumes every pending callback (after a restart), each at its next time; forgets the ended ones older than `callbacks.keepDays`. */
   resume(): void {
+    this.prune();
+    this.pruneTimer ??= setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref();
     const pending = this.deps.store.pending();
     if (pending.length > 0) this.deps.log.info({ deliveries: pending.length }, 'resuming pending completion callbacks');
     for (const d of pending) this.schedule(d.id, d.nextAt ?? this.now());
+  }
+
+  private prune(): void {
+    const keepDays = this.deps.config?.keepDays;
+    if (keepDays === undefined) return;
+    try {
+      const pruned = this.deps.store.prune(this.now() - keepDays * 86_400_000);
+      if (pruned > 0) this.deps.log.info({ deliveries: pruned, keepDays }, 'old completion callbacks forgotten');
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'old completion callbacks could not be removed');
+    }
   }
 
   private schedule(id: number, at: number): void {
@@ -117,6 +133,7 @@ export class Callbacks {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.pruneTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }

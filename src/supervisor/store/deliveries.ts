@@ -47,6 +47,8 @@ export interface DeliveryStore {
   /** Records one attempt and the delivery's new state, in one transaction. */
   recordAttempt(id: number, attempt: { at: number; status: number | null; error: string | null }, state: Delivery['state'], nextAt: number | null): void;
   list(jobId: string | undefined, limit: number): DeliveryView[];
+  /** Removes delivered and failed callbacks made before `before` (ms); how many. */
+  prune(before: number): number;
 }
 
 interface RawDelivery {
@@ -78,6 +80,8 @@ export class SqliteDeliveries implements DeliveryStore {
       listAll: prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?'),
       listJob: prepare('SELECT * FROM deliveries WHERE job_id = ? ORDER BY id DESC LIMIT ?'),
       attempts: prepare('SELECT at, status, error FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt'),
+      pruneAttempts: prepare("DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE state != 'pending' AND created_at < ?)"),
+      prune: prepare("DELETE FROM deliveries WHERE state != 'pending' AND created_at < ?"),
     };
   }
 
@@ -101,6 +105,13 @@ export class SqliteDeliveries implements DeliveryStore {
       const n = d.attempts + 1;
       this.s.addAttempt.run(id, n, attempt.at, attempt.status, attempt.error);
       this.s.update.run(state, n, nextAt, id);
+    })();
+  }
+
+  prune(before: number): number {
+    return this.db.transaction(() => {
+      this.s.pruneAttempts.run(before);
+      return this.s.prune.run(before).changes;
     })();
   }
 
