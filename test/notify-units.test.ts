@@ -11,6 +11,7 @@ import { staleFlag } from '../src/supervisor/staleRuns.js';
 import type { JobRow } from '../src/supervisor/store.js';
 import { SqliteDeliveries } from '../src/supervisor/store/deliveries.js';
 import { createLogger } from '../src/shared/logger.js';
+import { ConfigError, loadConfig } from '../src/shared/config.js';
 import { AdminNotifier } from '../src/supervisor/notify/adminNotices.js';
 import { startHttpReceiver } from './helpers/receivers.js';
 import { waitFor } from './helpers/wait.js';
@@ -162,5 +163,16 @@ describe('the deliveries tables', () => {
     expect(store.pending().map((d) => d.id)).toEqual([oldPending]);
     expect(db.prepare('SELECT count(*) AS n FROM delivery_attempts').get()).toEqual({ n: 1 });
     db.close();
+  });
+});
+
+describe('callback settings', () => {
+  it('refuses an allowed prefix that does not end with "/", and a callback secret under 16 characters', () => {
+    const cb = (o: object) => loadConfig({ JOBVISOR_CALLBACKS: JSON.stringify({ secret: 'sixteen-chars-ok', ...o }) }, undefined);
+    expect(cb({ allowedPrefixes: ['https://gw.example.org/hooks/'] }).callbacks?.allowedPrefixes).toEqual(['https://gw.example.org/hooks/']);
+    expect(() => cb({ allowedPrefixes: ['https://gw.example.org'] })).toThrow(ConfigError);
+    expect(() => cb({ allowedPrefixes: ['https://gw.example.org/hooks'] })).toThrow(/ends with/);
+    expect(() => cb({ secret: 'short' })).toThrow(ConfigError);
+    expect(cb({}).callbacks).toMatchObject({ maxAttempts: 8, keepDays: 30, allowedPrefixes: [] });
   });
 });

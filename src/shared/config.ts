@@ -132,7 +132,10 @@ const Callbacks = z
     /** Delivered and failed callbacks (with their attempts) are kept this many days. */
     keepDays: z.number().positive().default(30),
     /** A run request's own `callbackUrl` must start with one of these. */
-    allowedPrefixes: z.array(z.url({ protocol: /^https?$/ })).max(100).default([]),
+    allowedPrefixes: z
+      .array(z.url({ protocol: /^https?$/ }).refine((u) => u.endsWith('/'), 'a prefix ends with "/" (so that https://a.org cannot admit https://a.org.evil.net)'))
+      .max(100)
+      .default([]),
   })
   .strict();
 export type CallbacksConfig = z.infer<typeof Callbacks>;
