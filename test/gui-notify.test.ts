@@ -82,6 +82,18 @@ describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', (
     expect(errors).toEqual([]);
   }, 90_000);
 
+  it('asks for an e-mail at a run’s end from the run form, and says so when there is no address yet', async () => {
+    const { page: p, errors } = await open();
+    await logIn(p, 'alice', 'alice-password');
+    await p.getByLabel('Template', { exact: true }).selectOption('sleep');
+    await p.getByLabel('Job key').fill('mail-me');
+    await p.getByLabel('E-mail me when this run ends').check();
+    await p.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect.poll(() => p.getByTestId('run-form-error').textContent()).toContain('no e-mail address');
+    expect((await alice.get('/api/jobs')).body.jobs.map((j: { jobKey: string }) => j.jobKey)).not.toContain('mail-me');
+    expect(errors.filter((e) => !e.includes('400'))).toEqual([]);
+  });
+
   it('saves the user’s e-mail settings', async () => {
     const { page: p, errors } = await open();
     await logIn(p, 'alice', 'alice-password');
@@ -91,6 +103,12 @@ describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', (
     await expect.poll(async () => (await alice.get('/api/auth/me/settings')).body.settings).toEqual({ email: 'alice@example.org', notifyOnEnd: 'always' });
     await p.reload();
     await expect.poll(() => p.locator('input[name="email"]').inputValue()).toBe('alice@example.org');
+    // With an address, the run form's box makes a run that asks for it.
+    await p.getByLabel('Template', { exact: true }).selectOption('sleep');
+    await p.getByLabel('Job key').fill('mail-me');
+    await p.getByLabel('E-mail me when this run ends').check();
+    await p.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect.poll(async () => (await alice.get('/api/jobs')).body.jobs.map((j: { jobKey: string }) => j.jobKey)).toContain('mail-me');
     expect(errors).toEqual([]);
   });
 });

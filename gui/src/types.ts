@@ -109,6 +109,8 @@ export interface RunRequest {
   size?: Size;
   jobKey?: string;
   options?: RunOptions;
+  /** E-mail the caller when this run ends (at their settings' address). */
+  notify?: { email: boolean };
 }
 
 /** One problem of an INVALID_INPUT answer (`details.issues`). */
