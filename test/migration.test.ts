@@ -54,7 +54,7 @@ describe('a jobvisor 0.1 database and 0.1 run requests', () => {
     expect(jobs.boxed).toMatchObject({ target: 'local', driver: 'local', size: 'parallel', status: 'error' });
     expect(jobs['on-hpc']).toMatchObject({ target: 'hpc', driver: 'slurm', size: 'parallel', status: 'running', externalId: '12345', options: { partition: 'debug', minutes: 5 } });
     expect((await admin.job('aaaa000000000001')).history).toEqual([
-      { serial: 1, status: 'completed', template: 'quick', target: 'local', size: 'parallel', parameters: {}, reason: null, queuedAt: T0 - 5000, startedAt: T0 - 4000, endedAt: T0 - 3000, phaseTimes: {} },
+      { serial: 1, status: 'completed', template: 'quick', target: 'local', size: 'parallel', parameters: {}, reason: null, queuedAt: T0 - 5000, startedAt: T0 - 4000, endedAt: T0 - 3000, phaseTimes: {}, cause: null },
     ]);
     const onHpc = await admin.waitJob('aaaa000000000003', (j) => /^login required/.test(j.waitingFor ?? ''), 20_000, 'the cluster run to wait for a login');
     expect(onHpc.waitingFor).toMatch(/^login required: log in to HPC again to follow Slurm job 12345/);
@@ -64,7 +64,7 @@ describe('a jobvisor 0.1 database and 0.1 run requests', () => {
     const db = new Database(path.join(jv.dataDir, 'jobs.sqlite'), { readonly: true });
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(2);
-      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name)).toEqual(['agents', 'events', 'job_runs', 'jobs', 'sqlite_sequence', 'uploads']);
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name)).toEqual(['agents', 'deliveries', 'delivery_attempts', 'events', 'job_runs', 'jobs', 'sqlite_sequence', 'uploads']);
     } finally {
       db.close();
     }

@@ -4,6 +4,7 @@
  * and every error answer `{error: {code, message, details}}` becomes an ApiError. A request that
  * never reaches the server becomes an ApiError with code NETWORK.
  */
+import type { AccountSettings, DeliveryView, LifetimeRow } from '../../src/shared/api.js';
 import type {
   Account,
   AgentView,
@@ -60,10 +61,10 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+async function call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: string | undefined;
-  if (method === 'POST') {
+  if (method === 'POST' || method === 'PUT') {
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body ?? {});
   }
@@ -128,6 +129,13 @@ export const api = {
   agents: () => call<{ agents: AgentView[] }>('GET', '/api/agents').then((r) => r.agents),
   slots: () => call<{ slots: SlotUsage[] }>('GET', '/api/slots').then((r) => r.slots),
   users: () => call<{ users: Account[] }>('GET', '/api/users').then((r) => r.users),
+  /** The accounts, and the roles a new one may have (the site's own roles besides user and admin). */
+  usersAndRoles: () => call<{ users: Account[]; roles?: string[] }>('GET', '/api/users').then((r) => ({ users: r.users, roles: r.roles ?? ['user', 'admin'] })),
+  lifetimes: (since: number, until: number) =>
+    call<{ since: number; until: number; lifetimes: LifetimeRow[] }>('GET', `/api/admin/lifetimes?since=${since}&until=${until}`).then((r) => r.lifetimes),
+  deliveries: (limit = 50) => call<{ deliveries: DeliveryView[] }>('GET', `/api/admin/deliveries?limit=${limit}`).then((r) => r.deliveries),
+  settings: () => call<{ settings: AccountSettings }>('GET', '/api/auth/me/settings').then((r) => r.settings),
+  saveSettings: (s: Partial<AccountSettings>) => call<{ settings: AccountSettings }>('PUT', '/api/auth/me/settings', s).then((r) => r.settings),
   createUser: (username: string, password: string, role: Role) =>
     call<{ user: Account }>('POST', '/api/users', { username, password, role }).then((r) => r.user),
 

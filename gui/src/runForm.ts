@@ -14,6 +14,7 @@ import { formatDuration, SIZE_HINT, sizeText } from './format.js';
 import { describeError } from './notify.js';
 import { openTargetLogin } from './targetLogin.js';
 import { loadTargets, loginStateText, withLogin } from './targets.js';
+import { emailMeField } from './emailMe.js';
 import type { Issue, JobView, OptionField, RunOptions, RunRequest, Size, TargetView, Template } from './types.js';
 
 export interface RunFormOptions {
@@ -129,6 +130,7 @@ export class RunForm {
   private readonly sizeSelect: HTMLSelectElement;
   private readonly sizeHint = h('p', { class: 'hint' });
   private readonly jobKey: SimpleField;
+  private readonly emailMe = emailMeField();
   private readonly targetBox: HTMLFieldSetElement;
   private readonly targetLegend = h('legend');
   private readonly optionsBox = h('div', { class: 'target-options' });
@@ -176,6 +178,7 @@ export class RunForm {
           h('div', { class: 'field' }, h('label', { for: this.targetSelect.id }, 'Target'), this.targetSelect, this.targetHint),
           h('div', { class: 'field' }, h('label', { for: this.sizeSelect.id }, 'Size'), this.sizeSelect, this.sizeHint),
           this.jobKey.el,
+          this.emailMe.el,
         ),
         this.targetBox,
       ),
@@ -368,6 +371,7 @@ export class RunForm {
     const body: RunRequest = { template: this.template.name, parameters: values.values, target, size };
     const key = this.jobKey.input.value.trim();
     if (key !== '') body.jobKey = key;
+    if (this.emailMe.input.checked) body.notify = { email: true };
     if (chosen && Object.keys(chosen.options).length > 0) body.options = chosen.options;
     this.busy = true;
     this.submit.disabled = true;

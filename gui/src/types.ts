@@ -135,6 +135,8 @@ export interface RunRequest {
   options?: RunOptions;
   /** Input name → upload id. */
   inputs?: Record<string, string>;
+  /** E-mail the caller when this run ends (at their settings' address). */
+  notify?: { email: boolean };
 }
 
 /** One problem of an INVALID_INPUT answer (`details.issues`). */

@@ -37,6 +37,10 @@ export const ROUTE_ACCESS = {
   'POST /api/uploads': 'user',
   'GET /api/uploads': 'user',
   'DELETE /api/uploads/:uploadId': 'user',
+  'GET /api/auth/me/settings': 'user',
+  'PUT /api/auth/me/settings': 'user',
+  'GET /api/admin/deliveries': 'admin',
+  'GET /api/admin/lifetimes': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -10,6 +10,7 @@ import { privateDir, privateFile } from '../shared/secret.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { AccountSettings, NotifyOnEnd } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
 import { JobvisorError } from '../shared/errors.js';
 import { NAME_PATTERN, type Role } from '../shared/types.js';
@@ -53,7 +54,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
   username TEXT PRIMARY KEY,
   password_hash TEXT NOT NULL,
-  role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+  role TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -90,6 +91,50 @@ export class Accounts {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.dropRoleCheck();
+    this.addMissingColumns();
+  }
+
+  /**
+   * Accounts made before site roles allowed only `user` and `admin` (a CHECK constraint): the
+   * users table is rebuilt without it, keeping every row (and, foreign keys off meanwhile, every
+   * token). Idempotent: a table without the constraint is left alone.
+   */
+  private dropRoleCheck(): void {
+    const sql = (this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").get() as { sql: string } | undefined)?.sql ?? '';
+    if (!/CHECK\s*\(\s*role IN/i.test(sql)) return;
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      this.db.transaction(() => {
+        this.db.exec('CREATE TABLE users_new (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL)');
+        this.db.exec('INSERT INTO users_new (username, password_hash, role, created_at) SELECT username, password_hash, role, created_at FROM users');
+        this.db.exec('DROP TABLE users');
+        this.db.exec('ALTER TABLE users_new RENAME TO users');
+      })();
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
+  }
+
+  /** Columns added after the first schema (e-mail settings), added to a database that lacks them. */
+  private addMissingColumns(): void {
+    const has = new Set((this.db.prepare('PRAGMA table_info(users)').all() as { name: string }[]).map((c) => c.name));
+    if (!has.has('email')) this.db.exec('ALTER TABLE users ADD COLUMN email TEXT');
+    if (!has.has('notify_on_end')) this.db.exec("ALTER TABLE users ADD COLUMN notify_on_end TEXT NOT NULL DEFAULT 'never'");
+  }
+
+  /** A user's e-mail address and when they want to be e-mailed of a run's end. */
+  settings(username: string): AccountSettings {
+    const row = this.db.prepare('SELECT email, notify_on_end FROM users WHERE username = ?').get(username) as { email: string | null; notify_on_end: NotifyOnEnd } | undefined;
+    if (!row) throw new JobvisorError('UNAUTHENTICATED', `no user ${username}`);
+    return { email: row.email, notifyOnEnd: row.notify_on_end };
+  }
+
+  /** Changes the settings given (an e-mail of null removes the address). */
+  updateSettings(username: string, patch: { email?: string | null; notifyOnEnd?: NotifyOnEnd }): AccountSettings {
+    const next = { ...this.settings(username), ...patch };
+    this.db.prepare('UPDATE users SET email = ?, notify_on_end = ? WHERE username = ?').run(next.email, next.notifyOnEnd, username);
+    return next;
   }
 
   /** Opens `<dataDir>/accounts.sqlite`. */

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { envName, supervisorHttpUrl, type Config } from '../shared/config.js';
+import { envName, quotaOf, supervisorHttpUrl, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret } from '../shared/secret.js';
@@ -32,7 +32,7 @@ export async function startServer(given: Config, logger: Logger = createLogger('
     const events = new EventFanout({
       logger,
       keepaliveMs: config.eventsKeepaliveMs,
-      streamsPerUser: (role) => config.quotas[role].eventStreams,
+      streamsPerUser: (role) => quotaOf(config.quotas, role).eventStreams,
       backlog: (after, limit) => supervisor.eventBacklog(after, limit),
     });
     const app = createServer({ config, accounts, supervisor, events, logger });

@@ -22,7 +22,7 @@ import {
 import type { Config } from '../shared/config.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { NAME_PATTERN } from '../shared/types.js';
+import { NAME_PATTERN, ROLES } from '../shared/types.js';
 import type { Accounts, User } from './accounts.js';
 import { callerOf, clearTokenCookie, requireAdmin, requireCaller, setTokenCookie, type ServerState } from './auth.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
@@ -32,6 +32,7 @@ import type { LoginLimits } from './loginLimits.js';
 import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js';
 import { isMultipart } from './multipart.js';
 import { addUploadRoutes, readRunWithFiles } from './uploadRoutes.js';
+import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -56,6 +57,7 @@ export function createRouter(deps: RouteDeps): Router {
   addFileRoutes(router, deps, auth);
   addTargetRoutes(router, deps, auth);
   addUploadRoutes(router, deps, auth);
+  addNotifyRoutes(router, deps, auth);
   return router;
 }
 
@@ -99,12 +101,14 @@ function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
 
   router.get('/users', auth, (ctx) => {
     requireAdmin(callerOf(ctx));
-    ctx.body = { users: accounts.listUsers().map(userWithCreatedAt) };
+    ctx.body = { users: accounts.listUsers().map(userWithCreatedAt), roles: [...ROLES, ...(config.roles ?? [])] };
   });
 
   router.post('/users', auth, async (ctx) => {
     requireAdmin(callerOf(ctx));
     const body = await parseBody(ctx, CreateUserBody, config.maxBodyBytes);
+    const roles = [...ROLES, ...(config.roles ?? [])];
+    if (!roles.includes(body.role)) throw new JobvisorError('INVALID_INPUT', `role "${body.role}" is not one of this site's roles: ${roles.join(', ')}`);
     const user = await accounts.createUser(body.username, body.password, body.role);
     deps.logger.info({ user: user.username, role: user.role, by: callerOf(ctx).username }, 'user created');
     ctx.status = 201;
@@ -129,7 +133,7 @@ function addJobRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
       return;
     }
     const body = await readBody(ctx, RunBody);
-    await forward(ctx, { method: 'POST', path: '/jobs/run', body });
+    await forward(ctx, { method: 'POST', path: '/jobs/run', body, headers: contactHeaders(deps.accounts, callerOf(ctx)) });
   });
 
   router.get('/jobs', auth, async (ctx) => {

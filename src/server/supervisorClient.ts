@@ -19,6 +19,8 @@ export interface SupervisorRequest {
   caller?: Caller;
   /** Sent as JSON when set. */
   body?: unknown;
+  /** More headers (the caller's e-mail settings with a run request). */
+  headers?: Record<string, string>;
 }
 
 export interface SupervisorAnswer {
@@ -244,7 +246,7 @@ export class SupervisorClient {
   }
 
   private async send(req: SupervisorRequest, signal: AbortSignal): Promise<Response> {
-    const headers = this.headers(req.caller);
+    const headers = { ...req.headers, ...this.headers(req.caller) };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     return fetch(this.baseUrl + req.path, {
       method: req.method,

@@ -3,7 +3,7 @@
  * declared once. The server validates a body with these schemas, then forwards it unchanged.
  */
 import { z } from 'zod';
-import type { Phase } from './protocol.js';
+import type { Phase, RunCause } from './protocol.js';
 import { Name, Role, Size, Status } from './types.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
@@ -35,6 +35,10 @@ export const RunBody = z
     inputs: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().max(64)).optional(),
     /** jobvisor 0.1: a size, or a cluster kind's run mode. */
     runMode: z.string().regex(/^[a-z]{1,32}$/, 'a run mode').optional(),
+    /** `{email: true}`: e-mail the caller (at the address of their settings) when this run ends. */
+    notify: z.object({ email: z.boolean() }).strict().optional(),
+    /** This run's own completion callback (must start with one of the site's `callbacks.allowedPrefixes`). */
+    callbackUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   })
   .catchall(RunOptions);
 export type RunBody = z.infer<typeof RunBody>;
@@ -113,6 +117,16 @@ export interface RunSummary {
   endedAt: number | null;
   /** When each phase of the run began (epoch ms): `preparing` (preprocess), `running` (the command), `finishing` (postprocess). */
   phaseTimes: PhaseTimes;
+  /** Whose fault the run's end is: `user` or `system`; null while active and for completed runs. */
+  cause: RunCause | null;
+}
+
+/** A run over the time its template expects it to stay in its state (`expectedSeconds`). */
+export interface StaleFlag {
+  state: 'pending' | 'running' | 'finishing';
+  /** Since when the run is in that state (ms since the epoch). */
+  sinceMs: number;
+  expectedSeconds: number;
 }
 
 /** When each phase of a run began (epoch ms); a phase the run did not reach is absent. */
@@ -142,6 +156,8 @@ export interface JobView extends RunSummary {
   updatedAt: number;
   /** How long a client should wait before asking for this job's status again; null when it ended. */
   nextRequestMs: number | null;
+  /** Set while the run is over its template's expected time in its state. */
+  stale: StaleFlag | null;
   history: RunSummary[];
   /** The current run's input files: input name, file name in its `inputs/` folder, size and sha256. */
   inputs?: { name: string; fileName: string; size: number; sha256: string }[];
@@ -254,3 +270,50 @@ export type EventBacklog = { resync: false; events: { id: number; type: string; 
 /** Headers the server adds to every request it forwards to the supervisor. */
 export const CALLER_USER_HEADER = 'x-jobvisor-user';
 export const CALLER_ROLE_HEADER = 'x-jobvisor-role';
+/** Added to run requests: the caller's e-mail address and when they want to be told of a run's end (their settings). */
+export const CALLER_EMAIL_HEADER = 'x-jobvisor-email';
+export const CALLER_NOTIFY_HEADER = 'x-jobvisor-notify-on-end';
+
+export const NOTIFY_ON_END = ['never', 'long', 'always'] as const;
+export const NotifyOnEnd = z.enum(NOTIFY_ON_END);
+export type NotifyOnEnd = z.infer<typeof NotifyOnEnd>;
+/** `PUT /api/auth/me/settings`: the caller's e-mail address (null: none) and when to be e-mailed of a run's end. */
+export const AccountSettingsBody = z
+  .object({ email: z.email().max(254).nullable().optional(), notifyOnEnd: NotifyOnEnd.optional() })
+  .strict();
+export interface AccountSettings {
+  email: string | null;
+  notifyOnEnd: NotifyOnEnd;
+}
+
+/** `GET /api/admin/lifetimes?since=&until=` (ms since the epoch; default: the last 7 days). */
+export const LifetimesQuery = z.object({
+  since: z.coerce.number().int().min(0).optional(),
+  until: z.coerce.number().int().min(0).optional(),
+});
+/** How long runs of one template on one target spent in one state, over runs that ended in the period. */
+export interface LifetimeRow {
+  template: string;
+  target: string;
+  state: 'pending' | 'running' | 'finishing';
+  count: number;
+  medianMs: number;
+  p90Ms: number;
+  maxMs: number;
+}
+
+/** One completion callback: where it goes, how it fared, and each attempt. */
+export interface DeliveryView {
+  id: number;
+  jobId: string;
+  serial: number;
+  url: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: { at: number; status: number | null; error: string | null }[];
+  nextAt: number | null;
+  createdAt: number;
+}
+export const DeliveriesQuery = z.object({
+  jobId: Name.optional(),
+  limit: z.coerce.number().int().positive().max(1000).default(100),
+});

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { NAME_PATTERN } from './types.js';
+import { NAME_PATTERN, ROLE_PATTERN, ROLES } from './types.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -75,10 +75,70 @@ export const DEFAULT_QUOTAS: Record<'user' | 'admin', Quota> = {
   user: { activeRuns: 100, storedJobs: 10_000, eventStreams: 20, analyses: 4 },
   admin: { activeRuns: 1000, storedJobs: 100_000, eventStreams: 100, analyses: 8 },
 };
+/** Quotas by role: `user`, `admin`, and any site role (setting `roles`); a site role's missing keys take the `user` defaults. */
 const Quotas = z
   .object({ user: Quota.partial().default({}), admin: Quota.partial().default({}) })
-  .strict()
-  .transform((q) => ({ user: { ...DEFAULT_QUOTAS.user, ...q.user }, admin: { ...DEFAULT_QUOTAS.admin, ...q.admin } }));
+  .catchall(Quota.partial())
+  .transform((q) => {
+    const out: Record<string, Quota> = { user: { ...DEFAULT_QUOTAS.user, ...q.user }, admin: { ...DEFAULT_QUOTAS.admin, ...q.admin } };
+    for (const [role, quota] of Object.entries(q)) if (role !== 'user' && role !== 'admin') out[role] = { ...DEFAULT_QUOTAS.user, ...quota };
+    return out as Record<string, Quota> & Record<'user' | 'admin', Quota>;
+  });
+
+/** A role's quotas: its own, or (a site role the quotas do not name) the user's. */
+export function quotaOf(quotas: Record<'user' | 'admin', Quota> & Record<string, Quota | undefined>, role: string): Quota {
+  return quotas[role] ?? quotas.user;
+}
+
+const SiteRoles = z
+  .array(z.string().regex(ROLE_PATTERN, 'lower-case letters, digits, "_" and "-", starting with a letter'))
+  .max(32)
+  .refine((r) => r.every((x) => !(ROLES as readonly string[]).includes(x)), '"user" and "admin" are built in')
+  .refine((r) => new Set(r).size === r.length, 'role names must differ');
+
+/** The SMTP server notification e-mail goes through. */
+const Smtp = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** TLS from the start (port 465); otherwise STARTTLS when the server offers it. */
+    secure: z.boolean().optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    from: z.string().min(3),
+  })
+  .strict();
+export type SmtpConfig = z.infer<typeof Smtp>;
+/** An HTTP endpoint jobvisor POSTs signed JSON to (X-Jobvisor-Signature: t=<unix>,v1=<hmac-sha256 hex of "t.body">). */
+const SignedEndpoint = z.object({ url: z.url({ protocol: /^https?$/ }), secret: z.string().min(16) }).strict();
+const Notify = z
+  .object({
+    /** Who is told of runs that failed for a reason that is not their user's, and of stale runs. */
+    adminEmails: z.array(z.email()).max(100).default([]),
+    webhook: SignedEndpoint.optional(),
+    /** The first failure opens a window this long; every failure in it goes into one message. */
+    batchSeconds: z.number().positive().max(86_400).default(60),
+    /** Users who ask to be e-mailed when a "long" run ends: runs longer than this. */
+    longRunSeconds: z.number().nonnegative().default(600),
+  })
+  .strict();
+export type NotifyConfig = z.infer<typeof Notify>;
+const Callbacks = z
+  .object({
+    /** The site's completion callback: every run's end is POSTed here. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    secret: z.string().min(16),
+    maxAttempts: z.number().int().positive().max(100).default(8),
+    /** Delivered and failed callbacks (with their attempts) are kept this many days. */
+    keepDays: z.number().positive().default(30),
+    /** A run request's own `callbackUrl` must start with one of these. */
+    allowedPrefixes: z
+      .array(z.url({ protocol: /^https?$/ }).refine((u) => u.endsWith('/'), 'a prefix ends with "/" (so that https://a.org cannot admit https://a.org.evil.net)'))
+      .max(100)
+      .default([]),
+  })
+  .strict();
+export type CallbacksConfig = z.infer<typeof Callbacks>;
 
 /** Each setting: its schema and a sentence saying what it accepts. */
 const SETTINGS = {
@@ -116,6 +176,11 @@ const SETTINGS = {
   uploadQuotaBytes: [positiveInt, 'a positive integer of bytes: the most input files one user may keep stored at once'],
   uploadTtlSeconds: [positiveInt, 'a positive integer of seconds an upload no run refers to is kept'],
   maxUploadParts: [positiveInt, 'a positive integer: the most parts (files and fields) of one multipart request'],
+  smtp: [jsonText(Smtp.optional()), 'a JSON object {host, port, secure?, user?, password?, from} (see README, "Notifications")'],
+  notify: [jsonText(Notify), 'a JSON object {adminEmails?: [addresses], webhook?: {url, secret}, batchSeconds?, longRunSeconds?} (see README, "Notifications")'],
+  callbacks: [jsonText(Callbacks.optional()), 'a JSON object {url?, secret (16+ characters), maxAttempts?, allowedPrefixes?: [URLs]} (see README, "Completion callbacks")'],
+  roles: [jsonText(SiteRoles), 'a JSON array of extra role names (e.g. ["premium"]) that act as "user" for access and may have their own quotas'],
+  staleCheckSeconds: [z.coerce.number().positive(), 'a positive number of seconds between checks for runs over their expected time'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -160,6 +225,11 @@ export function defaults(): Record<SettingName, unknown> {
     uploadTtlSeconds: 86_400,
     maxUploadParts: 20,
     logLevel: 'info',
+    smtp: undefined,
+    notify: {},
+    callbacks: undefined,
+    staleCheckSeconds: 30,
+    roles: [],
   };
 }
 
@@ -221,6 +291,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile = en
     }
     out[key] = r.data;
   }
+  const roles = new Set<string>([...ROLES, ...(out.roles as string[])]);
+  const unknownRoles = Object.keys(out.quotas as object).filter((r) => !roles.has(r));
+  if (unknownRoles.length > 0) throw new ConfigError(`setting quotas names roles that are not configured: ${unknownRoles.join(', ')} (add them to the setting roles, or remove them)`);
   out.dataDir = path.resolve(out.dataDir as string);
   out.templatesDir = path.resolve(out.templatesDir as string);
   return out as Config;

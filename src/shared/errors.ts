@@ -21,6 +21,8 @@ export const ERRORS = {
   RESOURCES_EXCEED_LIMIT: { status: 400, expose: true, retryable: false },
   UNKNOWN_FRAME: { status: 400, expose: true, retryable: false },
   PATH_OUTSIDE_RUN_DIR: { status: 400, expose: true, retryable: false },
+  /** A run's `callbackUrl` does not start with one of `callbacks.allowedPrefixes`. */
+  CALLBACK_NOT_ALLOWED: { status: 400, expose: true, retryable: false },
   UNAUTHENTICATED: { status: 401, expose: true, retryable: false },
   INVALID_CREDENTIALS: { status: 401, expose: true, retryable: false },
   HOST_KEY_MISMATCH: { status: 502, expose: true, retryable: false },

@@ -147,6 +147,13 @@ export type OpKind = Op['kind'];
 
 export const RunEnd = z.enum(['completed', 'error', 'canceled']);
 export type RunEnd = z.infer<typeof RunEnd>;
+/**
+ * Whose fault a run's end is: `user` (its command failed, it was canceled, it hit its time
+ * limit) or `system` (its agent died, it could not start, its scheduler or node failed, a step
+ * was killed). Completed runs have none.
+ */
+export const RunCause = z.enum(['user', 'system']);
+export type RunCause = z.infer<typeof RunCause>;
 
 export const Update = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('started'), pid: z.number().int() }).strict(),
@@ -179,6 +186,8 @@ export const Update = z.discriminatedUnion('kind', [
     reason: z.string().max(4000).optional(),
     /** In a run with steps: the step that ended it (the one that failed, or that a cancel or the time limit ended; the last one when it completed). */
     step: Step.optional(),
+    /** Set by engines that know it (a scheduler's node failure); else read from exitCode and signal (causeOfExit). */
+    cause: RunCause.optional(),
   }).strict(),
 ]);
 export type Update = z.infer<typeof Update>;

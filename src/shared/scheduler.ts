@@ -10,7 +10,7 @@
  * and counted per command so a test (or an operator) can see how often the cluster is asked.
  */
 import { execFile } from 'node:child_process';
-import type { RunEnd } from './protocol.js';
+import type { RunCause, RunEnd } from './protocol.js';
 
 /** One job as the scheduler's queue lists it. */
 export interface QueueEntry {
@@ -38,7 +38,7 @@ export type SchedulerPhase =
   | { phase: 'running' }
   /** The scheduler is ending the job; it is still in the queue. */
   | { phase: 'ending' }
-  | { phase: 'ended'; status: RunEnd; reason: string | undefined };
+  | { phase: 'ended'; status: RunEnd; reason: string | undefined; /** Whose fault an error is (default: the exit code says). */ cause?: RunCause };
 
 /**
  * Why a submission failed, as the scheduler module reads its error: the scheduler could not be

@@ -107,6 +107,8 @@ export const TemplateFile = z.object({
   progress: ProgressSpec.default({ kind: 'none' }),
   results: z.array(z.string().min(1)).default([]),
   analysis: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/), AnalysisSpec).default({}),
+  /** How long a run is expected to stay in each state; one over it is flagged stale (admins are told once). */
+  expectedSeconds: z.object({ pending: z.number().positive(), running: z.number().positive(), finishing: z.number().positive() }).partial().strict().optional(),
 }).strict();
 export type TemplateFile = z.infer<typeof TemplateFile>;
 

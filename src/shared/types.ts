@@ -42,8 +42,11 @@ export function isActive(status: Status): boolean {
   return ACTIVE_STATUSES.includes(status);
 }
 
+/** The built-in roles. A site may add its own (setting `roles`, e.g. "premium"): they act as `user` for access, and have their own quotas when the site names them. */
 export const ROLES = ['user', 'admin'] as const;
-export const Role = z.enum(ROLES);
+export type BuiltInRole = (typeof ROLES)[number];
+export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const Role = z.string().regex(ROLE_PATTERN, 'a role name: lower-case letters, digits, "_" and "-", starting with a letter');
 export type Role = z.infer<typeof Role>;
 
 /** Who is asking: the server passes this to the supervisor with every request. */

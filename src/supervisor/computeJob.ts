@@ -6,7 +6,7 @@
 import type { JobEvent, JobView } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { RunResult, type Op, type RunEnd, type Update } from '../shared/protocol.js';
+import { RunResult, type Op, type RunCause, type RunEnd, type Update } from '../shared/protocol.js';
 import { isActive, type Status } from '../shared/types.js';
 import type { Template } from '../shared/template.js';
 import type { JobRow, JobStore } from './store.js';
@@ -16,6 +16,7 @@ import { Slots, type Release } from './slots.js';
 import { buildRunOp } from './runOp.js';
 import { applyUpdate } from './updates.js';
 import { storageError } from '../shared/storageErrors.js';
+import { causeOfExit, defaultCause } from './notify/cause.js';
 
 /** How long a run op that could not store its state waits before it starts again. */
 const STORAGE_RETRY_MS = 2000;
@@ -37,6 +38,8 @@ export interface JobContext extends OpContext {
   /** How long a cancel waits for the agent that runs the cmd. */
   agentWaitMs: number;
   now(): number;
+  /** Hears every run's end, once the ended row is stored (notifications, callbacks). */
+  onRunEnd?(row: JobRow): void;
 }
 
 /** What the current run holds until it ends: slots and the agent lease. */
@@ -75,6 +78,8 @@ export function freshRun(now: number) {
     scheduler: null,
     phase: null,
     phaseTimes: {},
+    cause: null,
+    stale: null,
   };
 }
 
@@ -129,6 +134,8 @@ export class ComputeJob {
       externalId: r.externalId,
       scheduler: r.scheduler && { name: this.ctx.describeTarget(r).scheduler ?? r.driver, ...r.scheduler },
       nextRequestMs: NEXT_REQUEST_MS[r.status],
+      cause: r.cause,
+      stale: isActive(r.status) ? r.stale : null,
       history: withHistory ? this.ctx.store.history(r.id) : [],
       inputs: r.inputs.map((i) => ({ name: i.name, fileName: i.fileName, size: i.size, sha256: i.sha256 })),
     };
@@ -137,7 +144,7 @@ export class ComputeJob {
   // ---- transitions -------------------------------------------------------------------
 
   /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
-  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options'> & Partial<Pick<JobRow, 'inputs'>>, template: Template, isFirst: boolean): void {
+  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options' | 'notify' | 'callbackUrl'> & Partial<Pick<JobRow, 'inputs'>>, template: Template, isFirst: boolean): void {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();
@@ -154,7 +161,7 @@ export class ComputeJob {
     if (this.row.status === 'running') return;
     this.assertFrom('running', ['pending']);
     const now = this.ctx.now();
-    this.commit({ ...this.row, status: 'running', pid, startedAt: now, updatedAt: now });
+    this.commit({ ...this.row, status: 'running', pid, startedAt: now, updatedAt: now, stale: null });
     this.waitingFor = null;
     this.queuePosition = null;
     this.announce('run started');
@@ -173,11 +180,15 @@ export class ComputeJob {
     return `${this.ctx.describeTarget(this.row).scheduler ?? 'scheduler'} job ${externalId ?? '?'}`;
   }
 
-  /** Ends the current run. `save` lets an update's sequence number be saved in the same transaction. */
-  end(status: RunEnd, reason: string | null, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r)): void {
+  /**
+   * Ends the current run. `cause` says whose fault it is (default: a cancel is the user's, an
+   * error the system's: the supervisor's own end paths are never the user's command failing).
+   * `save` lets an update's sequence number be saved in the same transaction.
+   */
+  end(status: RunEnd, reason: string | null, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r), cause: RunCause | null = defaultCause(status)): void {
     this.assertFrom(status, ['pending', 'running']);
     const now = this.ctx.now();
-    this.commit({ ...this.row, status, reason, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress }, save);
+    this.commit({ ...this.row, status, reason, cause, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress }, save);
     this.waitingFor = null;
     this.queuePosition = null;
     this.releaseHeld();
@@ -186,6 +197,18 @@ export class ComputeJob {
     this.announce('run ended', { reason });
     for (const w of this.endWaiters) w();
     this.endWaiters.clear();
+    try {
+      this.ctx.onRunEnd?.(this.row);
+    } catch (err) {
+      this.ctx.log.error({ jobId: this.row.id, err }, 'a run-end hook failed');
+    }
+  }
+
+  /** Flags (or clears, with null) the run as over its expected time in its state; stored, then emitted. */
+  setStale(stale: JobRow['stale']): void {
+    if (!isActive(this.row.status) || JSON.stringify(stale) === JSON.stringify(this.row.stale)) return;
+    this.commit({ ...this.row, stale });
+    this.announce(stale ? 'run is stale' : 'run no longer stale', { stale });
   }
 
   /** Persists a new row, then holds it: a row that cannot be saved (disk full, database locked) leaves the job as it was. */
@@ -438,7 +461,7 @@ export class ComputeJob {
   /** Applies one update of the current run; `save` persists the row with the update's sequence number. */
   applyUpdate(update: Update, save: (row: JobRow | undefined) => void): JobEvent[] {
     if (update.kind === 'exit') {
-      this.end(update.status, update.reason ?? null, save);
+      this.end(update.status, update.reason ?? null, save, causeOfExit(update));
       return [];
     }
     const applied = applyUpdate(this.row, update, this.ctx.now(), this.ctx.describeTarget(this.row).scheduler ?? this.row.driver);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JobEvent, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
-import type { Quota } from '../shared/config.js';
+import { quotaOf, type Quota } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentMessage } from '../shared/protocol.js';
 import { publicTemplate, validateParameters, type PublicTemplate, type Template } from '../shared/template.js';
@@ -16,6 +16,7 @@ import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
 import type { JobRow, JobStore, RunInput } from './store.js';
 import type { Targets } from './targets.js';
 import type { UploadService } from './uploads.js';
+import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
@@ -31,9 +32,11 @@ export interface JobServiceDeps {
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;
   /** What one user may have at once, by role. */
-  quotas: Record<Caller['role'], Quota>;
   /** Input files (uploads) runs refer to; without it, runs take no files. */
   uploads?: UploadService;
+  quotas: Record<'user' | 'admin', Quota> & Record<string, Quota | undefined>;
+  /** A run's own `callbackUrl` must start with one of these. */
+  callbackPrefixes?: readonly string[];
   now?: () => number;
 }
 
@@ -65,20 +68,22 @@ export class JobService {
   // ---- requests --------------------------------------------------------------------------
 
   /** Validates and queues a new run; an active run of the same job is canceled first. */
-  async run(caller: Caller, body: RunBody): Promise<JobView> {
+  async run(caller: Caller, body: RunBody, contact?: Contact): Promise<JobView> {
     const template = this.deps.templates.get(body.template);
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
     const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
     this.resolveInputs(caller, template, body.inputs);
     driver.checkRun({ template, size, options });
+    const notify = runNotify(body, contact);
+    const callbackUrl = checkCallbackUrl(body.callbackUrl, this.deps.callbackPrefixes ?? []);
     const info = driver.info;
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
       throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`, { target: info.name });
     }
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options };
+      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       this.checkQuotas(caller, existing);
       if (!existing) {
@@ -119,8 +124,8 @@ export class JobService {
 
   /** Refuses a run over the caller's quotas: runs queued or running (a re-run replaces its job's own), jobs kept (a new job key). */
   private checkQuotas(caller: Caller, existing: JobRow | undefined): void {
-    const quota = this.deps.quotas[caller.role];
-    const who = caller.role === 'admin' ? 'an admin' : 'a user';
+    const quota = quotaOf(this.deps.quotas, caller.role);
+    const who = caller.role === 'admin' ? 'an admin' : caller.role === 'user' ? 'a user' : `a ${caller.role} user`;
     const active = [...this.jobs.values()].filter((j) => j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id).length;
     if (active >= quota.activeRuns) {
       throw new JobvisorError('QUOTA_EXCEEDED', `you have ${active} runs queued or running, the most ${who} may (quotas.${caller.role}.activeRuns = ${quota.activeRuns}); wait for one to end, or cancel one`, { quota: 'activeRuns', limit: quota.activeRuns });
@@ -315,7 +320,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, inputs: [], ...freshRun(this.now()) };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, inputs: [], notify: null, callbackUrl: null, ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */

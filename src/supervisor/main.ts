@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Koa from 'koa';
-import { agentWsUrl, uploadsDir, type Config } from '../shared/config.js';
+import { agentWsUrl, quotaOf, uploadsDir, type Config } from '../shared/config.js';
 import type { JobEvent } from '../shared/api.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
@@ -34,6 +34,9 @@ import { Targets } from './targets.js';
 import { stageInputs } from './staging.js';
 import { SqliteUploadStore, type UploadStore } from './store/uploads.js';
 import { UploadService } from './uploads.js';
+import { Notifications } from './notify/notifications.js';
+import { addNotifyRoutes } from './notifyRoutes.js';
+import { StaleRuns } from './staleRuns.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -74,7 +77,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const store = deps.store(targets);
   const events = new EventBus(store, log);
   const uploads = new UploadService(deps.uploadStore?.() ?? new SqliteUploadStore(':memory:'), uploadsDir(config), config, log);
+  const notifications = new Notifications({ config, store, log });
   const emit = (e: JobEvent) => {
+    notifications.onEvent(e);
     events.emit(e);
     releaseInputs(uploads, e);
   };
@@ -132,7 +137,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     uploads,
     restartGraceMs: config.restartGraceMs,
     quotas: config.quotas,
+    callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
     context: {
+      onRunEnd: (row) => notifications.runEnded(row),
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
       runDir: (row) => driverOf(row.target).runDir(row.user, row.id),
       templatesDir: (row) => driverOf(row.target).templatesDir(),
@@ -152,7 +159,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const r = job.row;
     const key = `${r.target}/${r.user}/${drivers.get(r.target)?.info.needsLogin ? '*' : r.size}`;
     let s = analysisPlaces.get(key);
-    if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, config.quotas[role].analyses)));
+    if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, quotaOf(config.quotas, role).analyses)));
     return s;
   };
   const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots };
@@ -173,6 +180,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes,
     uploads: { service: uploads, template: (name) => deps.templates.get(name) },
   });
+  addNotifyRoutes(router, { store });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -200,15 +208,27 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     log,
     now: Date.now,
   });
+  const stale = new StaleRuns({
+    active: () => jobs.active(),
+    template: (row) => deps.templates.get(row.template),
+    onStale: (row, flag) => notifications.stale(row, flag),
+    intervalMs: config.staleCheckSeconds * 1000,
+    log,
+  });
   return {
     app,
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
     targets,
-    recover: () => jobs.recover(),
+    async recover() {
+      await jobs.recover();
+      notifications.start();
+    },
     async close(drain) {
       clearInterval(prune);
       clearInterval(uploadSweep);
       watch.close();
+      stale.close();
+      await notifications.close();
       await agents.close();
       hub.close();
       events.close();

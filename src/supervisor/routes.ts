@@ -31,6 +31,7 @@ import { analysis, listFiles, readFile, readLog, removeJobFiles, type ReadDeps }
 import type { Template } from '../shared/template.js';
 import type { UploadService } from './uploads.js';
 import { addUploadRoutes } from './uploadRoutes.js';
+import { contactOf } from './notifyRoutes.js';
 
 export interface SupervisorRouteDeps {
   secret: string;
@@ -101,7 +102,7 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
     ctx.body = { templates: jobs.templates() };
   });
   router.post('/jobs/run', async (ctx) => {
-    ctx.body = { job: await jobs.run(caller(ctx), await body(ctx, RunBody)) };
+    ctx.body = { job: await jobs.run(caller(ctx), await body(ctx, RunBody), contactOf(ctx)) };
   });
   router.get('/jobs', (ctx) => {
     const q = parseInput(JobsQuery, ctx.query, 'query');

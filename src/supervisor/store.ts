@@ -3,8 +3,9 @@
  * started. An interface, so that another database is one module beside store/sqlite.ts. Every
  * state change is written here before anyone is told about it.
  */
-import type { PhaseTimes, RunOptions, RunSummary } from '../shared/api.js';
-import type { Phase } from '../shared/protocol.js';
+import type { PhaseTimes, RunOptions, RunSummary, StaleFlag } from '../shared/api.js';
+import type { Phase, RunCause } from '../shared/protocol.js';
+import type { DeliveryStore } from './store/deliveries.js';
 import type { Size, Status } from '../shared/types.js';
 
 /** What a batch scheduler last said of a run. */
@@ -60,6 +61,31 @@ export interface JobRow {
   phaseTimes: PhaseTimes;
   /** The current run's input files (template inputs given), staged into its run directory before it starts. */
   inputs: RunInput[];
+  /** Whose fault the run's end is (null while active, and for completed runs). */
+  cause: RunCause | null;
+  /** Whom to e-mail when the run ends (its user's address, and when), if anyone. */
+  notify: RunNotify | null;
+  /** The run's own completion callback URL (besides the site's), if it asked for one. */
+  callbackUrl: string | null;
+  /** The run is over its template's expected time in its state (set by the stale check). */
+  stale: StaleFlag | null;
+}
+
+/** E-mail the run's user when it ends: always, or only when it ran longer than notify.longRunSeconds. */
+export interface RunNotify {
+  email: string;
+  when: 'always' | 'long';
+}
+
+/** A run that ended, for the lifetimes view: where it ran and its times. */
+export interface EndedRunTimes {
+  template: string;
+  target: string;
+  queuedAt: number;
+  startedAt: number | null;
+  endedAt: number;
+  /** When its postprocess began (the `finishing` phase), if it had one. */
+  finishingAt?: number | null;
 }
 
 export interface AgentRow {
@@ -93,6 +119,8 @@ export interface JournalRange {
 }
 
 export interface JobStore {
+  /** Completion callbacks and their attempts (store/deliveries.ts). */
+  readonly deliveries: DeliveryStore;
   saveJob(job: JobRow): void;
   /** Saves a job (if any) and, in the same transaction, the agent's last applied update number. */
   saveJobAndSeq(job: JobRow | undefined, agentId: string, seq: number): void;
@@ -109,6 +137,8 @@ export interface JobStore {
   getAgent(id: string): AgentRow | undefined;
   listAgentIds(): string[];
   deleteAgent(id: string): void;
+  /** Every run (current and earlier) that ended in [since, until). */
+  endedRuns(since: number, until: number): EndedRunTimes[];
   /** Removes a job and its earlier runs for good. */
   deleteJob(id: string): void;
   /**

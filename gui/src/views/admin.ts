@@ -14,6 +14,7 @@ import { replaceHash } from '../router.js';
 import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js';
 import { isActive, STATUSES, type AgentView, type JobView, type SlotUsage } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
+import { deliveriesSection, lifetimesSection, staleSection } from './adminNotify.js';
 
 const REFRESH_MS = 5000;
 
@@ -84,7 +85,9 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     });
   }
 
+  const stale = staleSection();
   function applyFilters(): void {
+    stale.update(table.jobs());
     const { user, status, target } = filters;
     table.setFilter(
       (j: JobView) =>
@@ -234,8 +237,11 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
   const usersBox = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
   async function loadUsers(): Promise<void> {
     try {
-      const users = await api.users();
+      const { users, roles } = await api.usersAndRoles();
       if (d.destroyed) return;
+      const chosen = newRole.value;
+      replaceChildren(newRole, roles.map((r) => h('option', { value: r }, r)));
+      newRole.value = roles.includes(chosen) ? chosen : 'user';
       replaceChildren(
         usersBox,
         h(
@@ -280,7 +286,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       return;
     }
     api
-      .createUser(newUser.value, newPassword.value, newRole.value === 'admin' ? 'admin' : 'user')
+      .createUser(newUser.value, newPassword.value, newRole.value || 'user')
       .then((u) => {
         notify(`Added ${u.role} ${u.username}.`, { kind: 'success', timeoutMs: 6000 });
         newUser.value = '';
@@ -301,9 +307,12 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       jobsStatus,
       table.el,
     ),
+    stale.el,
     h('section', { class: 'card', 'aria-labelledby': 'slots-title' }, h('h2', { id: 'slots-title' }, 'CPU slots'), slotsBox),
     h('section', { class: 'card', 'aria-labelledby': 'agents-title' }, h('h2', { id: 'agents-title' }, 'Agents'), agentsBox, refreshedAt),
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
+    lifetimesSection(d),
+    deliveriesSection(d),
   );
 
   refreshFilterOptions();

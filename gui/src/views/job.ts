@@ -5,6 +5,7 @@
  * earlier runs, and cancel / run again (with the same or changed parameters). Everything comes
  * from the API when the page opens (so a reload mid-run resumes) and is kept current by events.
  */
+import { causeNote, staleCallout } from '../runNotes.js';
 import { api, ApiError, fileUrl } from '../api.js';
 import { cancelRun, startRun } from '../actions.js';
 import { h, replaceChildren, setText, type Child } from '../dom.js';
@@ -291,6 +292,7 @@ class JobPage {
           { class: 'callout callout-error', role: 'alert', 'data-testid': 'job-reason' },
           h('p', null, h('strong', null, 'The run failed.')),
           h('pre', { class: 'reason' }, job.reason ?? 'No reason was given.'),
+          causeNote(job),
         ),
       );
     } else if (job.status === 'canceled' || ((job.status === 'missing' || job.status === 'purged') && job.reason)) {
@@ -298,6 +300,7 @@ class JobPage {
     } else if (job.status === 'completed') {
       items.push(h('div', { class: 'callout callout-ok', role: 'status' }, h('p', null, h('strong', null, 'Completed'), job.endedAt ? ` at ${formatTime(job.endedAt)}.` : '.')));
     }
+    items.push(staleCallout(job));
     replaceChildren(this.callouts, items);
   }
 

@@ -2,6 +2,7 @@
  * The jobs page: the new-run form and the user's jobs, kept current by the event stream (no
  * polling): the list is fetched once, events update it, and it is fetched again on resync.
  */
+import { emailSettingsSection } from './emailSettings.js';
 import { api } from '../api.js';
 import { cancelRun } from '../actions.js';
 import { h, replaceChildren } from '../dom.js';
@@ -48,6 +49,7 @@ export function jobsView(ctx: ViewContext): View {
         ),
       ), tableStatus, table.el),
     h('section', { class: 'card', 'aria-labelledby': 'new-run-title' }, h('h2', { id: 'new-run-title' }, 'New run'), formBox),
+    emailSettingsSection(d),
   );
 
   let loadSeq = 0;

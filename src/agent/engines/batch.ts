@@ -15,7 +15,7 @@ import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { AgentRun, RunEnd, Update } from '../../shared/protocol.js';
+import type { AgentRun, RunCause, RunEnd, Update } from '../../shared/protocol.js';
 import type { EndedJob, QueueEntry, Scheduler } from '../../shared/scheduler.js';
 import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
@@ -294,7 +294,7 @@ export class BatchEngine implements RunEngine {
     await this.readPhases(run);
     if (phase.status === 'error' && run.failed && run.failed.step !== 'command') return this.stepFailed(run, run.failed);
     const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
-    this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode);
+    this.end(run, phase.status, reason, phase.status === 'completed' ? 0 : done.exitCode, null, phase.cause);
   }
 
   private markStarted(run: BatchRun): void {
@@ -328,9 +328,10 @@ export class BatchEngine implements RunEngine {
     this.end(run, 'error', stepFailure(failed.step, run.tail.length ? `${run.tail.join('\n')}\n(${how})` : `the command ${how}`), failed.code, signal);
   }
 
-  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null, signal: string | null = null): void {
+  private end(run: BatchRun, status: RunEnd, reason: string | undefined, exitCode: number | null, signal: string | null = null, cause?: RunCause): void {
     const step = run.steps ? (run.failed?.step ?? run.step) : null;
-    run.exitSeq = this.o.push(run.jobId, run.serial, { kind: 'exit', status, exitCode, signal, ...(reason ? { reason: reason.slice(-4000) } : {}), ...(step ? { step } : {}) });
+    const exit = { kind: 'exit' as const, status, exitCode, signal, ...(reason ? { reason: reason.slice(-4000) } : {}), ...(step ? { step } : {}), ...(cause ? { cause } : {}) };
+    run.exitSeq = this.o.push(run.jobId, run.serial, exit);
     const key = runKey(run.jobId, run.serial);
     this.endWaiters.get(key)?.();
     this.endWaiters.delete(key);

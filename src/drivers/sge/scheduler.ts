@@ -204,21 +204,21 @@ function phaseOf(state: string, reason: string, exitCode: number | null): Schedu
     case 'DONE':
       return { phase: 'ended', status: 'completed', reason: undefined };
     case 'FAILED':
-      return { phase: 'ended', status: 'error', reason: `Grid Engine job failed with exit code ${exitCode ?? 'unknown'}${because}` };
+      return { phase: 'ended', status: 'error', reason: `Grid Engine job failed with exit code ${exitCode ?? 'unknown'}${because}`, cause: 'user' };
     case 'KILLED_TIME_LIMIT':
       return { phase: 'ended', status: 'canceled', reason: 'Grid Engine ended the job at its time limit (h_rt)' };
     case 'DELETED':
       return { phase: 'ended', status: 'canceled', reason: 'canceled in Grid Engine (qdel) or killed by signal 9' };
     case 'FAILED_START':
-      return { phase: 'ended', status: 'error', reason: `Grid Engine could not run the job${because}` };
+      return { phase: 'ended', status: 'error', reason: `Grid Engine could not run the job${because}`, cause: 'system' };
   }
-  if (!/^[a-zA-Z]+$/.test(state)) return { phase: 'ended', status: 'error', reason: `Grid Engine job ended in state ${state}${because}` };
-  if (state.includes('E')) return { phase: 'ended', status: 'error', reason: `Grid Engine job in error state ${state}${reason ? `: ${reason}` : ''}` };
+  if (!/^[a-zA-Z]+$/.test(state)) return { phase: 'ended', status: 'error', reason: `Grid Engine job ended in state ${state}${because}`, cause: 'system' };
+  if (state.includes('E')) return { phase: 'ended', status: 'error', reason: `Grid Engine job in error state ${state}${reason ? `: ${reason}` : ''}`, cause: 'system' };
   if (state.includes('d')) return { phase: 'ending' };
   if (/[sST]/.test(state)) return { phase: 'pending' };
   if (/[rt]/.test(state)) return { phase: 'running' };
   if (/[qwhR]/.test(state)) return { phase: 'pending' };
-  return { phase: 'ended', status: 'error', reason: `Grid Engine job ended in state ${state}${because}` };
+  return { phase: 'ended', status: 'error', reason: `Grid Engine job ended in state ${state}${because}`, cause: 'system' };
 }
 
 export const sgeScheduler: Scheduler = {

@@ -124,7 +124,9 @@ function phaseOf(state: string, reason: string, exitCode: number | null): Schedu
       return { phase: 'ended', status: 'canceled', reason: `Slurm ended the job at its time limit (${s})` };
     default: {
       const detail = [reason && reason !== 'None' ? `reason ${reason}` : '', exitCode ? `exit code ${exitCode}` : ''].filter(Boolean).join(', ');
-      return { phase: 'ended', status: 'error', reason: `Slurm job ended ${s}${detail ? ` (${detail})` : ''}` };
+      // FAILED: the job's command exited non-zero; OUT_OF_MEMORY: it used more than it asked for. NODE_FAIL, BOOT_FAIL, PREEMPTED, ...: not the user's doing.
+      const cause = s === 'FAILED' || s === 'OUT_OF_MEMORY' ? 'user' : 'system';
+      return { phase: 'ended', status: 'error', reason: `Slurm job ended ${s}${detail ? ` (${detail})` : ''}`, cause };
     }
   }
 }

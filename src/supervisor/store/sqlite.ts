@@ -6,10 +6,12 @@
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
 import type { Size, Status } from '../../shared/types.js';
-import type { AgentRow, JobRow, RunInput, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
+import type { StaleFlag } from '../../shared/api.js';
+import type { Phase, RunCause } from '../../shared/protocol.js';
+import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunInput, RunNotify, SchedulerState } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
-import type { Phase } from '../../shared/protocol.js';
+import { SqliteDeliveries } from './deliveries.js';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -38,6 +40,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   external_id TEXT,
   log_offset INTEGER NOT NULL DEFAULT 0,
   scheduler TEXT,
+  cause TEXT,
+  notify TEXT,
+  callback_url TEXT,
+  stale TEXT,
   UNIQUE (user, job_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
@@ -53,6 +59,7 @@ CREATE TABLE IF NOT EXISTS job_runs (
   queued_at INTEGER NOT NULL,
   started_at INTEGER,
   ended_at INTEGER,
+  cause TEXT,
   PRIMARY KEY (job_id, serial)
 );
 CREATE TABLE IF NOT EXISTS agents (
@@ -103,6 +110,26 @@ interface RawJob {
   phase: string | null;
   phase_times: string | null;
   inputs: string | null;
+  cause: RunCause | null;
+  notify: string | null;
+  callback_url: string | null;
+  stale: string | null;
+}
+
+/** Columns added after schema 2 (notifications, callbacks, stale runs): added to a database that lacks them. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ['jobs', 'cause', 'TEXT'],
+  ['jobs', 'notify', 'TEXT'],
+  ['jobs', 'callback_url', 'TEXT'],
+  ['jobs', 'stale', 'TEXT'],
+  ['job_runs', 'cause', 'TEXT'],
+];
+
+function addMissingColumns(db: Database.Database, added: [string, string, string][]): void {
+  for (const [table, column, type] of added) {
+    const has = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+    if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 }
 
 interface RawAgent {
@@ -150,6 +177,10 @@ function toJob(r: RawJob): JobRow {
     phase: r.phase as Phase | null,
     phaseTimes: phaseTimesOf(r.phase_times),
     inputs: json<RunInput[]>(r.inputs ?? null) ?? [],
+    cause: r.cause ?? null,
+    notify: json<RunNotify>(r.notify ?? null),
+    callbackUrl: r.callback_url ?? null,
+    stale: json<StaleFlag>(r.stale ?? null),
   };
 }
 
@@ -183,6 +214,10 @@ export function fromJob(j: JobRow): RawJob {
     phase: j.phase ?? null,
     phase_times: j.phaseTimes && Object.keys(j.phaseTimes).length > 0 ? JSON.stringify(j.phaseTimes) : null,
     inputs: j.inputs?.length ? JSON.stringify(j.inputs) : null,
+    cause: j.cause ?? null,
+    notify: j.notify ? JSON.stringify(j.notify) : null,
+    callback_url: j.callbackUrl ?? null,
+    stale: j.stale ? JSON.stringify(j.stale) : null,
   };
 }
 
@@ -193,8 +228,8 @@ const upsertSql = (table: string) => {
   const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
   return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT (id) DO UPDATE SET ${sets}`;
 };
-export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, phase_times)
-  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @phase_times)`;
+export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, phase_times, cause)
+  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @phase_times, @cause)`;
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
@@ -207,6 +242,7 @@ export function addColumnIfMissing(db: Database.Database, table: string, column:
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly statements;
+  readonly deliveries: SqliteDeliveries;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -218,6 +254,8 @@ export class SqliteJobStore implements JobStore {
     migrate(this.db, SCHEMA, legacy);
     addPhaseColumns(this.db);
     addColumnIfMissing(this.db, 'jobs', 'inputs', 'TEXT');
+    addMissingColumns(this.db, ADDED_COLUMNS);
+    this.deliveries = new SqliteDeliveries(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -235,6 +273,8 @@ export class SqliteJobStore implements JobStore {
       getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
       agentIds: prepare('SELECT id FROM agents'),
       deleteAgent: prepare('DELETE FROM agents WHERE id = ?'),
+      endedRuns: prepare(`SELECT template, target, queued_at, started_at, ended_at, phase_times FROM jobs WHERE ended_at >= @since AND ended_at < @until
+        UNION ALL SELECT template, target, queued_at, started_at, ended_at, phase_times FROM job_runs WHERE ended_at >= @since AND ended_at < @until`),
       deleteRuns: prepare('DELETE FROM job_runs WHERE job_id = ?'),
       deleteJob: prepare('DELETE FROM jobs WHERE id = ?'),
       appendEvent: prepare('INSERT INTO events (type, data) VALUES (?, ?)'),
@@ -318,7 +358,13 @@ export class SqliteJobStore implements JobStore {
       startedAt: r.started_at,
       endedAt: r.ended_at,
       phaseTimes: phaseTimesOf(r.phase_times),
+      cause: r.cause ?? null,
     }));
+  }
+
+  endedRuns(since: number, until: number): EndedRunTimes[] {
+    const rows = this.statements.endedRuns.all({ since, until }) as { template: string; target: string; queued_at: number; started_at: number | null; ended_at: number; phase_times: string | null }[];
+    return rows.map((r) => ({ template: r.template, target: r.target, queuedAt: r.queued_at, startedAt: r.started_at, endedAt: r.ended_at, finishingAt: phaseTimesOf(r.phase_times).finishing ?? null }));
   }
 
   saveAgent(a: AgentRow): void {
