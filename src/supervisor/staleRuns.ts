@@ -26,7 +26,7 @@ export function staleFlag(row: JobRow, template: Pick<Template, 'expectedSeconds
   const expected = template?.expectedSeconds;
   if (!expected) return null;
   const phase = row.phase;
-  const phaseAt = row.phaseTimes.finishing;
+  const phaseAt = row.phaseTimes?.finishing;
   let state: StaleFlag['state'];
   let since: number | null;
   if (row.status === 'pending') [state, since] = ['pending', row.queuedAt];
