@@ -34,6 +34,9 @@ export const ROUTE_ACCESS = {
   'POST /api/cluster/login': 'user',
   'GET /api/cluster/status': 'user',
   'GET /api/cluster/agent-log': 'user',
+  'GET /api/usage': 'user',
+  'GET /api/admin/usage': 'admin',
+  'POST /api/admin/retention/sweep': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { NAME_PATTERN } from './types.js';
+import { RetentionSettings } from './retention.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -112,6 +113,9 @@ const SETTINGS = {
   loginWindowSeconds: [positiveInt, 'a positive integer of seconds: the window failed logins are counted in, and the first lock'],
   trustProxy: [flag, 'true or false: whether to trust X-Forwarded-Proto, -Host and -For from a reverse proxy in front'],
   eventsKeepaliveMs: [positiveInt, 'a positive integer of milliseconds between keepalives (and token checks) of event streams'],
+  keepRuns: [z.coerce.number().int().min(0).max(1000), 'an integer from 0 to 1000: earlier runs of a job that keep their files (a template may set its own keepRuns)'],
+  retention: [jsonText(RetentionSettings), 'a JSON object {default?: {archiveAfter?, deleteAfter?}, roles?: {<role>: {...}}} of durations such as "30d" (see README, "Retention")'],
+  retentionSweepSeconds: [positiveInt, 'a positive integer of seconds between retention sweeps'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -151,6 +155,9 @@ export function defaults(): Record<SettingName, unknown> {
     loginWindowSeconds: 15 * 60,
     trustProxy: false,
     eventsKeepaliveMs: 15_000,
+    keepRuns: 5,
+    retention: {},
+    retentionSweepSeconds: 3600,
     logLevel: 'info',
   };
 }

@@ -101,11 +101,22 @@ export const AnalysisOp = z.object({
 export const IoOp = z.object({
   kind: z.literal('io'),
   runDir: z.string().min(1),
-  action: z.enum(['list', 'read', 'stat', 'remove']),
+  /**
+   * list, read, stat: from the run's folder, or from its archive when the folder is gone;
+   * remove: the folder (and the archive); archive: packs the folder into the archive, then
+   * removes the folder; size: the bytes of the folder or of the archive (IoSizeResult).
+   */
+  action: z.enum(['list', 'read', 'stat', 'remove', 'archive', 'size']),
   path: z.string().max(1024).default(''),
   offset: z.number().int().nonnegative().default(0),
   length: z.number().int().positive().max(MAX_WS_PAYLOAD / 2).default(256 * 1024),
+  /** The run's archive file (`<archive folder>/<jobId>/<serial>.tar.gz`), where it has one. */
+  archive: z.string().min(1).optional(),
+  /** A run of jobvisor ≤ 0.2 whose folder is the job's own: the later runs' folders in it (named by their serial) are not its files. */
+  legacy: z.boolean().optional(),
 }).strict();
+
+export type IoOp = z.infer<typeof IoOp>;
 
 export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp, AttachOp, AgentInfoOp, ShutdownOp]);
 export type Op = z.infer<typeof Op>;
@@ -181,6 +192,9 @@ export const IoReadResult = z.object({
   offset: z.number().int(),
   size: z.number().int(),
 }).strict();
+/** Where a run's files are and how many bytes they take: `folder`, `archive`, or `none` (gone). */
+export const IoSizeResult = z.object({ where: z.enum(['folder', 'archive', 'none']), bytes: z.number().int().nonnegative() }).strict();
+export type IoSizeResult = z.infer<typeof IoSizeResult>;
 export const RunStatusResult = z.object({ runs: z.array(AgentRun) }).strict();
 export const AnalysisResult = z.object({ data: z.unknown() }).strict();
 export const RunResult = z.object({ pid: z.number().int(), externalId: ExternalId.optional() }).strict();

@@ -87,6 +87,8 @@ export const TemplateFile = z.object({
   progress: ProgressSpec.default({ kind: 'none' }),
   results: z.array(z.string().min(1)).default([]),
   analysis: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/), AnalysisSpec).default({}),
+  /** Earlier runs of a job that keep their files (the site's `keepRuns` when absent). */
+  keepRuns: z.number().int().min(0).max(1000).optional(),
 }).strict();
 export type TemplateFile = z.infer<typeof TemplateFile>;
 
@@ -234,6 +236,7 @@ export function publicTemplate(t: Template, targets: string[], sizes: Size[]) {
     resources: t.resources,
     timeLimitSeconds: t.timeLimitSeconds,
     results: t.results,
+    keepRuns: t.keepRuns ?? null,
     analysis: Object.fromEntries(Object.entries(t.analysis).map(([k, a]) => [k, { description: a.description ?? '' }])),
   };
 }

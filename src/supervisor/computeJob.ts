@@ -71,6 +71,8 @@ export function freshRun(now: number) {
     externalId: null,
     logOffset: 0,
     scheduler: null,
+    files: 'kept' as const,
+    bytes: null,
   };
 }
 
@@ -124,13 +126,15 @@ export class ComputeJob {
       scheduler: r.scheduler && { name: this.ctx.describeTarget(r).scheduler ?? r.driver, ...r.scheduler },
       nextRequestMs: NEXT_REQUEST_MS[r.status],
       history: withHistory ? this.ctx.store.history(r.id) : [],
+      files: r.files ?? 'kept',
+      bytes: r.bytes,
     };
   }
 
   // ---- transitions -------------------------------------------------------------------
 
   /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
-  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options'>, template: Template, isFirst: boolean): void {
+  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options' | 'runDir' | 'ownerRole'>, template: Template, isFirst: boolean): void {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();

@@ -25,11 +25,15 @@ import { JobService } from './jobs.js';
 import { Logins } from './logins.js';
 import type { ReadDeps } from './reads.js';
 import { createSupervisorRouter } from './routes.js';
+import { addRunsRoutes } from './runsRoutes.js';
 import { RUN_END_GRACE_MS, RunWatch } from './runWatch.js';
 import { Slots } from './slots.js';
 import type { JobStore } from './store.js';
 import { SqliteJobStore } from './store/sqlite.js';
 import { Targets } from './targets.js';
+import { jobDir, newRunDir } from './runFiles.js';
+import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
+import { Retention } from './retention.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -120,9 +124,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     targets,
     restartGraceMs: config.restartGraceMs,
     quotas: config.quotas,
+    newRunDir: (target, user, jobId, serial) => newRunDir(driverOf(target), user, jobId, serial),
+    keepRuns: config.keepRuns,
     context: {
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
-      runDir: (row) => driverOf(row.target).runDir(row.user, row.id),
+      runDir: (row) => row.runDir ?? jobDir(driverOf(row.target), row.user, row.id),
       templatesDir: (row) => driverOf(row.target).templatesDir(),
       maxTimeSeconds: (row) => driverOf(row.target).maxTimeSeconds(row.size),
       agentWaitMs: config.agentStartTimeoutMs,
@@ -133,7 +139,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       },
     },
   });
-  const runDir: ReadDeps['runDir'] = (job) => driverOf(job.row.target).runDir(job.row.user, job.row.id);
+  const runDir: ReadDeps['runDir'] = (job) => job.row.runDir ?? jobDir(driverOf(job.row.target), job.row.user, job.row.id);
   const analysisPlaces = new Map<string, Slots>();
   const analysisSlots: ReadDeps['analysisSlots'] = (job, role) => {
     const r = job.row;
@@ -142,7 +148,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, config.quotas[role].analyses)));
     return s;
   };
-  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots };
+  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots, targets, store };
+  const kept: KeptRunsDeps = { agents, hub, jobs, store, targets, log, keepRuns: config.keepRuns, opTimeoutMs: reads.opTimeoutMs };
+  jobs.onRunStarted = (job, template) => {
+    pruneEarlierRuns(kept, job.id, keepRunsOf(kept, template)).catch((err: unknown) => log.warn({ jobId: job.id, err: (err as Error).message }, 'earlier runs beyond those kept could not be removed (tried again at the next run)'));
+  };
+  const retention = new Retention({ agents, hub, jobs, store, targets, log, settings: config.retention, sweepSeconds: config.retentionSweepSeconds, opTimeoutMs: reads.opTimeoutMs });
   const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
   jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
 
@@ -157,6 +168,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     );
   const app = new Koa();
   const router = createSupervisorRouter({ secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes });
+  addRunsRoutes(router, { retention, store });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -180,9 +192,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     app,
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
     targets,
-    recover: () => jobs.recover(),
+    async recover() {
+      await jobs.recover();
+      retention.start();
+    },
     async close(drain) {
       clearInterval(prune);
+      await retention.close();
       watch.close();
       await agents.close();
       hub.close();

@@ -4,6 +4,7 @@
  * state change is written here before anyone is told about it.
  */
 import type { RunOptions, RunSummary } from '../shared/api.js';
+import type { RunFiles } from '../shared/retention.js';
 import type { Size, Status } from '../shared/types.js';
 
 /** What a batch scheduler last said of a run. */
@@ -45,6 +46,50 @@ export interface JobRow {
   /** For runs whose log an agent tails from a file: the byte offset delivered so far. */
   logOffset: number;
   scheduler: SchedulerState | null;
+  /** The run's folder as its agent sees it; null for a run of jobvisor ≤ 0.2 (the job's own folder). */
+  runDir: string | null;
+  /** What the run's files are now (null: kept, as in rows of earlier versions). */
+  files: RunFiles | null;
+  /** Bytes the run's files (or archive) took when last measured; null before. */
+  bytes: number | null;
+  /** The role the owner had when the run was requested (its retention policy); null before. */
+  ownerRole: string | null;
+}
+
+/** One run of a job (the current one or an earlier one), as the retention sweep and `?serial=N` reads see it. */
+export interface RunRecord {
+  jobId: string;
+  user: string;
+  serial: number;
+  current: boolean;
+  status: Status;
+  template: string;
+  target: string;
+  size: Size;
+  parameters: Record<string, unknown>;
+  startedAt: number | null;
+  endedAt: number | null;
+  runDir: string | null;
+  files: RunFiles | null;
+  bytes: number | null;
+  ownerRole: string | null;
+}
+
+/** What a run's files became: a status (purged, missing), where they are, their size. */
+export interface RunFilesPatch {
+  files: RunFiles;
+  status?: Status;
+  bytes?: number | null;
+}
+
+/** Disk use of one user on one target. */
+export interface UsageRow {
+  user: string;
+  target: string;
+  runs: number;
+  bytes: number;
+  archivedBytes: number;
+  archivedRuns: number;
 }
 
 export interface AgentRow {
@@ -90,6 +135,14 @@ export interface JobStore {
   countJobs(user: string): number;
   activeJobs(): JobRow[];
   history(jobId: string): RunSummary[];
+  /** An earlier run of a job (in its history). */
+  getRun(jobId: string, serial: number): RunRecord | undefined;
+  /** Every run (current and earlier) that has ended and whose files are kept or archived. */
+  endedRuns(): RunRecord[];
+  /** Records what an earlier run's files became (the current run's are saved with its row). */
+  saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void;
+  /** Disk use per user and target, as last measured (of one user, or of all). */
+  usage(user?: string): UsageRow[];
   saveAgent(agent: AgentRow): void;
   getAgent(id: string): AgentRow | undefined;
   listAgentIds(): string[];

@@ -5,9 +5,11 @@
  */
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
+import type { RunFiles } from '../../shared/retention.js';
 import type { Size, Status } from '../../shared/types.js';
-import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, SchedulerState } from '../store.js';
+import type { AgentRow, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunFilesPatch, RunRecord, SchedulerState, UsageRow } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
+import { addRunColumns } from './runColumns.js';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -98,6 +100,10 @@ interface RawJob {
   external_id: string | null;
   log_offset: number;
   scheduler: string | null;
+  run_dir: string | null;
+  files: RunFiles | null;
+  bytes: number | null;
+  owner_role: string | null;
 }
 
 interface RawAgent {
@@ -142,6 +148,10 @@ function toJob(r: RawJob): JobRow {
     externalId: r.external_id,
     logOffset: r.log_offset,
     scheduler: json<SchedulerState>(r.scheduler),
+    runDir: r.run_dir,
+    files: r.files,
+    bytes: r.bytes,
+    ownerRole: r.owner_role,
   };
 }
 
@@ -172,6 +182,10 @@ export function fromJob(j: JobRow): RawJob {
     external_id: j.externalId,
     log_offset: j.logOffset,
     scheduler: j.scheduler ? JSON.stringify(j.scheduler) : null,
+    run_dir: j.runDir ?? null,
+    files: j.files ?? null,
+    bytes: j.bytes ?? null,
+    owner_role: j.ownerRole ?? null,
   };
 }
 
@@ -182,8 +196,53 @@ const upsertSql = (table: string) => {
   const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
   return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT (id) DO UPDATE SET ${sets}`;
 };
-export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at)
-  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at)`;
+export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, run_dir, files, bytes, owner_role)
+  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @run_dir, @files, @bytes, @owner_role)`;
+
+/** Run records of earlier runs (job_runs joined with their job's user), and of current ones. */
+const EARLIER_RUNS = `SELECT r.job_id, j.user, r.serial, 0 AS current, r.status, r.template, r.target, r.size, r.parameters, r.started_at, r.ended_at, r.run_dir, r.files, r.bytes, r.owner_role
+  FROM job_runs r JOIN jobs j ON j.id = r.job_id`;
+const CURRENT_RUNS = `SELECT id AS job_id, user, serial, 1 AS current, status, template, target, size, parameters, started_at, ended_at, run_dir, files, bytes, owner_role FROM jobs`;
+const USAGE = `SELECT user, target, count(*) AS runs, coalesce(sum(bytes), 0) AS bytes,
+  coalesce(sum(CASE WHEN files = 'archived' THEN bytes ELSE 0 END), 0) AS archivedBytes, sum(CASE WHEN files = 'archived' THEN 1 ELSE 0 END) AS archivedRuns
+  FROM (${EARLIER_RUNS} UNION ALL ${CURRENT_RUNS})
+  WHERE coalesce(files, 'kept') IN ('kept', 'archived') AND (?1 IS NULL OR user = ?1) GROUP BY user, target ORDER BY user, target`;
+
+interface RawRun {
+  job_id: string;
+  user: string;
+  serial: number;
+  current: number;
+  status: Status;
+  template: string;
+  target: string;
+  size: Size;
+  parameters: string;
+  started_at: number | null;
+  ended_at: number | null;
+  run_dir: string | null;
+  files: RunFiles | null;
+  bytes: number | null;
+  owner_role: string | null;
+}
+
+const toRun = (r: RawRun): RunRecord => ({
+  jobId: r.job_id,
+  user: r.user,
+  serial: r.serial,
+  current: r.current === 1,
+  status: r.status,
+  template: r.template,
+  target: r.target,
+  size: r.size,
+  parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  runDir: r.run_dir,
+  files: r.files,
+  bytes: r.bytes,
+  ownerRole: r.owner_role,
+});
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
@@ -199,6 +258,7 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, SCHEMA, legacy);
+    addRunColumns(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -212,6 +272,12 @@ export class SqliteJobStore implements JobStore {
       countUser: prepare('SELECT count(*) AS n FROM jobs WHERE user = ?'),
       active: prepare("SELECT * FROM jobs WHERE status IN ('pending', 'running')"),
       history: prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY serial DESC'),
+      getRun: prepare(`${EARLIER_RUNS} WHERE r.job_id = ? AND r.serial = ?`),
+      endedRuns: prepare(
+        `SELECT * FROM (${EARLIER_RUNS} UNION ALL ${CURRENT_RUNS}) WHERE status NOT IN ('pending', 'running', 'purged', 'missing') AND coalesce(files, 'kept') IN ('kept', 'archived') ORDER BY job_id, serial`,
+      ),
+      saveRunFiles: prepare('UPDATE job_runs SET files = @files, status = coalesce(@status, status), bytes = CASE WHEN @setBytes = 1 THEN @bytes ELSE bytes END WHERE job_id = @jobId AND serial = @serial'),
+      usage: prepare(USAGE),
       saveAgent: prepare(INSERT_AGENT),
       getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
       agentIds: prepare('SELECT id FROM agents'),
@@ -298,7 +364,26 @@ export class SqliteJobStore implements JobStore {
       queuedAt: r.queued_at,
       startedAt: r.started_at,
       endedAt: r.ended_at,
+      files: r.files ?? 'kept',
+      bytes: r.bytes,
     }));
+  }
+
+  getRun(jobId: string, serial: number): RunRecord | undefined {
+    const r = this.statements.getRun.get(jobId, serial) as RawRun | undefined;
+    return r && toRun(r);
+  }
+
+  endedRuns(): RunRecord[] {
+    return (this.statements.endedRuns.all() as RawRun[]).map(toRun);
+  }
+
+  saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void {
+    this.statements.saveRunFiles.run({ jobId, serial, files: patch.files, status: patch.status ?? null, setBytes: patch.bytes === undefined ? 0 : 1, bytes: patch.bytes ?? null });
+  }
+
+  usage(user?: string): UsageRow[] {
+    return this.statements.usage.all(user ?? null) as UsageRow[];
   }
 
   saveAgent(a: AgentRow): void {
