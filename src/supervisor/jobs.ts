@@ -214,7 +214,9 @@ export class JobService {
     if (serial === job.row.serial) {
       if (isActive(job.row.status)) throw new JobvisorError('JOB_ACTIVE', `run ${serial} of job ${job.id} is active`);
       const r = job.row;
-      const next: JobRow = { ...r, files: patch.files, status: patch.status ?? r.status, bytes: patch.bytes === undefined ? r.bytes : patch.bytes, updatedAt: this.now() };
+      const changes = patch.files !== (r.files ?? 'kept') || (patch.status !== undefined && patch.status !== r.status);
+      // Measuring alone (bytes) is not a change of the run: its updatedAt stays.
+      const next: JobRow = { ...r, files: patch.files, status: patch.status ?? r.status, bytes: patch.bytes === undefined ? r.bytes : patch.bytes, updatedAt: changes ? this.now() : r.updatedAt };
       this.deps.store.saveJob(next);
       job.row = next;
     } else {

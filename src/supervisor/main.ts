@@ -14,7 +14,7 @@ import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret, privateDir, privateFile } from '../shared/secret.js';
 import { loadTemplates, type Template } from '../shared/template.js';
-import { SIZES, type Size } from '../shared/types.js';
+import { isActive, SIZES, type Size } from '../shared/types.js';
 import { BACKENDS, createDrivers, refuseRetiredEnvironment } from '../drivers/registry.js';
 import type { Backend, Driver } from '../drivers/driver.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
@@ -120,7 +120,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     agents,
     hub,
     log,
-    emit: (e) => events.emit(e),
+    emit: (e) => {
+      events.emit(e);
+      // A run that has just ended is measured (its agent is live) for disk use.
+      if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
+    },
     targets,
     restartGraceMs: config.restartGraceMs,
     quotas: config.quotas,

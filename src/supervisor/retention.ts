@@ -16,7 +16,7 @@
  */
 import type { Logger } from '../shared/logger.js';
 import { policyOf, type RetentionSettings } from '../shared/retention.js';
-import { isActive } from '../shared/types.js';
+import { isActive, SIZES } from '../shared/types.js';
 import type { AgentManager } from './agents.js';
 import type { ComputeJob } from './computeJob.js';
 import type { JobService } from './jobs.js';
@@ -50,18 +50,21 @@ export interface SweepReport {
   missing: SweptRun[];
   /** Runs whose files were measured and left as they are. */
   measured: number;
+  /** Runs with nothing due whose user has no agent running on their target: measured when one is (no agent is started just to measure). */
+  unmeasured: number;
   /** Runs not swept this time, with the reason (login required, target gone, active...). */
   skipped: SweptRun[];
   /** Runs whose step failed (the agent could not be reached, ...): tried again next sweep. */
   failed: SweptRun[];
 }
 
-type Outcome = { kind: 'archived' | 'purged' | 'missing' | 'measured'; bytes?: number } | { kind: 'skipped'; reason: string } | { kind: 'none' };
+type Outcome = { kind: 'archived' | 'purged' | 'missing' | 'measured' | 'unmeasured'; bytes?: number } | { kind: 'skipped'; reason: string } | { kind: 'none' };
 
 export class Retention {
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private readonly measuredEnd = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly deps: RetentionDeps) {
@@ -85,6 +88,27 @@ export class Retention {
     return next;
   }
 
+  /**
+   * Measures a run that has just ended (its agent is live: cheap), once; later sweeps measure
+   * it again. Errors are logged only.
+   */
+  measureEnded(jobId: string, serial: number): void {
+    const key = `${jobId}/${serial}`;
+    if (this.measuredEnd.has(key) || this.stopping) return;
+    this.measuredEnd.add(key);
+    if (this.measuredEnd.size > 10_000) this.measuredEnd.clear();
+    void this.deps.jobs
+      .withJob(jobId, async (job) => {
+        if (!job || job.row.serial !== serial || isActive(job.row.status) || !job.row.sent || job.row.bytes !== null) return;
+        const r = job.row;
+        const liveSize = [r.size, ...SIZES.filter((x) => x !== r.size)].find((x) => this.deps.agents.live(r.target, r.user, x));
+        if (liveSize === undefined) return;
+        const found = await runFilesSize(this.deps, { ...placeOf(this.deps.targets, { ...r, jobId: r.id }), size: liveSize });
+        if (found.where !== 'none' && job.row.serial === serial && !isActive(job.row.status)) this.deps.jobs.setRunFiles(job, serial, { files: job.row.files ?? 'kept', bytes: found.bytes });
+      })
+      .catch((err: unknown) => this.deps.log.debug({ jobId, serial, err: (err as Error).message }, 'run not measured at its end'));
+  }
+
   async close(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
@@ -92,7 +116,7 @@ export class Retention {
   }
 
   private async sweepOnce(): Promise<SweepReport> {
-    const report: SweepReport = { startedAt: this.now(), endedAt: 0, archived: [], purged: [], missing: [], measured: 0, skipped: [], failed: [] };
+    const report: SweepReport = { startedAt: this.now(), endedAt: 0, archived: [], purged: [], missing: [], measured: 0, unmeasured: 0, skipped: [], failed: [] };
     for (const run of this.deps.store.endedRuns()) {
       if (this.stopping) break;
       const note: SweptRun = { jobId: run.jobId, user: run.user, serial: run.serial, target: run.target };
@@ -100,13 +124,14 @@ export class Retention {
         const out = await this.deps.jobs.withJob(run.jobId, (job) => (job ? this.sweepRun(job, run.serial) : Promise.resolve<Outcome>({ kind: 'none' })));
         if (out.kind === 'skipped') report.skipped.push({ ...note, reason: out.reason });
         else if (out.kind === 'measured') report.measured++;
+        else if (out.kind === 'unmeasured') report.unmeasured++;
         else if (out.kind !== 'none') report[out.kind].push({ ...note, ...(out.bytes !== undefined ? { bytes: out.bytes } : {}) });
       } catch (err) {
         report.failed.push({ ...note, reason: (err as Error).message });
       }
     }
     report.endedAt = this.now();
-    const counts = { archived: report.archived.length, purged: report.purged.length, missing: report.missing.length, measured: report.measured, skipped: report.skipped.length, failed: report.failed.length };
+    const counts = { archived: report.archived.length, purged: report.purged.length, missing: report.missing.length, measured: report.measured, unmeasured: report.unmeasured, skipped: report.skipped.length, failed: report.failed.length };
     this.deps.log.info(counts, 'retention sweep done');
     return report;
   }
@@ -132,15 +157,20 @@ export class Retention {
     }
     const policy = policyOf(this.deps.settings, run.ownerRole);
     const age = this.now() - (run.endedAt ?? this.now());
-    const place = placeOf(this.deps.targets, run);
+    const deleteDue = policy.deleteAfter !== undefined && age >= policy.deleteAfter;
+    const archiveDue = policy.archiveAfter !== undefined && age >= policy.archiveAfter && files !== 'archived';
+    // Only a step that is due starts an agent; measuring uses one that runs already (any size).
+    const liveSize = [run.size, ...SIZES.filter((x) => x !== run.size)].find((x) => this.deps.agents.live(run.target, run.user, x));
+    if (!deleteDue && !archiveDue && liveSize === undefined) return { kind: 'unmeasured' };
+    const place = { ...placeOf(this.deps.targets, run), size: liveSize ?? run.size };
     const set = (patch: Parameters<JobService['setRunFiles']>[2]) => this.deps.jobs.setRunFiles(job, serial, patch);
-    if (policy.deleteAfter !== undefined && age >= policy.deleteAfter) {
+    if (deleteDue) {
       await removeRunFiles(this.deps, place);
       set({ files: 'purged', status: 'purged', bytes: 0 });
       this.deps.log.info({ jobId: run.jobId, serial, ageMs: age }, 'run purged by retention');
       return { kind: 'purged' };
     }
-    const found = policy.archiveAfter !== undefined && age >= policy.archiveAfter && files !== 'archived' ? await archiveRunFiles(this.deps, place) : await runFilesSize(this.deps, place);
+    const found = archiveDue ? await archiveRunFiles(this.deps, place) : await runFilesSize(this.deps, place);
     if (found.where === 'none') {
       if (run.startedAt === null) {
         // Ended before it started (canceled while queued): it never had files.

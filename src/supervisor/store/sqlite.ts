@@ -206,7 +206,7 @@ const CURRENT_RUNS = `SELECT id AS job_id, user, serial, 1 AS current, status, t
 const USAGE = `SELECT user, target, count(*) AS runs, coalesce(sum(bytes), 0) AS bytes,
   coalesce(sum(CASE WHEN files = 'archived' THEN bytes ELSE 0 END), 0) AS archivedBytes, sum(CASE WHEN files = 'archived' THEN 1 ELSE 0 END) AS archivedRuns
   FROM (${EARLIER_RUNS} UNION ALL ${CURRENT_RUNS})
-  WHERE coalesce(files, 'kept') IN ('kept', 'archived') AND (?1 IS NULL OR user = ?1) GROUP BY user, target ORDER BY user, target`;
+  WHERE coalesce(files, 'kept') IN ('kept', 'archived') AND bytes IS NOT NULL AND (@user IS NULL OR user = @user) GROUP BY user, target ORDER BY user, target`;
 
 interface RawRun {
   job_id: string;
@@ -383,7 +383,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   usage(user?: string): UsageRow[] {
-    return this.statements.usage.all(user ?? null) as UsageRow[];
+    return this.statements.usage.all({ user: user ?? null }) as UsageRow[];
   }
 
   saveAgent(a: AgentRow): void {
