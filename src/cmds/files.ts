@@ -37,19 +37,6 @@ export async function listRunFiles(runDir: string, legacy = false): Promise<{ fi
   return { files, truncated: false };
 }
 
-/**
- * Removes a job's run directory and everything in it: its job is being deleted (the supervisor
- * has ended its run first). A directory already gone is not an error.
- */
-export async function removeRunDir(runDir: string): Promise<{ removed: boolean }> {
-  const existed = await lstat(runDir).then(
-    () => true,
-    () => false,
-  );
-  await rm(runDir, { recursive: true, force: true });
-  return { removed: existed };
-}
-
 export async function readRunFile(runDir: string, rel: string, offset: number, length: number) {
   const file = await resolveInRunDir(runDir, rel);
   const fh = await open(file, 'r').catch(() => {
