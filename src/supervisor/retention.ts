@@ -109,10 +109,13 @@ export class Retention {
       .catch((err: unknown) => this.deps.log.debug({ jobId, serial, err: (err as Error).message }, 'run not measured at its end'));
   }
 
+  /** Stops the timer; a sweep under way stops after its current run (waited for up to 2 s: a run's step is idempotent). */
   async close(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    await this.chain.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.chain.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
   }
 
   private async sweepOnce(): Promise<SweepReport> {
