@@ -63,6 +63,14 @@ describe('earlier runs in the web GUI (Chromium)', () => {
     expect(jobs.map((j) => j.jobKey).sort()[1]).toMatch(/^twice-/);
     expect((await alice.job(first.jobId)).history.map((h) => [h.serial, h.files])).toEqual([[1, 'kept']]);
 
+    // Run 3 of the first job: run 1's files go (keepRuns = 1), and its page says so.
+    await p.goto(`${jv.serverUrl}/#/jobs/${first.jobId}`);
+    await p.locator('.job-layout[data-status="completed"]').waitFor();
+    await p.getByRole('button', { name: 'Run again' }).click();
+    await expect.poll(() => p.locator('.history-table tr[data-serial="1"] td.run-files').textContent(), { timeout: 30_000 }).toBe('removed');
+    expect(await p.locator('.history-table tr[data-serial="1"]').getByTestId('earlier-run-open').count()).toBe(0);
+    expect(await p.locator('.history-table tr[data-serial="2"]').getByTestId('earlier-run-open').count()).toBe(1);
+
     const a = await newPage(browser, jv.serverUrl);
     opened.push(a);
     await logIn(a.page, 'admin', ADMIN_PASSWORD);

@@ -222,7 +222,8 @@ export class JobService {
     } else {
       this.deps.store.saveRunFiles(job.id, serial, patch);
     }
-    this.deps.emit({ type: 'job', user: job.row.user, job: job.view(false) });
+    // An earlier run changed: the event carries the history this once, so views show it.
+    this.deps.emit({ type: 'job', user: job.row.user, job: job.view(serial !== job.row.serial) });
   }
 
   /** Hears each agent's hello (after this service has reconciled the agent's runs). */

@@ -116,7 +116,7 @@ export function jobView(ctx: ViewContext, jobId: string): View {
       if (e.job.jobId !== jobId || !page) return;
       const shown = page.current;
       if (e.job.serial > shown.serial) void load(); // a new run: fetch its history too
-      else if (e.job.serial === shown.serial) page.apply(e.job, false);
+      else if (e.job.serial === shown.serial) page.apply(e.job, e.job.history.length > 0); // with a history when an earlier run's files changed
     }),
   );
   d.add(
