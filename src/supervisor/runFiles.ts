@@ -33,6 +33,8 @@ export interface RunPlace {
   runDir: string;
   archive: string;
   legacy: boolean;
+  /** Its files are in the archive (reads name the archive only then, so an agent of an earlier version still reads a folder). */
+  archived: boolean;
 }
 
 export interface RunFilesDeps extends OpContext {
@@ -63,12 +65,23 @@ export function placeOf(targets: Targets, run: RunRef): RunPlace {
     runDir: run.runDir ?? jobDir(driver, run.user, run.jobId),
     archive: `${archiveDir(driver, run.user, run.jobId)}/${run.serial}.tar.gz`,
     legacy: run.runDir === null,
+    archived: run.files === 'archived',
   };
 }
 
 /** Sends an io op about a run's files to an agent of the run's target and user. */
 export function ioAt(deps: RunFilesDeps, place: RunPlace, op: Pick<IoOp, 'action'> & Partial<Pick<IoOp, 'path' | 'offset' | 'length'>>): Promise<unknown> {
-  const io: IoOp = { kind: 'io', runDir: place.runDir, archive: place.archive, ...(place.legacy ? { legacy: true } : {}), path: op.path ?? '', offset: op.offset ?? 0, length: op.length ?? 256 * 1024, action: op.action };
+  const withArchive = place.archived || !['list', 'read', 'stat'].includes(op.action);
+  const io: IoOp = {
+    kind: 'io',
+    runDir: place.runDir,
+    ...(withArchive ? { archive: place.archive } : {}),
+    ...(place.legacy ? { legacy: true } : {}),
+    path: op.path ?? '',
+    offset: op.offset ?? 0,
+    length: op.length ?? 256 * 1024,
+    action: op.action,
+  };
   return sendOp(deps, { target: place.target, user: place.user, size: place.size }, io, AbortSignal.timeout(deps.opTimeoutMs));
 }
 
