@@ -34,7 +34,7 @@ describe('an agent whose websocket is cut mid-run', () => {
     await waitFor(async () => (await agentState()).includes('disconnected'), { what: 'the supervisor to see the agent gone' });
     const before = (await admin.job(job.jobId)).logLines;
     // While cut, the cmd goes on writing: its run log grows although no update can arrive.
-    const runLog = path.join(jv.dataDir, 'runs', 'admin', job.jobId, 'run.log');
+    const runLog = path.join(jv.dataDir, 'runs', 'admin', job.jobId, '1', 'run.log');
     await waitFor(() => readFileSync(runLog, 'utf8').split('\n').length > before + 20, { what: 'the cmd to go on while cut' });
     expect((await admin.job(job.jobId)).logLines).toBe(before);
     proxy.restore();

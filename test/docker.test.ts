@@ -52,8 +52,8 @@ describe('docker driver, on a real engine', () => {
       expect(info.Config.Env.join(' ')).not.toMatch(/TOKEN|Bearer/i);
       expect(info.Mounts.map((m) => m.Destination).sort()).toEqual(['/jobvisor/runs', '/opt/jobvisor/templates']);
     }
-    expect(existsSync(path.join(jv.dataDir, 'runs', 'alice', a.jobId, 'summary.json'))).toBe(true);
-    expect(readFileSync(path.join(jv.dataDir, 'runs', 'bob', b.jobId, 'done.txt'), 'utf8')).toBe('ok\n');
+    expect(existsSync(path.join(jv.dataDir, 'runs', 'alice', a.jobId, '1', 'summary.json'))).toBe(true);
+    expect(readFileSync(path.join(jv.dataDir, 'runs', 'bob', b.jobId, '1', 'done.txt'), 'utf8')).toBe('ok\n');
     const frame = await alice.post(`/api/jobs/${a.jobId}/analysis`, { frame: 'temperature', index: 4 });
     expect(frame.body.data.x).toHaveLength(51);
     const agents = (await admin.get('/api/agents')).body.agents;

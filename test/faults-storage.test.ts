@@ -126,7 +126,7 @@ describe('the data folder on a full filesystem', () => {
     await waitFor(() => events.lines.length >= lines * 2, { what: 'all log events' });
     events.stop();
     expect(events.lines.filter((l) => l.startsWith('line '))).toEqual(linesOf(lines));
-    const runLog = readFileSync(path.join(runDir, 'run.log'), 'utf8');
+    const runLog = readFileSync(path.join(runDir, '1', 'run.log'), 'utf8');
     expect(runLog.split('\n').filter((l) => l.startsWith('line '))).toEqual(linesOf(lines));
     expect(processesUnder(path.join(jv.dataDir, 'agents'))).toEqual(agents);
     // The agent said, once it could write its own log again, that its run log had been held back.

@@ -90,7 +90,7 @@ describe('who sees what, and bad input', () => {
       const r = await alice.get(`/api/jobs/${aliceJob}/files/${p}`);
       expect([p, r.status, r.body.error?.code]).toEqual([p, 400, 'PATH_OUTSIDE_RUN_DIR']);
     }
-    symlinkSync('/etc/passwd', path.join(jv.dataDir, 'runs', 'alice', aliceJob, 'escape'));
+    symlinkSync('/etc/passwd', path.join(jv.dataDir, 'runs', 'alice', aliceJob, '1', 'escape'));
     const viaLink = await alice.get(`/api/jobs/${aliceJob}/files/escape`);
     expect([viaLink.status, viaLink.body.error?.code]).toEqual([400, 'PATH_OUTSIDE_RUN_DIR']);
     const listed = (await alice.get(`/api/jobs/${aliceJob}/files`)).body.files.map((f: any) => f.path);
@@ -99,15 +99,15 @@ describe('who sees what, and bad input', () => {
     expect([missing.status, missing.body.error?.code]).toEqual([404, 'FILE_NOT_FOUND']);
   });
 
-  it('refuses a missing or wrong token, an unknown frame, and a stale serial', async () => {
+  it('refuses a missing or wrong token, an unknown frame, and an unknown serial', async () => {
     const anon = new Client(jv.serverUrl);
     expect((await anon.get('/api/jobs')).body.error.code).toBe('UNAUTHENTICATED');
     const wrong = new Client(jv.serverUrl, 'not-a-token');
     expect((await wrong.get(`/api/jobs/${aliceJob}`)).status).toBe(401);
     const frame = await alice.post(`/api/jobs/${aliceJob}/analysis`, { frame: 'nope' });
     expect([frame.status, frame.body.error.code]).toEqual([400, 'UNKNOWN_FRAME']);
-    const stale = await alice.post(`/api/jobs/${aliceJob}/analysis`, { frame: 'nope', serial: 99 });
-    expect([stale.status, stale.body.error.code]).toEqual([409, 'STALE_SERIAL']);
+    const unknown = await alice.post(`/api/jobs/${aliceJob}/analysis`, { frame: 'nope', serial: 99 });
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'RUN_NOT_FOUND']);
     expect((await admin.get('/api/health')).body).toEqual({ ok: true, supervisor: 'up' });
   });
 });

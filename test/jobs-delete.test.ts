@@ -44,7 +44,8 @@ describe('deleting a job', () => {
     await alice.run({ template: 'sleep', jobKey: 'gone', parameters: { seconds: 0, lines: 3 } });
     await alice.waitJob(first.jobId, (j) => j.status === 'completed' && j.serial === 2, 30_000, 'second run');
     const runDir = path.join(jv.dataDir, 'runs', 'alice', first.jobId);
-    expect(existsSync(path.join(runDir, 'done.txt'))).toBe(true);
+    expect(existsSync(path.join(runDir, '1', 'done.txt'))).toBe(true);
+    expect(existsSync(path.join(runDir, '2', 'done.txt'))).toBe(true);
 
     const byBob = await bob.request('DELETE', `/api/jobs/${first.jobId}`);
     expect([byBob.status, byBob.body.error.code]).toEqual([404, 'JOB_NOT_FOUND']);
@@ -81,7 +82,7 @@ describe('deleting a job', () => {
     const job = await alice.run({ template: 'sleep', target: 'del-slurm', jobKey: 'remote', parameters: { seconds: 0, lines: 2 } });
     await alice.waitJob(job.jobId, (j) => j.status === 'completed', 90_000, 'the Slurm run');
     const remoteRunDir = `/home/${cluster.user}/${REMOTE_DIR}/runs/${job.jobId}`;
-    expect(existsSync(path.join(remoteRunDir, 'done.txt'))).toBe(true);
+    expect(existsSync(path.join(remoteRunDir, '1', 'done.txt'))).toBe(true);
 
     // Without a login, the files cannot be reached: nothing is deleted, and the answer says why.
     killAgentOnLoginNode(cluster, 'del-slurm', 'KILL', REMOTE_DIR);

@@ -102,7 +102,7 @@ describe.skipIf(!isRoot)('a local target that runs commands as other OS users (r
   it("keeps a command from reading the secret, the databases, the data folder and another user's runs", async () => {
     const theirs = await alice.run({ template: 'sleep', parameters: { seconds: 0, lines: 1 } });
     await alice.waitJob(theirs.jobId, (j) => j.status === 'completed', 30_000, "alice's run");
-    const aliceRun = path.join(workDir, 'runs', 'alice', theirs.jobId);
+    const aliceRun = path.join(workDir, 'runs', 'alice', theirs.jobId, '1');
     const aliceAgent = processesOf(uid1, 'jobvisor-agent.mjs')[0];
     expect(aliceAgent).toBeDefined();
     const forbidden = [

@@ -41,6 +41,8 @@ describe('a jobvisor 0.1 database and 0.1 run requests', () => {
     jv = new Jobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets), JOBVISOR_RESTART_GRACE_MS: '500' } });
     mkdirSync(jv.dataDir, { recursive: true });
     write01Database(path.join(jv.dataDir, 'jobs.sqlite'));
+    // 0.1's run folders (one per job): the retention sweep at start finds them, so no run is missing.
+    for (const id of ['aaaa000000000001', 'aaaa000000000002']) mkdirSync(path.join(jv.dataDir, 'runs', 'admin', id), { recursive: true });
     await jv.start();
     admin = await jv.login();
   });
@@ -53,7 +55,7 @@ describe('a jobvisor 0.1 database and 0.1 run requests', () => {
     expect(jobs.pi).toMatchObject({ target: 'local', driver: 'local', size: 'sequential', status: 'completed', serial: 2 });
     expect(jobs.boxed).toMatchObject({ target: 'local', driver: 'local', size: 'parallel', status: 'error' });
     expect(jobs['on-hpc']).toMatchObject({ target: 'hpc', driver: 'slurm', size: 'parallel', status: 'running', externalId: '12345', options: { partition: 'debug', minutes: 5 } });
-    expect((await admin.job('aaaa000000000001')).history).toEqual([
+    expect((await admin.job('aaaa000000000001')).history).toMatchObject([
       { serial: 1, status: 'completed', template: 'quick', target: 'local', size: 'parallel', parameters: {}, reason: null, queuedAt: T0 - 5000, startedAt: T0 - 4000, endedAt: T0 - 3000, phaseTimes: {}, cause: null },
     ]);
     const onHpc = await admin.waitJob('aaaa000000000003', (j) => /^login required/.test(j.waitingFor ?? ''), 20_000, 'the cluster run to wait for a login');

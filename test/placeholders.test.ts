@@ -43,7 +43,7 @@ describe('a string parameter that looks like placeholders', () => {
     const job = await admin.run({ template: 'echo-args', target: 'local', parameters: { text: TEXT } });
     const done = await admin.waitJob(job.jobId, (j) => j.status !== 'pending' && j.status !== 'running', 30_000, 'the run to end');
     expect([done.status, done.reason]).toEqual(['completed', null]);
-    expect(await argsOf(admin, job.jobId)).toEqual([`--text=${TEXT}`, TEXT, path.join(jv.dataDir, 'runs', 'admin', job.jobId)]);
+    expect(await argsOf(admin, job.jobId)).toEqual([`--text=${TEXT}`, TEXT, path.join(jv.dataDir, 'runs', 'admin', job.jobId, String(job.serial))]);
     const params = await admin.get(`/api/jobs/${job.jobId}/files/parameters.json`);
     expect(typeof params.body === 'string' ? JSON.parse(params.body) : params.body).toEqual({ text: TEXT });
     const log = await admin.get(`/api/jobs/${job.jobId}/log`);
@@ -55,7 +55,7 @@ describe('a string parameter that looks like placeholders', () => {
     const job = await admin.run({ template: 'echo-args', target: 'ph-slurm', parameters: { text: TEXT } });
     const done = await admin.waitJob(job.jobId, (j) => j.status !== 'pending' && j.status !== 'running', 90_000, 'the cluster run to end');
     expect([done.status, done.reason]).toEqual(['completed', null]);
-    const runDir = `/home/${slurm.user}/${REMOTE_DIR}/runs/${job.jobId}`;
+    const runDir = `/home/${slurm.user}/${REMOTE_DIR}/runs/${job.jobId}/${job.serial}`;
     expect(await argsOf(admin, job.jobId)).toEqual([`--text=${TEXT}`, TEXT, runDir]);
     const script = await admin.get(`/api/jobs/${job.jobId}/files/job.sbatch`);
     expect(script.status).toBe(200);

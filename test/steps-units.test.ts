@@ -47,7 +47,7 @@ const template = parseTemplate(
 );
 
 function row(over: Partial<JobRow> = {}): JobRow {
-  return { id: 'j1', user: 'alice', jobKey: 'k', template: 'stepped', target: 'local', driver: 'local', size: 'sequential', serial: 1, parameters: { text: '{runDir} x' }, options: null, inputs: [], notify: null, callbackUrl: null, ...freshRun(1000), ...over };
+  return { id: 'j1', user: 'alice', jobKey: 'k', template: 'stepped', target: 'local', driver: 'local', size: 'sequential', serial: 1, parameters: { text: '{runDir} x' }, options: null, inputs: [], notify: null, callbackUrl: null, runDir: null, ownerRole: null, ...freshRun(1000), ...over };
 }
 
 describe('phases of a job row', () => {

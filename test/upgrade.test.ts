@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,4 +88,20 @@ describe('upgrading from 0.1 with a cluster agent running', () => {
     const text = (await admin.get(`/api/jobs/${JOB_ID}/log?limit=100000`)).body.text as string;
     expect(text.split('\n').filter(Boolean)).toEqual(Array.from({ length: 16 }, (_, i) => `line ${i + 1}`));
   });
+
+  it("keeps the 0.1 run's files (in the job's own folder) readable as an earlier run once the job runs again in its own run folder", async () => {
+    const again = await admin.run({ template: 'sleep', target: TARGET, jobKey: 'on-hpc', parameters: { seconds: 0, lines: 2 } });
+    expect(again).toMatchObject({ jobId: JOB_ID, serial: 2 });
+    await admin.waitJob(JOB_ID, (j) => j.serial === 2 && j.status === 'completed', 120_000, 'the new run');
+    expect(existsSync(`/home/${cluster.user}/${REMOTE_DIR}/runs/${JOB_ID}/2/done.txt`)).toBe(true);
+    const old = await admin.get(`/api/jobs/${JOB_ID}/files?serial=1`);
+    expect(old.status, JSON.stringify(old.body)).toBe(200);
+    // The 0.1 run's own files only: not the new run's folder inside the job's folder.
+    const paths = old.body.files.map((f: { path: string }) => f.path) as string[];
+    expect(paths).toEqual(expect.arrayContaining(['job.sbatch', 'run.log']));
+    expect(paths.filter((p) => p.startsWith('2/'))).toEqual([]);
+    const oldLog = (await admin.get(`/api/jobs/${JOB_ID}/log?serial=1&limit=100000`)).body.text as string;
+    expect(oldLog.split('\n').filter(Boolean)).toHaveLength(16);
+    expect((await admin.get(`/api/jobs/${JOB_ID}/log`)).body.text).toContain('line 2');
+  }, 180_000);
 });

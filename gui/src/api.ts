@@ -21,6 +21,7 @@ import type {
   TargetView,
   Template,
   User,
+  UserUsage,
 } from './types.js';
 
 export class ApiError extends Error {
@@ -100,8 +101,8 @@ const job = (jobId: string) => `/api/jobs/${encodeURIComponent(jobId)}`;
 const target = (name: string) => `/api/targets/${encodeURIComponent(name)}`;
 
 /** The URL that downloads a file of a job's current run (the cookie makes a plain link work). */
-export function fileUrl(jobId: string, path: string): string {
-  return `${job(jobId)}/files/${path.split('/').map(encodeURIComponent).join('/')}`;
+export function fileUrl(jobId: string, path: string, serial?: number): string {
+  return `${job(jobId)}/files/${path.split('/').map(encodeURIComponent).join('/')}${serial === undefined ? '' : `?serial=${serial}`}`;
 }
 
 export const api = {
@@ -124,7 +125,9 @@ export const api = {
   },
   analysis: <T>(jobId: string, frame: string, index: number, serial?: number) =>
     call<AnalysisAnswer<T>>('POST', `${job(jobId)}/analysis`, serial === undefined ? { frame, index } : { frame, index, serial }),
-  files: (jobId: string) => call<FileList>('GET', `${job(jobId)}/files`),
+  files: (jobId: string, serial?: number) => call<FileList>('GET', `${job(jobId)}/files${serial === undefined ? '' : `?serial=${serial}`}`),
+  usage: () => call<{ usage: UserUsage }>('GET', '/api/usage').then((r) => r.usage),
+  adminUsage: () => call<{ users: UserUsage[] }>('GET', '/api/admin/usage').then((r) => r.users),
 
   agents: () => call<{ agents: AgentView[] }>('GET', '/api/agents').then((r) => r.agents),
   slots: () => call<{ slots: SlotUsage[] }>('GET', '/api/slots').then((r) => r.slots),

@@ -23,6 +23,8 @@ export interface RunFormOptions {
   targets: TargetView[] | null;
   initial?: { template: string; parameters?: Record<string, unknown>; target?: string; size?: Size; options?: RunOptions | null; jobKey?: string };
   submitLabel?: string;
+  /** For a run of an existing job: while the job key is still `jobKey`, `text` says what the new run replaces, and a button runs it as a new job instead. */
+  replaces?: { jobKey: string; text: string };
   onRan: (job: JobView) => void;
   onCancel?: () => void;
 }
@@ -183,13 +185,18 @@ export class RunForm {
         this.targetBox,
       ),
       this.formError,
-      h('div', { class: 'actions' }, this.submit, reset, cancel),
+      this.replacesNote,
+      h('div', { class: 'actions' }, this.submit, this.newJobButton, reset, cancel),
     );
+    this.updateReplaces();
 
     this.templateSelect.addEventListener('change', () => this.selectTemplate(this.templateSelect.value));
     this.targetSelect.addEventListener('change', () => this.updateTarget());
     this.sizeSelect.addEventListener('change', () => this.updateTarget());
-    this.jobKey.input.addEventListener('input', () => this.checkJobKey());
+    this.jobKey.input.addEventListener('input', () => {
+      this.checkJobKey();
+      this.updateReplaces();
+    });
     // "Nothing was sent: ..." goes once every marked field is fixed.
     this.el.addEventListener('input', () => {
       if (this.formError.textContent?.startsWith('Nothing was sent') && !this.el.querySelector('.field.invalid')) setText(this.formError, '');
@@ -333,6 +340,26 @@ export class RunForm {
     if (!ts) return;
     this.targets = ts;
     this.updateTarget();
+  }
+
+  private readonly replacesNote = h('p', { class: 'muted replaces', 'data-testid': 'run-replaces', hidden: true });
+  private readonly newJobButton = h('button', { type: 'button', 'data-testid': 'run-as-new-job', hidden: true, onclick: () => this.runAsNewJob() }, 'Run as a new job');
+
+  /** Shows what a run under the job's own key replaces (and the way out: a new job key). */
+  private updateReplaces(): void {
+    const r = this.opts.replaces;
+    const same = r !== undefined && this.jobKey.input.value.trim() === r.jobKey;
+    this.replacesNote.hidden = !same;
+    this.newJobButton.hidden = !same;
+    if (same) setText(this.replacesNote, r.text);
+  }
+
+  /** Runs the form's values under a new job key (the job key and a suffix), leaving the job as it is. */
+  private runAsNewJob(): void {
+    const base = (this.opts.replaces?.jobKey ?? 'job').slice(0, 50);
+    this.jobKey.input.value = `${base}-${Date.now().toString(36)}`;
+    this.updateReplaces();
+    void this.send();
   }
 
   private resetDefaults(): void {

@@ -16,10 +16,11 @@ import type {
   TargetLoginBody,
   TargetStatus,
   TargetView,
+  UserUsage,
 } from '../../src/shared/api.js';
 import type { Role, Size, Status } from '../../src/shared/types.js';
 
-export type { AgentView, JobView, LogChunk, OptionField, RunOptions, RunSummary, SchedulerView, SlotUsage, TargetLogin, TargetLoginBody, TargetStatus, TargetView, Role, Size, Status };
+export type { AgentView, JobView, LogChunk, OptionField, RunOptions, RunSummary, SchedulerView, SlotUsage, TargetLogin, TargetLoginBody, TargetStatus, TargetView, UserUsage, Role, Size, Status };
 
 export const STATUSES: readonly Status[] = ['pending', 'running', 'completed', 'error', 'canceled', 'missing', 'purged'];
 export const SIZES: readonly Size[] = ['sequential', 'parallel'];
@@ -48,6 +49,8 @@ export interface FileList {
   serial: number;
   files: FileEntry[];
   truncated: boolean;
+  /** The files are read from the run's archive. */
+  archived?: boolean;
 }
 
 export interface AnalysisAnswer<T = unknown> {
@@ -123,6 +126,8 @@ export interface Template {
   timeLimitSeconds: number;
   results: string[];
   analysis: Record<string, { description: string }>;
+  /** Earlier runs of a job that keep their files (the template's or the site's). */
+  keepRuns?: number;
 }
 
 /** `POST /api/jobs`. `options` only for targets whose TargetView lists options, and only when one is set. */

@@ -10,8 +10,7 @@ import type { Logger } from '../shared/logger.js';
 import { CMD_GROUPS_DIR, MAX_WS_PAYLOAD, PROTOCOL_VERSION, type AgentMessage, type Op, type SupervisorMessage, type Update } from '../shared/protocol.js';
 import { schedulerCommandCounts } from '../shared/scheduler.js';
 import { runAnalysis } from '../cmds/analysis.js';
-import { listRunFiles, readRunFile, removeRunDir } from '../cmds/files.js';
-import { writeInputChunk } from '../cmds/inputs.js';
+import { runIo } from '../cmds/files.js';
 import { resolveInRunDir } from '../cmds/runDir.js';
 import { fillAgentValues } from './agentValues.js';
 import { CmdGroups } from './cmdGroups.js';
@@ -192,10 +191,7 @@ export class Agent {
         await resolveInRunDir(op.runDir, '.');
         return runAnalysis(op.argv, op.runDir, op.timeLimitSeconds, this.cmdEnv);
       case 'io':
-        if (op.action === 'list') return listRunFiles(op.runDir);
-        if (op.action === 'remove') return removeRunDir(op.runDir);
-        if (op.action === 'write') return writeInputChunk(op.runDir, op.path, op.offset, op.dataBase64 ?? '');
-        return readRunFile(op.runDir, op.path, op.offset, op.action === 'stat' ? 0 : op.length);
+        return runIo(op);
       default: {
         const never: never = op;
         throw new JobvisorError('AGENT_PROTOCOL', `unknown op ${JSON.stringify(never)}`);

@@ -45,6 +45,7 @@ export function fillAgentValues(op: Op, values: AgentValues = ownValues): Op {
     case 'analysis':
       return { ...op, runDir: fill(op.runDir), argv: op.argv.map(fill) };
     case 'io':
+      return { ...op, runDir: fill(op.runDir), ...(op.archive !== undefined ? { archive: fill(op.archive) } : {}) };
     case 'attach':
       return { ...op, runDir: fill(op.runDir) };
     case 'cancel':

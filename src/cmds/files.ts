@@ -1,14 +1,19 @@
-/** Output files of a run: listing the run directory, reading a file by chunks, removing it all. */
-import { lstat, open, readdir, rm } from 'node:fs/promises';
+/**
+ * Output files of a run: listing the run directory, reading a file by chunks, removing it all;
+ * from the run's archive instead when its folder is gone and it has one (archive.ts).
+ */
+import { lstat, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeInputChunk } from './inputs.js';
 import { JobvisorError } from '../shared/errors.js';
-import type { FileEntry } from '../shared/protocol.js';
+import type { FileEntry, IoOp } from '../shared/protocol.js';
+import { archiveRunDir, isRunFolderName, listArchive, readArchiveFile, removeFolder } from './archive.js';
 import { resolveInRunDir } from './runDir.js';
 
 export const MAX_LISTED_FILES = 5000;
 
 /** Regular files under the run directory (symlinks are not followed), breadth first. */
-export async function listRunFiles(runDir: string): Promise<{ files: FileEntry[]; truncated: boolean }> {
+export async function listRunFiles(runDir: string, legacy = false): Promise<{ files: FileEntry[]; truncated: boolean }> {
   const files: FileEntry[] = [];
   const queue = [''];
   while (queue.length > 0) {
@@ -21,6 +26,7 @@ export async function listRunFiles(runDir: string): Promise<{ files: FileEntry[]
     }
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const p = rel ? `${rel}/${e.name}` : e.name;
+      if (legacy && !rel && e.isDirectory() && isRunFolderName(e.name)) continue;
       if (e.isDirectory()) queue.push(p);
       else if (e.isFile()) {
         const st = await lstat(path.join(runDir, p));
@@ -30,19 +36,6 @@ export async function listRunFiles(runDir: string): Promise<{ files: FileEntry[]
     }
   }
   return { files, truncated: false };
-}
-
-/**
- * Removes a job's run directory and everything in it: its job is being deleted (the supervisor
- * has ended its run first). A directory already gone is not an error.
- */
-export async function removeRunDir(runDir: string): Promise<{ removed: boolean }> {
-  const existed = await lstat(runDir).then(
-    () => true,
-    () => false,
-  );
-  await rm(runDir, { recursive: true, force: true });
-  return { removed: existed };
 }
 
 export async function readRunFile(runDir: string, rel: string, offset: number, length: number) {
@@ -59,5 +52,79 @@ export async function readRunFile(runDir: string, rel: string, offset: number, l
     return { dataBase64: buf.toString('base64'), offset, size: st.size };
   } finally {
     await fh.close();
+  }
+}
+
+const isFolder = (p: string) =>
+  stat(p).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+const isFile = (p: string) =>
+  stat(p).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+
+/** Bytes of the regular files under a folder (symlinks not followed). */
+async function folderBytes(dir: string, legacy: boolean): Promise<number> {
+  let total = 0;
+  const queue = [''];
+  while (queue.length > 0) {
+    const rel = queue.shift() as string;
+    const entries = await readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (legacy && !rel && e.isDirectory() && isRunFolderName(e.name)) continue;
+      const p = path.join(rel, e.name);
+      if (e.isDirectory()) queue.push(p);
+      else if (e.isFile()) total += (await lstat(path.join(dir, p)).catch(() => ({ size: 0 }))).size;
+    }
+  }
+  return total;
+}
+
+/** Where a run's files are now: its folder first, else its archive, else nowhere. */
+async function whereIs(op: Pick<IoOp, 'runDir' | 'archive'>): Promise<'folder' | 'archive' | 'none'> {
+  if (await isFolder(op.runDir)) return 'folder';
+  if (op.archive !== undefined && (await isFile(op.archive))) return 'archive';
+  return 'none';
+}
+
+/** An io op: list, read, stat (folder or archive), remove (both), archive, size, write (an input file's chunk). */
+export async function runIo(op: IoOp): Promise<unknown> {
+  const legacy = op.legacy === true;
+  switch (op.action) {
+    case 'write':
+      return writeInputChunk(op.runDir, op.path, op.offset, op.dataBase64 ?? '');
+    case 'remove': {
+      const existed = (await whereIs(op)) !== 'none';
+      await removeFolder(op.runDir, legacy);
+      if (op.archive !== undefined) await rm(op.archive, { force: true });
+      return { removed: existed };
+    }
+    case 'archive':
+      if (op.archive === undefined) throw new JobvisorError('AGENT_PROTOCOL', 'an archive op names no archive');
+      return archiveRunDir(op.runDir, op.archive, legacy);
+    case 'size': {
+      const where = await whereIs(op);
+      const bytes = where === 'folder' ? await folderBytes(op.runDir, legacy) : where === 'archive' ? (await stat(op.archive as string)).size : 0;
+      return { where, bytes };
+    }
+    case 'list':
+    case 'read':
+    case 'stat': {
+      const where = await whereIs(op);
+      if (where === 'archive') {
+        if (op.action === 'list') return listArchive(op.archive as string, MAX_LISTED_FILES);
+        return readArchiveFile(op.archive as string, op.path, op.offset, op.action === 'stat' ? 0 : op.length);
+      }
+      if (op.action === 'list') return listRunFiles(op.runDir, legacy);
+      if (legacy && isRunFolderName(op.path.split('/')[0] ?? '')) throw new JobvisorError('FILE_NOT_FOUND', `no file ${op.path}`);
+      return readRunFile(op.runDir, op.path, op.offset, op.action === 'stat' ? 0 : op.length);
+    }
+    default: {
+      const never: never = op.action;
+      throw new JobvisorError('AGENT_PROTOCOL', `unknown io action ${String(never)}`);
+    }
   }
 }

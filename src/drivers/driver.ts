@@ -97,6 +97,8 @@ export interface Driver {
   maxTimeSeconds(size: Size): number;
   /** The run directory of a job, as the agent sees it. */
   runDir(user: string, jobId: string): string;
+  /** Optional: the folder of a job's run archives (`<serial>.tar.gz`), as the agent sees it (default: `.archive/<jobId>` beside the job's folder). */
+  archiveDir?(user: string, jobId: string): string;
   /** The templates folder, as the agent sees it. */
   templatesDir(): string;
   startAgent(spec: AgentSpec): Promise<AgentHandle>;

@@ -41,6 +41,9 @@ export const ROUTE_ACCESS = {
   'PUT /api/auth/me/settings': 'user',
   'GET /api/admin/deliveries': 'admin',
   'GET /api/admin/lifetimes': 'admin',
+  'GET /api/usage': 'user',
+  'GET /api/admin/usage': 'admin',
+  'POST /api/admin/retention/sweep': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -16,6 +16,7 @@ import {
   LogQuery,
   RunBody,
   RunPath,
+  SerialQuery,
   TargetLoginBody,
   type TargetView,
 } from '../shared/api.js';
@@ -58,6 +59,7 @@ export function createRouter(deps: RouteDeps): Router {
   addTargetRoutes(router, deps, auth);
   addUploadRoutes(router, deps, auth);
   addNotifyRoutes(router, deps, auth);
+  addRunsRoutes(router, deps, auth);
   return router;
 }
 
@@ -224,16 +226,30 @@ function addTargetRoutes(router: Router, deps: RouteDeps, auth: Middleware): voi
   router.get('/cluster/agent-log', auth, async (ctx) => forward(ctx, { method: 'GET', path: `${await firstLoginTarget(ctx)}/agent-log` }));
 }
 
+/** Disk use (the caller's; every user's for admins) and the retention sweep (admins). */
+function addRunsRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
+  const forward = forwarder(deps.supervisor);
+  router.get('/usage', auth, (ctx) => forward(ctx, { method: 'GET', path: '/usage' }));
+  router.get('/admin/usage', auth, async (ctx) => {
+    requireAdmin(callerOf(ctx));
+    await forward(ctx, { method: 'GET', path: '/admin/usage' });
+  });
+  router.post('/admin/retention/sweep', auth, async (ctx) => {
+    requireAdmin(callerOf(ctx));
+    await forward(ctx, { method: 'POST', path: '/admin/retention/sweep', body: {} });
+  });
+}
+
 function addFileRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
   const forward = forwarder(deps.supervisor);
 
-  router.get('/jobs/:jobId/files', auth, (ctx) => forward(ctx, { method: 'GET', path: `${jobPath(ctx)}/files` }));
+  router.get('/jobs/:jobId/files', auth, (ctx) => forward(ctx, { method: 'GET', path: `${jobPath(ctx)}/files${serialSearch(ctx)}` }));
 
   router.get('/jobs/:jobId/files/*path', auth, async (ctx) => {
     const parsed = RunPath.safeParse(ctx.params.path ?? '');
     if (!parsed.success) throw new JobvisorError('PATH_OUTSIDE_RUN_DIR', 'file path must be a relative path inside the run directory');
     const encoded = parsed.data.split('/').map(encodeURIComponent).join('/');
-    const download = await deps.supervisor.download({ method: 'GET', path: `${jobPath(ctx)}/files/${encoded}`, caller: callerOf(ctx) });
+    const download = await deps.supervisor.download({ method: 'GET', path: `${jobPath(ctx)}/files/${encoded}${serialSearch(ctx)}`, caller: callerOf(ctx) });
     ctx.status = download.status;
     ctx.body = download.body;
     for (const [name, value] of Object.entries(download.headers)) ctx.set(name, value);
@@ -247,6 +263,12 @@ function forwarder(supervisor: SupervisorClient) {
     ctx.status = answer.status;
     ctx.body = answer.body ?? null;
   };
+}
+
+/** `?serial=N` of a files route, checked, for the supervisor (empty for the current run). */
+function serialSearch(ctx: Context): string {
+  const { serial } = parseInput(SerialQuery, ctx.query, 'query');
+  return serial === undefined ? '' : `?serial=${serial}`;
 }
 
 function jobPath(ctx: RouterContext): string {

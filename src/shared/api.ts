@@ -89,6 +89,8 @@ export const LogQuery = z.object({
   limit: z.coerce.number().int().positive().max(1024 * 1024).default(64 * 1024),
   serial: z.coerce.number().int().positive().optional(),
 });
+/** `?serial=N`: the run of the job to read (default: the current one). */
+export const SerialQuery = z.object({ serial: z.coerce.number().int().positive().optional() });
 export const JobsQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });
 /** The supervisor's `GET /events/backlog`: events after a journal number, for a stream that resumes. */
 export const EventBacklogQuery = z.object({
@@ -119,6 +121,10 @@ export interface RunSummary {
   phaseTimes: PhaseTimes;
   /** Whose fault the run's end is: `user` or `system`; null while active and for completed runs. */
   cause: RunCause | null;
+  /** What the run's files are now: kept, archived (readable from its archive), purged, missing. */
+  files: 'kept' | 'archived' | 'purged' | 'missing';
+  /** Bytes they took when last measured (null before). */
+  bytes: number | null;
 }
 
 /** A run over the time its template expects it to stay in its state (`expectedSeconds`). */
@@ -266,6 +272,26 @@ export type JobEvent =
 
 /** The supervisor's answer to `GET /events/backlog`: the events (JSON text each) or, when they are gone, `resync`. */
 export type EventBacklog = { resync: false; events: { id: number; type: string; data: string }[]; latest: number } | { resync: true; latest: number };
+
+/** Disk use of a user on one target (`GET /api/usage`), as the last retention sweep measured it. */
+export interface TargetUsage {
+  target: string;
+  /** Bytes of the runs' folders and archives. */
+  bytes: number;
+  /** Runs whose files are kept or archived. */
+  runs: number;
+  archivedBytes: number;
+  archivedRuns: number;
+}
+
+export interface UserUsage {
+  user: string;
+  bytes: number;
+  runs: number;
+  archivedBytes: number;
+  archivedRuns: number;
+  targets: TargetUsage[];
+}
 
 /** Headers the server adds to every request it forwards to the supervisor. */
 export const CALLER_USER_HEADER = 'x-jobvisor-user';

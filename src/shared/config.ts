@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { NAME_PATTERN, ROLE_PATTERN, ROLES } from './types.js';
+import { RetentionSettings } from './retention.js';
 
 /** The folder holding jobvisor's package.json, from the source tree or from dist/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -181,6 +182,9 @@ const SETTINGS = {
   callbacks: [jsonText(Callbacks.optional()), 'a JSON object {url?, secret (16+ characters), maxAttempts?, allowedPrefixes?: [URLs]} (see README, "Completion callbacks")'],
   roles: [jsonText(SiteRoles), 'a JSON array of extra role names (e.g. ["premium"]) that act as "user" for access and may have their own quotas'],
   staleCheckSeconds: [z.coerce.number().positive(), 'a positive number of seconds between checks for runs over their expected time'],
+  keepRuns: [z.coerce.number().int().min(0).max(1000), 'an integer from 0 to 1000: earlier runs of a job that keep their files (a template may set its own keepRuns)'],
+  retention: [jsonText(RetentionSettings), 'a JSON object {default?: {archiveAfter?, deleteAfter?}, roles?: {<role>: {...}}} of durations such as "30d" (see README, "Retention")'],
+  retentionSweepSeconds: [positiveInt, 'a positive integer of seconds between retention sweeps'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -224,6 +228,9 @@ export function defaults(): Record<SettingName, unknown> {
     uploadQuotaBytes: 1024 * 1024 * 1024,
     uploadTtlSeconds: 86_400,
     maxUploadParts: 20,
+    keepRuns: 5,
+    retention: {},
+    retentionSweepSeconds: 3600,
     logLevel: 'info',
     smtp: undefined,
     notify: {},

@@ -32,6 +32,12 @@ export const ERRORS = {
   JOB_NOT_FOUND: { status: 404, expose: true, retryable: false },
   TARGET_NOT_FOUND: { status: 404, expose: true, retryable: false },
   FILE_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  /** `?serial=N` names no run of the job. */
+  RUN_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  /** The run's files were removed (kept runs, retention) or disappeared: its record stays. */
+  RUN_FILES_GONE: { status: 410, expose: true, retryable: false },
+  /** An archived run's files can be read, not computed on (analysis). */
+  RUN_ARCHIVED: { status: 409, expose: true, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, expose: true, retryable: false },
   USER_EXISTS: { status: 409, expose: true, retryable: false },
   STALE_SERIAL: { status: 409, expose: true, retryable: false },

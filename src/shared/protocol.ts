@@ -34,8 +34,11 @@ import { ProgressSpec } from './template.js';
 
 export { AGENT_NODE, AGENT_ROOT } from './template.js';
 
-/** 3: placeholders filled by the supervisor (AGENT_NODE and AGENT_ROOT markers instead of `{node}` and `{{root}}`), runStatus for all runs, updates bounded in bytes. */
-export const PROTOCOL_VERSION = 3;
+/**
+ * 3: placeholders filled by the supervisor (AGENT_NODE and AGENT_ROOT markers instead of `{node}` and `{{root}}`), runStatus for all runs, updates bounded in bytes.
+ * 4: input files (io `write`, run op `inputs`), steps (run op `preprocess`/`postprocess`, `phase` updates, exit `step`), run folders and archives (io `archive`, `size`, `archive`/`legacy` fields), exit `cause`.
+ */
+export const PROTOCOL_VERSION = 4;
 /** The largest websocket message either side accepts. */
 export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
 /** The largest update message an agent makes (its JSON), well under MAX_WS_PAYLOAD. */
@@ -133,13 +136,25 @@ export const AnalysisOp = z.object({
 export const IoOp = z.object({
   kind: z.literal('io'),
   runDir: z.string().min(1),
-  action: z.enum(['list', 'read', 'stat', 'remove', 'write']),
+  /**
+   * list, read, stat: from the run's folder, or from its archive when the folder is gone;
+   * remove: the folder (and the archive); archive: packs the folder into the archive, then
+   * removes the folder; size: the bytes of the folder or of the archive (IoSizeResult);
+   * write: an input file's chunk, into `inputs/` only.
+   */
+  action: z.enum(['list', 'read', 'stat', 'remove', 'archive', 'size', 'write']),
   path: z.string().max(1024).default(''),
   offset: z.number().int().nonnegative().default(0),
   length: z.number().int().positive().max(MAX_WS_PAYLOAD / 2).default(256 * 1024),
-  /** For `write` (an input file's chunk, into `inputs/` only): the bytes at `offset`; offset 0 starts the file anew. */
+  /** For `write`: the bytes at `offset`; offset 0 starts the file anew. */
   dataBase64: z.string().max(Math.ceil(MAX_WRITE_CHUNK / 3) * 4).optional(),
+  /** The run's archive file (`<archive folder>/<jobId>/<serial>.tar.gz`), where it has one. */
+  archive: z.string().min(1).optional(),
+  /** A run of jobvisor ≤ 0.2 whose folder is the job's own: the later runs' folders in it (named by their serial) are not its files. */
+  legacy: z.boolean().optional(),
 }).strict();
+
+export type IoOp = z.infer<typeof IoOp>;
 
 export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp, AttachOp, AgentInfoOp, ShutdownOp]);
 export type Op = z.infer<typeof Op>;
@@ -229,6 +244,9 @@ export const IoReadResult = z.object({
   size: z.number().int(),
 }).strict();
 export const IoWriteResult = z.object({ size: z.number().int().nonnegative() }).strict();
+/** Where a run's files are and how many bytes they take: `folder`, `archive`, or `none` (gone). */
+export const IoSizeResult = z.object({ where: z.enum(['folder', 'archive', 'none']), bytes: z.number().int().nonnegative() }).strict();
+export type IoSizeResult = z.infer<typeof IoSizeResult>;
 export const RunStatusResult = z.object({ runs: z.array(AgentRun) }).strict();
 export const AnalysisResult = z.object({ data: z.unknown() }).strict();
 export const RunResult = z.object({ pid: z.number().int(), externalId: ExternalId.optional() }).strict();

@@ -109,6 +109,8 @@ export const TemplateFile = z.object({
   analysis: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/), AnalysisSpec).default({}),
   /** How long a run is expected to stay in each state; one over it is flagged stale (admins are told once). */
   expectedSeconds: z.object({ pending: z.number().positive(), running: z.number().positive(), finishing: z.number().positive() }).partial().strict().optional(),
+  /** Earlier runs of a job that keep their files (the site's `keepRuns` when absent). */
+  keepRuns: z.number().int().min(0).max(1000).optional(),
 }).strict();
 export type TemplateFile = z.infer<typeof TemplateFile>;
 
@@ -264,6 +266,7 @@ export function publicTemplate(t: Template, targets: string[], sizes: Size[]) {
     resources: t.resources,
     timeLimitSeconds: t.timeLimitSeconds,
     results: t.results,
+    keepRuns: t.keepRuns ?? null,
     analysis: Object.fromEntries(Object.entries(t.analysis).map(([k, a]) => [k, { description: a.description ?? '' }])),
   };
 }

@@ -80,6 +80,8 @@ export function freshRun(now: number) {
     phaseTimes: {},
     cause: null,
     stale: null,
+    files: 'kept' as const,
+    bytes: null,
   };
 }
 
@@ -138,13 +140,15 @@ export class ComputeJob {
       stale: isActive(r.status) ? r.stale : null,
       history: withHistory ? this.ctx.store.history(r.id) : [],
       inputs: r.inputs.map((i) => ({ name: i.name, fileName: i.fileName, size: i.size, sha256: i.sha256 })),
+      files: r.files ?? 'kept',
+      bytes: r.bytes,
     };
   }
 
   // ---- transitions -------------------------------------------------------------------
 
   /** Starts a new run (serial + 1, or the first one). The previous run, if any, goes into the history. */
-  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options' | 'notify' | 'callbackUrl'> & Partial<Pick<JobRow, 'inputs'>>, template: Template, isFirst: boolean): void {
+  startRun(next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options' | 'notify' | 'callbackUrl' | 'runDir' | 'ownerRole'> & Partial<Pick<JobRow, 'inputs'>>, template: Template, isFirst: boolean): void {
     if (!isFirst) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
     const previous = this.row;
     const now = this.ctx.now();

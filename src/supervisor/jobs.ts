@@ -13,7 +13,7 @@ import { isActive, SIZES, type Caller, type Size } from '../shared/types.js';
 import type { AgentManager, ManagedAgent } from './agents.js';
 import type { AgentHub } from './agentHub.js';
 import { ComputeJob, freshRun, type JobContext } from './computeJob.js';
-import type { JobRow, JobStore, RunInput } from './store.js';
+import type { JobRow, JobStore, RunFilesPatch, RunInput } from './store.js';
 import type { Targets } from './targets.js';
 import type { UploadService } from './uploads.js';
 import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
@@ -37,6 +37,10 @@ export interface JobServiceDeps {
   quotas: Record<'user' | 'admin', Quota> & Record<string, Quota | undefined>;
   /** A run's own `callbackUrl` must start with one of these. */
   callbackPrefixes?: readonly string[];
+  /** The folder of a new run (serial) of a job on a target, as its agent sees it. */
+  newRunDir(target: string, user: string, jobId: string, serial: number): string;
+  /** The site's number of earlier runs that keep their files (templates may set their own). */
+  keepRuns?: number;
   now?: () => number;
 }
 
@@ -56,7 +60,11 @@ export class JobService {
 
   templates(): PublicTemplate[] {
     const { targets } = this.deps;
-    return [...this.deps.templates.values()].map((t) => publicTemplate(t, targets.allowed(t).map((d) => d.info.name), targets.sizes(t)));
+    return [...this.deps.templates.values()].map((t) => ({ ...publicTemplate(t, targets.allowed(t).map((d) => d.info.name), targets.sizes(t)), keepRuns: t.keepRuns ?? this.deps.keepRuns ?? 5 }));
+  }
+
+  templateNamed(name: string): Template | undefined {
+    return this.deps.templates.get(name);
   }
 
   template(row: JobRow): Template {
@@ -83,14 +91,16 @@ export class JobService {
     }
     const jobKey = body.jobKey ?? template.name;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl };
+      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl, ownerRole: caller.role };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       this.checkQuotas(caller, existing);
+      const runDir = (id: string, serial: number) => this.deps.newRunDir(info.name, caller.username, id, serial);
       if (!existing) {
         const inputs = this.resolveInputs(caller, template, body.inputs);
-        const job = this.load({ ...this.firstRow(caller.username, jobKey), ...next, inputs });
+        const first = this.firstRow(caller.username, jobKey);
+        const job = this.load({ ...first, ...next, inputs, runDir: runDir(first.id, first.serial) });
         try {
-          job.startRun({ ...next, inputs }, template, true);
+          job.startRun({ ...next, inputs, runDir: runDir(first.id, first.serial) }, template, true);
         } catch (err) {
           this.jobs.delete(job.id); // never stored (disk full, database locked): no such job
           throw err;
@@ -102,8 +112,9 @@ export class JobService {
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
       const inputs = this.resolveInputs(caller, template, body.inputs);
-      job.startRun({ ...next, inputs }, template, false);
+      job.startRun({ ...next, inputs, runDir: runDir(job.id, job.row.serial + 1) }, template, false);
       this.claimInputs(job, inputs, job.row.serial);
+      this.onRunStarted(job, template);
       return job.view();
     });
   }
@@ -209,6 +220,39 @@ export class JobService {
   }
 
   // ---- agents ------------------------------------------------------------------------------
+
+  /** Hears each new run of an existing job (its earlier runs beyond those kept lose their files). */
+  onRunStarted: (job: ComputeJob, template: Template) => void = () => undefined;
+
+  /**
+   * Runs `fn` on a job under its job key's lock (no new run starts meanwhile); `fn` gets the
+   * job, loaded if it is not held, or undefined when it no longer exists.
+   */
+  withJob<T>(jobId: string, fn: (job: ComputeJob | undefined) => Promise<T>): Promise<T> {
+    const row = this.jobs.get(jobId)?.row ?? this.deps.store.getJob(jobId);
+    if (!row) return fn(undefined);
+    return this.exclusive(`${row.user}/${row.jobKey}`, () => fn(this.jobs.get(jobId) ?? this.loadById(jobId)));
+  }
+
+  /**
+   * Records what a run's files became (kept runs, retention): on the job's row for its current
+   * run (held in memory too), in its history for an earlier one. Call it under withJob.
+   */
+  setRunFiles(job: ComputeJob, serial: number, patch: RunFilesPatch): void {
+    if (serial === job.row.serial) {
+      if (isActive(job.row.status)) throw new JobvisorError('JOB_ACTIVE', `run ${serial} of job ${job.id} is active`);
+      const r = job.row;
+      const changes = patch.files !== (r.files ?? 'kept') || (patch.status !== undefined && patch.status !== r.status);
+      // Measuring alone (bytes) is not a change of the run: its updatedAt stays.
+      const next: JobRow = { ...r, files: patch.files, status: patch.status ?? r.status, bytes: patch.bytes === undefined ? r.bytes : patch.bytes, updatedAt: changes ? this.now() : r.updatedAt };
+      this.deps.store.saveJob(next);
+      job.row = next;
+    } else {
+      this.deps.store.saveRunFiles(job.id, serial, patch);
+    }
+    // An earlier run changed: the event carries the history this once, so views show it.
+    this.deps.emit({ type: 'job', user: job.row.user, job: job.view(serial !== job.row.serial) });
+  }
 
   /** Hears each agent's hello (after this service has reconciled the agent's runs). */
   onAgentHello: (agent: ManagedAgent, jobs: Iterable<ComputeJob>) => void = () => undefined;
@@ -320,7 +364,7 @@ export class JobService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private firstRow(user: string, jobKey: string): JobRow {
-    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, inputs: [], notify: null, callbackUrl: null, ...freshRun(this.now()) };
+    return { id: randomBytes(8).toString('hex'), user, jobKey, template: '', target: '', driver: '', size: 'sequential', serial: 1, parameters: {}, options: null, inputs: [], notify: null, callbackUrl: null, runDir: null, ownerRole: null, ...freshRun(this.now()) };
   }
 
   /** Forgets ended jobs kept in memory; the database has all of them. */

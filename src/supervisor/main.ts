@@ -15,7 +15,7 @@ import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret, privateDir, privateFile } from '../shared/secret.js';
 import { loadTemplates, type Template } from '../shared/template.js';
-import { SIZES, type Size } from '../shared/types.js';
+import { isActive, SIZES, type Size } from '../shared/types.js';
 import { BACKENDS, createDrivers, refuseRetiredEnvironment } from '../drivers/registry.js';
 import type { Backend, Driver } from '../drivers/driver.js';
 import { errorHandler, routeNotFound } from '../shared/httpErrors.js';
@@ -26,6 +26,7 @@ import { JobService } from './jobs.js';
 import { Logins } from './logins.js';
 import type { ReadDeps } from './reads.js';
 import { createSupervisorRouter } from './routes.js';
+import { addRunsRoutes } from './runsRoutes.js';
 import { RUN_END_GRACE_MS, RunWatch } from './runWatch.js';
 import { Slots } from './slots.js';
 import type { JobStore } from './store.js';
@@ -37,6 +38,9 @@ import { UploadService } from './uploads.js';
 import { Notifications } from './notify/notifications.js';
 import { addNotifyRoutes } from './notifyRoutes.js';
 import { StaleRuns } from './staleRuns.js';
+import { jobDir, newRunDir } from './runFiles.js';
+import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
+import { Retention } from './retention.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -82,6 +86,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     notifications.onEvent(e);
     events.emit(e);
     releaseInputs(uploads, e);
+    // A run that has just ended is measured (its agent is live) for disk use.
+    if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
   };
   const driverOf = (target: string): Driver => targets.require(target);
 
@@ -138,10 +144,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     restartGraceMs: config.restartGraceMs,
     quotas: config.quotas,
     callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
+    newRunDir: (target, user, jobId, serial) => newRunDir(driverOf(target), user, jobId, serial),
+    keepRuns: config.keepRuns,
     context: {
       onRunEnd: (row) => notifications.runEnded(row),
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
-      runDir: (row) => driverOf(row.target).runDir(row.user, row.id),
+      runDir: (row) => row.runDir ?? jobDir(driverOf(row.target), row.user, row.id),
       templatesDir: (row) => driverOf(row.target).templatesDir(),
       maxTimeSeconds: (row) => driverOf(row.target).maxTimeSeconds(row.size),
       agentWaitMs: config.agentStartTimeoutMs,
@@ -153,7 +161,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       },
     },
   });
-  const runDir: ReadDeps['runDir'] = (job) => driverOf(job.row.target).runDir(job.row.user, job.row.id);
+  const runDir: ReadDeps['runDir'] = (job) => job.row.runDir ?? jobDir(driverOf(job.row.target), job.row.user, job.row.id);
   const analysisPlaces = new Map<string, Slots>();
   const analysisSlots: ReadDeps['analysisSlots'] = (job, role) => {
     const r = job.row;
@@ -162,7 +170,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (!s) analysisPlaces.set(key, (s = new Slots(`analyses ${key}`, quotaOf(config.quotas, role).analyses)));
     return s;
   };
-  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots };
+  const reads: ReadDeps = { agents, hub, jobs, runDir, templatesDir: (job) => driverOf(job.row.target).templatesDir(), opTimeoutMs: config.agentStartTimeoutMs + 10_000, analysisSlots, targets, store };
+  const kept: KeptRunsDeps = { agents, hub, jobs, store, targets, log, keepRuns: config.keepRuns, opTimeoutMs: reads.opTimeoutMs };
+  jobs.onRunStarted = (job, template) => {
+    pruneEarlierRuns(kept, job.id, keepRunsOf(kept, template)).catch((err: unknown) => log.warn({ jobId: job.id, err: (err as Error).message }, 'earlier runs beyond those kept could not be removed (tried again at the next run)'));
+  };
+  const retention = new Retention({ agents, hub, jobs, store, targets, log, settings: config.retention, sweepSeconds: config.retentionSweepSeconds, opTimeoutMs: reads.opTimeoutMs });
   const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
   jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
 
@@ -181,6 +194,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     uploads: { service: uploads, template: (name) => deps.templates.get(name) },
   });
   addNotifyRoutes(router, { store });
+  addRunsRoutes(router, { retention, store });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -222,10 +236,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     async recover() {
       await jobs.recover();
       notifications.start();
+      retention.start();
     },
     async close(drain) {
       clearInterval(prune);
       clearInterval(uploadSweep);
+      await retention.close();
       watch.close();
       stale.close();
       await notifications.close();

@@ -15,7 +15,7 @@ function requireAdminCaller(ctx: Context, what: string): void {
   if (ctx.get(CALLER_ROLE_HEADER) !== 'admin') throw new JobvisorError('FORBIDDEN', `only admins see ${what}`);
 }
 
-export function addNotifyRoutes(router: Router, deps: { store: Pick<JobStore, 'deliveries' | 'endedRuns'>; now?: () => number }): void {
+export function addNotifyRoutes(router: Router, deps: { store: Pick<JobStore, 'deliveries' | 'endedRunTimes'>; now?: () => number }): void {
   router.get('/admin/deliveries', (ctx) => {
     requireAdminCaller(ctx, 'callback deliveries');
     const q = parseInput(DeliveriesQuery, ctx.query, 'query');
@@ -27,7 +27,7 @@ export function addNotifyRoutes(router: Router, deps: { store: Pick<JobStore, 'd
     const until = q.until ?? (deps.now ?? Date.now)() + 1;
     const since = q.since ?? until - WEEK_MS;
     if (since >= until) throw new JobvisorError('INVALID_INPUT', `since (${since}) must be before until (${until})`);
-    ctx.body = { since, until, lifetimes: lifetimes(deps.store.endedRuns(since, until)) };
+    ctx.body = { since, until, lifetimes: lifetimes(deps.store.endedRunTimes(since, until)) };
   });
 }
 

@@ -5,13 +5,16 @@
 import { Readable } from 'node:stream';
 import type { LogChunk } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
-import { AnalysisResult, IoListResult, IoReadResult, RUN_LOG, type FileEntry, type Op } from '../shared/protocol.js';
+import { AnalysisResult, IoListResult, IoReadResult, RUN_LOG, type FileEntry } from '../shared/protocol.js';
 import type { Caller } from '../shared/types.js';
 import type { ComputeJob } from './computeJob.js';
 import type { JobService } from './jobs.js';
 import { sendOp, type OpContext } from './opLoop.js';
 import type { Slots } from './slots.js';
 import { buildAnalysisOp } from './runOp.js';
+import { ioAt, placeOf, removeAllJobFiles, type RunPlace, type RunRef } from './runFiles.js';
+import type { JobStore } from './store.js';
+import type { Targets } from './targets.js';
 
 const CHUNK = 256 * 1024;
 
@@ -22,22 +25,45 @@ export interface ReadDeps extends OpContext {
   opTimeoutMs: number;
   /** The analysis places of the agent that runs a job's analyses, for a caller of that role. */
   analysisSlots(job: ComputeJob, role: Caller['role']): Slots;
+  targets: Targets;
+  store: JobStore;
 }
 
-function checkSerial(job: ComputeJob, serial: number | undefined): void {
-  if (serial !== undefined && serial !== job.row.serial) {
-    throw new JobvisorError('STALE_SERIAL', `run ${serial} is not the current run (${job.row.serial})`);
+/** The run a read names: the current one (no serial, or its serial), or an earlier one; RUN_NOT_FOUND for any other serial. */
+export interface ReadRun {
+  ref: RunRef;
+  current: boolean;
+  sent: boolean;
+  parameters: Record<string, unknown>;
+}
+
+export function runOf(deps: ReadDeps, job: ComputeJob, serial: number | undefined): ReadRun {
+  const r = job.row;
+  if (serial === undefined || serial === r.serial) {
+    return { ref: { jobId: r.id, user: r.user, serial: r.serial, target: r.target, size: r.size, runDir: r.runDir, files: r.files, status: r.status }, current: true, sent: r.sent, parameters: r.parameters };
   }
+  const run = deps.store.getRun(r.id, serial);
+  if (!run) throw new JobvisorError('RUN_NOT_FOUND', `job ${r.id} has no run ${serial} (its runs: ${r.serial} and its history)`, { serial });
+  return { ref: { ...run }, current: false, sent: true, parameters: run.parameters };
 }
 
-function io(deps: ReadDeps, job: ComputeJob, op: Omit<Extract<Op, { kind: 'io' }>, 'kind' | 'runDir'>): Promise<unknown> {
-  const target = { target: job.row.target, user: job.row.user, size: job.row.size };
-  return sendOp(deps, target, { kind: 'io', runDir: deps.runDir(job), ...op }, AbortSignal.timeout(deps.opTimeoutMs));
+/** The place of a run's files, or RUN_FILES_GONE when they were removed. */
+function placeFor(deps: ReadDeps, run: ReadRun): RunPlace {
+  const files = run.ref.files ?? 'kept';
+  if (files === 'purged' || files === 'missing') {
+    throw new JobvisorError('RUN_FILES_GONE', `the files of run ${run.ref.serial} are ${files === 'purged' ? 'deleted (kept runs or retention policy)' : 'gone (missing)'}; its record stays`, { serial: run.ref.serial, files });
+  }
+  return placeOf(deps.targets, run.ref);
 }
 
-/** Removes the job's run directory on its target (through its agent): the job is being deleted. */
+function io(deps: ReadDeps, run: ReadRun, op: { action: 'list' | 'read' | 'stat'; path?: string; offset?: number; length?: number }): Promise<unknown> {
+  return ioAt(deps, placeFor(deps, run), op);
+}
+
+/** Removes every run folder and archive of the job on its targets (through their agents): the job is being deleted. */
 export async function removeJobFiles(deps: ReadDeps, job: ComputeJob): Promise<void> {
-  await io(deps, job, { action: 'remove', path: '', offset: 0, length: 1 });
+  const r = job.row;
+  await removeAllJobFiles(deps, { id: r.id, user: r.user }, [{ target: r.target, size: r.size }, ...deps.store.history(r.id)]);
 }
 
 /** Bytes that end inside a UTF-8 sequence are left for the next read. */
@@ -56,19 +82,19 @@ function completeUtf8(buf: Buffer): number {
 
 export async function readLog(deps: ReadDeps, caller: Caller, jobId: string, q: { offset: number; limit: number; serial?: number }): Promise<LogChunk> {
   const job = deps.jobs.visible(caller, jobId);
-  checkSerial(job, q.serial);
-  const empty: LogChunk = { serial: job.row.serial, offset: q.offset, nextOffset: q.offset, size: 0, text: '' };
-  if (!job.row.sent) return empty;
+  const run = runOf(deps, job, q.serial);
+  const empty: LogChunk = { serial: run.ref.serial, offset: q.offset, nextOffset: q.offset, size: 0, text: '' };
+  if (!run.sent) return empty;
   let r;
   try {
-    r = IoReadResult.parse(await io(deps, job, { action: 'read', path: RUN_LOG, offset: q.offset, length: q.limit }));
+    r = IoReadResult.parse(await io(deps, run, { action: 'read', path: RUN_LOG, offset: q.offset, length: q.limit }));
   } catch (err) {
     if (err instanceof JobvisorError && err.code === 'FILE_NOT_FOUND') return empty;
     throw err;
   }
   const buf = Buffer.from(r.dataBase64, 'base64');
   const usable = completeUtf8(buf);
-  return { serial: job.row.serial, offset: q.offset, nextOffset: q.offset + usable, size: r.size, text: buf.subarray(0, usable).toString('utf8') };
+  return { serial: run.ref.serial, offset: q.offset, nextOffset: q.offset + usable, size: r.size, text: buf.subarray(0, usable).toString('utf8') };
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -79,20 +105,24 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-export async function listFiles(deps: ReadDeps, caller: Caller, jobId: string) {
+export async function listFiles(deps: ReadDeps, caller: Caller, jobId: string, serial?: number) {
   const job = deps.jobs.visible(caller, jobId);
-  const results = deps.jobs.template(job.row).results.map(globToRegExp);
-  if (!job.row.sent) return { serial: job.row.serial, files: [], truncated: false };
-  const r = IoListResult.parse(await io(deps, job, { action: 'list', path: '', offset: 0, length: 1 }));
+  const run = runOf(deps, job, serial);
+  const template = deps.jobs.templateNamed(run.current ? job.row.template : (deps.store.getRun(job.id, run.ref.serial)?.template ?? job.row.template));
+  const results = (template?.results ?? []).map(globToRegExp);
+  const files0 = run.ref.files ?? 'kept';
+  if (!run.sent) return { serial: run.ref.serial, files: [], truncated: false, archived: false };
+  const r = IoListResult.parse(await io(deps, run, { action: 'list' }));
   const files = r.files.map((f: FileEntry) => ({ ...f, result: results.some((re) => re.test(f.path)) }));
-  return { serial: job.row.serial, files, truncated: r.truncated };
+  return { serial: run.ref.serial, files, truncated: r.truncated, archived: files0 === 'archived' };
 }
 
 /** A file of the run as a stream, read from the agent chunk by chunk. */
-export async function readFile(deps: ReadDeps, caller: Caller, jobId: string, path: string): Promise<{ size: number; stream: Readable }> {
+export async function readFile(deps: ReadDeps, caller: Caller, jobId: string, path: string, serial?: number): Promise<{ size: number; stream: Readable }> {
   const job = deps.jobs.visible(caller, jobId);
-  if (!job.row.sent) throw new JobvisorError('FILE_NOT_FOUND', `no file ${path} (the run has not started)`);
-  const first = IoReadResult.parse(await io(deps, job, { action: 'read', path, offset: 0, length: CHUNK }));
+  const run = runOf(deps, job, serial);
+  if (!run.sent) throw new JobvisorError('FILE_NOT_FOUND', `no file ${path} (the run has not started)`);
+  const first = IoReadResult.parse(await io(deps, run, { action: 'read', path, offset: 0, length: CHUNK }));
   const size = first.size;
   async function* chunks() {
     let data = Buffer.from(first.dataBase64, 'base64');
@@ -101,7 +131,7 @@ export async function readFile(deps: ReadDeps, caller: Caller, jobId: string, pa
       yield data;
       offset += data.length;
       if (offset >= size) return;
-      const next = IoReadResult.parse(await io(deps, job, { action: 'read', path, offset, length: CHUNK }));
+      const next = IoReadResult.parse(await io(deps, run, { action: 'read', path, offset, length: CHUNK }));
       data = Buffer.from(next.dataBase64, 'base64');
     }
   }
@@ -110,15 +140,19 @@ export async function readFile(deps: ReadDeps, caller: Caller, jobId: string, pa
 
 export async function analysis(deps: ReadDeps, caller: Caller, jobId: string, body: { frame: string; index: number; serial?: number }) {
   const job = deps.jobs.visible(caller, jobId);
-  checkSerial(job, body.serial);
+  const run = runOf(deps, job, body.serial);
   const template = deps.jobs.template(job.row);
-  const op = buildAnalysisOp(job.row, template, body.frame, body.index, deps.runDir(job), deps.templatesDir(job));
+  const place = run.current ? undefined : placeFor(deps, run);
+  const row = run.current ? job.row : { ...job.row, serial: run.ref.serial, parameters: run.parameters, target: run.ref.target, size: run.ref.size };
+  const op = buildAnalysisOp(row, template, body.frame, body.index, place?.runDir ?? deps.runDir(job), deps.templatesDir(job));
   if (!op) {
     const known = Object.keys(template.analysis);
     throw new JobvisorError('UNKNOWN_FRAME', `template ${template.name} has no frame "${body.frame}"${known.length ? `; known: ${known.join(', ')}` : ''}`);
   }
-  if (!job.row.sent) throw new JobvisorError('ANALYSIS_FAILED', 'the run has not started yet');
-  const target = { target: job.row.target, user: job.row.user, size: job.row.size };
+  if (!run.sent) throw new JobvisorError('ANALYSIS_FAILED', 'the run has not started yet');
+  if ((run.ref.files ?? 'kept') === 'archived') throw new JobvisorError('RUN_ARCHIVED', `run ${run.ref.serial} is archived: its files can be listed and downloaded, not analysed`);
+  if (run.current) placeFor(deps, run);
+  const target = { target: row.target, user: row.user, size: row.size };
   const timeout = AbortSignal.timeout(op.timeLimitSeconds * 1000 + deps.opTimeoutMs);
   // At most so many analysis processes at once per agent; more wait for a place, within their own deadline.
   const places = deps.analysisSlots(job, caller.username === job.row.user ? caller.role : 'user');
@@ -127,7 +161,7 @@ export async function analysis(deps: ReadDeps, caller: Caller, jobId: string, bo
   });
   try {
     const r = AnalysisResult.parse(await sendOp(deps, target, op, timeout));
-    return { serial: job.row.serial, frame: body.frame, index: body.index, data: r.data };
+    return { serial: run.ref.serial, frame: body.frame, index: body.index, data: r.data };
   } finally {
     release();
   }

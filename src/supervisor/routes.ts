@@ -17,6 +17,7 @@ import {
   LogQuery,
   RunBody,
   RunPath,
+  SerialQuery,
 } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import { Name, Role, type Caller } from '../shared/types.js';
@@ -123,12 +124,12 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
     ctx.body = await readLog(reads, caller(ctx), jobId(ctx), parseInput(LogQuery, ctx.query, 'query'));
   });
   router.get('/jobs/:jobId/files', async (ctx) => {
-    ctx.body = await listFiles(reads, caller(ctx), jobId(ctx));
+    ctx.body = await listFiles(reads, caller(ctx), jobId(ctx), parseInput(SerialQuery, ctx.query, 'query').serial);
   });
   router.get('/jobs/:jobId/files/{*path}', async (ctx) => {
     const p = RunPath.safeParse(ctx.params.path);
     if (!p.success) throw new JobvisorError('PATH_OUTSIDE_RUN_DIR', 'the path must be inside the run directory');
-    const file = await readFile(reads, caller(ctx), jobId(ctx), p.data);
+    const file = await readFile(reads, caller(ctx), jobId(ctx), p.data, parseInput(SerialQuery, ctx.query, 'query').serial);
     ctx.set('content-type', CONTENT_TYPES[path.extname(p.data).toLowerCase()] ?? 'application/octet-stream');
     ctx.set('content-length', String(file.size));
     ctx.attachment(path.basename(p.data));

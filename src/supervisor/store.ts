@@ -5,6 +5,7 @@
  */
 import type { PhaseTimes, RunOptions, RunSummary, StaleFlag } from '../shared/api.js';
 import type { Phase, RunCause } from '../shared/protocol.js';
+import type { RunFiles } from '../shared/retention.js';
 import type { DeliveryStore } from './store/deliveries.js';
 import type { Size, Status } from '../shared/types.js';
 
@@ -69,6 +70,14 @@ export interface JobRow {
   callbackUrl: string | null;
   /** The run is over its template's expected time in its state (set by the stale check). */
   stale: StaleFlag | null;
+  /** The run's folder as its agent sees it; null for a run of jobvisor ≤ 0.2 (the job's own folder). */
+  runDir: string | null;
+  /** What the run's files are now (null: kept, as in rows of earlier versions). */
+  files: RunFiles | null;
+  /** Bytes the run's files (or archive) took when last measured; null before. */
+  bytes: number | null;
+  /** The role the owner had when the run was requested (its retention policy); null before. */
+  ownerRole: string | null;
 }
 
 /** E-mail the run's user when it ends: always, or only when it ran longer than notify.longRunSeconds. */
@@ -86,6 +95,42 @@ export interface EndedRunTimes {
   endedAt: number;
   /** When its postprocess began (the `finishing` phase), if it had one. */
   finishingAt?: number | null;
+}
+
+/** One run of a job (the current one or an earlier one), as the retention sweep and `?serial=N` reads see it. */
+export interface RunRecord {
+  jobId: string;
+  user: string;
+  serial: number;
+  current: boolean;
+  status: Status;
+  template: string;
+  target: string;
+  size: Size;
+  parameters: Record<string, unknown>;
+  startedAt: number | null;
+  endedAt: number | null;
+  runDir: string | null;
+  files: RunFiles | null;
+  bytes: number | null;
+  ownerRole: string | null;
+}
+
+/** What a run's files became: a status (purged, missing), where they are, their size. */
+export interface RunFilesPatch {
+  files: RunFiles;
+  status?: Status;
+  bytes?: number | null;
+}
+
+/** Disk use of one user on one target. */
+export interface UsageRow {
+  user: string;
+  target: string;
+  runs: number;
+  bytes: number;
+  archivedBytes: number;
+  archivedRuns: number;
 }
 
 export interface AgentRow {
@@ -133,12 +178,20 @@ export interface JobStore {
   countJobs(user: string): number;
   activeJobs(): JobRow[];
   history(jobId: string): RunSummary[];
+  /** An earlier run of a job (in its history). */
+  getRun(jobId: string, serial: number): RunRecord | undefined;
+  /** Every run (current and earlier) that has ended and whose files are kept or archived. */
+  endedRuns(): RunRecord[];
+  /** Records what an earlier run's files became (the current run's are saved with its row). */
+  saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void;
+  /** Disk use per user and target, as last measured (of one user, or of all). */
+  usage(user?: string): UsageRow[];
   saveAgent(agent: AgentRow): void;
   getAgent(id: string): AgentRow | undefined;
   listAgentIds(): string[];
   deleteAgent(id: string): void;
   /** Every run (current and earlier) that ended in [since, until). */
-  endedRuns(since: number, until: number): EndedRunTimes[];
+  endedRunTimes(since: number, until: number): EndedRunTimes[];
   /** Removes a job and its earlier runs for good. */
   deleteJob(id: string): void;
   /**

@@ -152,9 +152,9 @@ export function schedulerContract(c: SchedulerCase): void {
         ['agent folder', execFileSync('bash', ['-c', `cat ${home}/agent-${target}.log ${home}/*.sha256 ${home}/agent-${target}.pid`], { encoding: 'latin1' })],
       ];
       for (const [where, text] of places) expect([where, text.includes(cluster.password)]).toEqual([where, false]);
-      const jobs = (await admin.get('/api/jobs')).body.jobs as { jobId: string; template: string; externalId: string | null }[];
+      const jobs = (await admin.get('/api/jobs')).body.jobs as { jobId: string; template: string; serial: number; externalId: string | null }[];
       const heat = jobs.find((j) => j.template === 'heat1d')!;
-      expect(readFileSync(`${home}/runs/${heat.jobId}/external-id`, 'utf8').trim()).toBe(heat.externalId);
+      expect(readFileSync(`${home}/runs/${heat.jobId}/${heat.serial}/external-id`, 'utf8').trim()).toBe(heat.externalId);
     });
 
     it('ends a failing run as error with its message and the scheduler\'s exit code; the scheduler\'s refusals reach the user verbatim', async () => {

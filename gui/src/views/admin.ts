@@ -5,6 +5,7 @@
  * address (#/admin?user=alice&status=running), so a reload or a shared link keeps them.
  */
 import { api, ApiError } from '../api.js';
+import { usageTable } from '../runsView.js';
 import { cancelRun } from '../actions.js';
 import { h, replaceChildren, setText, uid } from '../dom.js';
 import { agoCell, formatDateTime, sizeText } from '../format.js';
@@ -313,6 +314,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
     lifetimesSection(d),
     deliveriesSection(d),
+    h('section', { class: 'card', 'aria-labelledby': 'usage-title' }, h('h2', { id: 'usage-title' }, 'Disk use per user'), usageTable()),
   );
 
   refreshFilterOptions();

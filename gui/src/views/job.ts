@@ -30,6 +30,7 @@ import { describeError, notify, notifyError } from '../notify.js';
 import { ResultPlots } from '../resultPlots.js';
 import { jobHref, navigate } from '../router.js';
 import { RunForm } from '../runForm.js';
+import { earlierRunPanel, filesText, replacesText } from '../runsView.js';
 import { openTargetLogin } from '../targetLogin.js';
 import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js';
 import { isActive, type FileEntry, type JobView, type RunRequest, type Template } from '../types.js';
@@ -117,7 +118,7 @@ export function jobView(ctx: ViewContext, jobId: string): View {
       if (e.job.jobId !== jobId || !page) return;
       const shown = page.current;
       if (e.job.serial > shown.serial) void load(); // a new run: fetch its history too
-      else if (e.job.serial === shown.serial) page.apply(e.job, false);
+      else if (e.job.serial === shown.serial) page.apply(e.job, e.job.history.length > 0); // with a history when an earlier run's files changed
     }),
   );
   d.add(
@@ -161,6 +162,8 @@ class JobPage {
   private readonly files = h('div', { class: 'files' }, h('p', { class: 'muted' }, 'Loading the files…'));
   private readonly params = h('div', { class: 'params-view' });
   private readonly history = h('div', { class: 'history' });
+  /** An earlier run's files and log, when the user opened them. */
+  private readonly earlier = h('div', { class: 'earlier' });
   private filesTimer: ReturnType<typeof setTimeout> | undefined;
   private filesSeq = 0;
 
@@ -388,7 +391,7 @@ class JobPage {
           h(
             'thead',
             null,
-            h('tr', null, ['Run', 'Status', 'Template', 'Target', 'Size', 'Queued', 'Ran for', 'Outcome'].map((t) => h('th', { scope: 'col' }, t))),
+            h('tr', null, ['Run', 'Status', 'Template', 'Target', 'Size', 'Queued', 'Ran for', 'Outcome', 'Files'].map((t) => h('th', { scope: 'col' }, t))),
           ),
           h(
             'tbody',
@@ -405,12 +408,21 @@ class JobPage {
                 h('td', null, formatDateTime(r.queuedAt)),
                 h('td', { class: 'num' }, i === 0 ? elapsedCell(r.startedAt, r.endedAt) : r.startedAt ? elapsedCell(r.startedAt, r.endedAt ?? r.startedAt) : '—'),
                 h('td', { class: 'outcome' }, r.reason ? h('pre', { class: 'reason small' }, r.reason) : i === 0 && isActive(r.status) ? 'in progress' : r.status === 'completed' ? 'completed' : '—'),
+                h(
+                  'td',
+                  { class: 'run-files' },
+                  filesText(r),
+                  i > 0 && (r.files === 'kept' || r.files === 'archived')
+                    ? [' ', h('button', { type: 'button', class: 'small', 'data-testid': 'earlier-run-open', onclick: () => replaceChildren(this.earlier, earlierRunPanel(job.jobId, r.serial, () => replaceChildren(this.earlier))) }, 'Files and log')]
+                    : null,
+                ),
               ),
             ),
           ),
         ),
       ),
       job.history.length === 0 ? h('p', { class: 'muted' }, 'This is the first run of this job.') : null,
+      this.earlier,
     );
   }
 
@@ -500,10 +512,12 @@ class JobPage {
     }
     const job = this.job;
     const targets = await loadTargets();
+    const keepRuns = this.templates.find((t) => t.name === job.template)?.keepRuns;
     const form = new RunForm({
       templates: this.templates,
       targets,
       initial: { template: job.template, parameters: job.parameters, target: job.target, size: job.size, options: job.options, jobKey: job.jobKey },
+      ...(keepRuns !== undefined ? { replaces: { jobKey: job.jobKey, text: replacesText(job, keepRuns) } } : {}),
       submitLabel: isActive(job.status) ? 'Cancel the current run and run this' : 'Run',
       onCancel: () => this.closeForm(),
       onRan: (j) => {

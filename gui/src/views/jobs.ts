@@ -4,6 +4,7 @@
  */
 import { emailSettingsSection } from './emailSettings.js';
 import { api } from '../api.js';
+import { myUsageLine } from '../runsView.js';
 import { cancelRun } from '../actions.js';
 import { h, replaceChildren } from '../dom.js';
 import { JobTable } from '../jobTable.js';
@@ -47,7 +48,7 @@ export function jobsView(ctx: ViewContext): View {
           },
           'New run ↓',
         ),
-      ), tableStatus, table.el),
+      ), tableStatus, myUsageLine(), table.el),
     h('section', { class: 'card', 'aria-labelledby': 'new-run-title' }, h('h2', { id: 'new-run-title' }, 'New run'), formBox),
     emailSettingsSection(d),
   );

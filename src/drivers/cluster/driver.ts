@@ -144,6 +144,7 @@ export function createClusterDriver<S extends ClusterSettings, O>(o: ClusterDriv
     pools: (size) => new Map([['cluster', sizes[size].slots]]),
     maxTimeSeconds: (size) => sizes[size].maxTimeSeconds,
     runDir: (_user, jobId) => `${ROOT}/runs/${jobId}`,
+    archiveDir: (_user, jobId) => `${ROOT}/archive/${jobId}`,
     templatesDir: () => `${ROOT}/templates`,
 
     checkRun(run) {

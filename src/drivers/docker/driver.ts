@@ -184,6 +184,8 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
     pools: (size) => new Map(engines.map((e) => [e.name, e.config.slots?.[size] ?? 0])),
     maxTimeSeconds: (size) => o.sizes[size].maxTimeSeconds,
     runDir: (_user, jobId) => `${IN_CONTAINER.runs}/${jobId}`,
+    // Inside the user's runs folder (the only one the container mounts); no job id starts with a dot.
+    archiveDir: (_user, jobId) => `${IN_CONTAINER.runs}/.archive/${jobId}`,
     templatesDir: () => IN_CONTAINER.templates,
 
     checkRun({ template, size, options }) {

@@ -171,6 +171,8 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
     pools: (size) => new Map([['local', opts.sizes[size].slots]]),
     maxTimeSeconds: (size) => opts.sizes[size].maxTimeSeconds,
     runDir: (user, jobId) => path.join(opts.runsDir, user, jobId),
+    // Beside the runs folder; with runAs in the user's own runs folder (the OS user may write nowhere else).
+    archiveDir: (user, jobId) => (opts.runAs ? path.join(opts.runsDir, user, '.archive', jobId) : path.join(path.dirname(opts.runsDir), 'archive', user, jobId)),
     templatesDir: () => opts.templatesDir,
     checkRun: (run) => refuseOptions(info, run.options),
 

@@ -5,13 +5,15 @@
  */
 import Database from 'better-sqlite3';
 import type { RunOptions, RunSummary } from '../../shared/api.js';
+import type { RunFiles } from '../../shared/retention.js';
 import type { Size, Status } from '../../shared/types.js';
 import type { StaleFlag } from '../../shared/api.js';
 import type { Phase, RunCause } from '../../shared/protocol.js';
-import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunInput, RunNotify, SchedulerState } from '../store.js';
+import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunFilesPatch, RunInput, RunNotify, RunRecord, SchedulerState, UsageRow } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import { SqliteDeliveries } from './deliveries.js';
+import { addRunColumns, CURRENT_RUNS, EARLIER_RUNS, toRun, USAGE, type RawRun } from './runColumns.js';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -114,6 +116,10 @@ interface RawJob {
   notify: string | null;
   callback_url: string | null;
   stale: string | null;
+  run_dir: string | null;
+  files: RunFiles | null;
+  bytes: number | null;
+  owner_role: string | null;
 }
 
 /** Columns added after schema 2 (notifications, callbacks, stale runs): added to a database that lacks them. */
@@ -181,6 +187,10 @@ function toJob(r: RawJob): JobRow {
     notify: json<RunNotify>(r.notify ?? null),
     callbackUrl: r.callback_url ?? null,
     stale: json<StaleFlag>(r.stale ?? null),
+    runDir: r.run_dir,
+    files: r.files,
+    bytes: r.bytes,
+    ownerRole: r.owner_role,
   };
 }
 
@@ -218,6 +228,10 @@ export function fromJob(j: JobRow): RawJob {
     notify: j.notify ? JSON.stringify(j.notify) : null,
     callback_url: j.callbackUrl ?? null,
     stale: j.stale ? JSON.stringify(j.stale) : null,
+    run_dir: j.runDir ?? null,
+    files: j.files ?? null,
+    bytes: j.bytes ?? null,
+    owner_role: j.ownerRole ?? null,
   };
 }
 
@@ -228,8 +242,9 @@ const upsertSql = (table: string) => {
   const sets = JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ');
   return `INSERT INTO ${table} (${cols}) VALUES (${vals}) ON CONFLICT (id) DO UPDATE SET ${sets}`;
 };
-export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, phase_times, cause)
-  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @phase_times, @cause)`;
+export const INSERT_RUN = `INSERT OR REPLACE INTO job_runs (job_id, serial, status, template, target, size, parameters, reason, queued_at, started_at, ended_at, phase_times, cause, run_dir, files, bytes, owner_role)
+  VALUES (@id, @serial, @status, @template, @target, @size, @parameters, @reason, @queued_at, @started_at, @ended_at, @phase_times, @cause, @run_dir, @files, @bytes, @owner_role)`;
+
 export const INSERT_AGENT = `INSERT OR REPLACE INTO agents (id, token_hash, user, target, size, driver, host, pid, last_seq, started_at)
   VALUES (@id, @tokenHash, @user, @target, @size, @driver, @host, @pid, @lastSeq, @startedAt)`;
 
@@ -256,6 +271,7 @@ export class SqliteJobStore implements JobStore {
     addColumnIfMissing(this.db, 'jobs', 'inputs', 'TEXT');
     addMissingColumns(this.db, ADDED_COLUMNS);
     this.deliveries = new SqliteDeliveries(this.db);
+    addRunColumns(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -269,11 +285,17 @@ export class SqliteJobStore implements JobStore {
       countUser: prepare('SELECT count(*) AS n FROM jobs WHERE user = ?'),
       active: prepare("SELECT * FROM jobs WHERE status IN ('pending', 'running')"),
       history: prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY serial DESC'),
+      getRun: prepare(`${EARLIER_RUNS} WHERE r.job_id = ? AND r.serial = ?`),
+      endedRuns: prepare(
+        `SELECT * FROM (${EARLIER_RUNS} UNION ALL ${CURRENT_RUNS}) WHERE status NOT IN ('pending', 'running', 'purged', 'missing') AND coalesce(files, 'kept') IN ('kept', 'archived') ORDER BY job_id, serial`,
+      ),
+      saveRunFiles: prepare('UPDATE job_runs SET files = @files, status = coalesce(@status, status), bytes = CASE WHEN @setBytes = 1 THEN @bytes ELSE bytes END WHERE job_id = @jobId AND serial = @serial'),
+      usage: prepare(USAGE),
       saveAgent: prepare(INSERT_AGENT),
       getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
       agentIds: prepare('SELECT id FROM agents'),
       deleteAgent: prepare('DELETE FROM agents WHERE id = ?'),
-      endedRuns: prepare(`SELECT template, target, queued_at, started_at, ended_at, phase_times FROM jobs WHERE ended_at >= @since AND ended_at < @until
+      endedRunTimes: prepare(`SELECT template, target, queued_at, started_at, ended_at, phase_times FROM jobs WHERE ended_at >= @since AND ended_at < @until
         UNION ALL SELECT template, target, queued_at, started_at, ended_at, phase_times FROM job_runs WHERE ended_at >= @since AND ended_at < @until`),
       deleteRuns: prepare('DELETE FROM job_runs WHERE job_id = ?'),
       deleteJob: prepare('DELETE FROM jobs WHERE id = ?'),
@@ -359,12 +381,31 @@ export class SqliteJobStore implements JobStore {
       endedAt: r.ended_at,
       phaseTimes: phaseTimesOf(r.phase_times),
       cause: r.cause ?? null,
+      files: r.files ?? 'kept',
+      bytes: r.bytes,
     }));
   }
 
-  endedRuns(since: number, until: number): EndedRunTimes[] {
-    const rows = this.statements.endedRuns.all({ since, until }) as { template: string; target: string; queued_at: number; started_at: number | null; ended_at: number; phase_times: string | null }[];
+  endedRunTimes(since: number, until: number): EndedRunTimes[] {
+    const rows = this.statements.endedRunTimes.all({ since, until }) as { template: string; target: string; queued_at: number; started_at: number | null; ended_at: number; phase_times: string | null }[];
     return rows.map((r) => ({ template: r.template, target: r.target, queuedAt: r.queued_at, startedAt: r.started_at, endedAt: r.ended_at, finishingAt: phaseTimesOf(r.phase_times).finishing ?? null }));
+  }
+
+  getRun(jobId: string, serial: number): RunRecord | undefined {
+    const r = this.statements.getRun.get(jobId, serial) as RawRun | undefined;
+    return r && toRun(r);
+  }
+
+  endedRuns(): RunRecord[] {
+    return (this.statements.endedRuns.all() as RawRun[]).map(toRun);
+  }
+
+  saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void {
+    this.statements.saveRunFiles.run({ jobId, serial, files: patch.files, status: patch.status ?? null, setBytes: patch.bytes === undefined ? 0 : 1, bytes: patch.bytes ?? null });
+  }
+
+  usage(user?: string): UsageRow[] {
+    return this.statements.usage.all({ user: user ?? null }) as UsageRow[];
   }
 
   saveAgent(a: AgentRow): void {
