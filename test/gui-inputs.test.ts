@@ -84,7 +84,7 @@ describe('input files in the web GUI (Chromium)', () => {
     expect(await p.getByTestId('upload-status-data').textContent()).toMatch(/^Uploaded frames\.bin \(1\.5 MiB\)$/);
     const jobId = (await row.getAttribute('data-job-id')) ?? '';
     await p.locator(`tr.job-row[data-job-id="${jobId}"][data-status="completed"]`).waitFor({ timeout: 60_000 });
-    const out = JSON.parse(readFileSync(path.join(jv.dataDir, 'runs', 'alice', jobId, 'result.json'), 'utf8'));
+    const out = JSON.parse(readFileSync(path.join(jv.dataDir, 'runs', 'alice', jobId, '1', 'result.json'), 'utf8'));
     expect(out).toMatchObject({ lines: 4, inputs: ['frames.bin', 'protein.pdb'], data: { bytes: 1.5 * MiB } });
     await screenshot(p, 'inputs-2-completed');
     expect(t.errors).toEqual([]);

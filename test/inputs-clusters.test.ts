@@ -61,16 +61,16 @@ describe('input files on Docker and cluster targets', () => {
   }
 
   it('stages input files into a Docker container’s run directory', async () => {
-    await runThere('docker', (jobId) => path.join(jv.dataDir, 'runs', 'alice', jobId));
+    await runThere('docker', (jobId) => path.join(jv.dataDir, 'runs', 'alice', jobId, '1'));
   }, 240_000);
 
   it('stages input files to a Slurm cluster’s run directory on its login node', async () => {
     expect((await logInTo(alice, 'in-slurm', slurm)).status).toBe(200);
-    await runThere('in-slurm', (jobId) => `/home/${slurm.user}/${REMOTE_DIR}/runs/${jobId}`);
+    await runThere('in-slurm', (jobId) => `/home/${slurm.user}/${REMOTE_DIR}/runs/${jobId}/1`);
   }, 240_000);
 
   it('stages input files to an SGE cluster’s run directory on its login node', async () => {
     expect((await logInTo(alice, 'in-sge', sge)).status).toBe(200);
-    await runThere('in-sge', (jobId) => `/home/${sge.user}/${REMOTE_DIR}/runs/${jobId}`);
+    await runThere('in-sge', (jobId) => `/home/${sge.user}/${REMOTE_DIR}/runs/${jobId}/1`);
   }, 240_000);
 });

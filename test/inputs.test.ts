@@ -65,7 +65,11 @@ describe('input files on this machine', () => {
     await jv?.stop();
   });
 
-  const runDirOf = (user: string, jobId: string) => path.join(jv.dataDir, 'runs', user, jobId);
+  /** A run's folder (`<job folder>/<serial>`), the latest run's by default. */
+  const runDirOf = (user: string, jobId: string, serial?: number) => {
+    const job = path.join(jv.dataDir, 'runs', user, jobId);
+    return path.join(job, String(serial ?? Math.max(...readdirSync(job).filter((n) => /^\d+$/.test(n)).map(Number))));
+  };
   const result = (user: string, jobId: string) => JSON.parse(readFileSync(path.join(runDirOf(user, jobId), 'result.json'), 'utf8'));
   const jobIds = async (c: Client) => ((await c.get('/api/jobs')).body.jobs as { jobId: string }[]).map((j) => j.jobId).sort();
 

@@ -69,7 +69,9 @@ function prepare(t: Template, raw: Record<string, unknown>) {
   const runDir = freshDir();
   const params = validateParameters(t, raw);
   writeFileSync(path.join(runDir, 'parameters.json'), JSON.stringify(params));
-  const values = { ...params, templateDir: t.dir, runDir, node: process.execPath };
+  // Input files not given are empty placeholders, as the supervisor fills them.
+  const noFiles = Object.fromEntries(Object.keys(t.inputs).map((k) => [k, '']));
+  const values = { ...params, ...noFiles, templateDir: t.dir, runDir, node: process.execPath };
   return { runDir, values };
 }
 

@@ -1,6 +1,6 @@
 // wordfreq preprocess: checks a text and normalises it into input.txt (cwd = the run directory):
-// lower case, letters and digits only, one word per line. The text comes as --text=<text>, or
-// as --file=<path> (a file input: the same checks, the file read as UTF-8).
+// lower case, letters and digits only, one word per line. The text comes as --file=<path> (an
+// uploaded file input, read as UTF-8), or, when that path is empty (no file given), --text=<text>.
 // Exits 2 with a message on stderr when the text cannot be used.
 import { readFileSync, writeFileSync } from 'node:fs';
 import process from 'node:process';
@@ -13,10 +13,12 @@ function fail(message) {
 }
 
 function readInput(args) {
-  for (const a of args) {
+  const ordered = [...args.filter((a) => a.startsWith('--file=')), ...args.filter((a) => !a.startsWith('--file='))];
+  for (const a of ordered) {
     if (a.startsWith('--text=')) return a.slice('--text='.length);
     if (a.startsWith('--file=')) {
       const file = a.slice('--file='.length);
+      if (file === '') continue; // no file uploaded: the text parameter counts
       let data;
       try {
         data = readFileSync(file);
