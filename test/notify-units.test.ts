@@ -82,7 +82,7 @@ describe('stale runs', () => {
     expect(staleFlag(row({}), { expectedSeconds: { pending: 1 } }, 1e9)).toBeNull();
     expect(staleFlag(row({}), {}, 1e9)).toBeNull();
     expect(staleFlag(row({ status: 'completed' }), t, 1e9)).toBeNull();
-    const finishing = { ...row({}), phase: 'finishing', phaseAt: 50_000 } as JobRow;
+    const finishing = row({ phase: 'finishing', phaseTimes: { preparing: 9000, running: 10_000, finishing: 50_000 } });
     expect(staleFlag(finishing, { expectedSeconds: { finishing: 10 } }, 61_000)).toEqual({ state: 'finishing', sinceMs: 50_000, expectedSeconds: 10 });
   });
 });
