@@ -87,6 +87,15 @@ describe('input files in the web GUI (Chromium)', () => {
     const out = JSON.parse(readFileSync(path.join(jv.dataDir, 'runs', 'alice', jobId, '1', 'result.json'), 'utf8'));
     expect(out).toMatchObject({ lines: 4, inputs: ['frames.bin', 'protein.pdb'], data: { bytes: 1.5 * MiB } });
     await screenshot(p, 'inputs-2-completed');
+    // The job page names the run's input files, each a download of the staged file.
+    await p.goto(`/#/jobs/${jobId}`);
+    const inputs = p.getByTestId('job-inputs');
+    await inputs.waitFor();
+    const text = (await inputs.textContent()) ?? '';
+    expect(text).toContain(`protein.pdb (${PDB.length} B)`);
+    expect(text).toContain('frames.bin (1.5 MiB)');
+    expect(await inputs.locator('a', { hasText: 'protein.pdb' }).getAttribute('href')).toBe(`/api/jobs/${jobId}/files/inputs/protein.pdb`);
+    await screenshot(p, 'inputs-3-job-page');
     expect(t.errors).toEqual([]);
   }, 120_000);
 });

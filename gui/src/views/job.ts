@@ -332,6 +332,12 @@ class JobPage {
       job.endedAt ? row('Ended', formatDateTime(job.endedAt)) : null,
       row(isActive(job.status) ? 'Running for' : 'Ran for', this.elapsed),
       phaseDurations(job) ? row('Phases', h('span', { 'data-testid': 'job-phases' }, phaseDurations(job))) : null,
+      job.inputs && job.inputs.length > 0
+        ? row(
+            'Input files',
+            h('span', { 'data-testid': 'job-inputs' }, job.inputs.map((f, i) => [i > 0 ? ', ' : '', h('a', { href: fileUrl(job.jobId, `inputs/${f.fileName}`), download: f.fileName }, f.fileName), ` (${formatBytes(f.size)})`])),
+          )
+        : null,
       row('Log lines', String(job.logLines)),
       row('Last update', this.updated),
       row('Job id', h('code', null, job.jobId)),
