@@ -45,7 +45,8 @@ describe('retention on a cluster', () => {
   };
 
   it('archives on the login node, downloads from the archive, skips while logged out, purges', async () => {
-    expect((await logInTo(alice, TARGET, cluster)).status).toBe(200);
+    const login = await logInTo(alice, TARGET, cluster);
+    expect(login.status, JSON.stringify(login.body)).toBe(200);
     const job = await alice.run({ template: 'sleep', target: TARGET, jobKey: 'remote', parameters: { seconds: 0, lines: 2 } });
     const done = await alice.waitJob(job.jobId, (j) => j.status === 'completed', 120_000, 'the Slurm run');
     const runDir = `${home()}/runs/${job.jobId}/1`;
