@@ -142,7 +142,7 @@ describe('input files on this machine', () => {
     const raw = await postRaw(alice, '/api/jobs', body, `multipart/form-data; boundary=${boundary}`);
     expect(raw.status, JSON.stringify(raw.body)).toBe(200);
     await alice.waitJob(r.body.job.jobId, (j) => j.status === 'completed' && j.serial === 2, 60_000, 'the second run');
-    expect(result('alice', r.body.job.jobId).file).toBe(path.join(runDir, 'inputs', 'evil_name.txt'));
+    expect(result('alice', r.body.job.jobId).file).toBe(path.join(runDirOf('alice', r.body.job.jobId, 2), 'inputs', 'evil_name.txt'));
   });
 
   it('refuses bad input files with a stable code, leaving no upload, no file and no job', async () => {
