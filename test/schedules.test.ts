@@ -66,7 +66,7 @@ describe('schedules', () => {
     for (const f of done) {
       expect(f).toMatchObject({ error: null, kind: 'onTime' });
       expect(f.jobKey).toMatch(/^every2-\d{8}T\d{6}Z$/);
-      expect(f.firedAt - f.fireTime).toBeLessThan(1500);
+      expect(f.firedAt - f.fireTime).toBeLessThan(2000); // on time: well before the next one
     }
     const jobs = await scheduledJobs(admin, s.scheduleId);
     expect(new Set(jobs.map((j) => j.jobKey)).size).toBe(jobs.length);
