@@ -46,6 +46,11 @@ describe('web GUI: schedules (Chromium)', () => {
     // Its first firing's job, linked from the row.
     const jobLink = row.locator('.col-last a', { hasText: 'its job' });
     await jobLink.waitFor({ timeout: 20_000 });
+    // The jobs list names the schedule of each job it made.
+    await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
+    await p.locator('tr.job-row').filter({ hasText: /gui-every-\d{8}T\d{6}Z/ }).getByTestId('job-schedule').filter({ hasText: 'gui-every' }).first().waitFor();
+    await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Schedules' }).click();
+    await row.waitFor();
 
     await row.getByRole('button', { name: 'Pause' }).click();
     await p.locator('tr[data-state="paused"]').filter({ hasText: 'gui-every' }).waitFor();

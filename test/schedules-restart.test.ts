@@ -4,6 +4,8 @@
  * a SIGKILL), `skip` runs none of the times missed while it was down, `runOnce` runs exactly one,
  * for the latest missed time; both go on firing on time afterwards.
  */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import type { FiringView, ScheduleView } from '../src/shared/scheduleApi.js';
@@ -89,5 +91,19 @@ describe('schedules across supervisor restarts', () => {
       expect(jobs.map((j) => j.jobKey).sort()).toEqual(all.filter((f) => f.jobId).map((f) => f.jobKey).sort());
       expect(jobs.every((j) => j.serial === 1)).toBe(true);
     }
+  });
+
+  it('records a firing whose template is gone (after a restart) on the schedule, and goes on firing', async () => {
+    const s = await create({ template: 'quick', parameters: {}, intervalSeconds: 2, name: 'goner' });
+    await waitFor(async () => (await firings(s.scheduleId)).some((f) => f.jobId), { timeoutMs: 15_000, what: 'a first firing' });
+    await jv.stopSupervisor();
+    rmSync(path.join(jv.templatesDir, 'quick'), { recursive: true, force: true });
+    await jv.startSupervisor();
+    await supervisorUp();
+    await waitFor(async () => (await firings(s.scheduleId)).filter((f) => f.error).length >= 2, { timeoutMs: 15_000, what: 'two refused firings' });
+    const view = (await admin.get<{ schedule: ScheduleView }>(`/api/schedules/${s.scheduleId}`)).body.schedule;
+    expect(view.state).toBe('active');
+    expect(view.lastError).toMatch(/^no template named "quick"/);
+    expect(view.lastJobId).toBeNull();
   });
 });
