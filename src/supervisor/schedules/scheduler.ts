@@ -30,6 +30,8 @@ export class Scheduler {
   private readonly stop = new AbortController();
   private wake = new AbortController();
   private loop: Promise<void> | undefined;
+  /** Firings whose run is being queued (close waits for them). */
+  private readonly firing = new Set<Promise<void>>();
 
   constructor(private readonly deps: SchedulerDeps) {
     this.now = deps.now ?? Date.now;
@@ -51,6 +53,7 @@ export class Scheduler {
     this.stop.abort();
     this.wake.abort();
     await this.loop;
+    await Promise.allSettled([...this.firing]);
   }
 
   /** At start: every schedule's firing times since its cursor were missed while the supervisor was down. */
@@ -58,15 +61,19 @@ export class Scheduler {
     const now = this.now();
     for (const s of this.deps.store.list()) {
       if (s.paused) continue;
-      const latest = latestDue(timingOf(s), s.cursor, now);
-      if (latest === null) continue;
-      const missed = countDue(s, now);
-      if (s.missed === 'runOnce') {
-        this.deps.log.info({ scheduleId: s.id, fireTime: latest, missed }, 'schedule: running once for the times missed while the supervisor was down');
-        void this.fire(s, latest, 'missed', missed - 1);
-      } else {
-        this.deps.log.info({ scheduleId: s.id, missed }, 'schedule: skipping the times missed while the supervisor was down');
-        this.deps.store.passOver(s.id, latest, missed);
+      try {
+        const latest = latestDue(timingOf(s), s.cursor, now);
+        if (latest === null) continue;
+        const missed = countDue(s, now);
+        if (s.missed === 'runOnce') {
+          this.deps.log.info({ scheduleId: s.id, fireTime: latest, missed }, 'schedule: running once for the times missed while the supervisor was down');
+          this.fire(s, latest, 'missed', missed - 1);
+        } else {
+          this.deps.log.info({ scheduleId: s.id, missed }, 'schedule: skipping the times missed while the supervisor was down');
+          this.deps.store.passOver(s.id, latest, missed);
+        }
+      } catch (err) {
+        this.deps.log.error({ scheduleId: s.id, err: (err as Error).message }, 'schedule: its missed firings could not be handled');
       }
     }
   }
@@ -75,7 +82,7 @@ export class Scheduler {
     while (!this.stop.signal.aborted) {
       let sleepMs = this.deps.maxSleepMs ?? 30_000;
       try {
-        sleepMs = Math.min(sleepMs, await this.tick());
+        sleepMs = Math.min(sleepMs, this.tick());
       } catch (err) {
         this.deps.log.error({ err: (err as Error).message }, 'scheduler tick failed');
       }
@@ -84,29 +91,42 @@ export class Scheduler {
     }
   }
 
-  /** Fires what is due; returns how long until the next firing. */
-  private async tick(): Promise<number> {
+  /** Fires what is due (each schedule on its own: one that fails or is slow holds up no other); returns how long until the next firing. */
+  private tick(): number {
     let nextAt = Infinity;
     for (const s of this.deps.store.list()) {
       if (this.stop.signal.aborted) break;
       if (s.paused) continue;
-      const t = timingOf(s);
-      const now = this.now();
-      const latest = latestDue(t, s.cursor, now);
-      // Late by more than one firing (the machine slept, the loop stalled): the latest runs, the ones before are passed over.
-      if (latest !== null) await this.fire(s, latest, 'onTime', countDue(s, now) - 1);
-      const next = nextAfter(t, Math.max(latest ?? s.cursor, now));
-      if (next !== null) nextAt = Math.min(nextAt, next);
+      try {
+        const t = timingOf(s);
+        const now = this.now();
+        const latest = latestDue(t, s.cursor, now);
+        // Late by more than one firing (the machine slept, the loop stalled): the latest runs, the ones before are passed over.
+        if (latest !== null) this.fire(s, latest, 'onTime', countDue(s, now) - 1);
+        const next = nextAfter(t, Math.max(latest ?? s.cursor, now));
+        if (next !== null) nextAt = Math.min(nextAt, next);
+      } catch (err) {
+        this.deps.log.error({ scheduleId: s.id, err: (err as Error).message }, 'schedule: could not be fired');
+      }
     }
     return nextAt - this.now();
   }
 
-  /** Claims one firing time and runs it; a time claimed before is not run again. */
-  private async fire(s: ScheduleRow, fireTime: number, kind: 'onTime' | 'missed', skipped: number): Promise<void> {
-    const { store, log } = this.deps;
+  /**
+   * Claims one firing time (at once, in this turn of the event loop) and queues its run; a time
+   * claimed before is not run again.
+   */
+  private fire(s: ScheduleRow, fireTime: number, kind: 'onTime' | 'missed', skipped: number): void {
     const firedAt = this.now();
     const jobKey = firingJobKey(s.name, fireTime);
-    if (!store.claim({ scheduleId: s.id, fireTime, firedAt, jobKey, kind, skipped: Math.max(0, skipped) })) return;
+    if (!this.deps.store.claim({ scheduleId: s.id, fireTime, firedAt, jobKey, kind, skipped: Math.max(0, skipped) })) return;
+    const p = this.queueRun(s, fireTime, firedAt, jobKey, kind).catch((err: unknown) => this.deps.log.error({ scheduleId: s.id, err: (err as Error).message }, 'schedule: firing not recorded'));
+    this.firing.add(p);
+    void p.finally(() => this.firing.delete(p));
+  }
+
+  private async queueRun(s: ScheduleRow, fireTime: number, firedAt: number, jobKey: string, kind: 'onTime' | 'missed'): Promise<void> {
+    const { store, log } = this.deps;
     const owner: Caller = { username: s.user, role: s.ownerRole as Caller['role'] };
     let job: JobView | undefined;
     try {
