@@ -5,6 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JobvisorError } from '../src/shared/errors.js';
+import { createLogger } from '../src/shared/logger.js';
+import { Scheduler } from '../src/supervisor/schedules/scheduler.js';
+import { waitFor } from './helpers/wait.js';
 import { firingJobKey } from '../src/supervisor/schedules/service.js';
 import { SqliteScheduleStore } from '../src/supervisor/schedules/store.js';
 import { checkTimezone, latestDue, nextAfter, nextFirings, parseCron, shortestGapSeconds, type Timing } from '../src/supervisor/schedules/timing.js';
@@ -76,6 +79,38 @@ describe('schedule store', () => {
     expect(store.claim({ ...claim, firedAt: now + 5 })).toBe(false);
     expect(store.get('s1')?.cursor).toBe(now);
     expect(store.firings('s1', 10)).toHaveLength(1);
+    store.close();
+  });
+});
+
+describe('scheduler loop (its clock and the run requests driven by the test)', () => {
+  const T0 = at('2026-12-01T00:00:00Z');
+  const row = (id: string, more: Partial<Parameters<SqliteScheduleStore['save']>[0]>) => ({
+    id, user: 'alice', ownerRole: 'user', name: id, template: 'sleep', run: { parameters: {} }, cron: null, timezone: 'UTC', intervalSeconds: 10,
+    anchor: T0, startAt: null, endAt: null, missed: 'skip' as const, paused: false, cursor: T0 - 1, skipped: 0, lastFireTime: null, lastFiredAt: null, lastJobId: null, lastError: null, createdAt: T0, updatedAt: T0, ...more,
+  });
+
+  it('at start runs one firing for the latest missed time (runOnce), none (skip), and a broken schedule holds up no other', async () => {
+    const store = new SqliteScheduleStore(':memory:');
+    store.save(row('once', { missed: 'runOnce' }));
+    store.save(row('skip', { missed: 'skip' }));
+    store.save(row('broken', { cron: '* * * * * *', intervalSeconds: null, timezone: 'Not/AZone', missed: 'runOnce' }));
+    const runs: string[] = [];
+    let now = T0 + 35_000;
+    const jobs = { run: async (_c: unknown, body: { jobKey?: string }) => (runs.push(body.jobKey ?? ''), { jobId: `job${runs.length}` }) };
+    const scheduler = new Scheduler({ store, jobs: jobs as never, log: createLogger('test', 'silent'), now: () => now, maxSleepMs: 5 });
+    scheduler.start();
+    await waitFor(() => runs.length === 1);
+    expect(runs).toEqual(['once-20261201T000030Z']);
+    expect(store.get('skip')).toMatchObject({ cursor: T0 + 30_000, skipped: 4 });
+    expect(store.get('once')).toMatchObject({ cursor: T0 + 30_000, skipped: 3, lastJobId: 'job1', lastError: null });
+    // Then on time: both fire at 40 s, once each, however often the loop looks.
+    now = T0 + 40_000;
+    await waitFor(() => runs.length === 3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs.slice(1).sort()).toEqual(['once-20261201T000040Z', 'skip-20261201T000040Z']);
+    await scheduler.close();
+    expect(store.firings('once', 10).map((f) => f.kind)).toEqual(['onTime', 'missed']);
     store.close();
   });
 });
