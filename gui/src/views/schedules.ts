@@ -43,7 +43,7 @@ function labelled(label: string, input: HTMLElement, hint?: string): HTMLElement
 
 class ScheduleForm {
   readonly el: HTMLFormElement;
-  private readonly name = h('input', { type: 'text', name: 'name', maxlength: '46', placeholder: '(template name and a number)' });
+  private readonly name = h('input', { type: 'text', name: 'name', maxlength: '47', placeholder: '(template name and a number)' });
   private readonly template = h('select', { name: 'template' });
   private readonly paramsBox = h('div', { class: 'params-box' });
   private readonly kind = h('select', { name: 'kind' }, h('option', { value: 'interval' }, 'every … seconds'), h('option', { value: 'cron' }, 'a cron expression'));
