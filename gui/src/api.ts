@@ -5,6 +5,7 @@
  * never reaches the server becomes an ApiError with code NETWORK.
  */
 import type { AccountSettings, DeliveryView, LifetimeRow } from '../../src/shared/api.js';
+import type { ScheduleInput, ScheduleView } from './types.js';
 import type {
   Account,
   AgentView,
@@ -62,10 +63,10 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
-async function call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: string | undefined;
-  if (method === 'POST' || method === 'PUT') {
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body ?? {});
   }
@@ -141,6 +142,13 @@ export const api = {
   saveSettings: (s: Partial<AccountSettings>) => call<{ settings: AccountSettings }>('PUT', '/api/auth/me/settings', s).then((r) => r.settings),
   createUser: (username: string, password: string, role: Role) =>
     call<{ user: Account }>('POST', '/api/users', { username, password, role }).then((r) => r.user),
+
+  schedules: (all = false) => call<{ schedules: ScheduleView[] }>('GET', all ? '/api/schedules?all=1' : '/api/schedules').then((r) => r.schedules),
+  createSchedule: (body: ScheduleInput) => call<{ schedule: ScheduleView }>('POST', '/api/schedules', body).then((r) => r.schedule),
+  editSchedule: (id: string, body: Partial<ScheduleInput>) => call<{ schedule: ScheduleView }>('PATCH', `/api/schedules/${encodeURIComponent(id)}`, body).then((r) => r.schedule),
+  pauseSchedule: (id: string) => call<{ schedule: ScheduleView }>('POST', `/api/schedules/${encodeURIComponent(id)}/pause`, {}).then((r) => r.schedule),
+  resumeSchedule: (id: string) => call<{ schedule: ScheduleView }>('POST', `/api/schedules/${encodeURIComponent(id)}/resume`, {}).then((r) => r.schedule),
+  deleteSchedule: (id: string) => call<void>('DELETE', `/api/schedules/${encodeURIComponent(id)}`),
 
   /** Every target, in the site's order, with the caller's login state on those that need one. */
   targets: () => call<{ targets: TargetView[] }>('GET', '/api/targets').then((r) => r.targets),

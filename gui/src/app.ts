@@ -15,6 +15,7 @@ import { adminView } from './views/admin.js';
 import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { loginView } from './views/login.js';
+import { schedulesView } from './views/schedules.js';
 import type { View } from './views/view.js';
 
 export class App {
@@ -151,6 +152,9 @@ export class App {
       case 'admin':
         view = adminView(ctx, route.query);
         break;
+      case 'schedules':
+        view = schedulesView(ctx);
+        break;
       default:
         view = {
           el: h('section', { class: 'card' }, h('h1', null, 'No such page'), h('p', null, 'This address is not a page of jobvisor. '), h('a', { href: '#/jobs' }, '← Your jobs')),
@@ -195,6 +199,7 @@ export class App {
     replaceChildren(
       this.nav,
       link('#/jobs', 'Jobs', route.name === 'jobs' || route.name === 'job'),
+      link('#/schedules', 'Schedules', route.name === 'schedules'),
       user.role === 'admin' ? link('#/admin', 'Admin', route.name === 'admin') : null,
     );
   }

@@ -55,7 +55,7 @@ class JobRow {
     this.el = h(
       'tr',
       { class: 'job-row', 'data-job-id': job.jobId },
-      h('td', { class: 'col-key' }, this.link, this.serial),
+      h('td', { class: 'col-key' }, this.link, this.serial, job.scheduleName ? h('a', { class: 'job-schedule muted', href: '#/schedules', title: 'made by this schedule', 'data-testid': 'job-schedule' }, ` ⏲ ${job.scheduleName}`) : null),
       opts.showUser ? h('td', { class: 'col-user' }, job.user) : null,
       this.template,
       h('td', { class: 'col-status' }, this.badge),

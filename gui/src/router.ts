@@ -1,5 +1,5 @@
 /**
- * Hash routes: #/login, #/jobs, #/jobs/<jobId>, #/admin (with filters as a query, e.g.
+ * Hash routes: #/login, #/jobs, #/jobs/<jobId>, #/schedules, #/admin (with filters as a query, e.g.
  * #/admin?user=alice&status=running). A page reload keeps the route; each view fetches its state.
  */
 
@@ -8,6 +8,7 @@ export type Route =
   | { name: 'jobs' }
   | { name: 'job'; jobId: string }
   | { name: 'admin'; query: URLSearchParams }
+  | { name: 'schedules' }
   | { name: 'notFound'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -27,6 +28,7 @@ export function parseRoute(hash: string): Route {
     }
     return { name: 'job', jobId };
   }
+  if (first === 'schedules' && parts.length === 1) return { name: 'schedules' };
   if (first === 'admin' && parts.length === 1) return { name: 'admin', query: new URLSearchParams(queryPart) };
   return { name: 'notFound', path: raw };
 }

@@ -19,6 +19,21 @@ import type {
   UserUsage,
 } from '../../src/shared/api.js';
 import type { Role, Size, Status } from '../../src/shared/types.js';
+import type { FiringView, ScheduleView } from '../../src/shared/scheduleApi.js';
+
+export type { FiringView, ScheduleView };
+/** What the schedule form sends (POST /api/schedules, PATCH /api/schedules/:id). */
+export interface ScheduleInput {
+  name?: string;
+  template: string;
+  parameters: Record<string, unknown>;
+  cron?: string;
+  timezone?: string;
+  intervalSeconds?: number;
+  startAt?: number | null;
+  endAt?: number | null;
+  missed?: 'skip' | 'runOnce';
+}
 
 export type { AgentView, JobView, LogChunk, OptionField, RunOptions, RunSummary, SchedulerView, SlotUsage, TargetLogin, TargetLoginBody, TargetStatus, TargetView, UserUsage, Role, Size, Status };
 

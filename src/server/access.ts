@@ -44,6 +44,15 @@ export const ROUTE_ACCESS = {
   'GET /api/usage': 'user',
   'GET /api/admin/usage': 'admin',
   'POST /api/admin/retention/sweep': 'admin',
+  // Schedules (server/scheduleRoutes.ts): a user's own; admins also others' (the supervisor checks whose).
+  'POST /api/schedules': 'user',
+  'GET /api/schedules': 'user',
+  'GET /api/schedules/:scheduleId': 'user',
+  'GET /api/schedules/:scheduleId/firings': 'user',
+  'PATCH /api/schedules/:scheduleId': 'user',
+  'POST /api/schedules/:scheduleId/pause': 'user',
+  'POST /api/schedules/:scheduleId/resume': 'user',
+  'DELETE /api/schedules/:scheduleId': 'user',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -13,7 +13,7 @@ import type { Caller } from '../shared/types.js';
 import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
 
 export interface SupervisorRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Path and query on the supervisor, already encoded, starting with `/`. */
   path: string;
   caller?: Caller;

@@ -167,6 +167,9 @@ export interface JobView extends RunSummary {
   history: RunSummary[];
   /** The current run's input files: input name, file name in its `inputs/` folder, size and sha256. */
   inputs?: { name: string; fileName: string; size: number; sha256: string }[];
+  /** The schedule whose firing made this job (and its name then); null for jobs run by hand. */
+  scheduleId?: string | null;
+  scheduleName?: string | null;
 }
 
 /** A batch scheduler's word on a run: its state and reason, and its estimated start. */

@@ -70,6 +70,11 @@ export const ERRORS = {
   INVALID_MULTIPART: { status: 400, expose: true, retryable: false },
   UPLOAD_NOT_FOUND: { status: 404, expose: true, retryable: false },
   UPLOAD_IN_USE: { status: 409, expose: true, retryable: false },
+  /** Schedules (supervisor/schedules/): a bad cron expression, time zone, interval or window; an unknown schedule; a name taken; too many. */
+  INVALID_SCHEDULE: { status: 400, expose: true, retryable: false },
+  SCHEDULE_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  SCHEDULE_EXISTS: { status: 409, expose: true, retryable: false },
+  SCHEDULE_LIMIT: { status: 429, expose: true, retryable: false },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
 } as const satisfies Record<string, ErrorSpec>;
 

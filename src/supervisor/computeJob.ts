@@ -142,6 +142,8 @@ export class ComputeJob {
       inputs: r.inputs.map((i) => ({ name: i.name, fileName: i.fileName, size: i.size, sha256: i.sha256 })),
       files: r.files ?? 'kept',
       bytes: r.bytes,
+      scheduleId: r.scheduleId ?? null,
+      scheduleName: r.scheduleName ?? null,
     };
   }
 

@@ -75,16 +75,25 @@ export class JobService {
 
   // ---- requests --------------------------------------------------------------------------
 
-  /** Validates and queues a new run; an active run of the same job is canceled first. */
-  async run(caller: Caller, body: RunBody, contact?: Contact): Promise<JobView> {
+  /**
+   * Checks a run request as `run` does, queuing nothing: its template, target and size,
+   * parameters, options, input files and callback URL (schedules check theirs with it).
+   */
+  validate(caller: Caller, body: RunBody) {
     const template = this.deps.templates.get(body.template);
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
     const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
     this.resolveInputs(caller, template, body.inputs);
     driver.checkRun({ template, size, options });
-    const notify = runNotify(body, contact);
     const callbackUrl = checkCallbackUrl(body.callbackUrl, this.deps.callbackPrefixes ?? []);
+    return { template, driver, size, options, parameters, callbackUrl };
+  }
+
+  /** Validates and queues a new run; an active run of the same job is canceled first. `origin`: the schedule a new job's first run fires for. */
+  async run(caller: Caller, body: RunBody, contact?: Contact, origin?: Pick<JobRow, 'scheduleId' | 'scheduleName'>): Promise<JobView> {
+    const { template, driver, size, options, parameters, callbackUrl } = this.validate(caller, body);
+    const notify = runNotify(body, contact);
     const info = driver.info;
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
       throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`, { target: info.name });
@@ -97,7 +106,7 @@ export class JobService {
       const runDir = (id: string, serial: number) => this.deps.newRunDir(info.name, caller.username, id, serial);
       if (!existing) {
         const inputs = this.resolveInputs(caller, template, body.inputs);
-        const first = this.firstRow(caller.username, jobKey);
+        const first = { ...this.firstRow(caller.username, jobKey), ...origin };
         const job = this.load({ ...first, ...next, inputs, runDir: runDir(first.id, first.serial) });
         try {
           job.startRun({ ...next, inputs, runDir: runDir(first.id, first.serial) }, template, true);

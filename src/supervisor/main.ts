@@ -41,6 +41,10 @@ import { StaleRuns } from './staleRuns.js';
 import { jobDir, newRunDir } from './runFiles.js';
 import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
 import { Retention } from './retention.js';
+import { SqliteScheduleStore } from './schedules/store.js';
+import { ScheduleService } from './schedules/service.js';
+import { Scheduler } from './schedules/scheduler.js';
+import { addScheduleRoutes } from './schedules/routes.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -56,6 +60,8 @@ export interface SupervisorDeps {
   agentUrl: () => string;
   /** The store of uploaded input files (default: in memory). */
   uploadStore?: () => UploadStore;
+  /** The store of schedules (default: in memory). */
+  scheduleStore?: () => SqliteScheduleStore;
   /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
   runEndGraceMs?: number;
 }
@@ -195,6 +201,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   });
   addNotifyRoutes(router, { store });
   addRunsRoutes(router, { retention, store });
+  const scheduleStore = deps.scheduleStore?.() ?? new SqliteScheduleStore(':memory:');
+  const scheduler = new Scheduler({ store: scheduleStore, jobs, log });
+  const schedules = new ScheduleService({
+    store: scheduleStore, jobs, log, maxPerUser: config.maxSchedulesPerUser, minIntervalSeconds: config.minScheduleIntervalSeconds, changed: () => scheduler.changed(),
+  });
+  addScheduleRoutes(router, schedules, config.maxBodyBytes);
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -237,8 +249,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await jobs.recover();
       notifications.start();
       retention.start();
+      scheduler.start();
     },
     async close(drain) {
+      await scheduler.close();
       clearInterval(prune);
       clearInterval(uploadSweep);
       await retention.close();
@@ -251,6 +265,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await drain?.();
       store.close();
       uploads.close();
+      scheduleStore.close();
     },
   };
 }
@@ -278,6 +293,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     drivers,
     store: (targets) => new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'), targets.legacyPlacement),
     uploadStore: () => new SqliteUploadStore(path.join(config.dataDir, 'jobs.sqlite')),
+    scheduleStore: () => new SqliteScheduleStore(path.join(config.dataDir, 'jobs.sqlite')),
     templates: loadTemplates(config.templatesDir),
     secret: loadOrCreateSecret(config),
     log,

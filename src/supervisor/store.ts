@@ -78,6 +78,9 @@ export interface JobRow {
   bytes: number | null;
   /** The role the owner had when the run was requested (its retention policy); null before. */
   ownerRole: string | null;
+  /** The schedule whose firing made the job, and its name then (schedules/); absent or null otherwise. */
+  scheduleId?: string | null;
+  scheduleName?: string | null;
 }
 
 /** E-mail the run's user when it ends: always, or only when it ran longer than notify.longRunSeconds. */

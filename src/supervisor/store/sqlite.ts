@@ -120,6 +120,8 @@ interface RawJob {
   files: RunFiles | null;
   bytes: number | null;
   owner_role: string | null;
+  schedule_id?: string | null;
+  schedule_name?: string | null;
 }
 
 /** Columns added after schema 2 (notifications, callbacks, stale runs): added to a database that lacks them. */
@@ -129,6 +131,9 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['jobs', 'callback_url', 'TEXT'],
   ['jobs', 'stale', 'TEXT'],
   ['job_runs', 'cause', 'TEXT'],
+  // Schedules (schedules/): the schedule whose firing made the job.
+  ['jobs', 'schedule_id', 'TEXT'],
+  ['jobs', 'schedule_name', 'TEXT'],
 ];
 
 function addMissingColumns(db: Database.Database, added: [string, string, string][]): void {
@@ -191,6 +196,8 @@ function toJob(r: RawJob): JobRow {
     files: r.files,
     bytes: r.bytes,
     ownerRole: r.owner_role,
+    scheduleId: r.schedule_id ?? null,
+    scheduleName: r.schedule_name ?? null,
   };
 }
 
@@ -232,6 +239,8 @@ export function fromJob(j: JobRow): RawJob {
     files: j.files ?? null,
     bytes: j.bytes ?? null,
     owner_role: j.ownerRole ?? null,
+    schedule_id: j.scheduleId ?? null,
+    schedule_name: j.scheduleName ?? null,
   };
 }
 
