@@ -185,6 +185,8 @@ const SETTINGS = {
   keepRuns: [z.coerce.number().int().min(0).max(1000), 'an integer from 0 to 1000: earlier runs of a job that keep their files (a template may set its own keepRuns)'],
   retention: [jsonText(RetentionSettings), 'a JSON object {default?: {archiveAfter?, deleteAfter?}, roles?: {<role>: {...}}} of durations such as "30d" (see README, "Retention")'],
   retentionSweepSeconds: [positiveInt, 'a positive integer of seconds between retention sweeps'],
+  pipelineMaxStages: [positiveInt, 'a positive integer: the most stages one pipeline may have'],
+  pipelineMaxFileBytes: [positiveInt, 'a positive integer of bytes: the largest file one stage passes to the next (input file or JSON parameter file)'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -237,6 +239,8 @@ export function defaults(): Record<SettingName, unknown> {
     callbacks: undefined,
     staleCheckSeconds: 30,
     roles: [],
+    pipelineMaxStages: 50,
+    pipelineMaxFileBytes: 100 * 1024 * 1024,
   };
 }
 

@@ -70,6 +70,12 @@ export const ERRORS = {
   INVALID_MULTIPART: { status: 400, expose: true, retryable: false },
   UPLOAD_NOT_FOUND: { status: 404, expose: true, retryable: false },
   UPLOAD_IN_USE: { status: 409, expose: true, retryable: false },
+  /** Pipelines (supervisor/pipelines): a bad graph at creation, an unknown pipeline, a change its state does not allow. */
+  PIPELINE_CYCLE: { status: 400, expose: true, retryable: false },
+  PIPELINE_UNKNOWN_STAGE: { status: 400, expose: true, retryable: false },
+  PIPELINE_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  PIPELINE_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
+  PIPELINE_NOT_RESUMABLE: { status: 409, expose: true, retryable: false },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
 } as const satisfies Record<string, ErrorSpec>;
 
