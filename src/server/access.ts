@@ -44,6 +44,12 @@ export const ROUTE_ACCESS = {
   'GET /api/usage': 'user',
   'GET /api/admin/usage': 'admin',
   'POST /api/admin/retention/sweep': 'admin',
+  'POST /api/pipelines': 'user',
+  'GET /api/pipelines': 'user',
+  'GET /api/pipelines/:pipelineId': 'user',
+  'POST /api/pipelines/:pipelineId/cancel': 'user',
+  'POST /api/pipelines/:pipelineId/resume': 'user',
+  'DELETE /api/pipelines/:pipelineId': 'user',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;
