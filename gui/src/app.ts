@@ -15,6 +15,7 @@ import { adminView } from './views/admin.js';
 import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { loginView } from './views/login.js';
+import { pipelineView, pipelinesView } from './views/pipelines.js';
 import type { View } from './views/view.js';
 
 export class App {
@@ -151,6 +152,12 @@ export class App {
       case 'admin':
         view = adminView(ctx, route.query);
         break;
+      case 'pipelines':
+        view = pipelinesView(ctx);
+        break;
+      case 'pipeline':
+        view = pipelineView(ctx, route.pipelineId);
+        break;
       default:
         view = {
           el: h('section', { class: 'card' }, h('h1', null, 'No such page'), h('p', null, 'This address is not a page of jobvisor. '), h('a', { href: '#/jobs' }, '← Your jobs')),
@@ -195,6 +202,7 @@ export class App {
     replaceChildren(
       this.nav,
       link('#/jobs', 'Jobs', route.name === 'jobs' || route.name === 'job'),
+      link('#/pipelines', 'Pipelines', route.name === 'pipelines' || route.name === 'pipeline'),
       user.role === 'admin' ? link('#/admin', 'Admin', route.name === 'admin') : null,
     );
   }

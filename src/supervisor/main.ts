@@ -43,7 +43,6 @@ import { jobDir, newRunDir } from './runFiles.js';
 import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
 import { Retention } from './retention.js';
 import { createPipelines } from './pipelines/wiring.js';
-import type { PipelineService } from './pipelines/service.js';
 import type { PipelineStore } from './pipelines/store.js';
 import { SqlitePipelineStore } from './pipelines/store.js';
 
@@ -89,12 +88,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const events = new EventBus(store, log);
   const uploads = new UploadService(deps.uploadStore?.() ?? new SqliteUploadStore(':memory:'), uploadsDir(config), config, log);
   const notifications = new Notifications({ config, store, log });
-  let pipelines: PipelineService | undefined;
   const emit = (event: JobEvent) => {
-    const e = pipelines?.annotate(event) ?? event;
+    const e = pipelines.annotate(event);
     notifications.onEvent(e);
     events.emit(e);
-    pipelines?.onJobEvent(e);
+    pipelines.onJobEvent(e);
     releaseInputs(uploads, e);
     // A run that has just ended is measured (its agent is live) for disk use.
     if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
@@ -188,8 +186,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const retention = new Retention({ agents, hub, jobs, store, targets, log, settings: config.retention, sweepSeconds: config.retentionSweepSeconds, opTimeoutMs: reads.opTimeoutMs });
   const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
   jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
-  pipelines = createPipelines({ config, log, store, jobs, reads, uploads, emit, templates: deps.templates, pipelineStore: deps.pipelineStore?.() ?? new SqlitePipelineStore(':memory:') });
-  jobs.pipelineOf = (jobId) => pipelines?.pipelineOf(jobId);
+  const pipelines = createPipelines({ config, log, store, jobs, reads, uploads, emit, templates: deps.templates, pipelineStore: deps.pipelineStore?.() ?? new SqlitePipelineStore(':memory:') });
+  jobs.pipelineOf = (jobId) => pipelines.pipelineOf(jobId);
 
   const slotUsage = () =>
     targets.all().flatMap((d) =>
@@ -248,7 +246,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     targets,
     async recover() {
       await jobs.recover();
-      await pipelines?.recover();
+      await pipelines.recover();
       notifications.start();
       retention.start();
     },
@@ -265,7 +263,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await drain?.();
       store.close();
       uploads.close();
-      pipelines?.close();
+      pipelines.close();
     },
   };
 }
