@@ -134,6 +134,28 @@ describe('pipelines', () => {
     expect((await alice.post(`/api/pipelines/${created.pipelineId}/resume`)).body.error.code).toBe('PIPELINE_NOT_RESUMABLE');
   }, 120_000);
 
+  it('lets a branch go on while a sibling fails, blocks their join, and starts the join once after resume', async () => {
+    const gate = path.join(scratch, 'gate-diamond');
+    writeFileSync(gate, 'fail');
+    const numbers = { numbers: { from: 'a', file: 'out/numbers.txt' } };
+    const created = await create(alice, {
+      stages: {
+        a: { template: 'pipe-gen', parameters: { count: 3 } },
+        b: { template: 'pipe-scale', parameters: { gate, factor: 2 }, inputs: numbers },
+        c: { template: 'pipe-scale', parameters: { factor: 5, seconds: 1 }, inputs: numbers },
+        d: { template: 'pipe-sum', after: ['b'], inputs: { numbers: { from: 'c', file: 'out/scaled.txt' } } },
+      },
+    });
+    expect(stage(created, 'd').dependsOn.sort()).toEqual(['b', 'c']);
+    const failed = await waitPipeline(alice, created.pipelineId, (p) => p.state !== 'running', 'the pipeline to fail');
+    expect(failed.stages.map((s) => [s.name, s.state])).toEqual([['a', 'completed'], ['b', 'failed'], ['c', 'completed'], ['d', 'blocked']]);
+    writeFileSync(gate, 'ok');
+    await alice.post(`/api/pipelines/${created.pipelineId}/resume`);
+    const done = await waitPipeline(alice, created.pipelineId, (p) => p.state !== 'running', 'the resumed pipeline to end');
+    expect(done.stages.map((s) => [s.name, s.state, s.attempts, s.serial])).toEqual([['a', 'completed', 1, 1], ['b', 'completed', 2, 2], ['c', 'completed', 1, 1], ['d', 'completed', 1, 1]]);
+    expect((await alice.get(`/api/jobs/${stage(done, 'd').jobId}/files/sum.json`)).body.sum).toBe(5 * (1 + 2 + 3));
+  }, 90_000);
+
   it('blocks what follows a stage whose postprocess rejects its output, and never passes it on', async () => {
     const created = await create(alice, {
       stages: {
