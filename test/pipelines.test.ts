@@ -156,6 +156,26 @@ describe('pipelines', () => {
     expect((await alice.get(`/api/jobs/${stage(done, 'd').jobId}/files/sum.json`)).body.sum).toBe(5 * (1 + 2 + 3));
   }, 90_000);
 
+  it('fails a stage whose upstream file is missing or whose read parameter its template refuses, leaving no upload behind', async () => {
+    const missing = await create(alice, {
+      stages: { a: { template: 'pipe-gen' }, b: { template: 'pipe-sum', inputs: { numbers: { from: 'a', file: 'out/missing.txt' } } } },
+    });
+    const m = await waitPipeline(alice, missing.pipelineId, (p) => p.state !== 'running', 'the pipeline to fail');
+    expect([stage(m, 'b').state, stage(m, 'b').jobId]).toEqual(['failed', null]);
+    expect(stage(m, 'b').reason).toContain('stage a produced no out/missing.txt');
+
+    const refused = await create(alice, {
+      stages: {
+        a: { template: 'pipe-gen' },
+        b: { template: 'pipe-scale', inputs: { numbers: { from: 'a', file: 'out/numbers.txt' } }, parameterFrom: { factor: { from: 'a', file: 'out/meta.json', pointer: '/scale' } } },
+      },
+    });
+    const r = await waitPipeline(alice, refused.pipelineId, (p) => p.state !== 'running', 'the pipeline to fail');
+    expect([stage(r, 'b').state, stage(r, 'b').jobId]).toEqual(['failed', null]);
+    expect(stage(r, 'b').reason).toContain('parameters of pipe-scale');
+    expect((await alice.get('/api/uploads')).body.uploads).toEqual([]);
+  }, 60_000);
+
   it('blocks what follows a stage whose postprocess rejects its output, and never passes it on', async () => {
     const created = await create(alice, {
       stages: {

@@ -16,6 +16,8 @@ export interface HandoffDeps {
   readFile(caller: Caller, jobId: string, path: string, serial: number): Promise<{ size: number; stream: Readable }>;
   /** Stores a stream as an upload for an input of a template (uploads.ts receive); its id. */
   storeUpload(caller: Caller, stream: Readable, meta: { fileName: string; template: string; input: string }): Promise<string>;
+  /** Removes an upload made for a run that was then refused. */
+  discardUpload(caller: Caller, uploadId: string): Promise<void>;
   /** The largest file passed on. */
   maxFileBytes: number;
 }
@@ -34,6 +36,16 @@ export interface Handoff {
 /** Reads every file a stage takes from its upstream stages; an error names the stage and file that failed. */
 export async function handOff(deps: HandoffDeps, caller: Caller, spec: StageSpec, upstream: (stage: string) => UpstreamRun): Promise<Handoff> {
   const inputs: Record<string, string> = {};
+  try {
+    return await readAllFrom(deps, caller, spec, upstream, inputs);
+  } catch (err) {
+    // Nothing is left behind: the uploads made before the failure go.
+    for (const id of Object.values(inputs)) await deps.discardUpload(caller, id).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function readAllFrom(deps: HandoffDeps, caller: Caller, spec: StageSpec, upstream: (stage: string) => UpstreamRun, inputs: Record<string, string>): Promise<Handoff> {
   const parameters: Record<string, unknown> = { ...spec.parameters };
   for (const [input, { from, file }] of Object.entries(spec.inputs)) {
     const run = upstream(from);

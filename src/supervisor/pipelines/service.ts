@@ -202,7 +202,11 @@ export class PipelineService {
       };
       const given = await handOff(this.deps.handoff, owner, spec, upstream);
       const body = { template: spec.template, jobKey: jobKeyOf(p.id, st.name), parameters: given.parameters, inputs: given.inputs, target: spec.target, size: spec.size } as RunBody;
-      const job = await this.deps.run(owner, body);
+      const job = await this.deps.run(owner, body).catch(async (err: unknown) => {
+        // A refused run leaves no upload behind.
+        for (const id of Object.values(given.inputs)) await this.deps.handoff.discardUpload(owner, id).catch(() => undefined);
+        throw err;
+      });
       Object.assign(st, { state: 'running', jobId: job.jobId, serial: job.serial });
       this.byJob.set(job.jobId, p.id);
       this.lastStatus.set(job.jobId, job.status);

@@ -47,6 +47,7 @@ export function createPipelines(w: PipelineWiring): PipelineService {
         const mediaType = MEDIA_TYPES[path.extname(meta.fileName).toLowerCase()] ?? 'application/octet-stream';
         return (await w.uploads.receive(caller, stream, { fileName: meta.fileName, mediaType, template, input: meta.input })).uploadId;
       },
+      discardUpload: (caller, uploadId) => w.uploads.remove(caller, uploadId),
       maxFileBytes: w.config.pipelineMaxFileBytes,
     },
     emit: w.emit,
