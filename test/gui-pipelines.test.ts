@@ -80,6 +80,8 @@ describe('pipelines in the web GUI (Chromium)', () => {
     await stage('c').locator('a.stage-job').click();
     await p.locator('.job-layout[data-status="completed"]').waitFor();
     expect(p.url()).toContain('#/jobs/');
+    await p.locator('.job-pipeline').getByRole('link', { name: `pipeline ${created.pipelineId}` }).click();
+    await p.locator('li.stage[data-stage="c"]').waitFor();
 
     // A running pipeline: Cancel stops its stage; the rest never start.
     const running = (await alice.post<{ pipeline: PipelineView }>('/api/pipelines', chain('', 60))).body.pipeline;
