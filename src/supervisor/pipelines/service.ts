@@ -98,10 +98,17 @@ export class PipelineService {
       if (!isActivePipeline(p.state)) throw new JobvisorError('PIPELINE_NOT_ACTIVE', `pipeline ${id} has already ended (${p.state})`);
       const by = caller.username === p.user ? 'user' : `admin ${caller.username}`;
       for (const st of p.stages.values()) {
-        if (st.state === 'running' && st.jobId) await this.deps.cancelJob(caller, st.jobId);
+        let failed = '';
+        if (st.state === 'running' && st.jobId) {
+          // The pipeline stops all the same (nothing more starts); the stage says its run may still go on.
+          failed = await this.deps.cancelJob(caller, st.jobId).then(
+            () => '',
+            (err: unknown) => `; its run could not be canceled: ${(err as Error).message}`,
+          );
+        }
         if (st.state === 'waiting' || st.state === 'running' || st.state === 'starting') {
           st.state = 'canceled';
-          st.reason = `the pipeline was canceled by ${by}`;
+          st.reason = `the pipeline was canceled by ${by}${failed}`;
         }
       }
       endPipeline(p, 'canceled', `canceled by ${by}`, this.now());
