@@ -63,7 +63,7 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
-async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+export async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: string | undefined;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {

@@ -16,6 +16,7 @@ import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { loginView } from './views/login.js';
 import { schedulesView } from './views/schedules.js';
+import { pipelineView, pipelinesView } from './views/pipelines.js';
 import type { View } from './views/view.js';
 
 export class App {
@@ -155,6 +156,12 @@ export class App {
       case 'schedules':
         view = schedulesView(ctx);
         break;
+      case 'pipelines':
+        view = pipelinesView(ctx);
+        break;
+      case 'pipeline':
+        view = pipelineView(ctx, route.pipelineId);
+        break;
       default:
         view = {
           el: h('section', { class: 'card' }, h('h1', null, 'No such page'), h('p', null, 'This address is not a page of jobvisor. '), h('a', { href: '#/jobs' }, '← Your jobs')),
@@ -200,6 +207,7 @@ export class App {
       this.nav,
       link('#/jobs', 'Jobs', route.name === 'jobs' || route.name === 'job'),
       link('#/schedules', 'Schedules', route.name === 'schedules'),
+      link('#/pipelines', 'Pipelines', route.name === 'pipelines' || route.name === 'pipeline'),
       user.role === 'admin' ? link('#/admin', 'Admin', route.name === 'admin') : null,
     );
   }

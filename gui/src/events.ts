@@ -10,10 +10,13 @@
 import { api, ApiError } from './api.js';
 import { setConnectionBanner } from './notify.js';
 import type { JobEventData, LogEventData } from './types.js';
+import type { PipelineEventData } from './pipelines.js';
 
 interface Listeners {
   job: (e: JobEventData) => void;
   log: (e: LogEventData) => void;
+  /** A pipeline changed (null: it was deleted). */
+  pipeline: (e: PipelineEventData) => void;
   /** Refetch everything shown: events may have been missed. */
   resync: () => void;
   /** The stream's state changed (for the header's live indicator). */
@@ -27,7 +30,7 @@ const MAX_RETRY_MS = 15_000;
 
 export class EventStream {
   private source: EventSource | undefined;
-  private readonly listeners: { [K in Kind]: Set<Listeners[K]> } = { job: new Set(), log: new Set(), resync: new Set(), state: new Set() };
+  private readonly listeners: { [K in Kind]: Set<Listeners[K]> } = { job: new Set(), log: new Set(), pipeline: new Set(), resync: new Set(), state: new Set() };
   private retryMs = MIN_RETRY_MS;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private countdownTimer: ReturnType<typeof setInterval> | undefined;
@@ -96,6 +99,7 @@ export class EventStream {
     });
     source.addEventListener('job', (e) => this.dispatch(e, 'job'));
     source.addEventListener('log', (e) => this.dispatch(e, 'log'));
+    source.addEventListener('pipeline', (e) => this.dispatch(e, 'pipeline'));
     source.addEventListener('resync', () => this.emit('resync'));
     // A deleted job: every view shown refetches (the job page then says it is gone).
     source.addEventListener('deleted', () => this.emit('resync'));
@@ -110,7 +114,7 @@ export class EventStream {
     });
   }
 
-  private dispatch(e: Event, kind: 'job' | 'log'): void {
+  private dispatch(e: Event, kind: 'job' | 'log' | 'pipeline'): void {
     const id = (e as MessageEvent<string>).lastEventId;
     if (id) this.lastEventId = id;
     let data: unknown;
@@ -120,6 +124,7 @@ export class EventStream {
       return;
     }
     if (kind === 'job') this.emit('job', data as JobEventData);
+    else if (kind === 'pipeline') this.emit('pipeline', data as PipelineEventData);
     else this.emit('log', data as LogEventData);
   }
 

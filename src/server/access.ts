@@ -53,6 +53,12 @@ export const ROUTE_ACCESS = {
   'POST /api/schedules/:scheduleId/pause': 'user',
   'POST /api/schedules/:scheduleId/resume': 'user',
   'DELETE /api/schedules/:scheduleId': 'user',
+  'POST /api/pipelines': 'user',
+  'GET /api/pipelines': 'user',
+  'GET /api/pipelines/:pipelineId': 'user',
+  'POST /api/pipelines/:pipelineId/cancel': 'user',
+  'POST /api/pipelines/:pipelineId/resume': 'user',
+  'DELETE /api/pipelines/:pipelineId': 'user',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

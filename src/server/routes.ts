@@ -35,6 +35,7 @@ import { isMultipart } from './multipart.js';
 import { addUploadRoutes, readRunWithFiles } from './uploadRoutes.js';
 import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 import { addScheduleRoutes } from './scheduleRoutes.js';
+import { addPipelineRoutes } from './pipelineRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -62,6 +63,7 @@ export function createRouter(deps: RouteDeps): Router {
   addNotifyRoutes(router, deps, auth);
   addRunsRoutes(router, deps, auth);
   addScheduleRoutes(router, deps, auth);
+  addPipelineRoutes(router, deps, auth);
   return router;
 }
 

@@ -294,6 +294,7 @@ function isJobEvent(value: unknown): value is JobEvent {
   if (e.type === 'job') return typeof e.job === 'object' && e.job !== null;
   if (e.type === 'log') return typeof e.jobId === 'string' && typeof e.serial === 'number' && Array.isArray(e.lines);
   if (e.type === 'deleted') return typeof e.jobId === 'string';
+  if (e.type === 'pipeline') return typeof e.pipelineId === 'string' && typeof e.pipeline === 'object';
   return false;
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Phase, RunCause } from './protocol.js';
+import type { PipelineView } from './pipelines.js';
 import { Name, Role, Size, Status } from './types.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
@@ -170,6 +171,8 @@ export interface JobView extends RunSummary {
   /** The schedule whose firing made this job (and its name then); null for jobs run by hand. */
   scheduleId?: string | null;
   scheduleName?: string | null;
+  /** The pipeline this job is a stage of (its job key is `<pipelineId>-<stage>`), if any. */
+  pipelineId?: string;
 }
 
 /** A batch scheduler's word on a run: its state and reason, and its estimated start. */
@@ -271,7 +274,9 @@ export interface LogChunk {
 export type JobEvent =
   | { type: 'job'; user: string; job: JobView }
   | { type: 'log'; user: string; jobId: string; serial: number; lines: string[] }
-  | { type: 'deleted'; user: string; jobId: string };
+  | { type: 'deleted'; user: string; jobId: string }
+  /** A pipeline changed (pipelines.ts); `pipeline` is null once it was deleted. */
+  | { type: 'pipeline'; user: string; pipelineId: string; pipeline: PipelineView | null };
 
 /** The supervisor's answer to `GET /events/backlog`: the events (JSON text each) or, when they are gone, `resync`. */
 export type EventBacklog = { resync: false; events: { id: number; type: string; data: string }[]; latest: number } | { resync: true; latest: number };

@@ -187,6 +187,8 @@ const SETTINGS = {
   retentionSweepSeconds: [positiveInt, 'a positive integer of seconds between retention sweeps'],
   maxSchedulesPerUser: [positiveInt, 'a positive integer: the most schedules one user may keep'],
   minScheduleIntervalSeconds: [positiveInt, 'a positive integer of seconds: the shortest time between two firings of a schedule (interval or cron)'],
+  pipelineMaxStages: [positiveInt, 'a positive integer: the most stages one pipeline may have'],
+  pipelineMaxFileBytes: [positiveInt, 'a positive integer of bytes: the largest file one stage passes to the next (input file or JSON parameter file)'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -241,6 +243,8 @@ export function defaults(): Record<SettingName, unknown> {
     roles: [],
     maxSchedulesPerUser: 100,
     minScheduleIntervalSeconds: 60,
+    pipelineMaxStages: 50,
+    pipelineMaxFileBytes: 100 * 1024 * 1024,
   };
 }
 

@@ -75,6 +75,12 @@ export const ERRORS = {
   SCHEDULE_NOT_FOUND: { status: 404, expose: true, retryable: false },
   SCHEDULE_EXISTS: { status: 409, expose: true, retryable: false },
   SCHEDULE_LIMIT: { status: 429, expose: true, retryable: false },
+  /** Pipelines (supervisor/pipelines): a bad graph at creation, an unknown pipeline, a change its state does not allow. */
+  PIPELINE_CYCLE: { status: 400, expose: true, retryable: false },
+  PIPELINE_UNKNOWN_STAGE: { status: 400, expose: true, retryable: false },
+  PIPELINE_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  PIPELINE_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
+  PIPELINE_NOT_RESUMABLE: { status: 409, expose: true, retryable: false },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
 } as const satisfies Record<string, ErrorSpec>;
 

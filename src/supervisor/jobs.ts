@@ -158,12 +158,20 @@ export class JobService {
   }
 
   get(caller: Caller, jobId: string): JobView {
-    return this.visible(caller, jobId).view();
+    return this.withPipeline(this.visible(caller, jobId).view());
   }
 
   list(caller: Caller, all: boolean): JobView[] {
     const rows = this.deps.store.listJobs(all && caller.role === 'admin' ? undefined : caller.username);
-    return rows.map((r) => (this.jobs.get(r.id) ?? new ComputeJob(r, this.ctx)).view(false));
+    return rows.map((r) => this.withPipeline((this.jobs.get(r.id) ?? new ComputeJob(r, this.ctx)).view(false)));
+  }
+
+  /** The pipeline a job is a stage of (set by the pipeline service), shown in its view. */
+  pipelineOf: (jobId: string) => string | undefined = () => undefined;
+
+  private withPipeline(view: JobView): JobView {
+    const pipelineId = this.pipelineOf(view.jobId);
+    return pipelineId === undefined ? view : { ...view, pipelineId };
   }
 
   async cancel(caller: Caller, jobId: string, serial: number | undefined): Promise<JobView> {

@@ -25,7 +25,8 @@ import { EventBus } from './events.js';
 import { JobService } from './jobs.js';
 import { Logins } from './logins.js';
 import type { ReadDeps } from './reads.js';
-import { createSupervisorRouter } from './routes.js';
+import { caller, createSupervisorRouter } from './routes.js';
+import { addPipelineRoutes } from './pipelines/routes.js';
 import { addRunsRoutes } from './runsRoutes.js';
 import { RUN_END_GRACE_MS, RunWatch } from './runWatch.js';
 import { Slots } from './slots.js';
@@ -45,6 +46,9 @@ import { SqliteScheduleStore } from './schedules/store.js';
 import { ScheduleService } from './schedules/service.js';
 import { Scheduler } from './schedules/scheduler.js';
 import { addScheduleRoutes } from './schedules/routes.js';
+import { createPipelines } from './pipelines/wiring.js';
+import type { PipelineStore } from './pipelines/store.js';
+import { SqlitePipelineStore } from './pipelines/store.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -62,6 +66,8 @@ export interface SupervisorDeps {
   uploadStore?: () => UploadStore;
   /** The store of schedules (default: in memory). */
   scheduleStore?: () => SqliteScheduleStore;
+  /** The store of pipelines (default: in memory). */
+  pipelineStore?: () => PipelineStore;
   /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
   runEndGraceMs?: number;
 }
@@ -88,9 +94,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const events = new EventBus(store, log);
   const uploads = new UploadService(deps.uploadStore?.() ?? new SqliteUploadStore(':memory:'), uploadsDir(config), config, log);
   const notifications = new Notifications({ config, store, log });
-  const emit = (e: JobEvent) => {
+  const emit = (event: JobEvent) => {
+    const e = pipelines.annotate(event);
     notifications.onEvent(e);
     events.emit(e);
+    pipelines.onJobEvent(e);
     releaseInputs(uploads, e);
     // A run that has just ended is measured (its agent is live) for disk use.
     if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
@@ -184,6 +192,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const retention = new Retention({ agents, hub, jobs, store, targets, log, settings: config.retention, sweepSeconds: config.retentionSweepSeconds, opTimeoutMs: reads.opTimeoutMs });
   const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
   jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
+  const pipelines = createPipelines({ config, log, store, jobs, reads, uploads, emit, templates: deps.templates, pipelineStore: deps.pipelineStore?.() ?? new SqlitePipelineStore(':memory:') });
+  jobs.pipelineOf = (jobId) => pipelines.pipelineOf(jobId);
 
   const slotUsage = () =>
     targets.all().flatMap((d) =>
@@ -207,6 +217,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     store: scheduleStore, jobs, log, maxPerUser: config.maxSchedulesPerUser, minIntervalSeconds: config.minScheduleIntervalSeconds, changed: () => scheduler.changed(),
   });
   addScheduleRoutes(router, schedules, config.maxBodyBytes);
+  addPipelineRoutes(router, pipelines, caller, config.maxBodyBytes);
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -247,6 +258,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     targets,
     async recover() {
       await jobs.recover();
+      await pipelines.recover();
       notifications.start();
       retention.start();
       scheduler.start();
@@ -266,6 +278,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       store.close();
       uploads.close();
       scheduleStore.close();
+      pipelines.close();
     },
   };
 }
@@ -294,6 +307,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     store: (targets) => new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'), targets.legacyPlacement),
     uploadStore: () => new SqliteUploadStore(path.join(config.dataDir, 'jobs.sqlite')),
     scheduleStore: () => new SqliteScheduleStore(path.join(config.dataDir, 'jobs.sqlite')),
+    pipelineStore: () => new SqlitePipelineStore(path.join(config.dataDir, 'jobs.sqlite')),
     templates: loadTemplates(config.templatesDir),
     secret: loadOrCreateSecret(config),
     log,

@@ -148,6 +148,8 @@ class JobPage {
   /** The run's phase beside its status ("running · finishing"), while a step runs. */
   private readonly phase = h('span', { class: 'job-phase muted', role: 'status' });
   private readonly subtitle = h('p', { class: 'muted job-subtitle' });
+  /** For a stage of a pipeline: a link to the pipeline's page. */
+  private readonly pipelineLink = h('p', { class: 'muted job-pipeline', hidden: true });
   private readonly progress = h('progress', { max: '1', 'data-testid': 'job-progress' });
   private readonly percent = h('span', { class: 'percent' });
   private readonly progressMessage = h('span', { class: 'progress-message muted' });
@@ -195,6 +197,7 @@ class JobPage {
         { class: 'card job-head', 'aria-labelledby': 'job-title' },
         h('div', { class: 'job-title-row' }, this.title, this.badge, this.phase),
         this.subtitle,
+        this.pipelineLink,
         h('div', { class: 'job-progress' }, this.progress, this.percent, this.progressMessage),
         this.callouts,
         this.summary,
@@ -248,6 +251,8 @@ class JobPage {
       this.subtitle,
       [this.template ? this.template.title : job.template, `run ${job.serial}`, job.user !== this.ctx.user.username ? `owned by ${job.user}` : ''].filter((p) => p !== '').join(' · '),
     );
+    if (job.pipelineId) replaceChildren(this.pipelineLink, 'A stage of ', h('a', { href: `#/pipelines/${encodeURIComponent(job.pipelineId)}` }, `pipeline ${job.pipelineId}`));
+    this.pipelineLink.hidden = !job.pipelineId;
     const p = job.progress ?? (job.status === 'completed' ? 1 : 0);
     this.progress.value = p;
     this.progress.dataset.value = String(p);
