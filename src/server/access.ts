@@ -44,6 +44,10 @@ export const ROUTE_ACCESS = {
   'GET /api/usage': 'user',
   'GET /api/admin/usage': 'admin',
   'POST /api/admin/retention/sweep': 'admin',
+  'POST /api/admin/enrollments': 'admin',
+  'GET /api/admin/enrollments': 'admin',
+  'DELETE /api/admin/enrollments/:enrollmentId': 'admin',
+  'GET /api/admin/workers': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -34,6 +34,7 @@ import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js'
 import { isMultipart } from './multipart.js';
 import { addUploadRoutes, readRunWithFiles } from './uploadRoutes.js';
 import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
+import { addWorkerRoutes } from './workerRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -60,6 +61,7 @@ export function createRouter(deps: RouteDeps): Router {
   addUploadRoutes(router, deps, auth);
   addNotifyRoutes(router, deps, auth);
   addRunsRoutes(router, deps, auth);
+  addWorkerRoutes(router, deps, auth);
   return router;
 }
 

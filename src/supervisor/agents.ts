@@ -97,6 +97,18 @@ export class AgentManager {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
+  /**
+   * An enrolled worker's process that has just passed its checks at upgrade (src/supervisor/workers/):
+   * managed like any agent from now on, unless it is managed already (it reconnects, or a
+   * restarted supervisor adopted it). Each process of a worker is an agent of its own (its id
+   * holds the process's session), so its updates are numbered from 1.
+   */
+  registerEnrolled(row: Omit<AgentRow, 'lastSeq' | 'startedAt' | 'pid'>, handle: () => AgentHandle): void {
+    if (!this.deps.store.getAgent(row.id)) this.deps.store.saveAgent({ ...row, pid: null, lastSeq: 0, startedAt: this.now() });
+    if (this.agents.has(row.id)) return;
+    this.track(this.manage({ id: row.id, user: row.user, target: row.target, size: row.size, driver: row.driver }, handle(), 'disconnected'));
+  }
+
   /** The size an agent of the target serves for a run of `size`: null on targets whose one agent per user serves every size. */
   private agentSize(target: string, size: Size): Size | null {
     return this.deps.drivers.get(target)?.info.needsLogin ? null : size;
@@ -369,7 +381,7 @@ export class AgentManager {
   private armIdle(agent: ManagedAgent): void {
     this.clearIdle(agent);
     // An agent started with the user's own login (clusters) lasts as long as the login, idle or not.
-    if (agent.leases > 0 || agent.state !== 'connected' || agent.handle.expiresAt !== undefined) return;
+    if (agent.leases > 0 || agent.state !== 'connected' || agent.handle.expiresAt !== undefined || agent.handle.enrolled) return;
     agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${seconds(this.deps.idleMs)} s`), this.deps.idleMs);
     agent.idleTimer.unref();
   }

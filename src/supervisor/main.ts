@@ -41,6 +41,10 @@ import { StaleRuns } from './staleRuns.js';
 import { jobDir, newRunDir } from './runFiles.js';
 import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
 import { Retention } from './retention.js';
+import { SqliteWorkerStore } from './store/workers.js';
+import { WorkerPool } from './workers/pool.js';
+import { addWorkerRoutes } from './workers/routes.js';
+import { requiresCheck } from './workers/requires.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -56,6 +60,8 @@ export interface SupervisorDeps {
   agentUrl: () => string;
   /** The store of uploaded input files (default: in memory). */
   uploadStore?: () => UploadStore;
+  /** The store of enrollment tokens, workers and run requirements (default: in memory). */
+  workerStore?: () => SqliteWorkerStore;
   /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
   runEndGraceMs?: number;
 }
@@ -93,6 +99,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const cpuPools = new Map<string, Slots>();
   const cpuSlots = (target: string, size: Size, pool: string) => {
+    if (workers.handles({ target })) return workers.slotsOf(pool);
     const key = `${target}/${pool}/${size}`;
     let s = cpuPools.get(key);
     if (!s) {
@@ -118,8 +125,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await hub.send(id, { kind: 'shutdown', reason }, AbortSignal.timeout(2000));
     },
     onAgentGone: (id, reason) => jobs.onAgentGone(id, reason),
-    onChange: () => undefined,
+    onChange: () => workers.changed(),
   });
+  const workerStore = deps.workerStore?.() ?? new SqliteWorkerStore(':memory:');
+  const workers: WorkerPool = new WorkerPool({ store: workerStore, agents, drivers, log, heartbeatMs: config.heartbeatMs, activeRuns: () => jobs.active().map((j) => j.row) });
   const hub = new AgentHub(
     {
       authenticate: (id, token) => agents.authenticate(id, token),
@@ -128,6 +137,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       onUpdate: (id, update) => jobs.onUpdate(id, update),
       onDisconnect: (id, why) => agents.onDisconnect(id, why),
       onHeartbeat: (id) => agents.onHeartbeat(id),
+      authenticateWorker: (id, token, claim) => workers.authenticate(id, token, claim),
+      onResources: (id, free) => workers.onResources(id, free),
     },
     log,
     config.heartbeatMs,
@@ -146,7 +157,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
     newRunDir: (target, user, jobId, serial) => newRunDir(driverOf(target), user, jobId, serial),
     keepRuns: config.keepRuns,
+    requires: requiresCheck(config, workers, workerStore),
     context: {
+      placement: {
+        handles: (row) => workers.handles(row),
+        place: (row, template, signal, onWaiting) => workers.place(row, template, workerStore.requires(row.id, row.serial), signal, onWaiting),
+      },
       onRunEnd: (row) => notifications.runEnded(row),
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
       runDir: (row) => row.runDir ?? jobDir(driverOf(row.target), row.user, row.id),
@@ -195,6 +211,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   });
   addNotifyRoutes(router, { store });
   addRunsRoutes(router, { retention, store });
+  addWorkerRoutes(router, { pool: workers, store: workerStore, drivers, maxBodyBytes: config.maxBodyBytes });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -251,6 +268,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await drain?.();
       store.close();
       uploads.close();
+      workerStore.close();
     },
   };
 }
@@ -278,6 +296,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     drivers,
     store: (targets) => new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'), targets.legacyPlacement),
     uploadStore: () => new SqliteUploadStore(path.join(config.dataDir, 'jobs.sqlite')),
+    workerStore: () => new SqliteWorkerStore(path.join(config.dataDir, 'jobs.sqlite')),
     templates: loadTemplates(config.templatesDir),
     secret: loadOrCreateSecret(config),
     log,
