@@ -12,6 +12,7 @@ import { delay, type RetryPolicy } from '../shared/retry.js';
 import { storageError } from '../shared/storageErrors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Size } from '../shared/types.js';
+import type { Op } from '../shared/protocol.js';
 import type { AgentHandle, Driver } from '../drivers/driver.js';
 import type { AgentRow, JobStore } from './store.js';
 
@@ -57,6 +58,8 @@ export interface AgentManagerDeps {
   /** Called once an agent has ended for good, so its runs can be settled. */
   onAgentGone(agentId: string, reason: string): void;
   onChange(): void;
+  /** The one agent an op must go to on targets of many shared agents (an enrolled worker holding a run's files), if any. */
+  pinned?(target: string, op: Op): ManagedAgent | undefined;
 }
 
 /** How an ended agent whose end could not be stored is tried again. */
@@ -133,6 +136,11 @@ export class AgentManager {
     const agent = await start;
     if (agent.state !== 'connected') await this.waitConnected(agent, signal);
     return agent;
+  }
+
+  /** The one agent an op must go to, where its target says so (see AgentManagerDeps.pinned). */
+  pinnedFor(target: string, op: Op): ManagedAgent | undefined {
+    return this.deps.pinned?.(target, op);
   }
 
   /** The agent of (target, user, size) that is up or coming back, if any. */

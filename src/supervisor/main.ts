@@ -126,6 +126,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
     onAgentGone: (id, reason) => jobs.onAgentGone(id, reason),
     onChange: () => workers.changed(),
+    pinned: (target, op) => workers.agentForOp(target, op),
   });
   const workerStore = deps.workerStore?.() ?? new SqliteWorkerStore(':memory:');
   const workers: WorkerPool = new WorkerPool({ store: workerStore, agents, drivers, log, heartbeatMs: config.heartbeatMs, activeRuns: () => jobs.active().map((j) => j.row) });

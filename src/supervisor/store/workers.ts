@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS workers (
   first_seen INTEGER NOT NULL,
   last_seen INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS run_places (
+  run_dir TEXT PRIMARY KEY,
+  worker_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS run_requires (
   job_id TEXT NOT NULL,
   serial INTEGER NOT NULL,
@@ -173,6 +177,19 @@ export class SqliteWorkerStore {
   requires(jobId: string, serial: number): Requires {
     const r = this.db.prepare('SELECT requires FROM run_requires WHERE job_id = ? AND serial = ?').get(jobId, serial) as { requires: string } | undefined;
     return r ? (JSON.parse(r.requires) as Requires) : {};
+  }
+
+  /** The worker a run (by its folder) was placed on: its files are there. */
+  savePlace(runDir: string, workerId: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO run_places (run_dir, worker_id) VALUES (?, ?)').run(runDir, workerId);
+  }
+
+  /** The worker holding a run's folder, or the worker of the latest run inside a folder (a job's). */
+  placeOf(dir: string): string | undefined {
+    const exact = this.db.prepare('SELECT worker_id FROM run_places WHERE run_dir = ?').get(dir) as { worker_id: string } | undefined;
+    if (exact) return exact.worker_id;
+    const inside = this.db.prepare("SELECT worker_id FROM run_places WHERE substr(run_dir, 1, length(?) + 1) = ? || '/' ORDER BY rowid DESC LIMIT 1").get(dir, dir) as { worker_id: string } | undefined;
+    return inside?.worker_id;
   }
 
   close(): void {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { JobvisorError } from '../../shared/errors.js';
 import { mergeRequires, unmet, type Labels, type Requires } from '../../shared/labels.js';
 import type { Logger } from '../../shared/logger.js';
-import type { WorkerClaim, WorkerFree } from '../../shared/protocol.js';
+import type { Op, WorkerClaim, WorkerFree } from '../../shared/protocol.js';
 import type { Template } from '../../shared/template.js';
 import type { WorkerView } from '../../shared/workersApi.js';
 import type { Driver } from '../../drivers/driver.js';
@@ -236,6 +236,7 @@ export class WorkerPool {
     const agent = this.deps.agents.get(best.agentId);
     if (!agent) return { why: `worker ${best.claim.name} is going` };
     const taken = best.slots.take(need.cores);
+    if (row.runDir !== null) this.deps.store.savePlace(row.runDir, best.workerId);
     return {
       agent,
       worker: best.claim.name,
@@ -244,6 +245,21 @@ export class WorkerPool {
         this.changed();
       },
     };
+  }
+
+  /**
+   * The worker an op about a run's files must go to (io, analysis: the worker its run was placed
+   * on); undefined for other targets and ops. AGENT_LOST while that worker is not connected.
+   */
+  agentForOp(target: string, op: Op): ManagedAgent | undefined {
+    if (!this.handles({ target }) || (op.kind !== 'io' && op.kind !== 'analysis')) return undefined;
+    const archive = op.kind === 'io' && op.archive !== undefined ? op.archive.replace(/\/\d+\.tar\.gz$/, '') : undefined;
+    const workerId = this.deps.store.placeOf(op.runDir) ?? (archive === undefined ? undefined : this.deps.store.placeOf(archive.replace('/archive/', '/runs/')));
+    if (workerId === undefined) throw new JobvisorError('FILE_NOT_FOUND', 'this run was never placed on a worker');
+    const session = [...this.sessions.values()].filter((s) => s.workerId === workerId).at(-1);
+    const agent = session && this.deps.agents.get(session.agentId);
+    if (!agent || agent.state !== 'connected') throw new JobvisorError('AGENT_LOST', `the worker holding this run's files (${this.deps.store.worker(workerId)?.name ?? workerId}) is not connected`);
+    return agent;
   }
 
   private takesRunsOf(s: Session, user: string): boolean {
