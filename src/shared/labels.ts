@@ -24,6 +24,9 @@ export const LabelKey = z.string().regex(KEY, 'a label name: a letter, then lett
 export const Labels = z.record(LabelKey, z.string().regex(VALUE, 'a label value: letters, digits, "_", ".", "@", "+" or "-" (128 at most)'))
   .refine((o) => Object.keys(o).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`);
 export type Labels = z.infer<typeof Labels>;
+/** The labels an enrollment token lets its workers claim: a value, or "*" for any value. */
+export const AllowedLabels = z.record(LabelKey, z.string().regex(/^(\*|[A-Za-z0-9_.@+-]{1,128})$/, 'a label value, or "*" for any value'))
+  .refine((o) => Object.keys(o).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`);
 
 export const Requires = z.record(LabelKey, z.string().regex(SPEC, 'a value, or a version comparison such as "lammps>=2022" or ">=12"').refine((s) => parseSpec(s) !== undefined, 'a value, or name<op>version with op one of >= <= > < ='))
   .refine((o) => Object.keys(o).length <= MAX_LABELS, `at most ${MAX_LABELS} requirements`);

@@ -3,7 +3,7 @@
  * workers that joined with them. Declared once for the server and the supervisor.
  */
 import { z } from 'zod';
-import { Labels } from './labels.js';
+import { AllowedLabels, type Labels } from './labels.js';
 import { Name } from './types.js';
 
 /** POST /api/admin/enrollments: a token for workers of one `workers` target. */
@@ -13,7 +13,7 @@ export const EnrollmentBody = z
     /** The `workers` target its workers join (default: the first `workers` target). */
     target: Name.optional(),
     /** The labels its workers may claim: a worker claiming another label, or another value, is refused (value "*": any value). Unset: any labels. */
-    labels: Labels.optional(),
+    labels: AllowedLabels.optional(),
     /** Whose runs its workers take (default: everyone's). */
     users: z.array(Name).min(1).max(1000).optional(),
     /** When the token stops working (ms since the epoch, or an ISO date). */
