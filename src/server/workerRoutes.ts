@@ -26,6 +26,7 @@ export function addWorkerRoutes(router: Router, deps: RouteDeps, auth: Middlewar
   });
   router.get('/admin/enrollments', auth, (ctx) => forward(ctx, { method: 'GET', path: '/admin/enrollments' }));
   router.delete('/admin/enrollments/:enrollmentId', auth, (ctx) => {
+    requireAdmin(callerOf(ctx));
     const id = ctx.params.enrollmentId ?? '';
     if (!/^[a-f0-9]{12}$/.test(id)) throw new JobvisorError('ENROLLMENT_NOT_FOUND', `no enrollment ${id}`);
     return forward(ctx, { method: 'DELETE', path: `/admin/enrollments/${id}` });
