@@ -174,6 +174,17 @@ describe('enrolled workers', () => {
     expect(ids).toHaveLength(1);
   }, 180_000);
 
+  it('a run started on a worker goes on across a supervisor restart and completes', async () => {
+    const run = await alice.run({ template: 'whoami', jobKey: 'across-restart', requires: { gpu: 'a100' }, parameters: { seconds: 4 } });
+    await alice.waitJob(run.jobId, (j) => j.status === 'running', 30_000, 'run started');
+    await jv.stopSupervisor();
+    await jv.startSupervisor();
+    const done = await alice.waitJob(run.jobId, (j) => j.status === 'completed', 60_000, 'run completed after the restart');
+    expect(done.serial).toBe(1);
+    expect(await logOf(alice, run.jobId)).toContain('worker gpu-box');
+    await connected('gpu-box');
+  }, 120_000);
+
   it('revoking a token disconnects its workers at once; they are refused when they come back', async () => {
     const e = await enroll({ name: 'lab-revoked', labels: { site: 'annex' } });
     const annex = startWorker('annex-box', 'site=annex', 1, e.file);
