@@ -90,6 +90,10 @@ describe('enrolled workers', () => {
     expect((await alice.get('/api/admin/workers')).status).toBe(403);
     expect((await admin.post('/api/admin/enrollments', { name: 'x', target: 'local' })).body.error.code).toBe('INVALID_INPUT');
 
+    const usage = startWorker('bad-slots', 'os=linux', 0);
+    expect(await usage.exited).toBe(2);
+    expect(usage.output.join('')).toMatch(/--slots must be a whole number[\s\S]*usage: jobvisor agent --enroll/);
+
     const badFile = path.join(root, 'bad.token');
     writeFileSync(badFile, 'not-a-token\n');
     const bad = startWorker('bad-token', 'os=linux', 1, badFile);
@@ -116,6 +120,11 @@ describe('enrolled workers', () => {
       expect(await logOf(alice, job.jobId)).toContain(`worker ${worker}`);
       expect(readFileSync(path.join(root, worker, 'runs', 'alice', job.jobId, '1', 'worker.txt'), 'utf8')).toBe(worker);
     }
+
+    const byTemplate = await alice.run({ template: 'gpu-whoami' });
+    await alice.waitJob(byTemplate.jobId, (j) => j.status === 'completed', 60_000, 'template requires a gpu');
+    expect(await logOf(alice, byTemplate.jobId)).toContain('worker gpu-box');
+    expect((await alice.get('/api/templates')).body.templates.find((t: { name: string }) => t.name === 'gpu-whoami').requires).toEqual({ gpu: 'a100', code: 'lammps>=2022' });
 
     const tooOld = await alice.run({ template: 'whoami', jobKey: 'old', requires: { code: 'lammps>=2024' } });
     await alice.waitJob(tooOld.jobId, (j) => j.waitingFor === 'no connected worker has code lammps>=2024', 20_000, 'waiting for a newer lammps');
@@ -183,6 +192,9 @@ describe('enrolled workers', () => {
     expect(done.serial).toBe(1);
     expect(await logOf(alice, run.jobId)).toContain('worker gpu-box');
     await connected('gpu-box');
+    // Idle workers are not told to stop when the supervisor stops: they come back by themselves.
+    await connected('cpu-box');
+    expect(workers.find((w) => w.name === 'cpu-box')?.child.exitCode).toBeNull();
   }, 120_000);
 
   it('revoking a token disconnects its workers at once; they are refused when they come back', async () => {

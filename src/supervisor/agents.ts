@@ -259,9 +259,9 @@ export class AgentManager {
     await agent.handle.stop(why);
   }
 
-  /** Stops idle agents; leaves agents with runs going so a restarted supervisor can take them back. */
+  /** Stops idle agents; leaves agents with runs going so a restarted supervisor can take them back, and enrolled workers (started by hand, they wait for it). */
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].filter((a) => a.leases === 0).map((a) => this.stop(a, 'supervisor stopping')));
+    await Promise.all([...this.agents.values()].filter((a) => a.leases === 0 && !a.handle.enrolled).map((a) => this.stop(a, 'supervisor stopping')));
     for (const a of this.agents.values()) this.clearIdle(a);
   }
 
