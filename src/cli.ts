@@ -5,7 +5,7 @@
  *   jobvisor start       server and supervisor together for one machine (two OS processes)
  *   jobvisor server      the HTTP API (Koa)
  *   jobvisor supervisor  the supervisor (jobs, agents, drivers)
- *   jobvisor agent       an agent (started by a driver, not by hand)
+ *   jobvisor agent       an agent (started by a driver), or with --enroll an enrolled worker started by hand (src/agent/enroll.ts)
  *
  * Options: --config FILE (a JSON config file; same as JOBVISOR_CONFIG). Every setting can also
  * be given as an environment variable JOBVISOR_<SETTING>; see README.md.
@@ -101,7 +101,7 @@ async function startBoth(config: Config, configFile: string | undefined): Promis
 
 async function main(): Promise<void> {
   const { command, configFile } = parseArgs(process.argv.slice(2));
-  if (command === 'agent') return runAgentProcess();
+  if (command === 'agent') return runAgentProcess(process.env, process.argv.slice(3));
   if (!command || !['start', 'server', 'supervisor'].includes(command)) {
     process.stderr.write(USAGE + '\n');
     process.exit(2);

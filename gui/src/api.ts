@@ -137,6 +137,8 @@ export const api = {
   usersAndRoles: () => call<{ users: Account[]; roles?: string[] }>('GET', '/api/users').then((r) => ({ users: r.users, roles: r.roles ?? ['user', 'admin'] })),
   lifetimes: (since: number, until: number) =>
     call<{ since: number; until: number; lifetimes: LifetimeRow[] }>('GET', `/api/admin/lifetimes?since=${since}&until=${until}`).then((r) => r.lifetimes),
+  /** Enrolled workers (admins; see views/adminWorkers.ts for the shape). */
+  workers: <T>() => call<{ workers: T[] }>('GET', '/api/admin/workers').then((r) => r.workers),
   deliveries: (limit = 50) => call<{ deliveries: DeliveryView[] }>('GET', `/api/admin/deliveries?limit=${limit}`).then((r) => r.deliveries),
   settings: () => call<{ settings: AccountSettings }>('GET', '/api/auth/me/settings').then((r) => r.settings),
   saveSettings: (s: Partial<AccountSettings>) => call<{ settings: AccountSettings }>('PUT', '/api/auth/me/settings', s).then((r) => r.settings),

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { CMD_GROUPS_DIR, MAX_WS_PAYLOAD, PROTOCOL_VERSION, type AgentMessage, type Op, type SupervisorMessage, type Update } from '../shared/protocol.js';
+import { CMD_GROUPS_DIR, MAX_WS_PAYLOAD, PROTOCOL_VERSION, type AgentMessage, type Op, type SupervisorMessage, type Update, type WorkerFree } from '../shared/protocol.js';
 import { schedulerCommandCounts } from '../shared/scheduler.js';
 import { runAnalysis } from '../cmds/analysis.js';
 import { runIo } from '../cmds/files.js';
@@ -38,6 +38,8 @@ export interface AgentOptions {
   logFile?: string;
   /** Where the process groups of its cmds are recorded (default: `cmd-groups` in the agent's folder). */
   cmdGroupsDir?: string;
+  /** An enrolled worker (enroll.ts): the headers it connects with, and its free resources, said in its hello and every `intervalMs`. */
+  worker?: { headers: Record<string, string>; free(): WorkerFree; intervalMs: number };
 }
 
 /** A reply larger than this is answered with an error instead (the supervisor would close the connection on it). */
@@ -48,11 +50,14 @@ export class Agent {
   private readonly conn: Connection;
   private readonly flushTimer: NodeJS.Timeout;
   private readonly orphanTimer: NodeJS.Timeout;
+  private readonly resourcesTimer: NodeJS.Timeout | undefined;
   private readonly cmdEnv: NodeJS.ProcessEnv;
   private readonly processes: ProcessEngine;
   /** One batch engine per scheduler, made when a run first names it. */
   private readonly batches = new Map<string, BatchEngine>();
   private ended: Promise<void> | null = null;
+  /** Why the supervisor refused this agent, if it did (it then ends). */
+  refused: string | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     const { JOBVISOR_AGENT_ID: _id, JOBVISOR_AGENT_URL: _url, ...env } = process.env;
@@ -63,14 +68,20 @@ export class Agent {
       token: opts.token,
       log: opts.log,
       silenceMs: opts.silenceMs ?? 60_000,
+      ...(opts.worker ? { headers: opts.worker.headers } : {}),
       onOpen: () => [this.hello(), ...this.outbox.pending()],
       onMessage: (m) => this.receive(m),
-      onRefused: (why) => void this.stop(`refused: ${why}`),
+      onRefused: (why) => {
+        this.refused = why;
+        void this.stop(`refused: ${why}`);
+      },
       onClose: (code, reason) => this.connectionClosed(code, reason),
     });
     const groups = new CmdGroups(opts.cmdGroupsDir ?? path.join(process.cwd(), CMD_GROUPS_DIR), opts.log);
     this.processes = new ProcessEngine({ push: (j, s, u) => this.push(j, s, u), env: this.cmdEnv, groups, log: opts.log });
     this.flushTimer = setInterval(() => this.processes.flush(), opts.flushMs ?? 100);
+    const worker = opts.worker;
+    if (worker) this.resourcesTimer = setInterval(() => this.conn.send({ v: PROTOCOL_VERSION, type: 'resources', free: worker.free() }), worker.intervalMs);
     const orphanMs = opts.orphanMs ?? 10 * 60_000;
     this.orphanTimer = setInterval(() => {
       const lost = this.conn.lostSince;
@@ -91,6 +102,7 @@ export class Agent {
     this.ended ??= (async () => {
       this.opts.log.info({ why }, 'agent stopping');
       clearInterval(this.orphanTimer);
+      clearInterval(this.resourcesTimer);
       await Promise.all(this.engines().map((e) => e.stop(why)));
       clearInterval(this.flushTimer);
       this.conn.stop();
@@ -121,7 +133,7 @@ export class Agent {
   }
 
   private hello(): AgentMessage {
-    return { v: PROTOCOL_VERSION, type: 'hello', runs: this.engines().flatMap((e) => e.runs()), pendingUpdates: this.outbox.size };
+    return { v: PROTOCOL_VERSION, type: 'hello', runs: this.engines().flatMap((e) => e.runs()), pendingUpdates: this.outbox.size, ...(this.opts.worker ? { free: this.opts.worker.free() } : {}) };
   }
 
   private receive(msg: SupervisorMessage): void {

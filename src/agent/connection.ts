@@ -15,6 +15,8 @@ export interface ConnectionOptions {
   log: Logger;
   /** A connection that hears no ping for this long is dropped and made again. */
   silenceMs: number;
+  /** More headers of the upgrade request (an enrolled worker's claim). */
+  headers?: Record<string, string>;
   /** Messages to send first on each new connection (hello, then unacknowledged updates). */
   onOpen(): AgentMessage[];
   onMessage(msg: SupervisorMessage): void;
@@ -65,7 +67,7 @@ export class Connection {
       let opened = false;
       let silence: NodeJS.Timeout | undefined;
       const ws = new WebSocket(opts.url.replace(/\/$/, '') + AGENT_PATH, {
-        headers: { [AGENT_ID_HEADER]: opts.agentId, authorization: `Bearer ${opts.token}` },
+        headers: { ...opts.headers, [AGENT_ID_HEADER]: opts.agentId, authorization: `Bearer ${opts.token}` },
         maxPayload: MAX_WS_PAYLOAD,
         handshakeTimeout: 10_000,
       });
@@ -93,8 +95,22 @@ export class Connection {
         else opts.onMessage(parsed.value);
       });
       ws.on('unexpected-response', (_req, res) => {
-        if (res.statusCode === 401) opts.onRefused('the supervisor does not know this agent or its token');
-        ws.terminate();
+        if (res.statusCode !== 401) return void ws.terminate();
+        // The refusal's reason, when the supervisor gives one ({"error": {code, message}}).
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text = (text + chunk.toString('utf8')).slice(0, 4096)));
+        res.on('end', () => {
+          let why = 'the supervisor does not know this agent or its token';
+          try {
+            const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+            if (e?.message) why = `${e.code ?? 'refused'}: ${e.message}`;
+          } catch {
+            /* no reason given */
+          }
+          opts.onRefused(why);
+          ws.terminate();
+        });
+        res.on('error', () => ws.terminate());
       });
       ws.on('error', (err) => opts.log.debug({ err: err.message }, 'websocket error'));
       ws.on('close', (code, reason) => {

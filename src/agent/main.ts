@@ -6,6 +6,7 @@
 import { createLogger } from '../shared/logger.js';
 import { Agent } from './agent.js';
 import { agentLogDestination } from './logDestination.js';
+import { ENROLL_USAGE, readEnrollArgs, runEnrolledAgent } from './enroll.js';
 
 async function readToken(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -16,9 +17,11 @@ async function readToken(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split('\n')[0]?.trim() ?? '';
 }
 
-export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+/** With `--enroll ...` in `argv`: an enrolled worker (enroll.ts); else an agent a driver started. */
+export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Promise<void> {
   // Its own log must not take the agent down when the disk is full (see logDestination.ts).
   const log = createLogger('agent', env.JOBVISOR_LOG_LEVEL ?? 'info', agentLogDestination());
+  if (argv.some((a) => a === '--enroll' || a.startsWith('--enroll='))) return enrolled(argv, log);
   const agentId = env.JOBVISOR_AGENT_ID;
   const url = env.JOBVISOR_AGENT_URL;
   if (!agentId || !url) throw new Error('JOBVISOR_AGENT_ID and JOBVISOR_AGENT_URL must be set');
@@ -34,4 +37,20 @@ export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env): Pro
   }
   await agent.run();
   log.info('agent ended');
+}
+
+async function enrolled(argv: string[], log: ReturnType<typeof createLogger>): Promise<void> {
+  let options;
+  try {
+    options = readEnrollArgs(argv);
+  } catch (err) {
+    process.stderr.write(`jobvisor agent: ${(err as Error).message}\n${ENROLL_USAGE}\n`);
+    process.exit(2);
+  }
+  const refused = await runEnrolledAgent(options, log);
+  if (refused !== null) {
+    process.stderr.write(`jobvisor agent: the supervisor refused this worker: ${refused}\n`);
+    process.exit(1);
+  }
+  log.info('worker ended');
 }

@@ -56,6 +56,8 @@ export interface AgentHandle {
   readonly lostAfterMs?: number;
   /** When the login the agent was started with runs out (ms since the epoch). */
   readonly expiresAt?: number;
+  /** An agent started by hand (an enrolled worker): never stopped for being idle. */
+  readonly enrolled?: boolean;
 }
 
 export interface SavedAgent {
@@ -110,6 +112,8 @@ export interface Driver {
   adoptAgent?(saved: SavedAgent): Promise<AgentHandle | undefined>;
   /** Optional: removes what earlier supervisors left behind (containers, ...) that belongs to no agent in `keep`. */
   removeLeftovers?(keep: ReadonlySet<string>): Promise<void>;
+  /** Optional: a target of agents started by hand (enrolled workers): the handle of one that joined. */
+  enrolled?: { handle(workerId: string, host: string): AgentHandle };
   /** Stops every agent this driver started (cluster agents outlive the supervisor on purpose). */
   close(): Promise<void>;
 }

@@ -11,11 +11,12 @@ import type { Backend, Driver } from './driver.js';
 import { localBackend } from './local/index.js';
 import { sgeBackend } from './sge/index.js';
 import { slurmBackend } from './slurm/index.js';
+import { workersBackend } from './workers/index.js';
 
 export type { Backend, Driver } from './driver.js';
 
 export const BACKENDS: ReadonlyMap<string, Backend> = new Map<string, Backend>(
-  [localBackend, dockerBackend, slurmBackend, sgeBackend].map((b) => [b.kind, b as Backend]),
+  [localBackend, dockerBackend, slurmBackend, sgeBackend, workersBackend].map((b) => [b.kind, b as Backend]),
 );
 
 /**

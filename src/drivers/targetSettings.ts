@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Config } from '../shared/config.js';
 import { Name, SIZES, type Size } from '../shared/types.js';
+import { Labels } from '../shared/labels.js';
 
 const SizeLimits = z
   .object({
@@ -24,6 +25,8 @@ export function targetFields<K extends string>(kind: K) {
     driver: z.literal(kind),
     title: z.string().min(1).max(100).optional(),
     sizes: SizesSettings,
+    /** What the target offers runs that state `requires` (src/shared/labels.ts); read by the supervisor, not the backend. */
+    labels: Labels.optional(),
   };
 }
 

@@ -59,6 +59,10 @@ export const ROUTE_ACCESS = {
   'POST /api/pipelines/:pipelineId/cancel': 'user',
   'POST /api/pipelines/:pipelineId/resume': 'user',
   'DELETE /api/pipelines/:pipelineId': 'user',
+  'POST /api/admin/enrollments': 'admin',
+  'GET /api/admin/enrollments': 'admin',
+  'DELETE /api/admin/enrollments/:enrollmentId': 'admin',
+  'GET /api/admin/workers': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -36,6 +36,7 @@ import { addUploadRoutes, readRunWithFiles } from './uploadRoutes.js';
 import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 import { addScheduleRoutes } from './scheduleRoutes.js';
 import { addPipelineRoutes } from './pipelineRoutes.js';
+import { addWorkerRoutes } from './workerRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -64,6 +65,7 @@ export function createRouter(deps: RouteDeps): Router {
   addRunsRoutes(router, deps, auth);
   addScheduleRoutes(router, deps, auth);
   addPipelineRoutes(router, deps, auth);
+  addWorkerRoutes(router, deps, auth);
   return router;
 }
 

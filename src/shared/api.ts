@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Phase, RunCause } from './protocol.js';
 import type { PipelineView } from './pipelines.js';
 import { Name, Role, Size, Status } from './types.js';
+import { Requires } from './labels.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 export const CreateUserBody = z.object({ username: Name, password: z.string().min(8).max(1024), role: Role.default('user') }).strict();
@@ -40,6 +41,8 @@ export const RunBody = z
     notify: z.object({ email: z.boolean() }).strict().optional(),
     /** This run's own completion callback (must start with one of the site's `callbacks.allowedPrefixes`). */
     callbackUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+    /** Labels the place must have (src/shared/labels.ts), on top of the template's `requires`. */
+    requires: Requires.optional(),
   })
   .catchall(RunOptions);
 export type RunBody = z.infer<typeof RunBody>;

@@ -60,6 +60,13 @@ export const ERRORS = {
   DATABASE_BUSY: { status: 503, expose: true, retryable: true, wsClose: 1013 },
   STORAGE_FAILED: { status: 503, expose: true, retryable: true, wsClose: 1013 },
   AGENT_UNKNOWN: { status: 401, expose: true, retryable: false, wsClose: 4401 },
+  /** A worker's enrollment token is unknown, revoked or expired (at upgrade). */
+  ENROLLMENT_REFUSED: { status: 401, expose: true, retryable: false },
+  /** A worker claims labels (or a name, slots) its enrollment token does not allow (at upgrade). */
+  WORKER_CLAIM_REFUSED: { status: 403, expose: true, retryable: false },
+  ENROLLMENT_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  /** A run's `requires` cannot be met by its target (a target's fixed labels). */
+  REQUIREMENTS_UNMET: { status: 400, expose: true, retryable: false },
   AGENT_PROTOCOL: { status: 400, expose: true, retryable: false, wsClose: 1008 },
   /** Input files (uploads): see supervisor/uploads.ts and server/multipart.ts. */
   UPLOAD_TOO_LARGE: { status: 413, expose: true, retryable: false },

@@ -64,6 +64,12 @@ export const PHASE_FILE = '.jobvisor-phase';
 export const Step = z.enum(['preprocess', 'command', 'postprocess']);
 export type Step = z.infer<typeof Step>;
 export const AGENT_ID_HEADER = 'x-jobvisor-agent-id';
+/**
+ * An enrolled worker (started by hand with an enrollment token, src/agent/enroll.ts) connects
+ * with its worker id in AGENT_ID_HEADER, the enrollment token as its bearer token, and this
+ * header: WorkerClaim as base64url JSON, checked at upgrade against the token.
+ */
+export const WORKER_HEADER = 'x-jobvisor-worker';
 export const AGENT_PATH = '/agent';
 
 const V = z.literal(PROTOCOL_VERSION);
@@ -210,10 +216,27 @@ export type Update = z.infer<typeof Update>;
 export const AgentRun = z.object({ ...JobRef, pid: z.number().int(), running: z.boolean(), externalId: ExternalId.optional() }).strict();
 export type AgentRun = z.infer<typeof AgentRun>;
 
+/** What a worker is free to take now: its cores and memory not in use (as its OS reports them). */
+export const WorkerFree = z.object({ cores: z.number().nonnegative(), memoryMb: z.number().nonnegative() }).strict();
+export type WorkerFree = z.infer<typeof WorkerFree>;
+
+/** What an enrolled worker says of itself at upgrade (WORKER_HEADER): `session` is new for each of its processes. */
+export const WorkerClaim = z.object({
+  name: Name,
+  labels: z.record(z.string(), z.string()),
+  slots: z.number().int().positive().max(10_000),
+  session: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  host: z.string().max(255),
+  free: WorkerFree,
+}).strict();
+export type WorkerClaim = z.infer<typeof WorkerClaim>;
+
 const ErrorCodeSchema = z.string().refine((c): c is ErrorCode => Object.hasOwn(ERRORS, c));
 
 export const AgentMessage = z.discriminatedUnion('type', [
-  z.object({ v: V, type: z.literal('hello'), runs: z.array(AgentRun), pendingUpdates: z.number().int().nonnegative() }).strict(),
+  z.object({ v: V, type: z.literal('hello'), runs: z.array(AgentRun), pendingUpdates: z.number().int().nonnegative(), free: WorkerFree.optional() }).strict(),
+  /** An enrolled worker's free resources, sent with every heartbeat interval. */
+  z.object({ v: V, type: z.literal('resources'), free: WorkerFree }).strict(),
   z.object({
     v: V,
     type: z.literal('reply'),

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { JobvisorError } from './errors.js';
 import { NAME_PATTERN, Size } from './types.js';
+import { Requires } from './labels.js';
 
 const Label = z.string().min(1).max(200);
 
@@ -102,7 +103,9 @@ export const TemplateFile = z.object({
   sizes: z.array(Size).min(1).optional(),
   /** jobvisor 0.1: sizes, or a cluster kind's run mode. */
   runModes: z.array(z.string().regex(/^[a-z]{1,32}$/)).min(1).optional(),
-  resources: z.object({ cores: z.number().int().positive().default(1) }).strict().default({ cores: 1 }),
+  resources: z.object({ cores: z.number().int().positive().default(1), memoryMb: z.number().int().positive().optional() }).strict().default({ cores: 1 }),
+  /** Labels a place must have to run it (src/shared/labels.ts): a run request's own `requires` add to these. */
+  requires: Requires.optional(),
   timeLimitSeconds: z.number().positive(),
   progress: ProgressSpec.default({ kind: 'none' }),
   results: z.array(z.string().min(1)).default([]),
@@ -264,6 +267,7 @@ export function publicTemplate(t: Template, targets: string[], sizes: Size[]) {
     targets,
     sizes,
     resources: t.resources,
+    requires: t.requires ?? {},
     timeLimitSeconds: t.timeLimitSeconds,
     results: t.results,
     keepRuns: t.keepRuns ?? null,

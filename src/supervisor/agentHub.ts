@@ -16,6 +16,8 @@ import {
   AgentMessage,
   MAX_WS_PAYLOAD,
   PROTOCOL_VERSION,
+  WORKER_HEADER,
+  WorkerClaim,
   parseMessage,
   type Op,
   type SupervisorMessage,
@@ -23,6 +25,7 @@ import {
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
+type ResourcesMessage = Extract<AgentMessage, { type: 'resources' }>;
 
 export interface AgentHubHandlers {
   /** Checks an agent's id and token at upgrade. */
@@ -36,6 +39,10 @@ export interface AgentHubHandlers {
   onUpdate(agentId: string, update: UpdateMessage): Promise<void>;
   onDisconnect(agentId: string, why: string): void;
   onHeartbeat(agentId: string): void;
+  /** Checks an enrolled worker (its enrollment token and what it claims) at upgrade: the agent id of its process, else why not. */
+  authenticateWorker?(workerId: string, token: string, claim: WorkerClaim): { agentId: string } | { code: string; message: string };
+  /** An enrolled worker's free resources (in its hello and every interval). */
+  onResources?(agentId: string, free: ResourcesMessage['free']): void;
 }
 
 interface PendingOp {
@@ -78,12 +85,35 @@ export class AgentHub {
     const agentId = req.headers[AGENT_ID_HEADER];
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (req.headers[WORKER_HEADER] !== undefined) return this.upgradeWorker(req, socket, head, token);
     if (typeof agentId !== 'string' || !token || !this.handlers.authenticate(agentId, token)) {
       this.log.warn({ agentId, remote: req.socket.remoteAddress }, 'agent refused at upgrade');
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"AGENT_UNKNOWN","message":"unknown agent or wrong token"}}');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(agentId, ws));
+  }
+
+  /** An enrolled worker: its claim (WORKER_HEADER) and token are checked before it is accepted; a refusal says why. */
+  private upgradeWorker(req: IncomingMessage, socket: Duplex, head: Buffer, token: string): void {
+    const agentId = req.headers[AGENT_ID_HEADER];
+    const raw = req.headers[WORKER_HEADER];
+    let claim: WorkerClaim | undefined;
+    try {
+      claim = WorkerClaim.parse(JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8')));
+    } catch {
+      claim = undefined;
+    }
+    const answer = typeof agentId !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(agentId) || !claim || !token || !this.handlers.authenticateWorker
+      ? { code: 'AGENT_UNKNOWN', message: 'not a valid worker id, claim or token' }
+      : this.handlers.authenticateWorker(agentId, token, claim);
+    if (!('agentId' in answer)) {
+      this.log.warn({ workerId: agentId, remote: req.socket.remoteAddress, code: answer.code, why: answer.message }, 'worker refused at upgrade');
+      const body = JSON.stringify({ error: answer });
+      socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(answer.agentId, ws));
   }
 
   isConnected(agentId: string): boolean {
@@ -210,8 +240,13 @@ export class AgentHub {
     return true;
   }
 
-  private async handle(conn: Connection, msg: Hello | UpdateMessage): Promise<void> {
+  private async handle(conn: Connection, msg: Hello | UpdateMessage | ResourcesMessage): Promise<void> {
+    if (msg.type === 'resources') {
+      this.handlers.onResources?.(conn.agentId, msg.free);
+      return;
+    }
     if (msg.type === 'hello') {
+      if (msg.free) this.handlers.onResources?.(conn.agentId, msg.free);
       await this.handlers.onHello(conn.agentId, msg);
       return;
     }

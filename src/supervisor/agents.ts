@@ -12,6 +12,7 @@ import { delay, type RetryPolicy } from '../shared/retry.js';
 import { storageError } from '../shared/storageErrors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Size } from '../shared/types.js';
+import type { Op } from '../shared/protocol.js';
 import type { AgentHandle, Driver } from '../drivers/driver.js';
 import type { AgentRow, JobStore } from './store.js';
 
@@ -57,6 +58,8 @@ export interface AgentManagerDeps {
   /** Called once an agent has ended for good, so its runs can be settled. */
   onAgentGone(agentId: string, reason: string): void;
   onChange(): void;
+  /** The one agent an op must go to on targets of many shared agents (an enrolled worker holding a run's files), if any. */
+  pinned?(target: string, op: Op): ManagedAgent | undefined;
 }
 
 /** How an ended agent whose end could not be stored is tried again. */
@@ -97,6 +100,18 @@ export class AgentManager {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
+  /**
+   * An enrolled worker's process that has just passed its checks at upgrade (src/supervisor/workers/):
+   * managed like any agent from now on, unless it is managed already (it reconnects, or a
+   * restarted supervisor adopted it). Each process of a worker is an agent of its own (its id
+   * holds the process's session), so its updates are numbered from 1.
+   */
+  registerEnrolled(row: Omit<AgentRow, 'lastSeq' | 'startedAt' | 'pid'>, handle: () => AgentHandle): void {
+    if (!this.deps.store.getAgent(row.id)) this.deps.store.saveAgent({ ...row, pid: null, lastSeq: 0, startedAt: this.now() });
+    if (this.agents.has(row.id)) return;
+    this.track(this.manage({ id: row.id, user: row.user, target: row.target, size: row.size, driver: row.driver }, handle(), 'disconnected'));
+  }
+
   /** The size an agent of the target serves for a run of `size`: null on targets whose one agent per user serves every size. */
   private agentSize(target: string, size: Size): Size | null {
     return this.deps.drivers.get(target)?.info.needsLogin ? null : size;
@@ -121,6 +136,11 @@ export class AgentManager {
     const agent = await start;
     if (agent.state !== 'connected') await this.waitConnected(agent, signal);
     return agent;
+  }
+
+  /** The one agent an op must go to, where its target says so (see AgentManagerDeps.pinned). */
+  pinnedFor(target: string, op: Op): ManagedAgent | undefined {
+    return this.deps.pinned?.(target, op);
   }
 
   /** The agent of (target, user, size) that is up or coming back, if any. */
@@ -239,9 +259,9 @@ export class AgentManager {
     await agent.handle.stop(why);
   }
 
-  /** Stops idle agents; leaves agents with runs going so a restarted supervisor can take them back. */
+  /** Stops idle agents; leaves agents with runs going so a restarted supervisor can take them back, and enrolled workers (started by hand, they wait for it). */
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].filter((a) => a.leases === 0).map((a) => this.stop(a, 'supervisor stopping')));
+    await Promise.all([...this.agents.values()].filter((a) => a.leases === 0 && !a.handle.enrolled).map((a) => this.stop(a, 'supervisor stopping')));
     for (const a of this.agents.values()) this.clearIdle(a);
   }
 
@@ -369,7 +389,7 @@ export class AgentManager {
   private armIdle(agent: ManagedAgent): void {
     this.clearIdle(agent);
     // An agent started with the user's own login (clusters) lasts as long as the login, idle or not.
-    if (agent.leases > 0 || agent.state !== 'connected' || agent.handle.expiresAt !== undefined) return;
+    if (agent.leases > 0 || agent.state !== 'connected' || agent.handle.expiresAt !== undefined || agent.handle.enrolled) return;
     agent.idleTimer = setTimeout(() => void this.stop(agent, `idle for ${seconds(this.deps.idleMs)} s`), this.deps.idleMs);
     agent.idleTimer.unref();
   }

@@ -11,7 +11,7 @@ import { isActive, type Status } from '../shared/types.js';
 import type { Template } from '../shared/template.js';
 import type { JobRow, JobStore } from './store.js';
 import type { ManagedAgent } from './agents.js';
-import { OpAbandoned, sendOp, sendToAgent, type OpContext } from './opLoop.js';
+import { OpAbandoned, isRetryable, sendOp, sendToAgent, type OpContext } from './opLoop.js';
 import { Slots, type Release } from './slots.js';
 import { buildRunOp } from './runOp.js';
 import { applyUpdate } from './updates.js';
@@ -40,6 +40,11 @@ export interface JobContext extends OpContext {
   now(): number;
   /** Hears every run's end, once the ended row is stored (notifications, callbacks). */
   onRunEnd?(row: JobRow): void;
+  /** Targets whose runs are placed by labels on one of many agents (enrolled workers): the agent chosen, its slots taken. */
+  placement?: {
+    handles(row: JobRow): boolean;
+    place(row: JobRow, template: Template, signal: AbortSignal, onWaiting: (why: string) => void): Promise<{ agent: ManagedAgent; worker: string; release: Release }>;
+  };
 }
 
 /** What the current run holds until it ends: slots and the agent lease. */
@@ -272,6 +277,7 @@ export class ComputeJob {
     const target = { target: this.row.target, user: this.row.user, size: this.row.size };
     const recheck = () => this.recheck(serial, signal);
     try {
+      if (this.ctx.placement?.handles(this.row)) return await this.runPlaced(template, signal, recheck);
       this.setWaiting('starting agent');
       const agent = await this.ctx.agents.connected(target.target, target.user, target.size, signal);
       this.leaseAgent(agent);
@@ -298,6 +304,56 @@ export class ComputeJob {
       else this.toRunning(result.pid);
     } catch (err) {
       this.runFailed(serial, err, template);
+    }
+  }
+
+  /**
+   * A run on enrolled workers: placed on a connected worker whose labels and free slots fit
+   * (waiting, and saying why, while none does), and placed again if that worker goes before the
+   * run op is sent. A run op sent to a worker that went away waits for it (workerLostGraceMs).
+   */
+  private async runPlaced(template: Template, signal: AbortSignal, recheck: () => void): Promise<void> {
+    const placement = this.ctx.placement as NonNullable<JobContext['placement']>;
+    this.setWaiting('waiting for the run directory');
+    this.held.releases.push(await this.runDirSlot.acquire(signal));
+    recheck();
+    for (;;) {
+      const placed = await placement.place(this.row, template, signal, (why) => this.setWaiting(why));
+      const unlease = this.ctx.agents.lease(placed.agent);
+      const release = () => (placed.release(), unlease());
+      const agent = placed.agent;
+      try {
+        recheck();
+        if (this.row.inputs.length > 0 && this.ctx.stageInputs) {
+          this.setWaiting(`staging input files on worker ${placed.worker}`);
+          await this.ctx.stageInputs(this.row, agent, this.ctx.runDir(this.row), signal);
+          recheck();
+        }
+      } catch (err) {
+        release();
+        if (isRetryable(err) && !signal.aborted) continue;
+        throw err;
+      }
+      if (!this.ctx.hub.isConnected(agent.id)) {
+        release();
+        continue;
+      }
+      this.held.releases.push(release);
+      this.held.leasedAgent = agent.id;
+      this.setWaiting(`starting run on worker ${placed.worker}`);
+      const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
+      this.markSent(agent);
+      let result: { pid: number };
+      try {
+        result = RunResult.parse(await this.ctx.hub.send(agent.id, op, signal));
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        this.setWaiting(`sent to worker ${placed.worker}, which went away: waiting for it to come back`);
+        return;
+      }
+      recheck();
+      this.toRunning(result.pid);
+      return;
     }
   }
 

@@ -41,6 +41,8 @@ export interface JobServiceDeps {
   newRunDir(target: string, user: string, jobId: string, serial: number): string;
   /** The site's number of earlier runs that keep their files (templates may set their own). */
   keepRuns?: number;
+  /** A run request's `requires`: refused where its target can never meet them, kept for its placement (src/supervisor/workers/). */
+  requires?: { check(target: string, template: Template, requires: RunBody['requires']): void; save(jobId: string, serial: number, requires: RunBody['requires']): void };
   now?: () => number;
 }
 
@@ -86,6 +88,7 @@ export class JobService {
     const parameters = validateParameters(template, body.parameters);
     this.resolveInputs(caller, template, body.inputs);
     driver.checkRun({ template, size, options });
+    this.deps.requires?.check(driver.info.name, template, body.requires);
     const callbackUrl = checkCallbackUrl(body.callbackUrl, this.deps.callbackPrefixes ?? []);
     return { template, driver, size, options, parameters, callbackUrl };
   }
@@ -108,6 +111,7 @@ export class JobService {
         const inputs = this.resolveInputs(caller, template, body.inputs);
         const first = { ...this.firstRow(caller.username, jobKey), ...origin };
         const job = this.load({ ...first, ...next, inputs, runDir: runDir(first.id, first.serial) });
+        this.deps.requires?.save(first.id, first.serial, body.requires);
         try {
           job.startRun({ ...next, inputs, runDir: runDir(first.id, first.serial) }, template, true);
         } catch (err) {
@@ -121,6 +125,7 @@ export class JobService {
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
       const inputs = this.resolveInputs(caller, template, body.inputs);
+      this.deps.requires?.save(job.id, job.row.serial + 1, body.requires);
       job.startRun({ ...next, inputs, runDir: runDir(job.id, job.row.serial + 1) }, template, false);
       this.claimInputs(job, inputs, job.row.serial);
       this.onRunStarted(job, template);

@@ -49,6 +49,10 @@ import { addScheduleRoutes } from './schedules/routes.js';
 import { createPipelines } from './pipelines/wiring.js';
 import type { PipelineStore } from './pipelines/store.js';
 import { SqlitePipelineStore } from './pipelines/store.js';
+import { SqliteWorkerStore } from './store/workers.js';
+import { WorkerPool } from './workers/pool.js';
+import { addWorkerRoutes } from './workers/routes.js';
+import { requiresCheck } from './workers/requires.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -68,6 +72,8 @@ export interface SupervisorDeps {
   scheduleStore?: () => SqliteScheduleStore;
   /** The store of pipelines (default: in memory). */
   pipelineStore?: () => PipelineStore;
+  /** The store of enrollment tokens, workers and run requirements (default: in memory). */
+  workerStore?: () => SqliteWorkerStore;
   /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
   runEndGraceMs?: number;
 }
@@ -107,6 +113,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const cpuPools = new Map<string, Slots>();
   const cpuSlots = (target: string, size: Size, pool: string) => {
+    if (workers.handles({ target })) return workers.slotsOf(pool);
     const key = `${target}/${pool}/${size}`;
     let s = cpuPools.get(key);
     if (!s) {
@@ -132,8 +139,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await hub.send(id, { kind: 'shutdown', reason }, AbortSignal.timeout(2000));
     },
     onAgentGone: (id, reason) => jobs.onAgentGone(id, reason),
-    onChange: () => undefined,
+    onChange: () => workers.changed(),
+    pinned: (target, op) => workers.agentForOp(target, op),
   });
+  const workerStore = deps.workerStore?.() ?? new SqliteWorkerStore(':memory:');
+  const workers: WorkerPool = new WorkerPool({ store: workerStore, agents, drivers, log, heartbeatMs: config.heartbeatMs, activeRuns: () => jobs.active().map((j) => j.row) });
   const hub = new AgentHub(
     {
       authenticate: (id, token) => agents.authenticate(id, token),
@@ -142,6 +152,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       onUpdate: (id, update) => jobs.onUpdate(id, update),
       onDisconnect: (id, why) => agents.onDisconnect(id, why),
       onHeartbeat: (id) => agents.onHeartbeat(id),
+      authenticateWorker: (id, token, claim) => workers.authenticate(id, token, claim),
+      onResources: (id, free) => workers.onResources(id, free),
     },
     log,
     config.heartbeatMs,
@@ -160,7 +172,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
     newRunDir: (target, user, jobId, serial) => newRunDir(driverOf(target), user, jobId, serial),
     keepRuns: config.keepRuns,
+    requires: requiresCheck(config, workers, workerStore),
     context: {
+      placement: {
+        handles: (row) => workers.handles(row),
+        place: (row, template, signal, onWaiting) => workers.place(row, template, workerStore.requires(row.id, row.serial), signal, onWaiting),
+      },
       onRunEnd: (row) => notifications.runEnded(row),
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
       runDir: (row) => row.runDir ?? jobDir(driverOf(row.target), row.user, row.id),
@@ -218,6 +235,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   });
   addScheduleRoutes(router, schedules, config.maxBodyBytes);
   addPipelineRoutes(router, pipelines, caller, config.maxBodyBytes);
+  addWorkerRoutes(router, { pool: workers, store: workerStore, drivers, maxBodyBytes: config.maxBodyBytes });
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -279,6 +297,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       uploads.close();
       scheduleStore.close();
       pipelines.close();
+      workerStore.close();
     },
   };
 }
@@ -308,6 +327,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     uploadStore: () => new SqliteUploadStore(path.join(config.dataDir, 'jobs.sqlite')),
     scheduleStore: () => new SqliteScheduleStore(path.join(config.dataDir, 'jobs.sqlite')),
     pipelineStore: () => new SqlitePipelineStore(path.join(config.dataDir, 'jobs.sqlite')),
+    workerStore: () => new SqliteWorkerStore(path.join(config.dataDir, 'jobs.sqlite')),
     templates: loadTemplates(config.templatesDir),
     secret: loadOrCreateSecret(config),
     log,

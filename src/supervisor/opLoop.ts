@@ -60,7 +60,7 @@ export async function sendOp(
   };
   for (let attempt = 0; ; attempt++) {
     recheck();
-    const agent = await ctx.agents.connected(target.target, target.user, target.size, signal).catch((err: unknown) => {
+    const agent = ctx.agents.pinnedFor(target.target, op) ?? await ctx.agents.connected(target.target, target.user, target.size, signal).catch((err: unknown) => {
       throw isTimeout(err) ? new JobvisorError('OP_TIMEOUT', `no agent was ready for the ${op.kind} op in time`) : err;
     });
     recheck();

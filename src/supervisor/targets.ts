@@ -86,7 +86,7 @@ export class Targets {
 
   /** A 0.1 request's run mode and options, read as a target, a size and options. Any other unknown key is refused. */
   private readLegacy(body: RunBody): { target?: string; size?: Size; options: RunOptions | null } {
-    const { template: _t, parameters: _p, target, size, jobKey: _k, options, runMode, inputs: _i, notify: _n, callbackUrl: _c, ...rest } = body;
+    const { template: _t, parameters: _p, target, size, jobKey: _k, options, runMode, inputs: _i, notify: _n, callbackUrl: _c, requires: _r, ...rest } = body;
     let out: { target?: string; size?: Size; options: RunOptions | null } = { target, size, options: options ?? null };
     if (runMode !== undefined) {
       if (isSize(runMode)) out = { ...out, size: out.size ?? runMode };
