@@ -34,6 +34,7 @@ import type { SupervisorClient, SupervisorRequest } from './supervisorClient.js'
 import { isMultipart } from './multipart.js';
 import { addUploadRoutes, readRunWithFiles } from './uploadRoutes.js';
 import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
+import { addBatchRoutes } from './batchRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -53,6 +54,7 @@ export function createRouter(deps: RouteDeps): Router {
   const auth = requireCaller(deps.accounts);
   addAuthRoutes(router, deps, auth);
   addUserRoutes(router, deps, auth);
+  addBatchRoutes(router, deps, auth);
   addJobRoutes(router, deps, auth);
   addSessionRoutes(router, deps, auth);
   addFileRoutes(router, deps, auth);

@@ -161,6 +161,27 @@ export class ComputeJob {
     this.launch(template);
   }
 
+  /**
+   * Holds a run a batch stored as queued (in one transaction with the batch's others, see
+   * batch.ts): the row is in the database already. `launchQueued` then starts its op.
+   */
+  holdQueued(row: JobRow): void {
+    if (this.row !== row) {
+      if (row.serial !== this.row.serial) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
+      this.row = row;
+    }
+    this.waitingFor = 'queued';
+    this.queuePosition = null;
+    this.canceling = null;
+  }
+
+  /** Starts the op of a run holdQueued holds, unless it ended (canceled) or was replaced meanwhile. */
+  launchQueued(serial: number, template: Template): void {
+    if (this.row.serial !== serial || this.row.status !== 'pending' || this.runAbort !== null) return;
+    this.announce('run queued');
+    this.launch(template);
+  }
+
   private toRunning(pid: number): void {
     if (this.row.status === 'running') return;
     this.assertFrom('running', ['pending']);

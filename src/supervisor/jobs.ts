@@ -17,6 +17,16 @@ import type { JobRow, JobStore, RunFilesPatch, RunInput } from './store.js';
 import type { Targets } from './targets.js';
 import type { UploadService } from './uploads.js';
 import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
+import type { BatchHost } from './batch.js';
+
+/** A run request checked by validateRun: its template, job key, the row fields of its run, its input files. */
+export interface ValidRun {
+  template: Template;
+  jobKey: string;
+  next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options' | 'notify' | 'callbackUrl' | 'ownerRole'>;
+  givenInputs: Record<string, string> | undefined;
+  inputs: RunInput[];
+}
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
@@ -77,11 +87,20 @@ export class JobService {
 
   /** Validates and queues a new run; an active run of the same job is canceled first. */
   async run(caller: Caller, body: RunBody, contact?: Contact): Promise<JobView> {
+    return this.startValid(caller, this.validateRun(caller, body, contact));
+  }
+
+  /**
+   * Checks a run request as a whole (template, target, size, parameters, options, inputs,
+   * notification, callback, login) without changing anything; what starting it needs. Batches
+   * (batch.ts) check each of their entries with it.
+   */
+  validateRun(caller: Caller, body: RunBody, contact?: Contact): ValidRun {
     const template = this.deps.templates.get(body.template);
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
     const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
-    this.resolveInputs(caller, template, body.inputs);
+    const inputs = this.resolveInputs(caller, template, body.inputs);
     driver.checkRun({ template, size, options });
     const notify = runNotify(body, contact);
     const callbackUrl = checkCallbackUrl(body.callbackUrl, this.deps.callbackPrefixes ?? []);
@@ -89,14 +108,19 @@ export class JobService {
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
       throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`, { target: info.name });
     }
-    const jobKey = body.jobKey ?? template.name;
+    const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl, ownerRole: caller.role };
+    return { template, jobKey: body.jobKey ?? template.name, next, givenInputs: body.inputs, inputs };
+  }
+
+  /** Starts a checked run request under its job key's lock. */
+  private startValid(caller: Caller, valid: ValidRun): Promise<JobView> {
+    const { template, jobKey, next } = valid;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl, ownerRole: caller.role };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       this.checkQuotas(caller, existing);
-      const runDir = (id: string, serial: number) => this.deps.newRunDir(info.name, caller.username, id, serial);
+      const runDir = (id: string, serial: number) => this.deps.newRunDir(next.target, caller.username, id, serial);
       if (!existing) {
-        const inputs = this.resolveInputs(caller, template, body.inputs);
+        const inputs = this.resolveInputs(caller, template, valid.givenInputs);
         const first = this.firstRow(caller.username, jobKey);
         const job = this.load({ ...first, ...next, inputs, runDir: runDir(first.id, first.serial) });
         try {
@@ -111,7 +135,7 @@ export class JobService {
       }
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
-      const inputs = this.resolveInputs(caller, template, body.inputs);
+      const inputs = this.resolveInputs(caller, template, valid.givenInputs);
       job.startRun({ ...next, inputs, runDir: runDir(job.id, job.row.serial + 1) }, template, false);
       this.claimInputs(job, inputs, job.row.serial);
       this.onRunStarted(job, template);
@@ -120,7 +144,7 @@ export class JobService {
   }
 
   /** The run request's input files, checked (see UploadService.resolve). */
-  private resolveInputs(caller: Caller, template: Template, given: Record<string, string> | undefined): RunInput[] {
+  resolveInputs(caller: Caller, template: Template, given: Record<string, string> | undefined): RunInput[] {
     if (!this.deps.uploads) {
       if (Object.keys(given ?? {}).length > 0 || Object.values(template.inputs).some((i) => i.required)) throw new JobvisorError('UNKNOWN_INPUT', 'this supervisor takes no input files');
       return [];
@@ -128,7 +152,7 @@ export class JobService {
     return this.deps.uploads.resolve(caller, template, given ?? {});
   }
 
-  private claimInputs(job: ComputeJob, inputs: RunInput[], serial: number): void {
+  claimInputs(job: ComputeJob, inputs: RunInput[], serial: number): void {
     if (inputs.length === 0 || !this.deps.uploads) return;
     if (!this.deps.uploads.claim(inputs, job.id, serial)) throw new JobvisorError('UPLOAD_IN_USE', 'an upload of this run was taken by another run meanwhile');
   }
@@ -359,6 +383,28 @@ export class JobService {
       for (const id of this.recovering) this.jobs.get(id)?.agentGone('it did not reconnect after the supervisor restarted');
       this.recovering.clear();
     }, this.deps.restartGraceMs).unref();
+  }
+
+  /** What a batch of runs (batch.ts) needs of this service: it checks and stores them all, then starts them. */
+  batchHost(): BatchHost {
+    return {
+      store: this.deps.store,
+      now: this.now,
+      validateRun: (caller, body, contact) => this.validateRun(caller, body, contact),
+      resolveInputs: (caller, template, given) => this.resolveInputs(caller, template, given),
+      quota: (caller) => quotaOf(this.deps.quotas, caller.role),
+      activeRuns: (user) => [...this.jobs.values()].filter((j) => j.row.user === user && isActive(j.row.status)).length,
+      busy: (user, jobKey) => this.locks.has(`${user}/${jobKey}`),
+      newRow: (user, jobKey) => this.firstRow(user, jobKey),
+      runDir: (target, user, jobId, serial) => this.deps.newRunDir(target, user, jobId, serial),
+      hold: (row) => {
+        const job = this.load(row);
+        job.holdQueued(row);
+        return job;
+      },
+      claimInputs: (job, inputs) => this.claimInputs(job, inputs, job.row.serial),
+      onRunStarted: (job, template) => this.onRunStarted(job, template),
+    };
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import { SqliteUploadStore, type UploadStore } from './store/uploads.js';
 import { UploadService } from './uploads.js';
 import { Notifications } from './notify/notifications.js';
 import { addNotifyRoutes } from './notifyRoutes.js';
+import { addBatchRoutes } from './batchRoutes.js';
 import { StaleRuns } from './staleRuns.js';
 import { jobDir, newRunDir } from './runFiles.js';
 import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
@@ -194,6 +195,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     uploads: { service: uploads, template: (name) => deps.templates.get(name) },
   });
   addNotifyRoutes(router, { store });
+  addBatchRoutes(router, { jobs, maxRuns: config.maxBatchRuns, maxBodyBytes: config.maxBatchBodyBytes, log });
   addRunsRoutes(router, { retention, store });
   app.use(errorHandler(log));
   app.use(router.routes());
