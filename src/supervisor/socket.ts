@@ -9,8 +9,10 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
+import { ConfigError } from '../shared/config.js';
 
-export class SocketInUse extends Error {
+/** The socket path is taken: a start that would only fail again (exit code 2, as a configuration error). */
+export class SocketInUse extends ConfigError {
   override name = 'SocketInUse';
 }
 
