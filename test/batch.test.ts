@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { waitFor } from './helpers/wait.js';
+import { upload } from './helpers/inputs.js';
 
 const N = 1000;
 const BAD = 537;
@@ -124,6 +125,27 @@ describe('batch submission', () => {
     expect(second.body.jobs).toEqual([{ index: 0, jobId: id, jobKey: 'again', serial: 2 }]);
     const done = await alice.waitJob(id, (j) => j.status === 'completed' && j.serial === 2, 60_000, 'second run');
     expect(done.history.map((r) => [r.serial, r.parameters])).toEqual([[1, { n: 1 }]]);
+  }, 120_000);
+
+  it('takes input files by upload id, each upload in one entry only', async () => {
+    const a = (await upload(alice, 'a.txt', 'one\ntwo\n')).body.uploadId as string;
+    const b = (await upload(alice, 'b.txt', 'x\n')).body.uploadId as string;
+    const twice = await alice.post<Refusal>('/api/jobs/batch', {
+      runs: [{ template: 'batch-lines', inputs: { data: a } }, { template: 'batch-lines', inputs: { data: a } }, { template: 'batch-lines' }, { template: 'batch-lines', inputs: { data: 'nope' } }],
+    });
+    expect(twice.body.error.details.errors.map((e) => [e.index, e.code])).toEqual([
+      [1, 'UPLOAD_IN_USE'],
+      [2, 'INPUT_REQUIRED'],
+      [3, 'UPLOAD_NOT_FOUND'],
+    ]);
+    const ok = await alice.post('/api/jobs/batch', { runs: [a, b].map((data) => ({ template: 'batch-lines', inputs: { data } })) });
+    expect(ok.status).toBe(200);
+    const counts = [];
+    for (const j of ok.body.jobs as { jobId: string }[]) {
+      await alice.waitJob(j.jobId, (x) => x.status === 'completed', 60_000, 'a run with an input');
+      counts.push(String((await alice.get(`/api/jobs/${j.jobId}/files/out.txt`)).body).trim());
+    }
+    expect(counts).toEqual(['2', '1']);
   }, 120_000);
 
   it('names each entry beyond the quotas; an active job key is refused, not replaced', async () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { waitFor } from './helpers/wait.js';
+import { upload } from './helpers/inputs.js';
 
 /** The TCP ports a process listens on (its socket inodes matched against /proc/net/tcp{,6} in state LISTEN). */
 function tcpListenPorts(pid: number): number[] {
@@ -75,6 +76,14 @@ describe('the supervisor on a Unix socket only', () => {
     const done = await alice.waitJob(job.jobId, (j) => j.status === 'completed', 60_000, 'run over the socket');
     expect(done.status).toBe('completed');
     expect(String((await alice.get(`/api/jobs/${job.jobId}/files/out.txt`)).body).trim()).toBe('7');
+    // An input file streamed through the server to the supervisor, then a batch that takes it.
+    const up = await upload(alice, 'three.txt', 'a\nb\nc\n');
+    expect(up.status).toBe(201);
+    const batch = await alice.post('/api/jobs/batch', { runs: [{ template: 'batch-lines', inputs: { data: up.body.uploadId } }] });
+    expect(batch.status).toBe(200);
+    await alice.waitJob(batch.body.jobs[0].jobId, (j) => j.status === 'completed', 60_000, 'the batch run with an input');
+    expect(String((await alice.get(`/api/jobs/${batch.body.jobs[0].jobId}/files/out.txt`)).body).trim()).toBe('3');
+    expect(jv.logs()).toContain('connected to the supervisor event stream');
     expect(tcpListenPorts(jv.supervisor!.child.pid!)).toEqual([]);
     expect(tcpListenPorts(jv.server!.child.pid!).length).toBe(1);
   }, 90_000);
