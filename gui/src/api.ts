@@ -4,7 +4,7 @@
  * and every error answer `{error: {code, message, details}}` becomes an ApiError. A request that
  * never reaches the server becomes an ApiError with code NETWORK.
  */
-import type { AccountSettings, DeliveryView, LifetimeRow } from '../../src/shared/api.js';
+import type { AccountSettings, BatchJob, DeliveryView, LifetimeRow } from '../../src/shared/api.js';
 import type { ScheduleInput, ScheduleView } from './types.js';
 import type {
   Account,
@@ -117,6 +117,8 @@ export const api = {
   jobs: (all = false) => call<{ jobs: JobView[] }>('GET', all ? '/api/jobs?all=1' : '/api/jobs').then((r) => r.jobs),
   job: (jobId: string) => call<{ job: JobView }>('GET', job(jobId)).then((r) => r.job),
   run: (body: RunRequest) => call<{ job: JobView }>('POST', '/api/jobs', body).then((r) => r.job),
+  /** A batch of run requests, all or nothing (BATCH_INVALID names each bad entry in details.errors). */
+  batch: (runs: unknown[]) => call<{ jobs: BatchJob[] }>('POST', '/api/jobs/batch', { runs }).then((r) => r.jobs),
   cancel: (jobId: string, serial?: number) =>
     call<{ job: JobView }>('POST', `${job(jobId)}/cancel`, serial === undefined ? {} : { serial }).then((r) => r.job),
   log: (jobId: string, offset: number, limit: number, serial?: number) => {

@@ -15,6 +15,7 @@ export const ROUTE_ACCESS = {
   'POST /api/users': 'admin',
   'GET /api/templates': 'user',
   'POST /api/jobs': 'user',
+  'POST /api/jobs/batch': 'user',
   'GET /api/jobs': 'user',
   'GET /api/jobs/:jobId': 'user',
   'DELETE /api/jobs/:jobId': 'user',

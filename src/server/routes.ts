@@ -37,6 +37,7 @@ import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 import { addScheduleRoutes } from './scheduleRoutes.js';
 import { addPipelineRoutes } from './pipelineRoutes.js';
 import { addWorkerRoutes } from './workerRoutes.js';
+import { addBatchRoutes } from './batchRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -56,6 +57,7 @@ export function createRouter(deps: RouteDeps): Router {
   const auth = requireCaller(deps.accounts);
   addAuthRoutes(router, deps, auth);
   addUserRoutes(router, deps, auth);
+  addBatchRoutes(router, deps, auth);
   addJobRoutes(router, deps, auth);
   addSessionRoutes(router, deps, auth);
   addFileRoutes(router, deps, auth);

@@ -11,6 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retry.js';
 import type { Caller } from '../shared/types.js';
 import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
+import { unixFetch } from './unixFetch.js';
 
 export interface SupervisorRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -72,8 +73,13 @@ export class SupervisorClient {
   private readonly eventsIdleTimeoutMs: number;
   private readonly reconnectPolicy: RetryPolicy;
 
+  /** Global fetch, or fetch over the supervisor's Unix socket when baseUrl is `unix:<path>`. */
+  private readonly fetch: typeof fetch;
+
   constructor(private readonly options: SupervisorClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const socket = options.baseUrl.startsWith('unix:') ? options.baseUrl.slice('unix:'.length) : undefined;
+    this.fetch = socket === undefined ? (input, init) => globalThis.fetch(input, init) : unixFetch(socket);
+    this.baseUrl = socket === undefined ? options.baseUrl.replace(/\/+$/, '') : 'http://localhost';
     this.requestTimeoutMs = options.requestTimeoutMs ?? 6 * 60_000;
     this.healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
     this.eventsIdleTimeoutMs = options.eventsIdleTimeoutMs ?? 90_000;
@@ -129,7 +135,7 @@ export class SupervisorClient {
     try {
       const headers = { ...this.headers(req.caller), 'content-type': 'application/octet-stream' };
       const init = { method: 'POST', headers, body: Readable.toWeb(body), duplex: 'half', signal: timeout.signal, redirect: 'manual' };
-      const res = await fetch(this.baseUrl + req.path, init as RequestInit);
+      const res = await this.fetch(this.baseUrl + req.path, init as RequestInit);
       const parsed = parseJsonAnswer(await readText(res), res.status);
       if (!res.ok) throw fromErrorBody(parsed, res.status);
       return { status: res.status, body: parsed };
@@ -143,7 +149,7 @@ export class SupervisorClient {
   /** Whether the supervisor answers its health check (`GET /health`) in time. */
   async isUp(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.baseUrl}/health`, { headers: this.headers(), signal: AbortSignal.timeout(this.healthTimeoutMs) });
+      const res = await this.fetch(`${this.baseUrl}/health`, { headers: this.headers(), signal: AbortSignal.timeout(this.healthTimeoutMs) });
       await res.body?.cancel();
       return res.ok;
     } catch {
@@ -195,7 +201,7 @@ export class SupervisorClient {
     try {
       const headers: Record<string, string> = { ...this.headers(), accept: 'text/event-stream' };
       if (position.lastId !== undefined) headers['last-event-id'] = String(position.lastId);
-      const res = await fetch(`${this.baseUrl}/events`, { headers, signal });
+      const res = await this.fetch(`${this.baseUrl}/events`, { headers, signal });
       if (!res.ok || !res.body) {
         await res.body?.cancel();
         throw new Error(`supervisor answered GET /events with HTTP ${res.status}`);
@@ -248,7 +254,7 @@ export class SupervisorClient {
   private async send(req: SupervisorRequest, signal: AbortSignal): Promise<Response> {
     const headers = { ...req.headers, ...this.headers(req.caller) };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
-    return fetch(this.baseUrl + req.path, {
+    return this.fetch(this.baseUrl + req.path, {
       method: req.method,
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),

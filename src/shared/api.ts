@@ -47,6 +47,25 @@ export const RunBody = z
   .catchall(RunOptions);
 export type RunBody = z.infer<typeof RunBody>;
 
+/**
+ * A batch of run requests (POST /api/jobs/batch): each entry is checked as `RunBody` on its own
+ * (shared/batch.ts), so that every bad entry is named by its index.
+ */
+export const BatchBody = z.object({ runs: z.array(z.unknown()) }).strict();
+/** One bad entry of a batch (BATCH_INVALID's `details.errors`). */
+export interface BatchEntryError {
+  index: number;
+  code: string;
+  message: string;
+}
+/** One run a batch queued, at its entry's index. */
+export interface BatchJob {
+  index: number;
+  jobId: string;
+  jobKey: string;
+  serial: number;
+}
+
 /** An uploaded input file (POST /api/uploads); `inUse` once a run refers to it (it goes when that run starts). */
 export interface UploadView {
   uploadId: string;

@@ -148,8 +148,10 @@ const SETTINGS = {
   serverPort: [port, 'a TCP port from 0 to 65535'],
   supervisorHost: [host, 'a host name or IP address to bind the supervisor to'],
   supervisorPort: [port, 'a TCP port from 0 to 65535'],
-  supervisorUrl: [z.url().optional(), 'the http(s) URL the server uses to reach the supervisor'],
-  agentUrl: [z.url().optional(), 'the ws(s) URL agents use to reach the supervisor'],
+  supervisorUrl: [z.url().optional(), 'the http(s) URL the server uses to reach the supervisor, or unix:<absolute path> of its socket (supervisorSocket)'],
+  agentUrl: [z.url().optional(), 'the ws(s) URL agents use to reach the supervisor (or ws+unix:<socket path>: for agents on this machine)'],
+  supervisorSocket: [z.string().min(1).max(100).optional(), 'a file path (under 100 characters): the Unix socket the supervisor also listens on (mode 0600)'],
+  supervisorTcp: [flag, 'true or false: whether the supervisor listens on supervisorHost:supervisorPort (false needs supervisorSocket)'],
   secret: [z.string().min(16).optional(), 'a shared secret of at least 16 characters'],
   templatesDir: [z.string().min(1), 'a folder holding one sub-folder per job template'],
   quotas: [jsonText(Quotas), 'a JSON object {user?: {activeRuns?, storedJobs?, eventStreams?, analyses?}, admin?: {...}} of positive integers (see README, "Quotas")'],
@@ -169,6 +171,8 @@ const SETTINGS = {
   adminPassword: [z.string().min(8).optional(), 'a password of at least 8 characters'],
   tokenTtlHours: [positiveInt, 'a positive integer of hours a login token is valid'],
   maxBodyBytes: [positiveInt, 'a positive integer of bytes: the largest request body accepted'],
+  maxBatchRuns: [positiveInt, 'a positive integer: the most runs one batch (POST /api/jobs/batch) may hold'],
+  maxBatchBodyBytes: [positiveInt, 'a positive integer of bytes: the largest batch request body accepted'],
   loginFailuresPerAccount: [positiveInt, 'a positive integer: failed logins of one account within loginWindowSeconds before it is locked'],
   loginFailuresPerAddress: [positiveInt, 'a positive integer: failed logins from one client address within loginWindowSeconds before it is locked'],
   loginWindowSeconds: [positiveInt, 'a positive integer of seconds: the window failed logins are counted in, and the first lock'],
@@ -205,6 +209,8 @@ export function defaults(): Record<SettingName, unknown> {
     supervisorHost: '127.0.0.1',
     supervisorPort: 8081,
     supervisorUrl: undefined,
+    supervisorSocket: undefined,
+    supervisorTcp: true,
     agentUrl: undefined,
     secret: undefined,
     templatesDir: path.join(PACKAGE_ROOT, 'templates'),
@@ -225,6 +231,8 @@ export function defaults(): Record<SettingName, unknown> {
     adminPassword: undefined,
     tokenTtlHours: 24 * 7,
     maxBodyBytes: 1024 * 1024,
+    maxBatchRuns: 1000,
+    maxBatchBodyBytes: 16 * 1024 * 1024,
     loginFailuresPerAccount: 5,
     loginFailuresPerAddress: 20,
     loginWindowSeconds: 15 * 60,
@@ -311,17 +319,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile = en
   const roles = new Set<string>([...ROLES, ...(out.roles as string[])]);
   const unknownRoles = Object.keys(out.quotas as object).filter((r) => !roles.has(r));
   if (unknownRoles.length > 0) throw new ConfigError(`setting quotas names roles that are not configured: ${unknownRoles.join(', ')} (add them to the setting roles, or remove them)`);
+  if (out.supervisorSocket !== undefined) out.supervisorSocket = path.resolve(out.supervisorSocket as string);
+  if (out.supervisorTcp === false && out.supervisorSocket === undefined) throw new ConfigError('setting supervisorTcp is false, but supervisorSocket is not set: the supervisor would not listen at all');
+  const su = out.supervisorUrl as string | undefined;
+  if (su !== undefined && !/^https?:/.test(su) && !/^unix:\//.test(su)) throw new ConfigError(`setting supervisorUrl = ${su} is not valid: expected an http(s) URL or unix:<absolute path>`);
   out.dataDir = path.resolve(out.dataDir as string);
   out.templatesDir = path.resolve(out.templatesDir as string);
   return out as Config;
 }
 
+/** How the server reaches the supervisor: supervisorUrl, else its TCP port, else (no TCP) `unix:<supervisorSocket>`. */
 export function supervisorHttpUrl(c: Config): string {
-  return c.supervisorUrl ?? `http://${urlHost(c.supervisorHost)}:${c.supervisorPort}`;
+  if (c.supervisorUrl !== undefined) return c.supervisorUrl;
+  if (!c.supervisorTcp && c.supervisorSocket !== undefined) return `unix:${c.supervisorSocket}`;
+  return `http://${urlHost(c.supervisorHost)}:${c.supervisorPort}`;
 }
 
+/** Where agents connect: agentUrl, else the TCP port, else (no TCP) the socket, which only agents on this machine reach (`ws+unix:<path>:`). */
 export function agentWsUrl(c: Config, boundPort = c.supervisorPort): string {
-  return c.agentUrl ?? `ws://${urlHost(c.supervisorHost)}:${boundPort}`;
+  if (c.agentUrl !== undefined) return c.agentUrl;
+  if (!c.supervisorTcp && c.supervisorSocket !== undefined) return `ws+unix:${c.supervisorSocket}:`;
+  return `ws://${urlHost(c.supervisorHost)}:${boundPort}`;
 }
 
 function urlHost(h: string): string {

@@ -88,6 +88,11 @@ export const ERRORS = {
   PIPELINE_NOT_FOUND: { status: 404, expose: true, retryable: false },
   PIPELINE_NOT_ACTIVE: { status: 409, expose: true, retryable: false },
   PIPELINE_NOT_RESUMABLE: { status: 409, expose: true, retryable: false },
+  /** Batches (POST /api/jobs/batch): some entries are bad (details.errors: [{index, code, message}]); nothing was stored. */
+  BATCH_INVALID: { status: 400, expose: true, retryable: false },
+  BATCH_TOO_LARGE: { status: 413, expose: true, retryable: false },
+  /** Two entries of one batch name the same job key. */
+  DUPLICATE_JOB_KEY: { status: 400, expose: true, retryable: false },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -63,6 +63,15 @@ const NEXT_REQUEST_MS: Record<Status, number | null> = {
   purged: null,
 };
 
+/**
+ * Whether a waiter that moved up from place `told` (the last one its events said) to `now`
+ * is worth an event: every place among the first 10, further back when it halved. So a queue
+ * of n runs costs O(n log n) events, not O(n²) (every start moves every waiter up).
+ */
+export function positionWorthTelling(now: number, told: number): boolean {
+  return now <= 10 || now <= told / 2;
+}
+
 /** The fields of a run that has just been queued. */
 export function freshRun(now: number) {
   return {
@@ -99,6 +108,8 @@ export class ComputeJob {
   private readonly endWaiters = new Set<() => void>();
   /** The run op stopped because the user must log in to the cluster; a login resumes it. */
   awaitingLogin = false;
+  /** The queue position the last event told (see setWaiting). */
+  private toldPosition: number | null = null;
   /** The reason of a cancel under way for the current run, if any. */
   private canceling: string | null = null;
 
@@ -164,6 +175,27 @@ export class ComputeJob {
     this.waitingFor = 'queued';
     this.queuePosition = null;
     this.canceling = null;
+    this.announce('run queued');
+    this.launch(template);
+  }
+
+  /**
+   * Holds a run a batch stored as queued (in one transaction with the batch's others, see
+   * batch.ts): the row is in the database already. `launchQueued` then starts its op.
+   */
+  holdQueued(row: JobRow): void {
+    if (this.row !== row) {
+      if (row.serial !== this.row.serial) this.assertFrom('pending', ['completed', 'error', 'canceled', 'missing', 'purged']);
+      this.row = row;
+    }
+    this.waitingFor = 'queued';
+    this.queuePosition = null;
+    this.canceling = null;
+  }
+
+  /** Starts the op of a run holdQueued holds, unless it ended (canceled) or was replaced meanwhile. */
+  launchQueued(serial: number, template: Template): void {
+    if (this.row.serial !== serial || this.row.status !== 'pending' || this.runAbort !== null) return;
     this.announce('run queued');
     this.launch(template);
   }
@@ -247,8 +279,13 @@ export class ComputeJob {
 
   private setWaiting(what: string | null, position: number | null = null): void {
     if (this.waitingFor === what && this.queuePosition === position) return;
+    // A run far back in a long queue (a batch) moves up one place per run that starts: its
+    // events say so in steps (positionWorthTelling), the job view always has its exact place.
+    const closer = what === this.waitingFor && position !== null && this.toldPosition !== null && position < this.toldPosition;
     this.waitingFor = what;
     this.queuePosition = position;
+    if (closer && !positionWorthTelling(position, this.toldPosition as number)) return;
+    this.toldPosition = position;
     this.emitView();
   }
 

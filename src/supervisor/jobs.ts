@@ -17,6 +17,20 @@ import type { JobRow, JobStore, RunFilesPatch, RunInput } from './store.js';
 import type { Targets } from './targets.js';
 import type { UploadService } from './uploads.js';
 import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
+import type { BatchHost } from './batch.js';
+
+/** A run request checked by validateRun: its template, job key, the row fields of its run, its input files. */
+export interface ValidRun {
+  template: Template;
+  jobKey: string;
+  next: Pick<JobRow, 'template' | 'target' | 'driver' | 'size' | 'parameters' | 'options' | 'notify' | 'callbackUrl' | 'ownerRole'>;
+  givenInputs: Record<string, string> | undefined;
+  inputs: RunInput[];
+  /** What the run needs of its worker (placement by labels). */
+  requires?: RunBody['requires'];
+  /** The schedule whose firing this run is. */
+  origin?: Pick<JobRow, 'scheduleId' | 'scheduleName'>;
+}
 
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
@@ -79,39 +93,54 @@ export class JobService {
 
   /**
    * Checks a run request as `run` does, queuing nothing: its template, target and size,
-   * parameters, options, input files and callback URL (schedules check theirs with it).
+   * parameters, options, input files, requirements and callback URL, but not the login to the
+   * target (schedules check theirs with it when they are made).
    */
   validate(caller: Caller, body: RunBody) {
     const template = this.deps.templates.get(body.template);
     if (!template) throw new JobvisorError('UNKNOWN_TEMPLATE', `no template named "${body.template}"; known: ${[...this.deps.templates.keys()].join(', ')}`);
     const { driver, size, options } = this.deps.targets.place(template, body);
     const parameters = validateParameters(template, body.parameters);
-    this.resolveInputs(caller, template, body.inputs);
+    const inputs = this.resolveInputs(caller, template, body.inputs);
     driver.checkRun({ template, size, options });
     this.deps.requires?.check(driver.info.name, template, body.requires);
     const callbackUrl = checkCallbackUrl(body.callbackUrl, this.deps.callbackPrefixes ?? []);
-    return { template, driver, size, options, parameters, callbackUrl };
+    return { template, driver, size, options, parameters, callbackUrl, inputs };
   }
 
   /** Validates and queues a new run; an active run of the same job is canceled first. `origin`: the schedule a new job's first run fires for. */
   async run(caller: Caller, body: RunBody, contact?: Contact, origin?: Pick<JobRow, 'scheduleId' | 'scheduleName'>): Promise<JobView> {
-    const { template, driver, size, options, parameters, callbackUrl } = this.validate(caller, body);
+    return this.startValid(caller, this.validateRun(caller, body, contact, origin));
+  }
+
+  /**
+   * Checks a run request as a whole (template, target, size, parameters, options, inputs,
+   * notification, callback, login) without changing anything; what starting it needs. Batches
+   * (batch.ts) check each of their entries with it.
+   */
+  validateRun(caller: Caller, body: RunBody, contact?: Contact, origin?: Pick<JobRow, 'scheduleId' | 'scheduleName'>): ValidRun {
+    const { template, driver, size, options, parameters, callbackUrl, inputs } = this.validate(caller, body);
     const notify = runNotify(body, contact);
     const info = driver.info;
     if (info.needsLogin && !this.deps.agents.live(info.name, caller.username, size)) {
       throw new JobvisorError('LOGIN_REQUIRED', `log in to ${info.title} first (POST /api/targets/${info.name}/login)`, { target: info.name });
     }
-    const jobKey = body.jobKey ?? template.name;
+    const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl, ownerRole: caller.role };
+    return { template, jobKey: body.jobKey ?? template.name, next, givenInputs: body.inputs, inputs, requires: body.requires, origin };
+  }
+
+  /** Starts a checked run request under its job key's lock. */
+  private startValid(caller: Caller, valid: ValidRun): Promise<JobView> {
+    const { template, jobKey, next } = valid;
     return this.exclusive(`${caller.username}/${jobKey}`, async () => {
-      const next = { template: template.name, target: info.name, driver: info.kind, size, parameters, options, notify, callbackUrl, ownerRole: caller.role };
       const existing = this.deps.store.findJob(caller.username, jobKey);
       this.checkQuotas(caller, existing);
-      const runDir = (id: string, serial: number) => this.deps.newRunDir(info.name, caller.username, id, serial);
+      const runDir = (id: string, serial: number) => this.deps.newRunDir(next.target, caller.username, id, serial);
       if (!existing) {
-        const inputs = this.resolveInputs(caller, template, body.inputs);
-        const first = { ...this.firstRow(caller.username, jobKey), ...origin };
+        const inputs = this.resolveInputs(caller, template, valid.givenInputs);
+        const first = { ...this.firstRow(caller.username, jobKey), ...valid.origin };
         const job = this.load({ ...first, ...next, inputs, runDir: runDir(first.id, first.serial) });
-        this.deps.requires?.save(first.id, first.serial, body.requires);
+        this.deps.requires?.save(first.id, first.serial, valid.requires);
         try {
           job.startRun({ ...next, inputs, runDir: runDir(first.id, first.serial) }, template, true);
         } catch (err) {
@@ -124,8 +153,8 @@ export class JobService {
       }
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
-      const inputs = this.resolveInputs(caller, template, body.inputs);
-      this.deps.requires?.save(job.id, job.row.serial + 1, body.requires);
+      const inputs = this.resolveInputs(caller, template, valid.givenInputs);
+      this.deps.requires?.save(job.id, job.row.serial + 1, valid.requires);
       job.startRun({ ...next, inputs, runDir: runDir(job.id, job.row.serial + 1) }, template, false);
       this.claimInputs(job, inputs, job.row.serial);
       this.onRunStarted(job, template);
@@ -134,7 +163,7 @@ export class JobService {
   }
 
   /** The run request's input files, checked (see UploadService.resolve). */
-  private resolveInputs(caller: Caller, template: Template, given: Record<string, string> | undefined): RunInput[] {
+  resolveInputs(caller: Caller, template: Template, given: Record<string, string> | undefined): RunInput[] {
     if (!this.deps.uploads) {
       if (Object.keys(given ?? {}).length > 0 || Object.values(template.inputs).some((i) => i.required)) throw new JobvisorError('UNKNOWN_INPUT', 'this supervisor takes no input files');
       return [];
@@ -142,7 +171,7 @@ export class JobService {
     return this.deps.uploads.resolve(caller, template, given ?? {});
   }
 
-  private claimInputs(job: ComputeJob, inputs: RunInput[], serial: number): void {
+  claimInputs(job: ComputeJob, inputs: RunInput[], serial: number): void {
     if (inputs.length === 0 || !this.deps.uploads) return;
     if (!this.deps.uploads.claim(inputs, job.id, serial)) throw new JobvisorError('UPLOAD_IN_USE', 'an upload of this run was taken by another run meanwhile');
   }
@@ -381,6 +410,29 @@ export class JobService {
       for (const id of this.recovering) this.jobs.get(id)?.agentGone('it did not reconnect after the supervisor restarted');
       this.recovering.clear();
     }, this.deps.restartGraceMs).unref();
+  }
+
+  /** What a batch of runs (batch.ts) needs of this service: it checks and stores them all, then starts them. */
+  batchHost(): BatchHost {
+    return {
+      store: this.deps.store,
+      now: this.now,
+      validateRun: (caller, body, contact) => this.validateRun(caller, body, contact),
+      resolveInputs: (caller, template, given) => this.resolveInputs(caller, template, given),
+      quota: (caller) => quotaOf(this.deps.quotas, caller.role),
+      activeRuns: (user) => [...this.jobs.values()].filter((j) => j.row.user === user && isActive(j.row.status)).length,
+      busy: (user, jobKey) => this.locks.has(`${user}/${jobKey}`),
+      newRow: (user, jobKey) => this.firstRow(user, jobKey),
+      runDir: (target, user, jobId, serial) => this.deps.newRunDir(target, user, jobId, serial),
+      hold: (row) => {
+        const job = this.load(row);
+        job.holdQueued(row);
+        return job;
+      },
+      claimInputs: (job, inputs) => this.claimInputs(job, inputs, job.row.serial),
+      saveRequires: (jobId, serial, requires) => this.deps.requires?.save(jobId, serial, requires),
+      onRunStarted: (job, template) => this.onRunStarted(job, template),
+    };
   }
 
   // ---- helpers -------------------------------------------------------------------------------

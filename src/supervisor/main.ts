@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import Koa from 'koa';
 import { agentWsUrl, quotaOf, uploadsDir, type Config } from '../shared/config.js';
@@ -38,6 +39,7 @@ import { SqliteUploadStore, type UploadStore } from './store/uploads.js';
 import { UploadService } from './uploads.js';
 import { Notifications } from './notify/notifications.js';
 import { addNotifyRoutes } from './notifyRoutes.js';
+import { addBatchRoutes } from './batchRoutes.js';
 import { StaleRuns } from './staleRuns.js';
 import { jobDir, newRunDir } from './runFiles.js';
 import { keepRunsOf, pruneEarlierRuns, type KeptRunsDeps } from './keptRuns.js';
@@ -53,6 +55,7 @@ import { SqliteWorkerStore } from './store/workers.js';
 import { WorkerPool } from './workers/pool.js';
 import { addWorkerRoutes } from './workers/routes.js';
 import { requiresCheck } from './workers/requires.js';
+import { clearStaleSocket, listenOnSocket, removeSocket } from './socket.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -227,6 +230,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     uploads: { service: uploads, template: (name) => deps.templates.get(name) },
   });
   addNotifyRoutes(router, { store });
+  addBatchRoutes(router, { jobs, maxRuns: config.maxBatchRuns, maxBodyBytes: config.maxBatchBodyBytes, log });
   addRunsRoutes(router, { retention, store });
   const scheduleStore = deps.scheduleStore?.() ?? new SqliteScheduleStore(':memory:');
   const scheduler = new Scheduler({ store: scheduleStore, jobs, log });
@@ -319,6 +323,8 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
   const drivers = createDrivers(config, log);
   privateDir(config.dataDir);
   privateFile(path.join(config.dataDir, 'jobs.sqlite'));
+  // Before the database opens: a supervisor that still listens on the socket keeps it.
+  if (config.supervisorSocket !== undefined) await clearStaleSocket(config.supervisorSocket);
   let port = config.supervisorPort;
   const supervisor = createSupervisor({
     config,
@@ -333,26 +339,44 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     log,
     agentUrl: () => agentWsUrl(config, port),
   });
-  const server = http.createServer(supervisor.app.callback());
-  const closeHttpServer = trackConnections(server);
-  server.on('upgrade', (req, socket, head) => {
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== AGENT_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
     supervisor.handleUpgrade(req, socket, head);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.supervisorPort, config.supervisorHost, () => resolve());
-  });
-  port = (server.address() as AddressInfo).port;
+  };
+  const listening = () => {
+    const server = http.createServer(supervisor.app.callback());
+    server.on('upgrade', onUpgrade);
+    return { server, close: trackConnections(server) };
+  };
+  const closers: ((graceMs: number) => Promise<void>)[] = [];
+  const socketFile = config.supervisorSocket;
+  if (socketFile !== undefined) {
+    const unix = listening();
+    await listenOnSocket(unix.server, socketFile);
+    closers.push(async (graceMs) => {
+      await unix.close(graceMs);
+      removeSocket(socketFile);
+    });
+  }
+  let url = `unix:${socketFile ?? ''}`;
+  if (config.supervisorTcp) {
+    const tcp = listening();
+    closers.push(tcp.close);
+    await new Promise<void>((resolve, reject) => {
+      tcp.server.once('error', reject);
+      tcp.server.listen(config.supervisorPort, config.supervisorHost, () => resolve());
+    });
+    port = (tcp.server.address() as AddressInfo).port;
+    url = `http://${config.supervisorHost}:${port}`;
+  }
   await supervisor.recover();
-  const url = `http://${config.supervisorHost}:${port}`;
-  log.info({ url, targets: supervisor.targets.names() }, 'supervisor listening');
+  log.info({ url, socket: socketFile, targets: supervisor.targets.names() }, 'supervisor listening');
   return {
     url,
     port,
-    close: () => supervisor.close(() => closeHttpServer(5000)),
+    close: () => supervisor.close(async () => void (await Promise.all(closers.map((c) => c(5000))))),
   };
 }

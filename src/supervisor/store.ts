@@ -174,6 +174,11 @@ export interface JobStore {
   saveJobAndSeq(job: JobRow | undefined, agentId: string, seq: number): void;
   /** Moves the job's current run into its history and saves the job's new current run. */
   archiveAndSave(previous: JobRow, next: JobRow): void;
+  /**
+   * Saves the new runs of a batch in one transaction (all or none): each a new job's first run,
+   * or (with `previous`) an existing job's next run, its previous run moved into its history.
+   */
+  saveBatch(runs: { previous?: JobRow; next: JobRow }[]): void;
   getJob(id: string): JobRow | undefined;
   findJob(user: string, jobKey: string): JobRow | undefined;
   listJobs(user?: string): JobRow[];

@@ -11,6 +11,7 @@ import { JobTable } from '../jobTable.js';
 import { describeError, notify } from '../notify.js';
 import { jobHref } from '../router.js';
 import { RunForm } from '../runForm.js';
+import { openBatchDialog } from '../batchDialog.js';
 import { loadTargets } from '../targets.js';
 import type { JobView } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
@@ -48,6 +49,7 @@ export function jobsView(ctx: ViewContext): View {
           },
           'New run ↓',
         ),
+        h('button', { type: 'button', class: 'small', 'data-testid': 'batch-open', onclick: () => openBatchDialog(() => void loadJobs()) }, 'Submit a batch…'),
       ), tableStatus, myUsageLine(), table.el),
     h('section', { class: 'card', 'aria-labelledby': 'new-run-title' }, h('h2', { id: 'new-run-title' }, 'New run'), formBox),
     emailSettingsSection(d),

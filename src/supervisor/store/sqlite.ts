@@ -352,6 +352,15 @@ export class SqliteJobStore implements JobStore {
     })();
   }
 
+  saveBatch(runs: { previous?: JobRow; next: JobRow }[]): void {
+    this.db.transaction(() => {
+      for (const { previous, next } of runs) {
+        if (previous) this.statements.insertRun.run(fromJob(previous));
+        this.statements.upsertJob.run(fromJob(next));
+      }
+    })();
+  }
+
   getJob(id: string): JobRow | undefined {
     const r = this.statements.getJob.get(id) as RawJob | undefined;
     return r && toJob(r);
