@@ -2,6 +2,7 @@
  * The job service: routes each request to the ComputeJob that owns the job, applies the
  * hellos and updates agents send, and, after a restart, takes back every active job.
  */
+import { KeyedLock } from '../shared/keyedLock.js';
 import { randomBytes } from 'node:crypto';
 import type { JobEvent, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
@@ -65,7 +66,7 @@ export class JobService {
   private readonly lastSeq = new Map<string, number>();
   /** Jobs whose agent a restarted supervisor is waiting to hear from. */
   private readonly recovering = new Set<string>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly ctx: JobContext;
   private readonly now: () => number;
 
@@ -464,12 +465,6 @@ export class JobService {
 
   /** Runs `fn` after every earlier call with the same key has settled. */
   private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(fn);
-    this.locks.set(key, next);
-    void next.finally(() => {
-      if (this.locks.get(key) === next) this.locks.delete(key);
-    }).catch(() => undefined);
-    return next;
+    return this.locks.run(key, fn);
   }
 }

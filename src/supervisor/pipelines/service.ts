@@ -6,6 +6,7 @@
  * twice; every change is saved before its `pipeline` event is published. After a restart,
  * `recover()` re-evaluates every running pipeline against its stages' jobs.
  */
+import { KeyedLock } from '../../shared/keyedLock.js';
 import { randomBytes } from 'node:crypto';
 import type { JobEvent, JobView, RunBody } from '../../shared/api.js';
 import { JobvisorError } from '../../shared/errors.js';
@@ -42,7 +43,7 @@ export interface PipelineDeps {
 const MAX_PASSES = 1000;
 
 export class PipelineService {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   /** job id → pipeline id, for every stage that has a job. */
   private readonly byJob = new Map<string, string>();
   /** The last status seen of each stage job (a change is told as a pipeline event). */
@@ -273,15 +274,9 @@ export class PipelineService {
     return { pipelineId: p.id, name: p.name, user: p.user, state: p.state, reason: p.reason, createdAt: p.createdAt, updatedAt: p.updatedAt, endedAt: p.endedAt, stages, progress: stages.length ? completed / stages.length : 0 };
   }
 
-  /** Runs `fn` after every earlier call for the same pipeline has settled. */
+  /** Runs `fn` after every earlier call with the same key has settled. */
   private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(fn);
-    this.locks.set(key, next);
-    void next.finally(() => {
-      if (this.locks.get(key) === next) this.locks.delete(key);
-    }).catch(() => undefined);
-    return next;
+    return this.locks.run(key, fn);
   }
 }
 

@@ -4,6 +4,7 @@
  * serial), beside the job tables in the same database file, on a connection of their own.
  * Every change of a pipeline or a stage is written here before it is told.
  */
+import { openStoreDb } from '../store/openDb.js';
 import Database from 'better-sqlite3';
 import type { PipelineBody, PipelineState, StageState } from '../../shared/pipelines.js';
 
@@ -100,11 +101,7 @@ export class SqlitePipelineStore implements PipelineStore {
   private readonly s;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
-    this.db.exec(PIPELINES_SCHEMA);
+    this.db = openStoreDb(file, PIPELINES_SCHEMA, { foreignKeys: true });
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
       upsert: p(`INSERT INTO pipelines (id, user, role, name, spec, stage_order, state, reason, created_at, updated_at, ended_at)

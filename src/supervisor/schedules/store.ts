@@ -4,6 +4,7 @@
  * row is written, with the cursor, before the firing's run is queued: a firing time is used at
  * most once, also across a crash or a restart.
  */
+import { openStoreDb } from '../store/openDb.js';
 import Database from 'better-sqlite3';
 import type { RunOptions } from '../../shared/api.js';
 import type { FiringView, MissedPolicy } from '../../shared/scheduleApi.js';
@@ -176,10 +177,7 @@ export class SqliteScheduleStore {
   private readonly st;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEDULE_SCHEMA);
+    this.db = openStoreDb(file, SCHEDULE_SCHEMA);
     const p = (sql: string) => this.db.prepare(sql);
     this.st = {
       upsert: p(UPSERT),

@@ -4,6 +4,7 @@
  * `claimed` by the one run that refers to it, which keeps it from expiring; it is removed
  * once that run has started or ended.
  */
+import { openStoreDb } from './openDb.js';
 import Database from 'better-sqlite3';
 
 export interface UploadRow {
@@ -91,10 +92,7 @@ export class SqliteUploadStore implements UploadStore {
   private readonly s;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(UPLOADS_SCHEMA);
+    this.db = openStoreDb(file, UPLOADS_SCHEMA);
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO uploads (id, user, file_name, media_type, size, sha256, created_at, expires_at, job_id, serial)

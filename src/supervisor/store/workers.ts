@@ -3,6 +3,7 @@
  * SQLite (tables `enrollments`, `workers`, `run_requires`, beside the job tables of sqlite.ts;
  * its own connection to the same database file). A token is kept only as its SHA-256.
  */
+import { openStoreDb } from './openDb.js';
 import Database from 'better-sqlite3';
 import type { Labels, Requires } from '../../shared/labels.js';
 
@@ -121,10 +122,7 @@ export class SqliteWorkerStore {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(WORKERS_SCHEMA);
+    this.db = openStoreDb(file, WORKERS_SCHEMA);
   }
 
   addEnrollment(e: EnrollmentRow): void {

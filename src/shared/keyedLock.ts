@@ -1,0 +1,24 @@
+/**
+ * One-at-a-time work per key: `run(key, fn)` starts `fn` after every earlier call with the same
+ * key has settled (whether it succeeded or not). Used for a job key's runs and a pipeline's steps.
+ */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  /** Whether work for `key` is under way or waiting. */
+  has(key: string): boolean {
+    return this.tails.has(key);
+  }
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(fn);
+    this.tails.set(key, next);
+    void next
+      .finally(() => {
+        if (this.tails.get(key) === next) this.tails.delete(key);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+}
