@@ -7,12 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_ACCESS, type Access } from '../src/server/access.js';
 import { createRouter, type RouteDeps } from '../src/server/routes.js';
+import { createMetricsRouter, type MetricsRouteDeps } from '../src/server/metricsRoutes.js';
 import { startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
 
 /** The routes the router has, as "METHOD /path" (HEAD goes with GET). */
 function routerRoutes(): string[] {
   const router = createRouter({ config: { maxBodyBytes: 1024 } } as unknown as RouteDeps);
-  return router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.path}`)).sort();
+  const metrics = createMetricsRouter({ config: {} } as unknown as MetricsRouteDeps);
+  return [...router.stack, ...metrics.stack].flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.path}`)).sort();
 }
 
 const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':scheduleId': '0000000000000000' };

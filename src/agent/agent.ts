@@ -8,7 +8,7 @@ import path from 'node:path';
 import { JobvisorError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { CMD_GROUPS_DIR, MAX_WS_PAYLOAD, PROTOCOL_VERSION, type AgentMessage, type Op, type SupervisorMessage, type Update, type WorkerFree } from '../shared/protocol.js';
-import { schedulerCommandCounts } from '../shared/scheduler.js';
+import { schedulerCommandCounts, schedulerCommandFailures } from '../shared/scheduler.js';
 import { runAnalysis } from '../cmds/analysis.js';
 import { runIo } from '../cmds/files.js';
 import { resolveInRunDir } from '../cmds/runDir.js';
@@ -56,6 +56,8 @@ export class Agent {
   /** One batch engine per scheduler, made when a run first names it. */
   private readonly batches = new Map<string, BatchEngine>();
   private ended: Promise<void> | null = null;
+  /** The scheduler command counts last sent (as JSON), so they are sent again only when they change. */
+  private sentCommandCounts = '';
   /** Why the supervisor refused this agent, if it did (it then ends). */
   refused: string | null = null;
 
@@ -69,7 +71,7 @@ export class Agent {
       log: opts.log,
       silenceMs: opts.silenceMs ?? 60_000,
       ...(opts.worker ? { headers: opts.worker.headers } : {}),
-      onOpen: () => [this.hello(), ...this.outbox.pending()],
+      onOpen: () => [this.hello(), ...this.commandCounts(true), ...this.outbox.pending()],
       onMessage: (m) => this.receive(m),
       onRefused: (why) => {
         this.refused = why;
@@ -79,7 +81,10 @@ export class Agent {
     });
     const groups = new CmdGroups(opts.cmdGroupsDir ?? path.join(process.cwd(), CMD_GROUPS_DIR), opts.log);
     this.processes = new ProcessEngine({ push: (j, s, u) => this.push(j, s, u), env: this.cmdEnv, groups, log: opts.log });
-    this.flushTimer = setInterval(() => this.processes.flush(), opts.flushMs ?? 100);
+    this.flushTimer = setInterval(() => {
+      this.processes.flush();
+      for (const m of this.commandCounts(false)) this.conn.send(m);
+    }, opts.flushMs ?? 100);
     const worker = opts.worker;
     if (worker) this.resourcesTimer = setInterval(() => this.conn.send({ v: PROTOCOL_VERSION, type: 'resources', free: worker.free() }), worker.intervalMs);
     const orphanMs = opts.orphanMs ?? 10 * 60_000;
@@ -130,6 +135,15 @@ export class Agent {
   /** The engine that has a run, if any. */
   private engineOf(jobId: string, serial: number): RunEngine | undefined {
     return this.engines().find((e) => e.runs().some((r) => r.jobId === jobId && r.serial === serial));
+  }
+
+  /** The scheduler command counts as a message: when they changed since last sent (or, on a new connection, when there are any). */
+  private commandCounts(always: boolean): AgentMessage[] {
+    const key = JSON.stringify([schedulerCommandCounts, schedulerCommandFailures]);
+    if (key === '[{},{}]' || (!always && key === this.sentCommandCounts)) return [];
+    if (!this.conn.open && !always) return [];
+    this.sentCommandCounts = key;
+    return [{ v: PROTOCOL_VERSION, type: 'schedulerCommands', issued: { ...schedulerCommandCounts }, failed: { ...schedulerCommandFailures } }];
   }
 
   private hello(): AgentMessage {

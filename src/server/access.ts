@@ -8,6 +8,10 @@ export type Access = 'open' | 'user' | 'admin';
 
 export const ROUTE_ACCESS = {
   'GET /api/health': 'open',
+  'GET /api/health/live': 'open',
+  'GET /api/health/ready': 'open',
+  // Metrics (server/metricsRoutes.ts): admin by default; setting metricsAccess makes it open, or a scraper's token.
+  'GET /metrics': 'admin',
   'POST /api/auth/login': 'open',
   'POST /api/auth/logout': 'user',
   'GET /api/auth/me': 'user',

@@ -16,6 +16,8 @@ import { serveGui } from './gui.js';
 import { LoginLimits } from './loginLimits.js';
 import { createRouter } from './routes.js';
 import type { SupervisorClient } from './supervisorClient.js';
+import { ServerMetrics } from './metrics.js';
+import { createMetricsRouter } from './metricsRoutes.js';
 
 export interface ServerDeps {
   config: Config;
@@ -25,6 +27,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Default: from the config's login settings. */
   loginLimits?: LoginLimits;
+  /** Its Prometheus metrics (default: a registry of its own). */
+  metrics?: ServerMetrics;
 }
 
 export function createServer(deps: ServerDeps): Koa {
@@ -36,7 +40,11 @@ export function createServer(deps: ServerDeps): Koa {
   app.on('error', (err: Error & { code?: string }) => logStreamError(deps.logger, err));
   app.use(securityHeaders);
   app.use(requestLog(deps.logger));
+  const metrics = deps.metrics ?? new ServerMetrics();
+  metrics.bind({ eventClients: () => deps.events.clientCount });
+  app.use(metrics.middleware());
   app.use(errorHandler(deps.logger));
+  app.use(createMetricsRouter({ ...deps, metrics }).routes());
   app.use(createRouter({ ...deps, loginLimits }).routes());
   app.use(serveGui());
   app.use(routeNotFound);

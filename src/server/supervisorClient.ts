@@ -12,6 +12,7 @@ import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retr
 import type { Caller } from '../shared/types.js';
 import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
 import { unixFetch } from './unixFetch.js';
+import { SupervisorReadiness, type ReadinessAnswer } from '../shared/metricsApi.js';
 
 export interface SupervisorRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -155,6 +156,32 @@ export class SupervisorClient {
     } catch {
       return false;
     }
+  }
+
+  /** The supervisor's Prometheus text (`GET /metrics`), or undefined when it does not answer it within `timeoutMs`. */
+  async metricsText(timeoutMs: number): Promise<string | undefined> {
+    try {
+      const res = await this.fetch(`${this.baseUrl}/metrics`, { headers: { authorization: `Bearer ${this.options.secret}` }, signal: AbortSignal.timeout(timeoutMs) });
+      const text = await res.text();
+      return res.ok ? text : undefined;
+    } catch (err) {
+      this.options.logger.warn({ err: describe(err) }, 'supervisor metrics could not be read');
+      return undefined;
+    }
+  }
+
+  /** Whether the supervisor answers and its database does (`GET /health/ready`), and if not, why. */
+  async readiness(timeoutMs: number): Promise<ReadinessAnswer> {
+    let res: Response;
+    try {
+      res = await this.fetch(`${this.baseUrl}/health/ready`, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      return { ready: false, supervisor: 'down', database: 'unknown', reason: `the supervisor is not reachable (${describe(err)})` };
+    }
+    const parsed = SupervisorReadiness.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) return { ready: false, supervisor: 'down', database: 'unknown', reason: `the supervisor answered its readiness check with HTTP ${res.status} and no readiness` };
+    const r = parsed.data;
+    return { ready: r.ready && res.ok, supervisor: 'up', database: r.database, ...(r.reason !== undefined ? { reason: r.reason } : {}) };
   }
 
   /** The supervisor's events after journal number `after` (or `resync` when they are gone). */

@@ -194,6 +194,9 @@ const SETTINGS = {
   minScheduleIntervalSeconds: [positiveInt, 'a positive integer of seconds: the shortest time between two firings of a schedule (interval or cron)'],
   pipelineMaxStages: [positiveInt, 'a positive integer: the most stages one pipeline may have'],
   pipelineMaxFileBytes: [positiveInt, 'a positive integer of bytes: the largest file one stage passes to the next (input file or JSON parameter file)'],
+  metricsAccess: [z.enum(['open', 'admin', 'token']), 'one of open (anyone), admin (an admin\'s login or API token), token (the bearer token metricsToken, or an admin): who may read GET /metrics (see README, "Metrics")'],
+  metricsToken: [z.string().min(16).max(200).optional(), 'a token of 16 to 200 characters a Prometheus scraper sends as "Authorization: Bearer <token>" (metricsAccess token)'],
+  metricsSupervisorTimeoutMs: [positiveInt, 'a positive integer of milliseconds the server waits for the supervisor\'s metrics (and readiness) before it answers without them'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -246,6 +249,9 @@ export function defaults(): Record<SettingName, unknown> {
     retention: {},
     retentionSweepSeconds: 3600,
     logLevel: 'info',
+    metricsAccess: 'admin',
+    metricsToken: undefined,
+    metricsSupervisorTimeoutMs: 5000,
     smtp: undefined,
     notify: {},
     callbacks: undefined,
@@ -321,6 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile = en
   if (unknownRoles.length > 0) throw new ConfigError(`setting quotas names roles that are not configured: ${unknownRoles.join(', ')} (add them to the setting roles, or remove them)`);
   if (out.supervisorSocket !== undefined) out.supervisorSocket = path.resolve(out.supervisorSocket as string);
   if (out.supervisorTcp === false && out.supervisorSocket === undefined) throw new ConfigError('setting supervisorTcp is false, but supervisorSocket is not set: the supervisor would not listen at all');
+  if (out.metricsAccess === 'token' && out.metricsToken === undefined) throw new ConfigError('setting metricsAccess is token, but metricsToken is not set: no scraper could read the metrics (set metricsToken, or metricsAccess admin)');
   const su = out.supervisorUrl as string | undefined;
   if (su !== undefined && !/^https?:/.test(su) && !/^unix:\//.test(su)) throw new ConfigError(`setting supervisorUrl = ${su} is not valid: expected an http(s) URL or unix:<absolute path>`);
   out.dataDir = path.resolve(out.dataDir as string);

@@ -5,7 +5,8 @@
  * `authorization: Bearer <agent token>`; both are checked at upgrade. After that:
  *
  *   agent → supervisor: `hello` (on every connect: the runs it still has), `reply` (to an op),
- *                        `update` (numbered by `seq`, one after another; resent until acknowledged)
+ *                        `update` (numbered by `seq`, one after another; resent until acknowledged),
+ *                        `schedulerCommands` (cumulative counts of the scheduler commands it ran, when they changed)
  *   supervisor → agent: `op`, `ack` (every update up to `seq` is applied and persisted)
  *
  * The supervisor applies update `last + 1` only: one that skips ahead is refused (the connection
@@ -231,6 +232,11 @@ export const WorkerClaim = z.object({
 }).strict();
 export type WorkerClaim = z.infer<typeof WorkerClaim>;
 
+/** Counts by scheduler command (`sbatch`, `squeue`, `qstat -j`, ...): at most 64 commands. */
+const CommandCounts = z
+  .record(z.string().min(1).max(64), z.number().int().nonnegative())
+  .refine((c) => Object.keys(c).length <= 64, 'at most 64 commands');
+
 const ErrorCodeSchema = z.string().refine((c): c is ErrorCode => Object.hasOwn(ERRORS, c));
 
 export const AgentMessage = z.discriminatedUnion('type', [
@@ -248,6 +254,8 @@ export const AgentMessage = z.discriminatedUnion('type', [
     error: z.object({ code: ErrorCodeSchema, message: z.string() }).strict().optional(),
   }).strict(),
   z.object({ v: V, type: z.literal('update'), seq: z.number().int().positive(), ...JobRef, update: Update }).strict(),
+  /** The scheduler commands this agent ran since it started (cumulative), issued and failed by command: sent when they changed (metrics). */
+  z.object({ v: V, type: z.literal('schedulerCommands'), issued: CommandCounts, failed: CommandCounts }).strict(),
 ]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 

@@ -83,6 +83,8 @@ const COMMAND_TIMEOUT_MS = 30_000;
 
 /** How many times each scheduler command ran in this process, for diagnosis and measurement. */
 export const schedulerCommandCounts: Record<string, number> = {};
+/** How many times each scheduler command failed (non-zero exit, timeout, not found) in this process. */
+export const schedulerCommandFailures: Record<string, number> = {};
 
 export class SchedulerCommandError extends Error {
   constructor(
@@ -109,6 +111,7 @@ export function schedulerCommand(command: string, args: string[], opts: { cwd?: 
   return new Promise((resolve, reject) => {
     execFile(command, args, { cwd: opts.cwd, timeout, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) {
+        schedulerCommandFailures[key] = (schedulerCommandFailures[key] ?? 0) + 1;
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
         const why = e.killed ? `timed out after ${timeout / 1000} s` : stderr.trim() || stdout.trim() || e.message;
         reject(new SchedulerCommandError(command, stderr.trim() || stdout.trim(), typeof e.code === 'number' ? e.code : null, `${command} failed: ${why}`, e.killed === true));

@@ -26,6 +26,7 @@ import {
 type Hello = Extract<AgentMessage, { type: 'hello' }>;
 type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
 type ResourcesMessage = Extract<AgentMessage, { type: 'resources' }>;
+type CommandsMessage = Extract<AgentMessage, { type: 'schedulerCommands' }>;
 
 export interface AgentHubHandlers {
   /** Checks an agent's id and token at upgrade. */
@@ -43,6 +44,14 @@ export interface AgentHubHandlers {
   authenticateWorker?(workerId: string, token: string, claim: WorkerClaim): { agentId: string } | { code: string; message: string };
   /** An enrolled worker's free resources (in its hello and every interval). */
   onResources?(agentId: string, free: ResourcesMessage['free']): void;
+  /** An agent's cumulative scheduler command counts (metrics). */
+  onSchedulerCommands?(agentId: string, counts: Pick<CommandsMessage, 'issued' | 'failed'>): void;
+}
+
+/** What the op loop reports of each op it works through (supervisor/metrics.ts). */
+export interface OpMetrics {
+  op(kind: string, outcome: 'ok' | 'failed' | 'timeout' | 'abandoned', seconds: number): void;
+  opRetried(kind: string): void;
 }
 
 interface PendingOp {
@@ -75,6 +84,8 @@ export class AgentHub {
     private readonly handlers: AgentHubHandlers,
     private readonly log: Logger,
     heartbeatMs: number,
+    /** Where the op loop (opLoop.ts) counts its ops' durations and retries, if anywhere. */
+    readonly opMetrics?: OpMetrics,
   ) {
     this.pingTimer = setInterval(() => this.ping(), heartbeatMs);
     this.pingTimer.unref();
@@ -240,9 +251,13 @@ export class AgentHub {
     return true;
   }
 
-  private async handle(conn: Connection, msg: Hello | UpdateMessage | ResourcesMessage): Promise<void> {
+  private async handle(conn: Connection, msg: Hello | UpdateMessage | ResourcesMessage | CommandsMessage): Promise<void> {
     if (msg.type === 'resources') {
       this.handlers.onResources?.(conn.agentId, msg.free);
+      return;
+    }
+    if (msg.type === 'schedulerCommands') {
+      this.handlers.onSchedulerCommands?.(conn.agentId, msg);
       return;
     }
     if (msg.type === 'hello') {

@@ -40,6 +40,8 @@ export interface JobContext extends OpContext {
   now(): number;
   /** Hears every run's end, once the ended row is stored (notifications, callbacks). */
   onRunEnd?(row: JobRow): void;
+  /** Hears every run that starts running, once its row is stored (metrics). */
+  onRunning?(row: JobRow): void;
   /** Targets whose runs are placed by labels on one of many agents (enrolled workers): the agent chosen, its slots taken. */
   placement?: {
     handles(row: JobRow): boolean;
@@ -208,6 +210,7 @@ export class ComputeJob {
     this.waitingFor = null;
     this.queuePosition = null;
     this.announce('run started');
+    this.ctx.onRunning?.(this.row);
   }
 
   /** A run handed to a scheduler: it stays pending, now known by the scheduler's job id. */
@@ -564,7 +567,9 @@ export class ComputeJob {
       return [];
     }
     const applied = applyUpdate(this.row, update, this.ctx.now(), this.ctx.describeTarget(this.row).scheduler ?? this.row.driver);
+    const started = this.row.status === 'pending' && applied.row.status === 'running';
     this.commit(applied.row, save);
+    if (started) this.ctx.onRunning?.(this.row);
     if (applied.waitingFor !== undefined) {
       this.waitingFor = applied.waitingFor;
       this.queuePosition = null;

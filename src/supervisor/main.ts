@@ -56,6 +56,8 @@ import { WorkerPool } from './workers/pool.js';
 import { addWorkerRoutes } from './workers/routes.js';
 import { requiresCheck } from './workers/requires.js';
 import { clearStaleSocket, listenOnSocket, removeSocket } from './socket.js';
+import { createSupervisorMetrics, type SupervisorMetrics } from './metrics.js';
+import { createSupervisorMetricsRouter } from './metricsRoutes.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -79,6 +81,8 @@ export interface SupervisorDeps {
   workerStore?: () => SqliteWorkerStore;
   /** How long past its time limit a run may still be ended by its agent before the supervisor ends it (default RUN_END_GRACE_MS). */
   runEndGraceMs?: number;
+  /** Its Prometheus metrics (default: a registry of its own). */
+  metrics?: SupervisorMetrics;
 }
 
 export interface Supervisor {
@@ -113,6 +117,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
   };
   const driverOf = (target: string): Driver => targets.require(target);
+  const metrics = deps.metrics ?? createSupervisorMetrics();
+  const targetOf = (agentId: string) => agents.get(agentId)?.target ?? 'unknown';
 
   const cpuPools = new Map<string, Slots>();
   const cpuSlots = (target: string, size: Size, pool: string) => {
@@ -120,7 +126,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const key = `${target}/${pool}/${size}`;
     let s = cpuPools.get(key);
     if (!s) {
-      s = new Slots(`cpu ${key}`, drivers.get(target)?.pools(size).get(pool) ?? 1);
+      s = new Slots(`cpu ${key}`, drivers.get(target)?.pools(size).get(pool) ?? 1, metrics.slotWaitObserver(target, pool, size));
       cpuPools.set(key, s);
     }
     return s;
@@ -141,7 +147,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     sendShutdown: async (id, reason) => {
       await hub.send(id, { kind: 'shutdown', reason }, AbortSignal.timeout(2000));
     },
-    onAgentGone: (id, reason) => jobs.onAgentGone(id, reason),
+    onAgentGone: (id, reason) => {
+      metrics.agentGone(id);
+      jobs.onAgentGone(id, reason);
+    },
     onChange: () => workers.changed(),
     pinned: (target, op) => workers.agentForOp(target, op),
   });
@@ -150,8 +159,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const hub = new AgentHub(
     {
       authenticate: (id, token) => agents.authenticate(id, token),
-      onConnect: (id) => agents.onConnect(id),
-      onHello: (id, hello) => jobs.onHello(id, hello),
+      onConnect: (id) => {
+        metrics.agentConnected(id, targetOf(id));
+        agents.onConnect(id);
+      },
+      onHello: (id, hello) => {
+        metrics.agentHello(targetOf(id), hello.pendingUpdates);
+        return jobs.onHello(id, hello);
+      },
+      onSchedulerCommands: (id, counts) => metrics.schedulerCommands(id, targetOf(id), counts),
       onUpdate: (id, update) => jobs.onUpdate(id, update),
       onDisconnect: (id, why) => agents.onDisconnect(id, why),
       onHeartbeat: (id) => agents.onHeartbeat(id),
@@ -160,6 +176,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
     log,
     config.heartbeatMs,
+    metrics,
   );
   const jobs: JobService = new JobService({
     store,
@@ -181,7 +198,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         handles: (row) => workers.handles(row),
         place: (row, template, signal, onWaiting) => workers.place(row, template, workerStore.requires(row.id, row.serial), signal, onWaiting),
       },
-      onRunEnd: (row) => notifications.runEnded(row),
+      onRunEnd: (row) => {
+        metrics.runEnded(row);
+        notifications.runEnded(row);
+      },
+      onRunning: (row) => metrics.runStarted(row, (row.agentId !== null ? agents.get(row.agentId)?.handle.pool : undefined) ?? 'default'),
       cpuSlots: (row, pool) => cpuSlots(row.target, row.size, pool),
       runDir: (row) => row.runDir ?? jobDir(driverOf(row.target), row.user, row.id),
       templatesDir: (row) => driverOf(row.target).templatesDir(),
@@ -224,6 +245,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         }),
       ),
     );
+  metrics.bind({ runCounts: () => store.countRuns(), slotUsage, agents: () => agents.list(), workers: () => workers.list() });
   const app = new Koa();
   const router = createSupervisorRouter({
     secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes,
@@ -241,6 +263,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   addPipelineRoutes(router, pipelines, caller, config.maxBodyBytes);
   addWorkerRoutes(router, { pool: workers, store: workerStore, drivers, maxBodyBytes: config.maxBodyBytes });
   app.use(errorHandler(log));
+  app.use(createSupervisorMetricsRouter({ metrics, store, secret: deps.secret, access: config.metricsAccess, token: config.metricsToken }).routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(routeNotFound);

@@ -47,12 +47,43 @@ export function isRetryable(err: unknown): boolean {
  * agent if needed. `recheck` runs after every await and throws to abandon the op.
  * `onAgent` hears the agent chosen before each send (so a caller can lease it).
  */
-export async function sendOp(
+export function sendOp(
   ctx: OpContext,
   target: OpTarget,
   op: Op,
   signal: AbortSignal,
   hooks: { recheck?: () => void; onAgent?: (agent: ManagedAgent) => void } = {},
+): Promise<unknown> {
+  return timed(ctx, op, sendOpLoop(ctx, target, op, signal, hooks));
+}
+
+/** Observes how long the op took and how it ended (the hub's op metrics, when it has them). */
+async function timed(ctx: OpContext, op: Op, result: Promise<unknown>): Promise<unknown> {
+  const metrics = ctx.hub.opMetrics;
+  if (!metrics) return result;
+  const started = performance.now();
+  try {
+    const value = await result;
+    metrics.op(op.kind, 'ok', (performance.now() - started) / 1000);
+    return value;
+  } catch (err) {
+    metrics.op(op.kind, opOutcome(err), (performance.now() - started) / 1000);
+    throw err;
+  }
+}
+
+function opOutcome(err: unknown): 'failed' | 'timeout' | 'abandoned' {
+  if (isTimeout(err) || (err instanceof JobvisorError && err.code === 'OP_TIMEOUT')) return 'timeout';
+  if (err instanceof OpAbandoned || (err instanceof JobvisorError && err.code === 'JOB_NOT_ACTIVE')) return 'abandoned';
+  return 'failed';
+}
+
+async function sendOpLoop(
+  ctx: OpContext,
+  target: OpTarget,
+  op: Op,
+  signal: AbortSignal,
+  hooks: { recheck?: () => void; onAgent?: (agent: ManagedAgent) => void },
 ): Promise<unknown> {
   const recheck = () => {
     if (signal.aborted) throw signal.reason ?? new OpAbandoned('aborted');
@@ -70,19 +101,18 @@ export async function sendOp(
     } catch (err) {
       if (isTimeout(err)) throw new JobvisorError('OP_TIMEOUT', `the agent did not answer the ${op.kind} op in time`);
       if (!isRetryable(err) || attempt + 1 >= OP_ATTEMPTS) throw err;
+      ctx.hub.opMetrics?.opRetried(op.kind);
       await sleep(delay(attempt, OP_RETRY), signal);
     }
   }
 }
 
 /** Like sendOp, but the op must go to one agent (the one that runs the cmd); waits for it to reconnect. */
-export async function sendToAgent(
-  ctx: OpContext,
-  agentId: string,
-  op: Op,
-  signal: AbortSignal,
-  waitMs: number,
-): Promise<unknown> {
+export function sendToAgent(ctx: OpContext, agentId: string, op: Op, signal: AbortSignal, waitMs: number): Promise<unknown> {
+  return timed(ctx, op, sendToAgentLoop(ctx, agentId, op, signal, waitMs));
+}
+
+async function sendToAgentLoop(ctx: OpContext, agentId: string, op: Op, signal: AbortSignal, waitMs: number): Promise<unknown> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     if (signal.aborted) throw signal.reason ?? new OpAbandoned('aborted');
@@ -93,6 +123,7 @@ export async function sendToAgent(
         return await ctx.hub.send(agentId, op, signal);
       } catch (err) {
         if (!isRetryable(err)) throw err;
+        ctx.hub.opMetrics?.opRetried(op.kind);
       }
     }
     if (Date.now() >= deadline) throw new JobvisorError('AGENT_LOST', `the agent that runs this job did not answer within ${Math.round(waitMs / 1000)} s`);

@@ -16,6 +16,8 @@ interface Waiter {
   reject: (err: unknown) => void;
   onPosition?: (position: number) => void;
   position: number;
+  /** When it began to wait (performance.now()), for the wait observer. */
+  since: number;
 }
 
 export class Slots {
@@ -29,6 +31,8 @@ export class Slots {
   constructor(
     readonly name: string,
     private capacity: number,
+    /** Hears how many seconds each granted acquire waited (0 when the slots were free): metrics. */
+    private readonly onWaited?: (seconds: number) => void,
   ) {}
 
   get used(): number {
@@ -54,10 +58,11 @@ export class Slots {
     if (this.inUse + n <= this.capacity && this.waiterCount === 0) {
       this.inUse += n;
       this.lastOwner = owner;
+      this.onWaited?.(0);
       return Promise.resolve(this.releaser(n));
     }
     return new Promise<Release>((resolve, reject) => {
-      const waiter: Waiter = { owner, count: n, resolve, reject, onPosition, position: 0 };
+      const waiter: Waiter = { owner, count: n, resolve, reject, onPosition, position: 0, since: this.onWaited ? performance.now() : 0 };
       const onAbort = () => {
         if (this.remove(waiter)) this.announcePositions();
         reject(abortError(signal));
@@ -124,6 +129,7 @@ export class Slots {
       this.inUse += next.count;
       this.lastOwner = next.owner;
       served++;
+      this.onWaited?.((performance.now() - next.since) / 1000);
       next.resolve(this.releaser(next.count));
     }
     if (served > 0) this.announcePositions();

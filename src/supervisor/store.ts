@@ -210,5 +210,16 @@ export interface JobStore {
   /** Up to `limit` events numbered after `id`, in order. */
   eventsAfter(id: number, limit: number): JournaledEvent[];
   eventRange(): JournalRange;
+  /** Current runs (each job's latest) counted by status, target and template (metrics). */
+  countRuns(): RunCount[];
+  /** Reads the database once (readiness): throws when it cannot. */
+  ping(): void;
   close(): void;
+}
+
+export interface RunCount {
+  status: Status;
+  target: string;
+  template: string;
+  n: number;
 }

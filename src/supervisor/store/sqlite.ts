@@ -9,7 +9,7 @@ import type { RunFiles } from '../../shared/retention.js';
 import type { Size, Status } from '../../shared/types.js';
 import type { StaleFlag } from '../../shared/api.js';
 import type { Phase, RunCause } from '../../shared/protocol.js';
-import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunFilesPatch, RunInput, RunNotify, RunRecord, SchedulerState, UsageRow } from '../store.js';
+import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, JournaledEvent, LegacyPlacement, RunCount, RunFilesPatch, RunInput, RunNotify, RunRecord, SchedulerState, UsageRow } from '../store.js';
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import { SqliteDeliveries } from './deliveries.js';
@@ -326,6 +326,14 @@ export class SqliteJobStore implements JobStore {
 
   eventsAfter(id: number, limit: number): JournaledEvent[] {
     return this.statements.eventsAfter.all(id, limit) as JournaledEvent[];
+  }
+
+  countRuns(): RunCount[] {
+    return this.db.prepare('SELECT status, target, template, count(*) AS n FROM jobs GROUP BY status, target, template').all() as RunCount[];
+  }
+
+  ping(): void {
+    this.db.prepare('SELECT count(*) AS n FROM sqlite_master').get();
   }
 
   eventRange(): JournalRange {
