@@ -14,7 +14,7 @@ export function addHealthRoutes(router: Router, deps: { supervisor: SupervisorCl
     ctx.body = { ok: true };
   });
   router.get('/health/ready', async (ctx) => {
-    const answer: ReadinessAnswer = await deps.supervisor.readiness(deps.config.metricsSupervisorTimeoutMs);
+    const answer: ReadinessAnswer = await deps.supervisor.readiness(deps.config.supervisorProbeTimeoutMs);
     ctx.status = answer.ready ? 200 : 503;
     ctx.body = answer;
   });

@@ -8,7 +8,7 @@
  * families are `jobvisor_*` of its parts, the server's `jobvisor_http_*` and
  * `jobvisor_event_stream_*`, and each one's process metrics have its own prefix
  * (`jobvisor_server_`, `jobvisor_supervisor_`). A supervisor that does not answer within
- * metricsSupervisorTimeoutMs leaves its half out and `jobvisor_supervisor_up` says 0.
+ * supervisorProbeTimeoutMs leaves its half out and `jobvisor_supervisor_up` says 0.
  *
  * Who may read it (setting metricsAccess): `open` anyone; `admin` (the default, safe for a
  * public site) an admin's login or API token; `token` the bearer metricsToken (for a scraper), or an admin.
@@ -32,7 +32,7 @@ export interface MetricsRouteDeps {
 export function createMetricsRouter(deps: MetricsRouteDeps): Router {
   const router = new Router();
   router.get('/metrics', metricsAccess(deps), async (ctx) => {
-    const theirs = await deps.supervisor.metricsText(deps.config.metricsSupervisorTimeoutMs);
+    const theirs = await deps.supervisor.metricsText(deps.config.supervisorProbeTimeoutMs);
     const ours = await deps.metrics.text(theirs !== undefined);
     ctx.set('content-type', deps.metrics.contentType);
     ctx.body = theirs === undefined ? ours : `${ours}${ours.endsWith('\n') ? '' : '\n'}${theirs}`;

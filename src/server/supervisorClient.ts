@@ -176,7 +176,8 @@ export class SupervisorClient {
     try {
       res = await this.fetch(`${this.baseUrl}/health/ready`, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
-      return { ready: false, supervisor: 'down', database: 'unknown', reason: `the supervisor is not reachable (${describe(err)})` };
+      const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(err);
+      return { ready: false, supervisor: 'down', database: 'unknown', reason: `the supervisor is not reachable (${why})` };
     }
     const parsed = SupervisorReadiness.safeParse(await res.json().catch(() => undefined));
     if (!parsed.success) return { ready: false, supervisor: 'down', database: 'unknown', reason: `the supervisor answered its readiness check with HTTP ${res.status} and no readiness` };

@@ -196,7 +196,7 @@ const SETTINGS = {
   pipelineMaxFileBytes: [positiveInt, 'a positive integer of bytes: the largest file one stage passes to the next (input file or JSON parameter file)'],
   metricsAccess: [z.enum(['open', 'admin', 'token']), 'one of open (anyone), admin (an admin\'s login or API token), token (the bearer token metricsToken, or an admin): who may read GET /metrics (see README, "Metrics")'],
   metricsToken: [z.string().min(16).max(200).optional(), 'a token of 16 to 200 characters a Prometheus scraper sends as "Authorization: Bearer <token>" (metricsAccess token)'],
-  metricsSupervisorTimeoutMs: [positiveInt, 'a positive integer of milliseconds the server waits for the supervisor\'s metrics (and readiness) before it answers without them'],
+  supervisorProbeTimeoutMs: [positiveInt, 'a positive integer of milliseconds the server waits for the supervisor\'s metrics (and readiness) before it answers without them'],
   logLevel: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent'],
 } as const;
 
@@ -251,7 +251,7 @@ export function defaults(): Record<SettingName, unknown> {
     logLevel: 'info',
     metricsAccess: 'admin',
     metricsToken: undefined,
-    metricsSupervisorTimeoutMs: 5000,
+    supervisorProbeTimeoutMs: 5000,
     smtp: undefined,
     notify: {},
     callbacks: undefined,
