@@ -6,14 +6,20 @@
  * it follows setting metricsAccess; readiness says 503 while the supervisor is stopped.
  */
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import Koa from 'koa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../src/shared/api.js';
 import { loadConfig, ConfigError } from '../src/shared/config.js';
 import { secretFilePath } from '../src/shared/secret.js';
 import { startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { Jobvisor, type Client } from './helpers/jobvisor.js';
-import { runCleanups, startTestServer } from './helpers/server.js';
+import { onCleanup, runCleanups, silentLogger, startTestServer, tempDataDir } from './helpers/server.js';
+import { errorHandler } from '../src/shared/httpErrors.js';
+import { createSupervisorMetrics } from '../src/supervisor/metrics.js';
+import { createSupervisorMetricsRouter } from '../src/supervisor/metricsRoutes.js';
+import { SqliteJobStore } from '../src/supervisor/store/sqlite.js';
 import { TcpProxy } from './helpers/tcpProxy.js';
 import { waitFor } from './helpers/wait.js';
 import { clusterTarget, killAgentOnLoginNode, logInTo } from './schedulers/contract.js';
@@ -234,5 +240,61 @@ describe('who may read the metrics (metricsAccess)', () => {
     expect(() => loadConfig({ JOBVISOR_METRICS_ACCESS: 'token' })).toThrow(/metricsToken is not set/);
     expect(() => loadConfig({ JOBVISOR_METRICS_ACCESS: 'public' })).toThrow(/setting metricsAccess/);
     expect(() => loadConfig({ JOBVISOR_METRICS_ACCESS: 'token', JOBVISOR_METRICS_TOKEN: 'short' })).toThrow(/setting metricsToken/);
+  });
+});
+
+describe('the supervisor\'s metrics and readiness routes, in this process', () => {
+  afterEach(runCleanups);
+
+  async function serve(store: SqliteJobStore, access: 'open' | 'admin' | 'token', metrics = createSupervisorMetrics()): Promise<string> {
+    const app = new Koa();
+    app.use(errorHandler(silentLogger));
+    app.use(createSupervisorMetricsRouter({ metrics, store, secret: 'the-shared-secret-0123', access, token: 'scraper-token-0123456789' }).routes());
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('says 503 with the reason when its job database does not answer, and the server passes it on', async () => {
+    const store = new SqliteJobStore(path.join(tempDataDir(), 'jobs.sqlite'), () => ({ target: 'local', driver: 'local', size: 'sequential' }));
+    const url = await serve(store, 'admin');
+    const ok = await fetch(`${url}/health/ready`);
+    expect([ok.status, await ok.json()]).toEqual([200, { ready: true, database: 'ok' }]);
+    store.close();
+    const failed = await fetch(`${url}/health/ready`);
+    expect(failed.status).toBe(503);
+    expect(await failed.json()).toMatchObject({ ready: false, database: 'failed', reason: expect.stringMatching(/job database does not answer/) });
+    const s = await startTestServer({ JOBVISOR_SUPERVISOR_URL: url });
+    const passed = await fetch(`${s.base}/api/health/ready`);
+    expect(passed.status).toBe(503);
+    expect(await passed.json()).toMatchObject({ ready: false, supervisor: 'up', database: 'failed' });
+  });
+
+  it('answers /metrics by its access: the shared secret always, the token with token, anyone with open', async () => {
+    const store = new SqliteJobStore(':memory:', () => ({ target: 'local', driver: 'local', size: 'sequential' }));
+    onCleanup(() => store.close());
+    const byAdmin = await serve(store, 'admin');
+    expect((await scrapeText(byAdmin)).status).toBe(401);
+    expect((await scrapeText(byAdmin, 'scraper-token-0123456789')).status).toBe(401);
+    expect((await scrapeText(byAdmin, 'the-shared-secret-0123')).status).toBe(200);
+    const byToken = await serve(store, 'token');
+    expect((await scrapeText(byToken, 'scraper-token-0123456789')).status).toBe(200);
+    expect((await scrapeText(byToken)).status).toBe(401);
+    expect((await scrapeText(await serve(store, 'open'))).status).toBe(200);
+  });
+
+  it('turns an agent\'s cumulative command counts into increments, also across an agent that restarted its counts', async () => {
+    const metrics = createSupervisorMetrics();
+    const count = async (name: string, command: string) => value(parse(await metrics.text()), name, { target: 't', command });
+    metrics.schedulerCommands('a1', 't', { issued: { sbatch: 1, squeue: 3 }, failed: {} });
+    metrics.schedulerCommands('a1', 't', { issued: { sbatch: 2, squeue: 5 }, failed: { sbatch: 1 } });
+    metrics.schedulerCommands('a2', 't', { issued: { squeue: 1 }, failed: {} });
+    expect([await count('jobvisor_scheduler_commands_total', 'sbatch'), await count('jobvisor_scheduler_commands_total', 'squeue')]).toEqual([2, 6]);
+    expect(await count('jobvisor_scheduler_command_failures_total', 'sbatch')).toBe(1);
+    // The same report again adds nothing; a count below the last one is a new process's: all of it is new.
+    metrics.schedulerCommands('a1', 't', { issued: { sbatch: 2, squeue: 5 }, failed: { sbatch: 1 } });
+    metrics.schedulerCommands('a1', 't', { issued: { sbatch: 1, squeue: 5 }, failed: { sbatch: 1 } });
+    expect(await count('jobvisor_scheduler_commands_total', 'sbatch')).toBe(3);
   });
 });
