@@ -37,6 +37,7 @@ import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 import { addScheduleRoutes } from './scheduleRoutes.js';
 import { addPipelineRoutes } from './pipelineRoutes.js';
 import { addWorkerRoutes } from './workerRoutes.js';
+import { addAgentBundleRoute } from './agentBundleRoute.js';
 import { addBatchRoutes } from './batchRoutes.js';
 
 export interface RouteDeps {
@@ -68,6 +69,7 @@ export function createRouter(deps: RouteDeps): Router {
   addScheduleRoutes(router, deps, auth);
   addPipelineRoutes(router, deps, auth);
   addWorkerRoutes(router, deps, auth);
+  addAgentBundleRoute(router, auth);
   return router;
 }
 
