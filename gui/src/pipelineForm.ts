@@ -69,6 +69,10 @@ export class PipelineForm {
     );
     this.addStage.addEventListener('click', () => this.add().focus());
     this.jsonToggle.addEventListener('click', () => this.toggleJson());
+    // "Nothing was sent: ..." goes once every marked field is fixed.
+    this.el.addEventListener('input', () => {
+      if (this.formError.textContent?.startsWith('Nothing was sent') && !this.el.querySelector('.field.invalid')) setText(this.formError, '');
+    });
     this.el.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.send();
