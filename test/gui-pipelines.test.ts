@@ -152,7 +152,7 @@ describe('pipelines in the web GUI (Chromium)', () => {
     expect(t.errors).toEqual([]);
   }, 120_000);
 
-  it('answers a cycle at the "runs after" field of each stage in it, and creates nothing; edit as JSON shows the body', async () => {
+  it('answers a cycle at the "runs after" field of each stage in it, and creates nothing; edit as JSON shows and sends the body', async () => {
     const before = (await alice.get<{ pipelines: PipelineView[] }>('/api/pipelines')).body.pipelines.length;
     const t = await newPage(browser, jv.serverUrl);
     opened.push(t);
@@ -185,6 +185,18 @@ describe('pipelines in the web GUI (Chromium)', () => {
     await screenshot(p, 'pipelines-6-cycle');
     expect((await alice.get<{ pipelines: PipelineView[] }>('/api/pipelines')).body.pipelines.length).toBe(before);
     expect(p.url()).toMatch(/#\/pipelines$/);
+
+    // As JSON: the body is sent as it is; fixed, it is created and the page goes to it.
+    await form.getByTestId('pipeline-json-toggle').click();
+    const json = form.getByTestId('pipeline-json');
+    await json.fill(JSON.stringify({ name: 'from JSON', stages: { a: { template: 'quick', parameters: { samples: 5 } } } }));
+    await form.getByTestId('pipeline-submit').click();
+    await expect.poll(() => form.getByTestId('pipeline-form-error').textContent()).toContain('stage a: parameters of quick');
+    await json.fill(JSON.stringify({ name: 'from JSON', stages: { a: { template: 'quick', parameters: { samples: 5000 } }, b: { template: 'quick', after: ['a'] } } }));
+    await form.getByTestId('pipeline-submit').click();
+    await p.waitForURL(/#\/pipelines\/[0-9a-f]{12}$/);
+    await expect.poll(() => p.locator('h1').textContent()).toBe('from JSON');
+    expect(await p.locator('li.stage').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.stage))).toEqual(['a', 'b']);
     expect(t.errors).toEqual([]);
   }, 90_000);
 });
