@@ -70,7 +70,7 @@ describe('enrolled workers in the web GUI (Chromium)', () => {
     await p.goto(`${jv.serverUrl}/#/admin`);
     const form = p.getByTestId('enrollment-form');
     // A bad labels limit is answered at its field, and nothing is made.
-    await form.getByLabel('Name').fill('gui-token');
+    await form.getByLabel('Token name').fill('gui-token');
     await form.getByLabel('Labels limit (optional)').fill('os=linux,gpu');
     await form.getByRole('button', { name: 'Create token' }).click();
     expect(await form.locator('[data-field-error="labels"]').textContent()).toContain('"gpu" is not key=value');

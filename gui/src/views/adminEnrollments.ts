@@ -141,8 +141,8 @@ export function enrollmentsSection(d: Disposer, hooks: Hooks): HTMLElement {
     return { el: h('div', { class: 'field', 'data-field': input.name }, h('label', { for: input.id }, label), input, h('p', { class: 'hint' }, hint), error), error };
   };
   const fields = {
-    name: field(name, 'Name', 'letters, digits, "_", "." and "-"'),
-    target: field(target, 'Target', 'the workers target its workers join'),
+    name: field(name, 'Token name', 'letters, digits, "_", "." and "-"'),
+    target: field(target, 'Workers target', 'the target of driver workers its workers join'),
     labels: field(labels, 'Labels limit (optional)', 'what its workers may claim, key=value,... ("*": any value); empty: any labels'),
     users: field(users, 'Users limit (optional)', 'whose runs its workers take, comma-separated; empty: everyone’s'),
     expiresAt: field(expires, 'Expires (optional)', 'empty: never'),
@@ -160,6 +160,7 @@ export function enrollmentsSection(d: Disposer, hooks: Hooks): HTMLElement {
     formError,
     h('div', { class: 'actions' }, submit),
   );
+  const noTarget = h('p', { class: 'muted', hidden: true, 'data-testid': 'enrollment-no-target' }, 'No target of this site takes enrolled workers: tokens are for a target with "driver": "workers" (README, "Enrolled workers").');
   const created = h('div', { class: 'token-box' });
   const listBox = h('div', { 'data-testid': 'enrollments' }, h('p', { class: 'muted' }, 'Loading the tokens…'));
 
@@ -279,7 +280,9 @@ export function enrollmentsSection(d: Disposer, hooks: Hooks): HTMLElement {
     const workers = (ts ?? []).filter((t) => t.driver === 'workers');
     replaceChildren(target, workers.map((t) => h('option', { value: t.name }, `${t.title} (${t.name})`)));
     fields.target.el.hidden = workers.length <= 1;
-    if (ts && workers.length === 0) setText(formError, 'No target of this site takes enrolled workers (a target with driver "workers"): a token would be refused.');
+    // Without a workers target a token would be refused: say so instead of offering the form.
+    form.hidden = ts !== null && workers.length === 0;
+    noTarget.hidden = !form.hidden;
   });
   d.interval(() => void refresh(), 5000);
   void refresh();
@@ -288,6 +291,7 @@ export function enrollmentsSection(d: Disposer, hooks: Hooks): HTMLElement {
     { class: 'card', 'aria-labelledby': `${id}-title` },
     h('h2', { id: `${id}-title` }, 'Enrollment tokens'),
     h('p', { class: 'muted' }, 'Anyone holding a token can start a worker that joins a workers target. Revoking a token disconnects its workers.'),
+    noTarget,
     form,
     created,
     listBox,
