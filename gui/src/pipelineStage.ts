@@ -278,7 +278,8 @@ export class StageEditor {
     for (const r of this.paramFrom) {
       const file = r.file.value.trim();
       const pointer = r.pointer.value.trim();
-      const error = r.from.value === '' ? 'Choose the stage it comes from.' : file === '' ? 'Name the JSON file.' : !POINTER.test(pointer) ? 'A JSON pointer such as /a/b ("" for the whole file).' : '';
+      const twice = Object.hasOwn(parameterFrom, r.parameter.value);
+      const error = twice ? 'This parameter is taken from a file in another row already.' : r.from.value === '' ? 'Choose the stage it comes from.' : file === '' ? 'Name the JSON file.' : !POINTER.test(pointer) ? 'A JSON pointer such as /a/b ("" for the whole file).' : '';
       if (strict) setSlotError(r.slot, error);
       if (error) ok = false;
       parameterFrom[r.parameter.value] = { from: r.from.value ? nameOf(r.from.value) : '', file, pointer };
