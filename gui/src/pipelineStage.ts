@@ -102,7 +102,7 @@ export class StageEditor {
   constructor(private readonly ctx: StageContext, name: string) {
     const id = uid('stage-f');
     this.nameInput = h('input', { id: `${id}-name`, type: 'text', name: 'stageName', value: name, autocomplete: 'off', spellcheck: 'false', maxlength: '40' });
-    this.templateSelect = h('select', { id: `${id}-template`, name: 'template' }, ctx.templates.map((t) => h('option', { value: t.name }, `${t.title} (${t.name})`)));
+    this.templateSelect = h('select', { id: `${id}-template`, name: 'template' }, ctx.templates.map((t) => h('option', { value: t.name }, `${t.name}: ${t.title}`)));
     this.targetSelect.id = `${id}-target`;
     this.sizeSelect.id = `${id}-size`;
     this.slots = {
