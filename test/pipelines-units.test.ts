@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineBody } from '../src/shared/pipelines.js';
 import { blockStages, followJob, readyStages, settle, type StageJob } from '../src/supervisor/pipelines/advance.js';
-import { atPointer, stageOrder } from '../src/supervisor/pipelines/graph.js';
+import path from 'node:path';
+import { loadTemplates } from '../src/shared/template.js';
+import { atPointer, checkPipeline, stageOrder } from '../src/supervisor/pipelines/graph.js';
 import type { PipelineRow, StageRow } from '../src/supervisor/pipelines/store.js';
 
 const spec = (stages: Record<string, { after?: string[]; from?: string }>) =>
@@ -32,6 +34,19 @@ describe('pipeline graphs', () => {
     expect(cycle).toThrow(expect.objectContaining({ code: 'PIPELINE_CYCLE', details: { cycle: ['a', 'c', 'b', 'a'] } }));
     expect(() => stageOrder(spec({ a: { from: 'a' } }).stages)).toThrow(expect.objectContaining({ code: 'PIPELINE_CYCLE' }));
     expect(() => stageOrder(spec({ a: { after: ['x'] } }).stages)).toThrow(expect.objectContaining({ code: 'PIPELINE_UNKNOWN_STAGE' }));
+  });
+
+  it('names the stage of a parameter out of its limits and keeps the issues, so a form shows each at its field', () => {
+    const templates = loadTemplates(path.join(import.meta.dirname, '..', 'templates'));
+    const body = PipelineBody.parse({ stages: { a: { template: 'quick' }, b: { template: 'quick', after: ['a'], parameters: { samples: 5 } } } });
+    let error: unknown;
+    try {
+      checkPipeline(body, (n) => templates.get(n), { maxStages: 10 });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_INPUT', details: { stage: 'b', issues: [expect.objectContaining({ path: ['samples'] })] } });
+    expect((error as Error).message).toMatch(/^stage b: parameters of quick: /);
   });
 
   it('reads JSON pointers (RFC 6901), undefined for what is not there', () => {

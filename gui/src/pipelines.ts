@@ -21,6 +21,8 @@ export const pipelineApi = {
   get: (id: string) => call<{ pipeline: PipelineView }>('GET', one(id)).then((r) => r.pipeline),
   cancel: (id: string) => call<{ pipeline: PipelineView }>('POST', `${one(id)}/cancel`).then((r) => r.pipeline),
   resume: (id: string) => call<{ pipeline: PipelineView }>('POST', `${one(id)}/resume`).then((r) => r.pipeline),
+  /** POST /api/pipelines: the body is checked whole; a refusal names the stage (details.stage, details.cycle, ...). */
+  create: (body: unknown) => apiCall<{ pipeline: PipelineView }>('POST', '/api/pipelines', body).then((r) => r.pipeline),
 };
 
 /** Badge classes shared with job statuses, so the colours mean the same. */

@@ -68,6 +68,7 @@ export const ROUTE_ACCESS = {
   'GET /api/admin/enrollments': 'admin',
   'DELETE /api/admin/enrollments/:enrollmentId': 'admin',
   'GET /api/admin/workers': 'admin',
+  'GET /api/admin/agent-bundle': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -37,6 +37,7 @@ import { addNotifyRoutes, contactHeaders } from './notifyRoutes.js';
 import { addScheduleRoutes } from './scheduleRoutes.js';
 import { addPipelineRoutes } from './pipelineRoutes.js';
 import { addWorkerRoutes } from './workerRoutes.js';
+import { addAgentBundleRoute } from './agentBundleRoute.js';
 import { addBatchRoutes } from './batchRoutes.js';
 import { addHealthRoutes } from './healthRoutes.js';
 
@@ -70,6 +71,7 @@ export function createRouter(deps: RouteDeps): Router {
   addPipelineRoutes(router, deps, auth);
   addWorkerRoutes(router, deps, auth);
   addHealthRoutes(router, deps);
+  addAgentBundleRoute(router, auth);
   return router;
 }
 

@@ -41,6 +41,9 @@ export interface WorkerView {
   name: string;
   target: string;
   enrollment: string;
+  /** The id of its enrollment token, and whether that token was revoked (its workers are refused for good). */
+  enrollmentId: string;
+  revoked: boolean;
   host: string;
   labels: Labels;
   slots: { used: number; total: number };
@@ -52,4 +55,21 @@ export interface WorkerView {
   lastHeartbeat: number | null;
   /** Connected, but no heartbeat for more than 3 heartbeat intervals. */
   stale: boolean;
+}
+
+/** POST /api/admin/enrollments (201): the token, in this answer only, and the URL its workers connect to (`--enroll`). */
+export interface EnrollmentCreated {
+  enrollment: EnrollmentView;
+  token: string;
+  agentUrl: string | null;
+}
+/** GET /api/admin/enrollments. */
+export interface EnrollmentList {
+  enrollments: EnrollmentView[];
+  agentUrl: string | null;
+}
+/** DELETE /api/admin/enrollments/:id: the revoked token, and how many workers it disconnected. */
+export interface EnrollmentRevoked {
+  enrollment: EnrollmentView;
+  disconnected: number;
 }

@@ -261,7 +261,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   });
   addScheduleRoutes(router, schedules, config.maxBodyBytes);
   addPipelineRoutes(router, pipelines, caller, config.maxBodyBytes);
-  addWorkerRoutes(router, { pool: workers, store: workerStore, drivers, maxBodyBytes: config.maxBodyBytes });
+  addWorkerRoutes(router, { pool: workers, store: workerStore, drivers, maxBodyBytes: config.maxBodyBytes, agentUrl: deps.agentUrl });
   app.use(errorHandler(log));
   app.use(createSupervisorMetricsRouter({ metrics, store, secret: deps.secret, access: config.metricsAccess, token: config.metricsToken }).routes());
   app.use(router.routes());

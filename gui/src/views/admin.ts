@@ -16,7 +16,7 @@ import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js'
 import { isActive, STATUSES, type AgentView, type JobView, type SlotUsage } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
 import { deliveriesSection, lifetimesSection, staleSection } from './adminNotify.js';
-import { workersSection } from './adminWorkers.js';
+import { workerSections } from './adminWorkers.js';
 
 const REFRESH_MS = 5000;
 
@@ -312,7 +312,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     stale.el,
     h('section', { class: 'card', 'aria-labelledby': 'slots-title' }, h('h2', { id: 'slots-title' }, 'CPU slots'), slotsBox),
     h('section', { class: 'card', 'aria-labelledby': 'agents-title' }, h('h2', { id: 'agents-title' }, 'Agents'), agentsBox, refreshedAt),
-    workersSection(d),
+    workerSections(d),
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
     lifetimesSection(d),
     deliveriesSection(d),

@@ -1,13 +1,14 @@
 /**
  * Admin page section of enrolled workers (GET /api/admin/workers, every 5 s): each worker's
  * name, target, labels, slots used of total, runs, last heartbeat, and whether it is connected
- * or stale (no heartbeat for more than 3 intervals). Enrollment tokens are made with the API
- * (POST /api/admin/enrollments; README, "Enrolled workers").
+ * or stale (no heartbeat for more than 3 intervals). Workers of a revoked token (refused for
+ * good) are left out, with a count. Next to it, the enrollment tokens (adminEnrollments.ts).
  */
 import { api } from '../api.js';
 import { h, replaceChildren } from '../dom.js';
 import { agoCell } from '../format.js';
 import { describeError } from '../notify.js';
+import { enrollmentsSection } from './adminEnrollments.js';
 import type { Disposer } from './view.js';
 
 interface WorkerRow {
@@ -15,6 +16,8 @@ interface WorkerRow {
   name: string;
   target: string;
   enrollment: string;
+  enrollmentId?: string;
+  revoked?: boolean;
   host: string;
   labels: Record<string, string>;
   slots: { used: number; total: number };
@@ -47,14 +50,17 @@ function row(w: WorkerRow): HTMLTableRowElement {
   );
 }
 
-export function workersSection(d: Disposer): HTMLElement {
+export function workersSection(d: Disposer): { el: HTMLElement; refresh: () => Promise<void> } {
   const box = h('div', { 'data-testid': 'workers' }, h('p', { class: 'muted' }, 'Loading the workers…'));
   const refresh = async () => {
     try {
-      const workers = await api.workers<WorkerRow>();
+      const all = await api.workers<WorkerRow>();
       if (d.destroyed) return;
+      const workers = all.filter((w) => w.revoked !== true);
+      const revoked = all.length - workers.length;
+      const note = revoked > 0 ? h('p', { class: 'muted', 'data-testid': 'workers-revoked' }, `${revoked} worker${revoked === 1 ? '' : 's'} of revoked tokens not shown.`) : null;
       if (workers.length === 0) {
-        replaceChildren(box, h('p', { class: 'muted' }, 'No worker has enrolled yet.'));
+        replaceChildren(box, h('p', { class: 'muted' }, all.length === 0 ? 'No worker has enrolled yet.' : 'No worker of an active token.'), note);
         return;
       }
       const head = ['Worker', 'Target', 'Labels', 'Slots used', 'Runs', 'Last heartbeat', 'State', 'Enrollment'];
@@ -62,6 +68,7 @@ export function workersSection(d: Disposer): HTMLElement {
         box,
         h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Enrolled workers' },
           h('table', { class: 'workers-table' }, h('thead', null, h('tr', null, head.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', null, workers.map(row)))),
+        note,
       );
     } catch (err) {
       if (!d.destroyed) replaceChildren(box, h('p', { class: 'error' }, describeError(err)));
@@ -69,5 +76,11 @@ export function workersSection(d: Disposer): HTMLElement {
   };
   d.interval(() => void refresh(), REFRESH_MS);
   void refresh();
-  return h('section', { class: 'card', 'aria-labelledby': 'workers-title' }, h('h2', { id: 'workers-title' }, 'Enrolled workers'), box);
+  return { el: h('section', { class: 'card', 'aria-labelledby': 'workers-title' }, h('h2', { id: 'workers-title' }, 'Enrolled workers'), box), refresh };
+}
+
+/** The admin page's workers and enrollment tokens sections: a revoke shows in the workers list at once. */
+export function workerSections(d: Disposer): HTMLElement[] {
+  const workers = workersSection(d);
+  return [workers.el, enrollmentsSection(d, { workersChanged: () => void workers.refresh() })];
 }

@@ -4,7 +4,11 @@
  * a link to its job), with Cancel and Resume. Both follow `pipeline` events, and a stage's
  * progress from its job's events.
  */
+import { api } from '../api.js';
 import { describeError, notify } from '../notify.js';
+import { PipelineForm } from '../pipelineForm.js';
+import { navigate } from '../router.js';
+import { loadTargets } from '../targets.js';
 import { h, replaceChildren, setText } from '../dom.js';
 import { elapsedCell, formatPercent, formatTime } from '../format.js';
 import { pipelineApi, pipelineHref, stateBadge, type PipelineView, type StageView } from '../pipelines.js';
@@ -23,6 +27,9 @@ export function pipelinesView(ctx: ViewContext): View {
     h('thead', null, h('tr', null, h('th', null, 'Pipeline'), admin ? h('th', null, 'User') : null, h('th', null, 'State'), h('th', null, 'Stages'), h('th', null, 'Created'))),
     body,
   );
+  const newButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'new-pipeline' }, 'New pipeline');
+  const formCard = h('section', { class: 'card', 'aria-labelledby': 'new-pipeline-title', hidden: true }, h('h2', { id: 'new-pipeline-title' }, 'New pipeline'));
+  newButton.addEventListener('click', () => void openForm(d, formCard, newButton));
   const el = h(
     'div',
     { class: 'page pipelines-page' },
@@ -30,10 +37,11 @@ export function pipelinesView(ctx: ViewContext): View {
       'section',
       { class: 'card' },
       h('h1', null, admin ? 'Pipelines' : 'Your pipelines'),
-      h('p', { class: 'muted' }, 'A pipeline runs templates as stages in order, passing files from stage to stage. Create one with POST /api/pipelines (see the README).'),
+      h('div', { class: 'card-head' }, h('p', { class: 'muted' }, 'A pipeline runs templates as stages in order, passing files from stage to stage.'), newButton),
       status,
       table,
     ),
+    formCard,
   );
   const row = (p: PipelineView) =>
     h(
@@ -71,6 +79,29 @@ export function pipelinesView(ctx: ViewContext): View {
   d.add(ctx.events.on('resync', () => void load()));
   void load();
   return { el, title: 'Pipelines', destroy: () => d.dispose() };
+}
+
+/** Shows the new-pipeline form (templates and targets read first); after create, the pipeline's page. */
+async function openForm(d: Disposer, card: HTMLElement, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  card.hidden = false;
+  const title = card.firstElementChild;
+  replaceChildren(card, title, h('p', { class: 'muted' }, 'Loading the templates…'));
+  try {
+    const [templates, targets] = await Promise.all([api.templates(), loadTargets()]);
+    if (d.destroyed) return;
+    const close = () => {
+      card.hidden = true;
+      button.disabled = false;
+      replaceChildren(card, title);
+    };
+    const form = new PipelineForm({ templates, targets, onCancel: close, onCreated: (p) => navigate(pipelineHref(p.pipelineId)) });
+    replaceChildren(card, title, form.el);
+    card.scrollIntoView({ block: 'start' });
+  } catch (err) {
+    button.disabled = false;
+    replaceChildren(card, title, h('p', { class: 'is-error' }, `The templates could not be loaded: ${describeError(err)}`));
+  }
 }
 
 function stageItem(s: StageView): HTMLElement {

@@ -77,7 +77,8 @@ function checkStage(name: string, spec: StageSpec, templates: (name: string) => 
   try {
     validateParameters(template, spec.parameters);
   } catch (err) {
-    if (err instanceof JobvisorError) throw new JobvisorError(err.code, `stage ${name}: ${err.message}`, { stage: name });
+    // The issues (paths under "parameters") stay, so that a form can show each at its field.
+    if (err instanceof JobvisorError) throw new JobvisorError(err.code, `stage ${name}: ${err.message}`, { ...(err.details as object | undefined), stage: name });
     throw err;
   }
   for (const input of Object.keys(spec.inputs)) {

@@ -277,11 +277,14 @@ export class WorkerPool {
       const agent = session && this.deps.agents.get(session.agentId);
       const lastHeartbeat = agent?.lastHeartbeat ?? w.lastSeen;
       const connected = agent?.state === 'connected';
+      const enrollment = this.deps.store.enrollment(w.enrollmentId);
       return {
         id: w.id,
         name: w.name,
         target: w.target,
-        enrollment: this.deps.store.enrollment(w.enrollmentId)?.name ?? w.enrollmentId,
+        enrollment: enrollment?.name ?? w.enrollmentId,
+        enrollmentId: w.enrollmentId,
+        revoked: enrollment?.revokedAt !== null && enrollment?.revokedAt !== undefined,
         host: w.host,
         labels: w.labels,
         slots: { used: session?.slots.used ?? 0, total: session?.slots.total ?? w.slots },

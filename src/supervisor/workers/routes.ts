@@ -18,6 +18,8 @@ export interface WorkerRouteDeps {
   store: SqliteWorkerStore;
   drivers: ReadonlyMap<string, Driver>;
   maxBodyBytes: number;
+  /** The URL workers connect to (`--enroll`): the supervisor's agentUrl; given in the answers so a GUI can show the command line. */
+  agentUrl?: () => string;
   now?: () => number;
 }
 
@@ -49,11 +51,11 @@ export function addWorkerRoutes(router: Router, deps: WorkerRouteDeps): void {
     };
     deps.store.addEnrollment(row);
     ctx.status = 201;
-    ctx.body = { enrollment: view(row), token };
+    ctx.body = { enrollment: view(row), token, agentUrl: deps.agentUrl?.() ?? null };
   });
   router.get('/admin/enrollments', (ctx) => {
     admin(ctx);
-    ctx.body = { enrollments: deps.store.enrollments().map(view) };
+    ctx.body = { enrollments: deps.store.enrollments().map(view), agentUrl: deps.agentUrl?.() ?? null };
   });
   router.delete('/admin/enrollments/:enrollmentId', (ctx) => {
     admin(ctx);
