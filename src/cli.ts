@@ -166,7 +166,7 @@ async function main(argv: string[]): Promise<void> {
     const message = errors.join('').trim().replace(/^error: /, '') || err.message;
     if (argv.includes('--json')) process.stderr.write(JSON.stringify({ error: { code: 'USAGE', message } }) + '\n');
     else if (err.code === 'commander.unknownCommand') process.stderr.write(`${USAGE}\njobvisor: ${message}\n`);
-    else process.stderr.write(`jobvisor: ${message}\n(see jobvisor ${argv.find((a) => !a.startsWith('-')) ?? ''} --help)\n`);
+    else process.stderr.write(`jobvisor: USAGE: ${message}\n(see jobvisor ${argv.find((a) => !a.startsWith('-')) ?? ''} --help)\n`);
     process.exitCode = EXIT.usage;
   }
 }

@@ -3,10 +3,10 @@
  * client and output made from them, the action wrapper that turns any error into its message
  * and exit code, and the lookup of a job by id or by job key.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { JobView } from '../shared/api.js';
 import { resolveConnection, type Connection } from './config.js';
-import { CliError, EXIT, usageError } from './exitCodes.js';
+import { CliError, EXIT } from './exitCodes.js';
 import { ApiClient } from './http.js';
 import { Output, asCliError } from './output.js';
 
@@ -28,7 +28,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 120;
 export function positiveInt(what: string) {
   return (text: string): number => {
     const n = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw usageError(`${what} must be a whole number, 1 or more (got ${JSON.stringify(text)})`);
+    // commander reports an InvalidArgumentError as a usage error (exit 2).
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number, 1 or more`);
     return n;
   };
 }
