@@ -52,8 +52,9 @@ async function files(ctx: Context, ref: string, opts: { serial?: number }): Prom
   const jobId = await resolveJob(ctx.client, ref);
   const answer = await ctx.client.json<{ serial: number; files: FileEntry[]; truncated: boolean }>('GET', `/api/jobs/${jobId}/files${opts.serial ? `?serial=${opts.serial}` : ''}`);
   ctx.out.result(answer, () => {
-    const rows = answer.files.map((f) => [f.result ? 'result' : '', String(f.size), formatTime(f.mtimeMs), f.path]);
-    const text = table([['', 'BYTES', 'MODIFIED', 'PATH'], ...rows]);
+    const width = Math.max(5, ...answer.files.map((f) => String(f.size).length));
+    const rows = answer.files.map((f) => [f.result ? 'result' : '', String(f.size).padStart(width), formatTime(f.mtimeMs), f.path]);
+    const text = table([['', 'BYTES'.padStart(width), 'MODIFIED', 'PATH'], ...rows]);
     return `run ${answer.serial}: ${answer.files.length} files${answer.truncated ? ' (the list was cut short)' : ''}\n${text}`;
   });
 }
