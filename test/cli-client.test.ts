@@ -155,6 +155,20 @@ describe('the jobvisor CLI against a real server', () => {
     expect(status.stdout).toMatch(/^status:\s+canceled canceled by user$/m);
   });
 
+  it('watch goes on through a restart of the server and still sees the run end', async () => {
+    const started = await cli(['run', 'sleep', '--set', 'seconds=8', '--set', 'lines=8', '--job-key', 'through', '--json']);
+    const { jobId } = JSON.parse(started.stdout).job;
+    let seen = '';
+    const watching = cli(['watch', jobId], { onStdout: (t) => (seen = t) });
+    await waitFor(() => /running \d+%/.test(seen), { timeoutMs: 30_000, what: () => `watch to show progress (${seen})` });
+    await jv.stopServer();
+    await jv.startServer();
+    const w = await watching;
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout.trim().split('\n').at(-1)).toMatch(/serial 1 completed/);
+    expect((await admin.job(jobId)).status).toBe('completed');
+  });
+
   it('bad flags and arguments exit 2 with a message, and send nothing', async () => {
     const before = (await admin.get('/api/jobs')).body.jobs.length;
     const cases: [string[], RegExp][] = [
