@@ -197,6 +197,8 @@ describe('the jobvisor CLI against a real server', () => {
     const refused = await cli(['run', 'heat1d', '--set', 'nx=5', '--json']);
     expect(refused.code).toBe(3);
     expect(JSON.parse(refused.stderr).error).toMatchObject({ code: 'INVALID_INPUT', details: { issues: [expect.objectContaining({ path: ['nx'] })] } });
+    const unknown = await cli(['run', 'nosuch', '--set', 'x=1', '--json']);
+    expect([unknown.code, JSON.parse(unknown.stderr).error.code]).toEqual([3, 'UNKNOWN_TEMPLATE']);
     const unreachable = await cli(['jobs', '--url', 'http://127.0.0.1:9']);
     expect([unreachable.code, unreachable.stderr]).toEqual([4, expect.stringMatching(/^jobvisor: CONNECTION_FAILED: cannot reach http:\/\/127\.0\.0\.1:9/)]);
     const noLogin = await cli(['jobs'], { env: { JOBVISOR_CLI_CONFIG: path.join(dir, 'nobody.json') } });

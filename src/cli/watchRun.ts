@@ -68,10 +68,37 @@ export async function openEvents(client: ApiClient, onEvent: (e: StreamEvent) =>
 }
 
 /**
- * Follows run `serial` of `jobId` until it ends. `stream` is an event stream opened before the
- * run was asked for (run --wait), or undefined to open one here.
+ * An event stream opened before the run it is for exists (run --wait): it keeps the events
+ * that come until the run's id is known, then hands them, and the ones after, to a listener.
  */
-export async function followRun(client: ApiClient, jobId: string, serial: number, watcher: RunWatcher, opened?: { stream: EventStream | undefined; buffered: StreamEvent[]; setListener: (l: (e: StreamEvent) => void) => void }): Promise<RunEnd> {
+export class EarlyEvents {
+  private buffered: StreamEvent[] = [];
+  private listener: ((e: StreamEvent) => void) | undefined;
+  private stream: EventStream | undefined;
+
+  static async open(client: ApiClient): Promise<EarlyEvents> {
+    const early = new EarlyEvents();
+    early.stream = await openEvents(client, (e) => (early.listener ? early.listener(e) : early.buffered.push(e)));
+    return early;
+  }
+
+  /** The stream (undefined: the server gives none), now delivering to `listener`. */
+  handTo(listener: (e: StreamEvent) => void): EventStream | undefined {
+    this.listener = listener;
+    for (const e of this.buffered.splice(0)) listener(e);
+    return this.stream;
+  }
+
+  close(): void {
+    this.stream?.close();
+  }
+}
+
+/**
+ * Follows run `serial` of `jobId` until it ends, with the events of `early` (opened before the
+ * run was asked for) or of a stream it opens.
+ */
+export async function followRun(client: ApiClient, jobId: string, serial: number, watcher: RunWatcher, early?: EarlyEvents): Promise<RunEnd> {
   let wake: () => void = () => undefined;
   let refetch = true;
   let deleted = false;
@@ -85,11 +112,8 @@ export async function followRun(client: ApiClient, jobId: string, serial: number
     wake();
   };
   let stream: EventStream | undefined;
-  if (opened) {
-    stream = opened.stream;
-    opened.setListener(onEvent);
-    for (const e of opened.buffered) onEvent(e);
-  } else stream = await openEvents(client, onEvent);
+  if (early) stream = early.handTo(onEvent);
+  else stream = await openEvents(client, onEvent);
   let failed: unknown;
   stream?.ended.catch((err: unknown) => {
     failed = err;

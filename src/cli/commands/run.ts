@@ -9,12 +9,11 @@ import type { JobView } from '../../shared/api.js';
 import type { PublicTemplate } from '../../shared/template.js';
 import { isActive } from '../../shared/types.js';
 import { act, clientCommand, getJob, resolveJob, type Context } from '../context.js';
-import type { EventStream, StreamEvent } from '../events.js';
 import { EXIT, usageError } from '../exitCodes.js';
 import { formatDuration } from '../output.js';
 import { buildInputs, buildParameters } from '../params.js';
 import { runDisplay, statusLine } from '../progress.js';
-import { exitCodeOf, followRun, openEvents, type RunEnd } from '../watchRun.js';
+import { EarlyEvents, exitCodeOf, followRun, type RunEnd } from '../watchRun.js';
 
 interface RunOptions {
   set: string[];
@@ -39,7 +38,7 @@ function ended(end: RunEnd, jobId: string): string {
 }
 
 /** Follows the run on screen; Ctrl-C stops watching (exit 130), not the run. */
-async function follow(ctx: Context, job: JobView, opened?: Parameters<typeof followRun>[4]): Promise<number> {
+async function follow(ctx: Context, job: JobView, early?: EarlyEvents): Promise<number> {
   const display = runDisplay(ctx.out, `${job.jobKey} #${job.serial}`);
   const onSigint = () => {
     display.stop();
@@ -48,7 +47,7 @@ async function follow(ctx: Context, job: JobView, opened?: Parameters<typeof fol
   };
   process.once('SIGINT', onSigint);
   try {
-    const end = await followRun(ctx.client, job.jobId, job.serial, display, opened);
+    const end = await followRun(ctx.client, job.jobId, job.serial, display, early);
     display.stop();
     if (!ctx.out.json) ctx.out.raw(ended(end, job.jobId) + '\n');
     return exitCodeOf(end.status);
@@ -69,23 +68,17 @@ async function run(ctx: Context, templateName: string, opts: RunOptions): Promis
   const files = buildInputs(template, opts.input);
 
   // Open the event stream before asking for the run, so that no change of the run is missed.
-  let opened: Parameters<typeof followRun>[4];
-  if (opts.wait) {
-    const buffered: StreamEvent[] = [];
-    let listener: (e: StreamEvent) => void = (e) => buffered.push(e);
-    const stream: EventStream | undefined = await openEvents(ctx.client, (e) => listener(e));
-    opened = { stream, buffered, setListener: (l) => (listener = l) };
-  }
+  const early = opts.wait ? await EarlyEvents.open(ctx.client) : undefined;
   let job: JobView;
   try {
     job = (files.length > 0 ? await ctx.client.multipart<{ job: JobView }>('/api/jobs', body, files) : await ctx.client.json<{ job: JobView }>('POST', '/api/jobs', body)).job;
   } catch (err) {
-    opened?.stream?.close();
+    early?.close();
     throw err;
   }
   ctx.out.result({ job }, () => submitted(job));
   if (!opts.wait) return EXIT.ok;
-  return follow(ctx, job, opened);
+  return follow(ctx, job, early);
 }
 
 async function watch(ctx: Context, ref: string): Promise<number> {
