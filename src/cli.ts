@@ -171,6 +171,12 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// A reader that went away (`jobvisor logs JOB | head`) ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`jobvisor: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

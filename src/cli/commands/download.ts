@@ -7,7 +7,7 @@
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Option, type Command } from 'commander';
@@ -29,11 +29,18 @@ async function download(ctx: Context, ref: string, filePath: string, opts: Downl
   if (!res.body) throw new CliError('BAD_ANSWER', 'the answer has no body', EXIT.refused);
   const body = Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>);
   let bytes = 0;
-  body.on('data', (chunk: Buffer) => (bytes += chunk.length));
-  const toStdout = opts.output === '-';
-  if (toStdout) {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  if (opts.output === '-') {
     try {
-      for await (const chunk of body) if (!process.stdout.write(chunk as Buffer)) await once(process.stdout, 'drain');
+      for await (const chunk of body) {
+        bytes += (chunk as Buffer).length;
+        if (!process.stdout.write(chunk as Buffer)) await once(process.stdout, 'drain');
+      }
     } catch (err) {
       throw connectionError(ctx.client.url, err);
     }
@@ -43,7 +50,7 @@ async function download(ctx: Context, ref: string, filePath: string, opts: Downl
   const target = path.resolve(opts.output ?? (parts.at(-1) as string));
   const tmp = `${target}.${process.pid}.part`;
   try {
-    await pipeline(body, createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx' }));
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
