@@ -199,10 +199,17 @@ describe('the jobvisor CLI against a real server', () => {
     expect(JSON.parse(refused.stderr).error).toMatchObject({ code: 'INVALID_INPUT', details: { issues: [expect.objectContaining({ path: ['nx'] })] } });
     const unknown = await cli(['run', 'nosuch', '--set', 'x=1', '--json']);
     expect([unknown.code, JSON.parse(unknown.stderr).error.code]).toEqual([3, 'UNKNOWN_TEMPLATE']);
-    const unreachable = await cli(['jobs', '--url', 'http://127.0.0.1:9']);
+    const unreachable = await cli(['jobs', '--url', 'http://127.0.0.1:9', '--token', 'some-token']);
     expect([unreachable.code, unreachable.stderr]).toEqual([4, expect.stringMatching(/^jobvisor: CONNECTION_FAILED: cannot reach http:\/\/127\.0\.0\.1:9/)]);
     const noLogin = await cli(['jobs'], { env: { JOBVISOR_CLI_CONFIG: path.join(dir, 'nobody.json') } });
     expect([noLogin.code, noLogin.stderr]).toEqual([5, expect.stringMatching(/NOT_LOGGED_IN: not logged in/)]);
+    // The kept token goes only to the server it came from, not to another URL (even one of the same server).
+    const elsewhere = await cli(['jobs', '--url', jv.serverUrl.replace('127.0.0.1', 'localhost')]);
+    expect([elsewhere.code, elsewhere.stderr]).toEqual([5, expect.stringMatching(/NOT_LOGGED_IN: not logged in to http:\/\/localhost:/)]);
+    const expired = path.join(dir, 'expired.json');
+    writeFileSync(expired, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), expiresAt: Date.now() - 1000 }));
+    const old = await cli(['jobs'], { env: { JOBVISOR_CLI_CONFIG: expired } });
+    expect([old.code, old.stderr]).toEqual([5, expect.stringMatching(/NOT_LOGGED_IN: the login to .* expired at/)]);
     const badToken = await cli(['jobs', '--token', 'not-a-token']);
     expect([badToken.code, badToken.stderr]).toEqual([5, expect.stringMatching(/UNAUTHENTICATED/)]);
   });

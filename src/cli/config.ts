@@ -74,12 +74,22 @@ export interface Connection {
   configFile: string;
 }
 
-/** The server URL (no trailing slash) and token for a command, from flags, environment or config file. */
-export function resolveConnection(flags: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Connection {
+/**
+ * The server URL (no trailing slash) and token for a command, from flags, environment or config
+ * file. The file's token is sent only to the server it came from (never to another `--url`), and
+ * not once it has expired.
+ */
+export function resolveConnection(flags: ConnectionOptions, env: NodeJS.ProcessEnv = process.env, now = Date.now()): Connection {
   const file = configPath(env);
   const stored = readConfigFile(file);
-  const url = flags.url ?? (env.JOBVISOR_URL || undefined) ?? stored.url ?? DEFAULT_URL;
-  return { url: checkUrl(url), token: flags.token ?? (env.JOBVISOR_TOKEN || undefined) ?? stored.token, configFile: file };
+  const url = checkUrl(flags.url ?? (env.JOBVISOR_URL || undefined) ?? stored.url ?? DEFAULT_URL);
+  const given = flags.token ?? (env.JOBVISOR_TOKEN || undefined);
+  if (given !== undefined) return { url, token: given, configFile: file };
+  const fromFile = stored.token !== undefined && stored.url !== undefined && checkUrl(stored.url) === url;
+  if (fromFile && stored.expiresAt !== undefined && stored.expiresAt <= now) {
+    throw new CliError('NOT_LOGGED_IN', `the login to ${url} kept in ${file} expired at ${new Date(stored.expiresAt).toISOString()}: run \`jobvisor login\``, EXIT.unauthenticated);
+  }
+  return { url, token: fromFile ? stored.token : undefined, configFile: file };
 }
 
 export function checkUrl(url: string): string {
