@@ -7,21 +7,28 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
 import { CliError, EXIT, usageError } from './exitCodes.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
-const CliConfigFile = z
-  .object({
-    url: z.string().optional(),
-    token: z.string().optional(),
-    username: z.string().optional(),
-    /** When the token runs out (ms since the epoch), as login answered. */
-    expiresAt: z.number().optional(),
-  })
-  .passthrough();
-export type CliConfigFile = z.infer<typeof CliConfigFile>;
+/** What `jobvisor login` keeps (other keys are kept as they are). */
+export interface CliConfigFile {
+  url?: string;
+  token?: string;
+  username?: string;
+  /** When the token runs out (ms since the epoch), as login answered. */
+  expiresAt?: number;
+  [key: string]: unknown;
+}
+
+/** The file's problem, or undefined when it has the right shape (checked by hand: zod would slow every command's start). */
+function shapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const v = value as Record<string, unknown>;
+  for (const key of ['url', 'token', 'username'] as const) if (v[key] !== undefined && typeof v[key] !== 'string') return `${key} is not a string`;
+  if (v.expiresAt !== undefined && typeof v.expiresAt !== 'number') return 'expiresAt is not a number';
+  return undefined;
+}
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.JOBVISOR_CLI_CONFIG) return path.resolve(env.JOBVISOR_CLI_CONFIG);
@@ -43,9 +50,9 @@ export function readConfigFile(file: string): CliConfigFile {
   } catch {
     throw new CliError('CONFIG_UNREADABLE', `${file} is not JSON; remove it or run \`jobvisor login\` again`, EXIT.usage);
   }
-  const r = CliConfigFile.safeParse(parsed);
-  if (!r.success) throw new CliError('CONFIG_UNREADABLE', `${file} is not a jobvisor CLI config: ${r.error.issues[0]?.message ?? 'wrong shape'}`, EXIT.usage);
-  return r.data;
+  const problem = shapeProblem(parsed);
+  if (problem !== undefined) throw new CliError('CONFIG_UNREADABLE', `${file} is not a jobvisor CLI config: ${problem}`, EXIT.usage);
+  return parsed as CliConfigFile;
 }
 
 /** Writes the file whole (a temporary file renamed over it), readable by its owner only. */

@@ -7,11 +7,10 @@
  */
 import { Option, type Command } from 'commander';
 import type { LogChunk } from '../../shared/api.js';
-import { isActive } from '../../shared/types.js';
 import { sleep } from '../../shared/retry.js';
 import { act, clientCommand, getJob, positiveInt, resolveJob, type Context } from '../context.js';
 import type { StreamEvent } from '../events.js';
-import { openEvents } from '../watchRun.js';
+import { isActive, openEvents } from '../watchRun.js';
 
 const CHUNK = 1024 * 1024;
 /** With --follow, the log is read at least this often (the event stream wakes it sooner). */

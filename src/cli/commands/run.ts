@@ -7,13 +7,12 @@
 import { Option, type Command } from 'commander';
 import type { JobView } from '../../shared/api.js';
 import type { PublicTemplate } from '../../shared/template.js';
-import { isActive } from '../../shared/types.js';
 import { act, clientCommand, getJob, resolveJob, type Context } from '../context.js';
 import { EXIT, usageError } from '../exitCodes.js';
 import { formatDuration } from '../output.js';
 import { buildInputs, buildParameters } from '../params.js';
 import { runDisplay, statusLine } from '../progress.js';
-import { EarlyEvents, exitCodeOf, followRun, type RunEnd } from '../watchRun.js';
+import { EarlyEvents, exitCodeOf, followRun, isActive, type RunEnd } from '../watchRun.js';
 
 interface RunOptions {
   set: string[];
