@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConnection, writeConfigFile } from '../src/cli/config.js';
 import { parseValue } from '../src/cli/params.js';
 import { exitCodeOf } from '../src/cli/watchRun.js';
+import type { ParameterSpec } from '../src/shared/template.js';
 import { STATUSES } from '../src/shared/types.js';
 
 describe('the CLI\'s connection settings', () => {
@@ -50,13 +51,14 @@ describe('the CLI\'s connection settings', () => {
 
 describe('reading --set values by the parameter\'s type', () => {
   it('reads numbers, integers, booleans, enums and strings, and refuses what is not of the type', () => {
-    const n = { type: 'number', label: 'n', default: 1 } as const;
-    const i = { type: 'integer', label: 'i', default: 1 } as const;
-    const b = { type: 'boolean', label: 'b', default: false } as const;
-    const e = { type: 'enum', label: 'e', default: 'a', values: ['a', 'b'] } as const;
-    const s = { type: 'string', label: 's', default: '', maxLength: 200 } as const;
+    const n: ParameterSpec = { type: 'number', label: 'n', default: 1 };
+    const i: ParameterSpec = { type: 'integer', label: 'i', default: 1 };
+    const b: ParameterSpec = { type: 'boolean', label: 'b', default: false };
+    const e: ParameterSpec = { type: 'enum', label: 'e', default: 'a', values: ['a', 'b'] };
+    const s: ParameterSpec = { type: 'string', label: 's', default: '', maxLength: 200 };
     expect([parseValue('n', n, '1e-3'), parseValue('i', i, '42'), parseValue('b', b, 'yes'), parseValue('b', b, 'false'), parseValue('e', e, 'b'), parseValue('s', s, '12')]).toEqual([0.001, 42, true, false, 'b', '12']);
-    for (const [spec, text] of [[n, 'x'], [n, ''], [n, 'Infinity'], [i, '1.5'], [b, 'maybe'], [e, 'c']] as const) {
+    const bad: [ParameterSpec, string][] = [[n, 'x'], [n, ''], [n, 'Infinity'], [i, '1.5'], [b, 'maybe'], [e, 'c']];
+    for (const [spec, text] of bad) {
       expect(() => parseValue('p', spec, text)).toThrow(expect.objectContaining({ code: 'USAGE', exitCode: 2 }));
     }
   });
