@@ -49,31 +49,46 @@ class JsonDisplay implements RunDisplay {
   stop(): void {}
 }
 
+/** How long the run has been running (or, while pending, waiting), as `1m 05s`. */
+function elapsed(job: JobView, now: number): string {
+  const since = job.status === 'pending' ? job.queuedAt : (job.startedAt ?? job.queuedAt);
+  const s = Math.max(0, Math.round(((job.endedAt ?? now) - since) / 1000));
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 class BarDisplay implements RunDisplay {
   private readonly bar: cliProgress.SingleBar;
   private started = false;
-  constructor(private readonly out: Output, private readonly title: string) {
+  private job: JobView | undefined;
+  /** Redraws the elapsed time every second, between the run's own updates. */
+  private clock: NodeJS.Timeout | undefined;
+  constructor(out: Output, title: string) {
     this.bar = new cliProgress.SingleBar(
       {
-        format: `${title} {bar} {percentage}% | {status} | {duration_formatted} | {words}`,
+        format: `${title} {bar} {percentage}% | {status} | {elapsed} | {words}`,
         stream: out.errStream,
         hideCursor: true,
         barsize: 30,
         fps: 10,
-        etaBuffer: 20,
       },
       cliProgress.Presets.shades_classic,
     );
   }
+  private payload(job: JobView) {
+    return { status: job.status, words: statusWords(job), elapsed: elapsed(job, Date.now()) };
+  }
   onUpdate(job: JobView): void {
+    this.job = job;
     const value = Math.round((job.progress ?? 0) * 1000);
-    const payload = { status: job.status, words: statusWords(job) };
     if (!this.started) {
       this.started = true;
-      this.bar.start(1000, value, payload);
-    } else this.bar.update(value, payload);
+      this.bar.start(1000, value, this.payload(job));
+      this.clock = setInterval(() => this.job && this.bar.update(this.payload(this.job)), 1000);
+      this.clock.unref();
+    } else this.bar.update(value, this.payload(job));
   }
   stop(): void {
+    clearInterval(this.clock);
     if (this.started) this.bar.stop();
     this.started = false;
   }
