@@ -136,7 +136,8 @@ export async function followRun(client: ApiClient, jobId: string, serial: number
       if (refetch || !stream || Date.now() - lastPoll > SAFETY_POLL_MS) {
         refetch = false;
         lastPoll = Date.now();
-        const job = (await client.json<{ job: JobView }>('GET', `/api/jobs/${encodeURIComponent(jobId)}`)).job;
+        const job = await readJob(client, jobId, stream !== undefined);
+        if (!job) continue; // the server is away; the event stream reconnects (or gives up) on its own
         const run = runOf(job, serial);
         if (!run) throw new CliError('RUN_NOT_FOUND', `job ${jobId} has no run ${serial}`, EXIT.refused);
         pollMs = job.nextRequestMs ?? 1000;
@@ -157,6 +158,16 @@ export async function followRun(client: ApiClient, jobId: string, serial: number
     }
   } finally {
     stream?.close();
+  }
+}
+
+/** The job; undefined when the server cannot be reached and `tolerate` (an event stream is there to reconnect). */
+async function readJob(client: ApiClient, jobId: string, tolerate: boolean): Promise<JobView | undefined> {
+  try {
+    return (await client.json<{ job: JobView }>('GET', `/api/jobs/${encodeURIComponent(jobId)}`)).job;
+  } catch (err) {
+    if (tolerate && err instanceof CliError && err.exitCode === EXIT.connection) return undefined;
+    throw err;
   }
 }
 
