@@ -10,7 +10,8 @@ import { readdirSync } from 'node:fs';
  * supervisor side (only scheduler modules, which import shared/ alone); server never imports
  * supervisor, drivers, agent or cmds; supervisor imports drivers and shared/ only; drivers
  * never import server, supervisor, agent or cmds; cmds
- * never import supervisor, server, drivers or agent; shared imports none of them; one backend's
+ * never import supervisor, server, drivers or agent; shared imports none of them; the client
+ * commands (src/cli/) import shared/ only; one backend's
  * folder never imports another's (cluster/ and ssh/ are shared by the cluster backends).
  */
 const SHARED_BACKEND_FOLDERS = ['cluster', 'ssh'];
@@ -26,6 +27,7 @@ const importZones = [
   { target: 'src/drivers', from: ['src/server', 'src/supervisor', 'src/agent', 'src/cmds'] },
   { target: 'src/cmds', from: ['src/supervisor', 'src/server', 'src/drivers', 'src/agent'] },
   { target: 'src/shared', from: ['src/supervisor', 'src/server', 'src/drivers', 'src/agent', 'src/cmds'] },
+  { target: 'src/cli', from: ['src/supervisor', 'src/server', 'src/drivers', 'src/agent', 'src/cmds'], message: 'the CLI\'s client commands speak the public HTTP API only' },
   ...backendFolders.map((b) => ({
     target: `src/drivers/${b}`,
     from: backendFolders.filter((o) => o !== b).map((o) => `src/drivers/${o}`),

@@ -1,36 +1,29 @@
 #!/usr/bin/env node
 /**
- * The `jobvisor` command.
+ * The `jobvisor` command (commander).
  *
  *   jobvisor start       server and supervisor together for one machine (two OS processes)
  *   jobvisor server      the HTTP API (Koa)
  *   jobvisor supervisor  the supervisor (jobs, agents, drivers)
  *   jobvisor agent       an agent (started by a driver), or with --enroll an enrolled worker started by hand (src/agent/enroll.ts)
+ *   jobvisor login|run|watch|status|jobs|logs|files|download|cancel|templates|logout
+ *                        a client of a server's HTTP API (src/cli/)
  *
- * Options: --config FILE (a JSON config file; same as JOBVISOR_CONFIG). Every setting can also
- * be given as an environment variable JOBVISOR_<SETTING>; see README.md.
+ * Options of the server commands: --config FILE (a JSON config file; same as JOBVISOR_CONFIG).
+ * Every setting can also be given as an environment variable JOBVISOR_<SETTING>; see README.md.
+ * The parts of the service are loaded only by the command that runs them, so that a client
+ * command starts quickly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, type Config } from './shared/config.js';
+import { Command, CommanderError } from 'commander';
+import type { Config } from './shared/config.js';
 import { delay, type RetryPolicy } from './shared/retry.js';
-import { runAgentProcess } from './agent/main.js';
-import { startServer } from './server/main.js';
-import { startSupervisor } from './supervisor/main.js';
+import { addClientCommands, CLIENT_COMMANDS } from './cli/program.js';
+import { EXIT, EXIT_HELP } from './cli/exitCodes.js';
 
-const USAGE = 'usage: jobvisor <start|server|supervisor|agent> [--config FILE]';
-
-function parseArgs(argv: string[]): { command: string | undefined; configFile: string | undefined } {
-  let configFile: string | undefined;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--config') configFile = argv[++i];
-    else if (a.startsWith('--config=')) configFile = a.slice('--config='.length);
-    else rest.push(a);
-  }
-  return { command: rest[0], configFile };
-}
+const USAGE = `usage: jobvisor <start|server|supervisor|agent> [--config FILE]
+       jobvisor <${CLIENT_COMMANDS.join('|')}> [options]   (jobvisor --help, jobvisor <command> --help)`;
 
 function onStopSignal(stop: () => Promise<void>): void {
   let stopping = false;
@@ -54,7 +47,7 @@ const CONFIG_ERROR_EXIT = 2;
  * (the supervisor never sees the admin password). A child that crashes is started again with a
  * growing delay, and says so; a signal stops both.
  */
-async function startBoth(config: Config, configFile: string | undefined): Promise<void> {
+function startBoth(config: Config, configFile: string | undefined): void {
   const self = fileURLToPath(import.meta.url);
   const base: NodeJS.ProcessEnv = { ...process.env, ...(configFile ? { JOBVISOR_CONFIG: configFile } : {}) };
   const { JOBVISOR_ADMIN_PASSWORD: _password, ...withoutPassword } = base;
@@ -99,33 +92,92 @@ async function startBoth(config: Config, configFile: string | undefined): Promis
   );
 }
 
-async function main(): Promise<void> {
-  const { command, configFile } = parseArgs(process.argv.slice(2));
-  if (command === 'agent') return runAgentProcess(process.env, process.argv.slice(3));
-  if (!command || !['start', 'server', 'supervisor'].includes(command)) {
-    process.stderr.write(USAGE + '\n');
+/** `start`, `server` or `supervisor`: reads the configuration (exit 2 when it is wrong), then runs. */
+async function serve(command: 'start' | 'server' | 'supervisor', configFile: string | undefined): Promise<void> {
+  const { ConfigError, loadConfig } = await import('./shared/config.js');
+  const refused = (err: unknown): never => {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`jobvisor: ${err.message}\n`);
     process.exit(2);
-  }
+  };
   let config: Config;
   try {
     config = loadConfig(process.env, configFile ?? process.env.JOBVISOR_CONFIG);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`jobvisor: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
+    return refused(err);
   }
   if (command === 'start') return startBoth(config, configFile);
-  const running = await (command === 'server' ? startServer(config) : startSupervisor(config)).catch((err: unknown) => {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`jobvisor: ${err.message}\n`);
-    process.exit(2);
-  });
+  const running = await (command === 'server' ? (await import('./server/main.js')).startServer(config) : (await import('./supervisor/main.js')).startSupervisor(config)).catch(refused);
   onStopSignal(() => running.close());
 }
 
-main().catch((err: unknown) => {
+function buildProgram(): Command {
+  const program = new Command('jobvisor')
+    .description('jobvisor: a job supervisor for science gateways (the service, and a client of its HTTP API)')
+    .enablePositionalOptions()
+    .option('--config <file>', 'a JSON config file for start, server and supervisor (same as JOBVISOR_CONFIG)')
+    .addHelpText('after', `\n${EXIT_HELP}`);
+  const descriptions = {
+    start: 'run the server and the supervisor together on this machine (two processes)',
+    server: 'run the HTTP API and GUI server',
+    supervisor: 'run the supervisor (jobs, agents, drivers, the job database)',
+  } as const;
+  for (const name of ['start', 'server', 'supervisor'] as const) {
+    program
+      .command(name)
+      .description(descriptions[name])
+      .option('--config <file>', 'a JSON config file (same as JOBVISOR_CONFIG)')
+      .action((opts: { config?: string }) => serve(name, opts.config ?? program.opts<{ config?: string }>().config));
+  }
+  program
+    .command('agent')
+    .description('run an agent (drivers start these), or an enrolled worker: jobvisor agent --enroll URL --token-file FILE ...')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument('[args...]', 'passed on to the agent (see README: Enrolled workers)')
+    .action(async (args: string[]) => (await import('./agent/main.js')).runAgentProcess(process.env, args));
+  addClientCommands(program);
+  return program;
+}
+
+/** Every command reports a usage error itself (exit 2) instead of commander exiting with 1. */
+function configure(command: Command, errors: string[]): void {
+  command.exitOverride();
+  command.configureOutput({ outputError: (text) => errors.push(text) });
+  for (const sub of command.commands) configure(sub, errors);
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.length === 0) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exitCode = EXIT.usage;
+    return;
+  }
+  const program = buildProgram();
+  const errors: string[] = [];
+  configure(program, errors);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.exitCode === 0 && errors.length === 0) return;
+    const message = errors.join('').trim().replace(/^error: /, '') || err.message;
+    if (argv.includes('--json')) process.stderr.write(JSON.stringify({ error: { code: 'USAGE', message } }) + '\n');
+    else if (err.code === 'commander.unknownCommand') process.stderr.write(`${USAGE}\njobvisor: ${message}\n`);
+    else process.stderr.write(`jobvisor: USAGE: ${message}\n(see jobvisor ${argv.find((a) => !a.startsWith('-')) ?? ''} --help)\n`);
+    process.exitCode = EXIT.usage;
+  }
+}
+
+// A reader that went away (`jobvisor logs JOB | head`) ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
+main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`jobvisor: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

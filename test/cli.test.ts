@@ -106,6 +106,28 @@ describe('the jobvisor command', () => {
     expect(childrenOf(start.pid!, 'cli.js')).toEqual([]);
   });
 
+  it('passes the arguments of `agent` on to the agent untouched (enrolled workers read their own flags)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-cli-'));
+    try {
+      writeFileSync(path.join(dir, 'token'), 'x\n');
+      const r = spawnSync(process.execPath, [CLI, 'agent', '--enroll', 'http://127.0.0.1:9', '--token-file', path.join(dir, 'token'), '--slots', '0', '--help'], { encoding: 'utf8', cwd: dir, timeout: 20_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^jobvisor agent: Unknown option '--help'/);
+      const slots = spawnSync(process.execPath, [CLI, 'agent', '--enroll', 'http://127.0.0.1:9', '--token-file', path.join(dir, 'token'), '--slots', '0'], { encoding: 'utf8', cwd: dir, timeout: 20_000 });
+      expect([slots.status, slots.stderr]).toEqual([2, expect.stringMatching(/^jobvisor agent: --slots must be a whole number from 1 to 10000\nusage: jobvisor agent --enroll/)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says in --help what each exit code of the client commands means', () => {
+    for (const args of [['--help'], ['run', '--help']]) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Exit codes:\n {2}0 {4}done[\s\S]* {2}2 {4}usage error[\s\S]* {2}10 {3}with --wait \/ watch: the run ended as error/);
+    }
+  });
+
   it('says how to use it when the subcommand is unknown', () => {
     const r = spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
