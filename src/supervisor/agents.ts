@@ -117,10 +117,13 @@ export class AgentManager {
     return this.deps.drivers.get(target)?.info.needsLogin ? null : size;
   }
 
-  /** Resolves with a connected agent for (target, user, size), starting one if needed. */
-  async connected(target: string, user: string, size: Size, signal: AbortSignal): Promise<ManagedAgent> {
+  /**
+   * Resolves with a connected agent for (target, user, size), starting one if needed; with
+   * `pools`, one whose pool is among them (a run's labels allow only some of the target's pools).
+   */
+  async connected(target: string, user: string, size: Size, signal: AbortSignal, pools?: readonly string[]): Promise<ManagedAgent> {
     const agentSize = this.agentSize(target, size);
-    const agent = this.find(target, user, agentSize) ?? (await this.start(target, user, agentSize ?? size));
+    const agent = this.find(target, user, agentSize, pools) ?? (await this.start(target, user, agentSize ?? size, pools));
     if (agent.state === 'connected') return agent;
     await this.waitConnected(agent, signal);
     return agent;
@@ -265,25 +268,25 @@ export class AgentManager {
     for (const a of this.agents.values()) this.clearIdle(a);
   }
 
-  private find(target: string, user: string, size: Size | null): ManagedAgent | undefined {
+  private find(target: string, user: string, size: Size | null, pools?: readonly string[]): ManagedAgent | undefined {
     for (const a of this.agents.values()) {
-      if (a.target === target && a.user === user && a.size === size && a.state !== 'stopping') return a;
+      if (a.target === target && a.user === user && a.size === size && a.state !== 'stopping' && (pools === undefined || pools.includes(a.handle.pool))) return a;
     }
     return undefined;
   }
 
-  private start(target: string, user: string, size: Size): Promise<ManagedAgent> {
+  private start(target: string, user: string, size: Size, pools?: readonly string[]): Promise<ManagedAgent> {
     const agentSize = this.agentSize(target, size);
-    const key = `${target}/${user}/${agentSize ?? '*'}`;
+    const key = `${target}/${user}/${agentSize ?? '*'}${pools === undefined ? '' : `/${[...pools].sort().join(',')}`}`;
     let p = this.starting.get(key);
     if (!p) {
-      p = this.startAgent(target, user, size).finally(() => this.starting.delete(key));
+      p = this.startAgent(target, user, size, undefined, pools).finally(() => this.starting.delete(key));
       this.starting.set(key, p);
     }
     return p;
   }
 
-  private async startAgent(target: string, user: string, size: Size, credentials?: TargetLoginBody): Promise<ManagedAgent> {
+  private async startAgent(target: string, user: string, size: Size, credentials?: TargetLoginBody, pools?: readonly string[]): Promise<ManagedAgent> {
     const driver = this.deps.drivers.get(target);
     if (!driver) throw new JobvisorError('AGENT_START_FAILED', `no target named ${target} is configured`);
     const agentSize = this.agentSize(target, size);
@@ -302,6 +305,7 @@ export class AgentManager {
         supervisorUrl: this.deps.supervisorUrl(),
         freeSlots: (pool) => this.deps.freeSlots(target, size, pool),
         ...(credentials ? { credentials } : {}),
+        ...(pools ? { pools } : {}),
       });
     } catch (err) {
       this.deps.store.deleteAgent(id);

@@ -161,6 +161,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     log,
     config.heartbeatMs,
   );
+  const requires = requiresCheck(config, workers, workerStore, drivers);
   const jobs: JobService = new JobService({
     store,
     templates: deps.templates,
@@ -175,8 +176,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
     newRunDir: (target, user, jobId, serial) => newRunDir(driverOf(target), user, jobId, serial),
     keepRuns: config.keepRuns,
-    requires: requiresCheck(config, workers, workerStore),
+    requires,
     context: {
+      fit: (row, template) => requires.fit(row.target, template, row.id, row.serial),
       placement: {
         handles: (row) => workers.handles(row),
         place: (row, template, signal, onWaiting) => workers.place(row, template, workerStore.requires(row.id, row.serial), signal, onWaiting),
