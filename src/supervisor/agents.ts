@@ -123,7 +123,7 @@ export class AgentManager {
    */
   async connected(target: string, user: string, size: Size, signal: AbortSignal, pools?: readonly string[]): Promise<ManagedAgent> {
     const agentSize = this.agentSize(target, size);
-    const agent = this.find(target, user, agentSize, pools) ?? (await this.start(target, user, agentSize ?? size, pools));
+    const agent = this.roomiest(target, user, size, pools) ?? (await this.start(target, user, agentSize ?? size, pools));
     if (agent.state === 'connected') return agent;
     await this.waitConnected(agent, signal);
     return agent;
@@ -266,6 +266,23 @@ export class AgentManager {
   async close(): Promise<void> {
     await Promise.all([...this.agents.values()].filter((a) => a.leases === 0 && !a.handle.enrolled).map((a) => this.stop(a, 'supervisor stopping')));
     for (const a of this.agents.values()) this.clearIdle(a);
+  }
+
+  /**
+   * Of the user's agents for (target, size) in the allowed pools, the one whose pool has the most
+   * free slots; none when all of theirs are full while another allowed pool has room (a new agent
+   * goes there: the user's agents on a target of several pools, e.g. Docker engines).
+   */
+  private roomiest(target: string, user: string, size: Size, pools?: readonly string[]): ManagedAgent | undefined {
+    const agentSize = this.agentSize(target, size);
+    const mine = [...this.agents.values()].filter((a) => a.target === target && a.user === user && a.size === agentSize && a.state !== 'stopping' && (pools === undefined || pools.includes(a.handle.pool)));
+    if (mine.length <= 1 && (this.deps.drivers.get(target)?.pools(size).size ?? 1) <= 1) return mine[0];
+    const free = (pool: string) => this.deps.freeSlots(target, size, pool);
+    const best = mine.reduce<ManagedAgent | undefined>((a, b) => (a === undefined || free(b.handle.pool) > free(a.handle.pool) ? b : a), undefined);
+    if (best && free(best.handle.pool) > 0) return best;
+    const held = new Set(mine.map((a) => a.handle.pool));
+    const elsewhere = [...(this.deps.drivers.get(target)?.pools(size).keys() ?? [])].some((p) => !held.has(p) && (pools === undefined || pools.includes(p)) && free(p) > 0);
+    return elsewhere ? undefined : best;
   }
 
   private find(target: string, user: string, size: Size | null, pools?: readonly string[]): ManagedAgent | undefined {
