@@ -40,6 +40,8 @@ export interface JobContext extends OpContext {
   now(): number;
   /** Hears every run's end, once the ended row is stored (notifications, callbacks). */
   onRunEnd?(row: JobRow): void;
+  /** Sends the run's template to the worker it was placed on (workers without their own copy of the templates). */
+  syncTemplate?(agent: ManagedAgent, template: Template, signal: AbortSignal): Promise<void>;
   /** Where on its target a run's requirements let it go now: anywhere, some pools only (a docker target's engines), or nowhere (why). */
   fit?(row: JobRow, template: Template): { pools?: string[]; noun?: string } | { why: string };
   /** Targets whose runs are placed by labels on one of many agents (enrolled workers): the agent chosen, its slots taken. */
@@ -342,7 +344,8 @@ export class ComputeJob {
       }
       this.setWaiting('starting run');
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
-      const result = RunResult.parse(await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
+      // To the pool whose CPU slots the run holds (a user may have agents in several).
+      const result = RunResult.parse(await sendOp(this.ctx, { ...target, pools: [agent.handle.pool] }, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
       recheck();
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
@@ -368,6 +371,11 @@ export class ComputeJob {
       const agent = placed.agent;
       try {
         recheck();
+        if (this.ctx.syncTemplate) {
+          this.setWaiting(`sending template ${template.name} to worker ${placed.worker}`);
+          await this.ctx.syncTemplate(agent, template, signal);
+          recheck();
+        }
         if (this.row.inputs.length > 0 && this.ctx.stageInputs) {
           this.setWaiting(`staging input files on worker ${placed.worker}`);
           await this.ctx.stageInputs(this.row, agent, this.ctx.runDir(this.row), signal);
