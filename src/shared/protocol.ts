@@ -168,7 +168,7 @@ export type IoOp = z.infer<typeof IoOp>;
  * them in its work folder (`templates/<name>/`), by content hash, fetching only what changed.
  * A path inside a template's folder: relative, `/`-separated, no `..`, not a hidden `.jobvisor` file.
  */
-export const TemplateFilePath = z.string().min(1).max(300).regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!\.jobvisor)[A-Za-z0-9_.@+ \/-]+$/, 'a relative path inside the template folder');
+export const TemplateFilePath = z.string().min(1).max(300).regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!\.jobvisor)[A-Za-z0-9_.@+ /-]+$/, 'a relative path inside the template folder');
 export const TemplateFile = z.object({
   path: TemplateFilePath,
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
