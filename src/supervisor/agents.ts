@@ -1,6 +1,8 @@
 /**
  * The agents the supervisor runs: one per (target, user, size), or one per (target, user) on a
- * target whose agents start with the user's login (they serve every size). Starts them through their
+ * target whose agents start with the user's login (they serve every size); on a target of several
+ * pools (Docker engines) a user may have one in each pool that a run's labels or free slots
+ * send it to. Starts them through their
  * driver on demand (one start at a time per key, bounded by a start timeout), keeps them while
  * something leases them, stops them after an idle time, and re-adopts the agents a previous
  * supervisor started.

@@ -1,6 +1,7 @@
 /**
  * The docker driver: each agent runs in its own container, one per (user, size), on one of
- * the configured Docker engines (chosen by free slots). Containers carry jobvisor's labels so
+ * the configured Docker engines (chosen by free slots, among those whose labels fit the run:
+ * `poolLabels`, AgentSpec.pools). Containers carry jobvisor's labels so
  * this supervisor finds its own again (and only its own). The agent's token goes in over the
  * container's stdin, never into its environment or `docker inspect`.
  */
