@@ -3,6 +3,7 @@
  * their status, progress and log lines back as numbered updates. Cmds keep running while the
  * connection is down; the outbox delivers what could not be sent once it is back.
  */
+import { runTemplateFiles, type TemplateCacheOptions } from './templateCache.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError, type ErrorCode } from '../shared/errors.js';
@@ -39,7 +40,7 @@ export interface AgentOptions {
   /** Where the process groups of its cmds are recorded (default: `cmd-groups` in the agent's folder). */
   cmdGroupsDir?: string;
   /** An enrolled worker (enroll.ts): the headers it connects with, and its free resources, said in its hello and every `intervalMs`. */
-  worker?: { headers: Record<string, string>; free(): WorkerFree; intervalMs: number };
+  worker?: { headers: Record<string, string>; free(): WorkerFree; intervalMs: number; templates?: TemplateCacheOptions };
 }
 
 /** A reply larger than this is answered with an error instead (the supervisor would close the connection on it). */
@@ -218,6 +219,8 @@ export class Agent {
         return runAnalysis(op.argv, op.runDir, op.timeLimitSeconds, this.cmdEnv);
       case 'io':
         return runIo(op);
+      case 'templateFiles':
+        return runTemplateFiles(this.opts.worker?.templates, op);
       default: {
         const never: never = op;
         throw new JobvisorError('AGENT_PROTOCOL', `unknown op ${JSON.stringify(never)}`);

@@ -52,6 +52,7 @@ export function fillAgentValues(op: Op, values: AgentValues = ownValues): Op {
     case 'runStatus':
     case 'agentInfo':
     case 'shutdown':
+    case 'templateFiles':
       return op;
     default: {
       const never: never = op;

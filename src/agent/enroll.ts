@@ -7,13 +7,14 @@
  * (or `node jobvisor-agent.mjs --enroll ...` with the agent bundle alone). It joins the
  * `workers` target its enrollment token names, with a worker id kept in its work folder
  * (`worker.json`), and runs job cmds like a local agent (process engine), in
- * `<work dir>/runs/<user>/<job>/<serial>`, with the site's templates in `<work dir>/templates`
- * (`--templates DIR` links it to a copy of them). Cmds see JOBVISOR_WORKER_NAME and
+ * `<work dir>/runs/<user>/<job>/<serial>`, with the templates it runs in `<work dir>/templates`,
+ * sent by the supervisor and kept by content hash (templateCache.ts); `--templates DIR` links it
+ * to a copy of the worker's own instead. Cmds see JOBVISOR_WORKER_NAME and
  * JOBVISOR_WORKER_ID. It reconnects after link loss as every agent does; a refusal (token
  * unknown, revoked or expired; labels the token does not allow) ends it with exit code 1.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -88,18 +89,31 @@ function workerId(workDir: string): string {
   return id;
 }
 
-/** `<work dir>/templates` as a link to the templates folder given. */
-function linkTemplates(workDir: string, templates: string | undefined, log: Logger): void {
+/**
+ * `<work dir>/templates`: a link to the templates folder given (`--templates DIR`, the worker's
+ * own copy), or else a folder the supervisor fills with the templates this worker runs
+ * (templateCache.ts). Whether it is the worker's own copy.
+ */
+function linkTemplates(workDir: string, templates: string | undefined, log: Logger): boolean {
   const link = path.join(workDir, 'templates');
   if (templates === undefined) {
-    if (!existsSync(link)) log.warn({ link }, 'no templates folder: give --templates DIR (a copy of the site\'s templates), or runs will not find their commands');
-    return;
+    // An earlier start's --templates link: the supervisor's copies go in a folder of their own.
+    if (isLink(link)) rmSync(link);
+    mkdirSync(link, { recursive: true });
+    log.info({ dir: link }, 'templates come from the supervisor (give --templates DIR to run a copy of your own)');
+    return false;
   }
   if (existsSync(link) || isLink(link)) {
-    if (!isLink(link)) throw new Error(`${link} exists and is not a link: remove it, or leave out --templates`);
-    rmSync(link);
+    if (!isLink(link) && !onlySupervisorCopies(link)) throw new Error(`${link} exists and is not a link: remove it, or leave out --templates`);
+    rmSync(link, { recursive: true, force: true });
   }
   symlinkSync(templates, link);
+  return true;
+}
+
+/** A templates folder that holds nothing but what the supervisor sent (each template's folder with its hashes file). */
+function onlySupervisorCopies(dir: string): boolean {
+  return readdirSync(dir).every((e) => e === '.jobvisor-incoming' || existsSync(path.join(dir, e, '.jobvisor-files.json')));
 }
 
 function isLink(p: string): boolean {
@@ -120,7 +134,7 @@ export function freeResources(): WorkerFree {
 export async function runEnrolledAgent(o: EnrollOptions, log: Logger): Promise<string | null> {
   mkdirSync(path.join(o.workDir, 'runs'), { recursive: true });
   process.chdir(o.workDir);
-  linkTemplates(o.workDir, o.templates, log);
+  const ownTemplates = linkTemplates(o.workDir, o.templates, log);
   const id = workerId(o.workDir);
   const session = randomBytes(9).toString('base64url');
   const claim = (): WorkerClaim => ({ name: o.name, labels: o.labels, slots: o.slots, session, host: os.hostname().slice(0, 255), free: freeResources() });
@@ -135,7 +149,7 @@ export async function runEnrolledAgent(o: EnrollOptions, log: Logger): Promise<s
     log: wlog,
     // A worker started by hand keeps trying to reach its supervisor, however long it is away.
     orphanMs: Number.MAX_SAFE_INTEGER,
-    worker: { headers, free: freeResources, intervalMs: o.statusMs },
+    worker: { headers, free: freeResources, intervalMs: o.statusMs, templates: { dir: path.join(o.workDir, 'templates'), override: ownTemplates } },
   });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void agent.stop(`received ${sig}`));
   wlog.info({ url: o.url, labels: o.labels, slots: o.slots, workDir: o.workDir }, 'worker starting');

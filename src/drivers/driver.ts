@@ -11,6 +11,7 @@
 import type { z } from 'zod';
 import type { OptionField, RunOptions, TargetLoginBody } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
+import type { Labels } from '../shared/labels.js';
 import type { Logger } from '../shared/logger.js';
 import type { Op } from '../shared/protocol.js';
 import type { Template } from '../shared/template.js';
@@ -31,6 +32,8 @@ export interface AgentSpec {
   freeSlots(pool: string): number;
   /** The user's own login, for drivers that start agents with it; used for this start only. */
   credentials?: TargetLoginBody;
+  /** The pools the agent may go to (those whose labels fit the run it starts for); any when absent. */
+  pools?: readonly string[];
 }
 
 export interface AgentExit {
@@ -112,6 +115,11 @@ export interface Driver {
   adoptAgent?(saved: SavedAgent): Promise<AgentHandle | undefined>;
   /** Optional: removes what earlier supervisors left behind (containers, ...) that belongs to no agent in `keep`. */
   removeLeftovers?(keep: ReadonlySet<string>): Promise<void>;
+  /**
+   * Optional: a target of pools with labels of their own (a docker target's engines): each
+   * pool's labels (the target's `labels` under them), and what users call a pool ("engine").
+   */
+  poolLabels?(): { noun: string; pools: ReadonlyMap<string, Labels> };
   /** Optional: a target of agents started by hand (enrolled workers): the handle of one that joined. */
   enrolled?: { handle(workerId: string, host: string): AgentHandle };
   /** Stops every agent this driver started (cluster agents outlive the supervisor on purpose). */

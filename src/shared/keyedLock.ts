@@ -1,6 +1,7 @@
 /**
  * One-at-a-time work per key: `run(key, fn)` starts `fn` after every earlier call with the same
- * key has settled (whether it succeeded or not). Used for a job key's runs and a pipeline's steps.
+ * key has settled (whether it succeeded or not). Used for a job key's runs (single runs and
+ * batches, which hold all their keys: `runAll`) and a pipeline's steps.
  */
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -20,5 +21,16 @@ export class KeyedLock {
       })
       .catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Runs `fn` holding every key of `keys` at once. The keys are taken one after the other in
+   * sorted order, so two callers asking for overlapping sets never wait for each other in a
+   * circle (a single `run` is a set of one).
+   */
+  runAll<T>(keys: Iterable<string>, fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const take = (i: number): Promise<T> => (i === sorted.length ? fn() : this.run(sorted[i] as string, () => take(i + 1)));
+    return take(0);
   }
 }

@@ -163,7 +163,41 @@ export const IoOp = z.object({
 
 export type IoOp = z.infer<typeof IoOp>;
 
-export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp, AttachOp, AgentInfoOp, ShutdownOp]);
+/**
+ * A template's files on an enrolled worker, which has no copy of the site's templates: the
+ * supervisor sends each run's template over the worker's own connection, and the worker keeps
+ * them in its work folder (`templates/<name>/`), by content hash, fetching only what changed.
+ * A path inside a template's folder: relative, `/`-separated, no `..`, not a hidden `.jobvisor` file.
+ */
+export const TemplateFilePath = z.string().min(1).max(300).regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!\.jobvisor)[A-Za-z0-9_.@+ /-]+$/, 'a relative path inside the template folder');
+export const TemplateFile = z.object({
+  path: TemplateFilePath,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  executable: z.boolean(),
+}).strict();
+export type TemplateFile = z.infer<typeof TemplateFile>;
+/** The most files one template may hold for workers. */
+export const MAX_TEMPLATE_FILES = 1000;
+export const TemplateFilesOp = z.object({
+  kind: z.literal('templateFiles'),
+  /** The template's folder name (`{templateDir}` is `<templates>/<name>`). */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+  /**
+   * check: `files` lists every file of the template as the supervisor has it; the worker
+   * removes the files it kept that are no longer listed and answers those it lacks or holds
+   * with other content (TemplateCheckResult). write: one chunk of one file (`file`, at
+   * `offset`; offset 0 starts it anew); the last chunk checks the hash and puts the file in place.
+   */
+  action: z.enum(['check', 'write']),
+  files: z.array(TemplateFile).max(MAX_TEMPLATE_FILES).optional(),
+  file: TemplateFile.optional(),
+  offset: z.number().int().nonnegative().default(0),
+  dataBase64: z.string().max(Math.ceil(MAX_WRITE_CHUNK / 3) * 4).optional(),
+}).strict();
+export type TemplateFilesOp = z.infer<typeof TemplateFilesOp>;
+
+export const Op = z.discriminatedUnion('kind', [RunOp, CancelOp, RunStatusOp, AnalysisOp, IoOp, AttachOp, AgentInfoOp, ShutdownOp, TemplateFilesOp]);
 export type Op = z.infer<typeof Op>;
 export type OpKind = Op['kind'];
 
@@ -275,6 +309,8 @@ export const IoReadResult = z.object({
   size: z.number().int(),
 }).strict();
 export const IoWriteResult = z.object({ size: z.number().int().nonnegative() }).strict();
+/** A worker's answer to a templateFiles check: the paths it needs sent; `override` when it runs its own copy of the templates (`--templates DIR`) and needs none. */
+export const TemplateCheckResult = z.object({ missing: z.array(TemplateFilePath), override: z.boolean() }).strict();
 /** Where a run's files are and how many bytes they take: `folder`, `archive`, or `none` (gone). */
 export const IoSizeResult = z.object({ where: z.enum(['folder', 'archive', 'none']), bytes: z.number().int().nonnegative() }).strict();
 export type IoSizeResult = z.infer<typeof IoSizeResult>;

@@ -1,6 +1,8 @@
 /**
  * The agents the supervisor runs: one per (target, user, size), or one per (target, user) on a
- * target whose agents start with the user's login (they serve every size). Starts them through their
+ * target whose agents start with the user's login (they serve every size); on a target of several
+ * pools (Docker engines) a user may have one in each pool that a run's labels or free slots
+ * send it to. Starts them through their
  * driver on demand (one start at a time per key, bounded by a start timeout), keeps them while
  * something leases them, stops them after an idle time, and re-adopts the agents a previous
  * supervisor started.
@@ -117,10 +119,13 @@ export class AgentManager {
     return this.deps.drivers.get(target)?.info.needsLogin ? null : size;
   }
 
-  /** Resolves with a connected agent for (target, user, size), starting one if needed. */
-  async connected(target: string, user: string, size: Size, signal: AbortSignal): Promise<ManagedAgent> {
+  /**
+   * Resolves with a connected agent for (target, user, size), starting one if needed; with
+   * `pools`, one whose pool is among them (a run's labels allow only some of the target's pools).
+   */
+  async connected(target: string, user: string, size: Size, signal: AbortSignal, pools?: readonly string[]): Promise<ManagedAgent> {
     const agentSize = this.agentSize(target, size);
-    const agent = this.find(target, user, agentSize) ?? (await this.start(target, user, agentSize ?? size));
+    const agent = this.roomiest(target, user, size, pools) ?? (await this.start(target, user, agentSize ?? size, pools));
     if (agent.state === 'connected') return agent;
     await this.waitConnected(agent, signal);
     return agent;
@@ -265,25 +270,42 @@ export class AgentManager {
     for (const a of this.agents.values()) this.clearIdle(a);
   }
 
-  private find(target: string, user: string, size: Size | null): ManagedAgent | undefined {
+  /**
+   * Of the user's agents for (target, size) in the allowed pools, the one whose pool has the most
+   * free slots; none when all of theirs are full while another allowed pool has room (a new agent
+   * goes there: the user's agents on a target of several pools, e.g. Docker engines).
+   */
+  private roomiest(target: string, user: string, size: Size, pools?: readonly string[]): ManagedAgent | undefined {
+    const agentSize = this.agentSize(target, size);
+    const mine = [...this.agents.values()].filter((a) => a.target === target && a.user === user && a.size === agentSize && a.state !== 'stopping' && (pools === undefined || pools.includes(a.handle.pool)));
+    if (mine.length <= 1 && (this.deps.drivers.get(target)?.pools(size).size ?? 1) <= 1) return mine[0];
+    const free = (pool: string) => this.deps.freeSlots(target, size, pool);
+    const best = mine.reduce<ManagedAgent | undefined>((a, b) => (a === undefined || free(b.handle.pool) > free(a.handle.pool) ? b : a), undefined);
+    if (best && free(best.handle.pool) > 0) return best;
+    const held = new Set(mine.map((a) => a.handle.pool));
+    const elsewhere = [...(this.deps.drivers.get(target)?.pools(size).keys() ?? [])].some((p) => !held.has(p) && (pools === undefined || pools.includes(p)) && free(p) > 0);
+    return elsewhere ? undefined : best;
+  }
+
+  private find(target: string, user: string, size: Size | null, pools?: readonly string[]): ManagedAgent | undefined {
     for (const a of this.agents.values()) {
-      if (a.target === target && a.user === user && a.size === size && a.state !== 'stopping') return a;
+      if (a.target === target && a.user === user && a.size === size && a.state !== 'stopping' && (pools === undefined || pools.includes(a.handle.pool))) return a;
     }
     return undefined;
   }
 
-  private start(target: string, user: string, size: Size): Promise<ManagedAgent> {
+  private start(target: string, user: string, size: Size, pools?: readonly string[]): Promise<ManagedAgent> {
     const agentSize = this.agentSize(target, size);
-    const key = `${target}/${user}/${agentSize ?? '*'}`;
+    const key = `${target}/${user}/${agentSize ?? '*'}${pools === undefined ? '' : `/${[...pools].sort().join(',')}`}`;
     let p = this.starting.get(key);
     if (!p) {
-      p = this.startAgent(target, user, size).finally(() => this.starting.delete(key));
+      p = this.startAgent(target, user, size, undefined, pools).finally(() => this.starting.delete(key));
       this.starting.set(key, p);
     }
     return p;
   }
 
-  private async startAgent(target: string, user: string, size: Size, credentials?: TargetLoginBody): Promise<ManagedAgent> {
+  private async startAgent(target: string, user: string, size: Size, credentials?: TargetLoginBody, pools?: readonly string[]): Promise<ManagedAgent> {
     const driver = this.deps.drivers.get(target);
     if (!driver) throw new JobvisorError('AGENT_START_FAILED', `no target named ${target} is configured`);
     const agentSize = this.agentSize(target, size);
@@ -302,6 +324,7 @@ export class AgentManager {
         supervisorUrl: this.deps.supervisorUrl(),
         freeSlots: (pool) => this.deps.freeSlots(target, size, pool),
         ...(credentials ? { credentials } : {}),
+        ...(pools ? { pools } : {}),
       });
     } catch (err) {
       this.deps.store.deleteAgent(id);

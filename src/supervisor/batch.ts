@@ -7,7 +7,9 @@
  *
  * The checks are made in slices that yield to the event loop (agents' updates and events keep
  * flowing meanwhile), then re-made, where another request could have changed their answer, in
- * the one synchronous turn that stores the batch; the runs' ops start in slices after it.
+ * the one synchronous turn that stores the batch, under the locks of all its job keys (taken in
+ * sorted order, so two batches never wait for each other in a circle); the runs' ops start in
+ * slices after it.
  */
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -33,8 +35,8 @@ export interface BatchHost {
   quota(caller: Caller): Quota;
   /** The user's runs queued or running. */
   activeRuns(user: string): number;
-  /** A single run request for this job key is under way. */
-  busy(user: string, jobKey: string): boolean;
+  /** Runs `fn` holding the locks of these job keys (`user/jobKey`), as a single run request holds its key's. */
+  exclusive<T>(keys: string[], fn: () => Promise<T>): Promise<T>;
   newRow(user: string, jobKey: string): JobRow;
   runDir(target: string, user: string, jobId: string, serial: number): string;
   /** Holds (in memory) a run just stored as queued. */
@@ -77,20 +79,26 @@ export async function submitBatch(host: BatchHost, caller: Caller, bodies: RunBo
     }
   }
   const checkedMs = host.now() - started;
-  // From here to the stored transaction: one synchronous turn, no other request in between.
-  const plan = planBatch(host, caller, entries, errors);
-  if (errors.length > 0) throw batchInvalid(errors, bodies.length);
-  host.store.saveBatch(plan.map((p) => ({ previous: p.previous, next: p.row })));
-  const requires = new Map(entries.map((e) => [e.index, e.valid.requires]));
-  for (const p of plan) if (requires.get(p.index)) host.saveRequires(p.row.id, p.row.serial, requires.get(p.index));
-  const held = plan.map((p) => ({ ...p, job: host.hold(p.row) }));
-  for (const h of held) {
-    try {
-      host.claimInputs(h.job, h.row.inputs);
-    } catch (err) {
-      h.job.end('error', (err as Error).message);
+  // The job keys' locks, as a single run takes its key's: a single run (or a delete) of one of
+  // these keys under way ends first, one that comes later waits for the batch to be stored.
+  const keys = entries.map((e) => `${caller.username}/${e.valid.jobKey}`);
+  const held = await host.exclusive(keys, async () => {
+    // From here to the stored transaction: one synchronous turn, no other request in between.
+    const plan = planBatch(host, caller, entries, errors);
+    if (errors.length > 0) throw batchInvalid(errors, bodies.length);
+    host.store.saveBatch(plan.map((p) => ({ previous: p.previous, next: p.row })));
+    const requires = new Map(entries.map((e) => [e.index, e.valid.requires]));
+    for (const p of plan) if (requires.get(p.index)) host.saveRequires(p.row.id, p.row.serial, requires.get(p.index));
+    const held = plan.map((p) => ({ ...p, job: host.hold(p.row) }));
+    for (const h of held) {
+      try {
+        host.claimInputs(h.job, h.row.inputs);
+      } catch (err) {
+        h.job.end('error', (err as Error).message);
+      }
     }
-  }
+    return held;
+  });
   opts.log?.info({ user: caller.username, runs: held.length, checkedMs, storedMs: host.now() - started - checkedMs }, 'batch stored');
   void launchInSlices(host, held, slice, opts.log);
   return held.map((h) => ({ index: h.index, jobId: h.row.id, jobKey: h.row.jobKey, serial: h.row.serial }));
@@ -124,7 +132,7 @@ function planBatch(host: BatchHost, caller: Caller, entries: Entry[], errors: Ba
       if (other !== undefined) throw new JobvisorError('DUPLICATE_JOB_KEY', `job key ${jobKey} is also the job key of run ${other} of this batch`);
       keys.set(jobKey, index);
       const existing = host.store.findJob(user, jobKey);
-      if (host.busy(user, jobKey) || (existing && isActive(existing.status))) {
+      if (existing && isActive(existing.status)) {
         throw new JobvisorError('JOB_ACTIVE', `job ${jobKey} has a run queued or running; a batch does not replace runs (cancel it, or give another job key)`);
       }
       // Uploads are checked again here: another request may have taken one since.

@@ -42,6 +42,10 @@ export interface JobContext extends OpContext {
   onRunEnd?(row: JobRow): void;
   /** Hears every run that starts running, once its row is stored (metrics). */
   onRunning?(row: JobRow): void;
+  /** Sends the run's template to the worker it was placed on (workers without their own copy of the templates). */
+  syncTemplate?(agent: ManagedAgent, template: Template, signal: AbortSignal): Promise<void>;
+  /** Where on its target a run's requirements let it go now: anywhere, some pools only (a docker target's engines), or nowhere (why). */
+  fit?(row: JobRow, template: Template): { pools?: string[]; noun?: string } | { why: string };
   /** Targets whose runs are placed by labels on one of many agents (enrolled workers): the agent chosen, its slots taken. */
   placement?: {
     handles(row: JobRow): boolean;
@@ -314,12 +318,16 @@ export class ComputeJob {
   }
 
   private async runLoop(serial: number, template: Template, signal: AbortSignal): Promise<void> {
-    const target = { target: this.row.target, user: this.row.user, size: this.row.size };
     const recheck = () => this.recheck(serial, signal);
     try {
       if (this.ctx.placement?.handles(this.row)) return await this.runPlaced(template, signal, recheck);
-      this.setWaiting('starting agent');
-      const agent = await this.ctx.agents.connected(target.target, target.user, target.size, signal);
+      const fit = this.ctx.fit?.(this.row, template) ?? {};
+      // Queued before the target's configuration changed (a restart): it waits for one that fits.
+      if ('why' in fit) return this.setWaiting(`${fit.why}; it waits for the target's configuration to have it`);
+      const target = { target: this.row.target, user: this.row.user, size: this.row.size, ...(fit.pools ? { pools: fit.pools } : {}) };
+      const where = fit.pools ? ` on ${fit.noun ?? 'pool'} ${fit.pools.join(' or ')}` : '';
+      this.setWaiting(`starting agent${where}`);
+      const agent = await this.ctx.agents.connected(target.target, target.user, target.size, signal, target.pools);
       this.leaseAgent(agent);
       recheck();
       this.setWaiting('waiting for the run directory');
@@ -328,7 +336,8 @@ export class ComputeJob {
       this.setWaiting('waiting for a CPU slot');
       const cpu = this.ctx.cpuSlots(this.row, agent.handle.pool);
       const cores = template.resources.cores;
-      const what = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
+      const slotsWord = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
+      const what = fit.pools ? `${slotsWord} on ${fit.noun ?? 'pool'} ${agent.handle.pool} (the run's requirements fit ${fit.pools.join(', ')})` : slotsWord;
       this.held.releases.push(await cpu.acquire(signal, (pos) => this.setWaiting(what, pos), cores, this.row.user));
       recheck();
       if (this.row.inputs.length > 0 && this.ctx.stageInputs) {
@@ -338,7 +347,8 @@ export class ComputeJob {
       }
       this.setWaiting('starting run');
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
-      const result = RunResult.parse(await sendOp(this.ctx, target, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
+      // To the pool whose CPU slots the run holds (a user may have agents in several).
+      const result = RunResult.parse(await sendOp(this.ctx, { ...target, pools: [agent.handle.pool] }, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
       recheck();
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
@@ -364,6 +374,11 @@ export class ComputeJob {
       const agent = placed.agent;
       try {
         recheck();
+        if (this.ctx.syncTemplate) {
+          this.setWaiting(`sending template ${template.name} to worker ${placed.worker}`);
+          await this.ctx.syncTemplate(agent, template, signal);
+          recheck();
+        }
         if (this.row.inputs.length > 0 && this.ctx.stageInputs) {
           this.setWaiting(`staging input files on worker ${placed.worker}`);
           await this.ctx.stageInputs(this.row, agent, this.ctx.runDir(this.row), signal);

@@ -422,7 +422,7 @@ export class JobService {
       resolveInputs: (caller, template, given) => this.resolveInputs(caller, template, given),
       quota: (caller) => quotaOf(this.deps.quotas, caller.role),
       activeRuns: (user) => [...this.jobs.values()].filter((j) => j.row.user === user && isActive(j.row.status)).length,
-      busy: (user, jobKey) => this.locks.has(`${user}/${jobKey}`),
+      exclusive: (keys, fn) => this.locks.runAll(keys, fn),
       newRow: (user, jobKey) => this.firstRow(user, jobKey),
       runDir: (target, user, jobId, serial) => this.deps.newRunDir(target, user, jobId, serial),
       hold: (row) => {

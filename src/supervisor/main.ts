@@ -55,6 +55,7 @@ import { SqliteWorkerStore } from './store/workers.js';
 import { WorkerPool } from './workers/pool.js';
 import { addWorkerRoutes } from './workers/routes.js';
 import { requiresCheck } from './workers/requires.js';
+import { TemplateSync } from './workers/templateSync.js';
 import { clearStaleSocket, listenOnSocket, removeSocket } from './socket.js';
 import { createSupervisorMetrics, type SupervisorMetrics } from './metrics.js';
 import { createSupervisorMetricsRouter } from './metricsRoutes.js';
@@ -178,6 +179,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     config.heartbeatMs,
     metrics,
   );
+  const requires = requiresCheck(config, workers, workerStore, drivers);
+  const templateSync = new TemplateSync({ agents, hub, maxBytes: config.workerTemplateMaxBytes, opTimeoutMs: config.agentStartTimeoutMs + 10_000 });
   const jobs: JobService = new JobService({
     store,
     templates: deps.templates,
@@ -192,8 +195,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     callbackPrefixes: config.callbacks?.allowedPrefixes ?? [],
     newRunDir: (target, user, jobId, serial) => newRunDir(driverOf(target), user, jobId, serial),
     keepRuns: config.keepRuns,
-    requires: requiresCheck(config, workers, workerStore),
+    requires,
     context: {
+      fit: (row, template) => requires.fit(row.target, template, row.id, row.serial),
+      syncTemplate: async (agent, template, signal) => void (await templateSync.sync(agent.id, template, signal)),
       placement: {
         handles: (row) => workers.handles(row),
         place: (row, template, signal, onWaiting) => workers.place(row, template, workerStore.requires(row.id, row.serial), signal, onWaiting),

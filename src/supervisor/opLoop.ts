@@ -13,11 +13,12 @@ import type { AgentManager, ManagedAgent } from './agents.js';
 export const OP_RETRY: RetryPolicy = { baseMs: 100, maxMs: 2000, jitter: 0.3 };
 export const OP_ATTEMPTS = 4;
 
-/** Whose agent an op goes to: an agent of this target and user, for this size. */
+/** Whose agent an op goes to: an agent of this target and user, for this size (and in one of these pools, when given). */
 export interface OpTarget {
   target: string;
   user: string;
   size: Size;
+  pools?: readonly string[];
 }
 
 export interface OpContext {
@@ -91,7 +92,7 @@ async function sendOpLoop(
   };
   for (let attempt = 0; ; attempt++) {
     recheck();
-    const agent = ctx.agents.pinnedFor(target.target, op) ?? await ctx.agents.connected(target.target, target.user, target.size, signal).catch((err: unknown) => {
+    const agent = ctx.agents.pinnedFor(target.target, op) ?? await ctx.agents.connected(target.target, target.user, target.size, signal, target.pools).catch((err: unknown) => {
       throw isTimeout(err) ? new JobvisorError('OP_TIMEOUT', `no agent was ready for the ${op.kind} op in time`) : err;
     });
     recheck();

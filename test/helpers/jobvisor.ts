@@ -186,10 +186,10 @@ export class Jobvisor {
     await stopProcess(this.server, signal);
   }
 
-  /** Starts the supervisor; a restart keeps the port the server knows. */
-  async startSupervisor(): Promise<void> {
+  /** Starts the supervisor (`extra`: settings changed for this start, e.g. a changed configuration); a restart keeps the port the server knows. */
+  async startSupervisor(extra: Record<string, string> = {}): Promise<void> {
     const port = this.supervisorUrl ? new URL(this.supervisorUrl).port : '0';
-    this.supervisor = startProcess('supervisor', this.env({ JOBVISOR_SUPERVISOR_PORT: port }), 'supervisor listening');
+    this.supervisor = startProcess('supervisor', this.env({ ...extra, JOBVISOR_SUPERVISOR_PORT: port }), 'supervisor listening');
     this.supervisorUrl = await this.supervisor.url;
   }
 

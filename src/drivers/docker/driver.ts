@@ -1,6 +1,7 @@
 /**
  * The docker driver: each agent runs in its own container, one per (user, size), on one of
- * the configured Docker engines (chosen by free slots). Containers carry jobvisor's labels so
+ * the configured Docker engines (chosen by free slots, among those whose labels fit the run:
+ * `poolLabels`, AgentSpec.pools). Containers carry jobvisor's labels so
  * this supervisor finds its own again (and only its own). The agent's token goes in over the
  * container's stdin, never into its environment or `docker inspect`.
  */
@@ -155,12 +156,15 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
   const instance = instanceId(o.dataDir);
   const handles = new Map<string, { user: string; engine: string; handle: AgentHandle }>();
 
-  async function answering(): Promise<Engine[]> {
-    const checks = await Promise.all(engines.map(async (e) => [e, await whyNotAnswering(e)] as const));
+  /** The engines (of those a run's labels allow, or all) that answer a ping. */
+  async function answering(allowed?: readonly string[]): Promise<Engine[]> {
+    const asked = allowed === undefined ? engines : engines.filter((e) => allowed.includes(e.name));
+    const checks = await Promise.all(asked.map(async (e) => [e, await whyNotAnswering(e)] as const));
     for (const [e, why] of checks) if (why) o.log.warn({ engine: e.name, why }, 'docker engine skipped');
     const ok = checks.filter(([, why]) => !why).map(([e]) => e);
     if (ok.length === 0) {
-      throw new JobvisorError('AGENT_START_FAILED', `no Docker engine answers: ${checks.map(([e, why]) => `${e.name}: ${why}`).join('; ')}`);
+      const which = allowed === undefined ? 'no Docker engine answers' : `no Docker engine that fits the run answers (${asked.map((e) => e.name).join(', ') || 'none fits'})`;
+      throw new JobvisorError('AGENT_START_FAILED', `${which}: ${checks.map(([e, why]) => `${e.name}: ${why}`).join('; ')}`);
     }
     return ok;
   }
@@ -187,6 +191,7 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
     // Inside the user's runs folder (the only one the container mounts); no job id starts with a dot.
     archiveDir: (_user, jobId) => `${IN_CONTAINER.runs}/.archive/${jobId}`,
     templatesDir: () => IN_CONTAINER.templates,
+    poolLabels: () => ({ noun: 'engine', pools: new Map(engines.map((e) => [e.name, { ...o.settings.labels, ...e.config.labels }])) }),
 
     checkRun({ template, size, options }) {
       refuseOptions(info, options);
@@ -198,7 +203,7 @@ export function createDockerDriver(o: DockerDriverOptions): Driver {
 
     async startAgent(spec: AgentSpec): Promise<AgentHandle> {
       const userEngines = new Set([...handles.values()].filter((h) => h.user === spec.user).map((h) => h.engine));
-      const engine = chooseEngine(await answering(), spec.freeSlots, userEngines) as Engine;
+      const engine = chooseEngine(await answering(spec.pools), spec.freeSlots, userEngines) as Engine;
       o.log.info({ agentId: spec.agentId, engine: engine.name, image: o.settings.images[spec.size] }, 'starting agent container');
       const container = await startContainer(engine, createOptions(o, spec, instance, hostRunsFor(spec.user)), spec.token);
       return track(spec.agentId, spec.user, engine, handleFor(engine, container, o.settings.stopTimeoutSeconds));

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { Labels } from '../../shared/labels.js';
 import { NAME_PATTERN } from '../../shared/types.js';
 import { targetFields } from '../targetSettings.js';
 
@@ -32,6 +33,8 @@ const Engine = z
     tlsDir: z.string().min(1).optional(),
     /** CPU slots of this engine per size (default: the target's `sizes`, else the site's). */
     slots: z.object({ sequential: z.number().int().positive(), parallel: z.number().int().positive() }).strict().optional(),
+    /** What this engine offers runs that state `requires` (a GPU, a licensed code), over the target's `labels`. */
+    labels: Labels.optional(),
   })
   .strict()
   .refine((e) => (e.socketPath === undefined) !== (e.host === undefined), 'an engine has either socketPath or host, not both')
