@@ -38,8 +38,9 @@ export { AGENT_NODE, AGENT_ROOT } from './template.js';
 /**
  * 3: placeholders filled by the supervisor (AGENT_NODE and AGENT_ROOT markers instead of `{node}` and `{{root}}`), runStatus for all runs, updates bounded in bytes.
  * 4: input files (io `write`, run op `inputs`), steps (run op `preprocess`/`postprocess`, `phase` updates, exit `step`), run folders and archives (io `archive`, `size`, `archive`/`legacy` fields), exit `cause`.
+ * 5: enrolled workers get their templates from the supervisor (op `templateFiles`); agents report scheduler command counts (`schedulerCommands`).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** The largest websocket message either side accepts. */
 export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
 /** The largest update message an agent makes (its JSON), well under MAX_WS_PAYLOAD. */
