@@ -76,8 +76,7 @@ export function usersTable(users: Account[], me: User, reload: () => void): HTML
               h('button', { type: 'button', onclick: () => replaceChildren(panel) }, 'Done'),
             ),
           );
-          shown.select();
-          reload();
+          shown.select(); // no reload: it would replace this panel (a reset changes nothing the table shows)
         })
         .catch((err: unknown) => setText(error, describeError(err)));
     });
