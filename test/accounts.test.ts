@@ -125,15 +125,27 @@ describe('accounts', () => {
     expect(actions).toEqual(['admin token.revoke submit script', 'dave token.revoke monitor', 'dave token.create third', 'dave token.create submit script', 'dave token.create monitor', 'admin user.create ']);
   });
 
-  it('disables a user: their session and API token are refused at once, login says ACCOUNT_DISABLED; re-enabling restores the token', async () => {
+  it('disables a user: their session, API token and event stream end at once, schedules pause, login says ACCOUNT_DISABLED; re-enabling restores the token', async () => {
     const erin = await jv.addUser(admin, 'erin', 'erin-password-1');
     const token = (await erin.post('/api/auth/tokens', { name: 'cron', scope: 'full' })).body.token as string;
     const script = new Client(jv.serverUrl, token);
     expect((await script.get('/api/jobs')).status).toBe(200);
+    const schedule = await erin.post('/api/schedules', { template: 'sleep', parameters: { seconds: 0, lines: 1 }, intervalSeconds: 3600, startAt: Date.now() + 3600_000 });
+    expect(schedule.body.schedule.state).toBe('active');
+    // An open event stream (the keepalive, which also checks tokens, is 15 s away).
+    const stream = await fetch(`${jv.serverUrl}/api/events`, { headers: { authorization: `Bearer ${token}` } });
+    const reader = stream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('hello');
 
     expect(code(await erin.request('PATCH', '/api/users/erin', { disabled: true }))).toEqual([403, 'FORBIDDEN']);
     const disabled = await admin.request('PATCH', '/api/users/erin', { disabled: true });
     expect(disabled.status).toBe(200);
+    const ended = Date.now();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      /* the server's goodbye, then the end */
+    }
+    expect(Date.now() - ended).toBeLessThan(5000);
+    expect((await admin.get(`/api/schedules/${schedule.body.schedule.scheduleId}`)).body.schedule.state).toBe('paused');
     expect(disabled.body.user.disabledAt).toBeGreaterThan(0);
     expect(code(await erin.get('/api/jobs'))).toEqual([401, 'UNAUTHENTICATED']);
     expect(code(await script.get('/api/jobs'))).toEqual([401, 'UNAUTHENTICATED']);
@@ -148,6 +160,7 @@ describe('accounts', () => {
 
     const actions = (await auditOf('user=erin')).map((e) => `${e.actor} ${e.action}`);
     expect(actions.slice(0, 4)).toEqual(['admin user.enable', 'null login.failed', 'admin user.disable', 'erin token.create']);
+    expect((await auditOf('user=erin&action=user.disable'))[0].details).toEqual({ pausedSchedules: [schedule.body.schedule.scheduleId] });
   });
 
   it('keeps the last enabled admin: not disabled, demoted or deleted; a second admin makes it possible', async () => {

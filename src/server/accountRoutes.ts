@@ -22,7 +22,8 @@ import { NAME_PATTERN, ROLES } from '../shared/types.js';
 import type { User } from './accounts.js';
 import { callerOf, requireAdmin, requireSession, type ServerState } from './auth.js';
 import type { RouteDeps } from './routes.js';
-import { activeJobs, removeUserData } from './userData.js';
+import { activeJobs, pauseSchedules, removeUserData } from './userData.js';
+import type { Caller } from '../shared/types.js';
 
 const TOKEN_ID = /^[0-9a-f]{16}$/;
 
@@ -47,6 +48,20 @@ export function addAccountRoutes(router: Router, deps: RouteDeps, auth: Middlewa
 export function audit(deps: RouteDeps, ctx: Context, action: AuditAction, target: string | null, details?: Record<string, unknown>): void {
   deps.accounts.audit.record({ actor: callerOf(ctx).username, action, target, address: ctx.ip, details });
   deps.logger.info({ action, user: target, by: callerOf(ctx).username, address: ctx.ip }, 'account change');
+}
+
+/**
+ * A disabled user's schedules are paused (they stay paused when the user is enabled again). The
+ * account is disabled already: a supervisor that cannot be asked now leaves them as they were,
+ * which the audit entry says.
+ */
+async function pausedSchedules(deps: RouteDeps, user: Caller): Promise<Record<string, unknown>> {
+  try {
+    return { pausedSchedules: await pauseSchedules(deps.supervisor, user) };
+  } catch (err) {
+    deps.logger.warn({ err, user: user.username }, 'could not pause the schedules of a disabled user');
+    return { pausedSchedules: [], pauseFailed: err instanceof JobvisorError ? err.code : 'INTERNAL' };
+  }
 }
 
 function addOwnRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
@@ -115,7 +130,7 @@ function addUserAdminRoutes(router: Router, deps: RouteDeps, auth: Middleware): 
     if (body.disabled !== undefined && body.disabled !== (before.disabledAt !== null)) {
       accounts.setDisabled(username, body.disabled);
       if (body.disabled) deps.events.endRevoked(username, 'account disabled');
-      audit(deps, ctx, body.disabled ? 'user.disable' : 'user.enable', username);
+      audit(deps, ctx, body.disabled ? 'user.disable' : 'user.enable', username, body.disabled ? await pausedSchedules(deps, { username, role: body.role ?? before.role }) : undefined);
     }
     ctx.body = { user: userView(accounts.user(username)) };
   });

@@ -55,3 +55,15 @@ export async function removeUserData(supervisor: SupervisorClient, user: Caller)
   }
   return done;
 }
+
+/** Pauses the user's active schedules (they are being disabled); the ids it paused. */
+export async function pauseSchedules(supervisor: SupervisorClient, user: Caller): Promise<string[]> {
+  const answer = await supervisor.request({ method: 'GET', path: '/schedules?all=0', caller: user });
+  const active = ((answer.body as { schedules?: { scheduleId: string; state: string }[] }).schedules ?? []).filter((s) => s.state === 'active');
+  const paused: string[] = [];
+  for (const s of active) {
+    await supervisor.request({ method: 'POST', path: `/schedules/${encodeURIComponent(s.scheduleId)}/pause`, caller: user, body: {} });
+    paused.push(s.scheduleId);
+  }
+  return paused;
+}
