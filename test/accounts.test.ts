@@ -181,7 +181,17 @@ describe('accounts', () => {
     expect(code(await root2.request('PATCH', '/api/users/root2', { disabled: true }))).toEqual([409, 'LAST_ADMIN']);
     expect((await root2.request('PATCH', '/api/users/admin', { disabled: false })).status).toBe(200);
     admin = await jv.login();
+    // root2's event stream shows every user's events while an admin: a new role ends it at once.
+    const stream = await fetch(`${jv.serverUrl}/api/events`, { headers: { authorization: `Bearer ${root2.token}` } });
+    const reader = stream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"role":"admin"');
     expect((await admin.request('PATCH', '/api/users/root2', { role: 'user' })).body.user.role).toBe('user');
+    const changed = Date.now();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      /* the goodbye, then the end */
+    }
+    expect(Date.now() - changed).toBeLessThan(5000);
+    expect((await root2.get('/api/auth/me')).body.user.role).toBe('user');
     expect((await auditOf('user=root2&action=user.role')).map((e) => e.details)).toEqual([{ from: 'admin', to: 'user' }, { from: 'user', to: 'admin' }]);
   });
 

@@ -124,6 +124,7 @@ function addUserAdminRoutes(router: Router, deps: RouteDeps, auth: Middleware): 
       if (body.disabled === true) accounts.refuseLastAdmin(before, 'disabled');
       if (body.role !== before.role) {
         accounts.setRole(username, body.role);
+        deps.events.endRevoked(username, 'role changed', true); // clients reconnect with the new role
         audit(deps, ctx, 'user.role', username, { from: before.role, to: body.role });
       }
     }

@@ -191,7 +191,10 @@ export class Accounts {
   async ensureAdmin(config: Pick<Config, 'dataDir' | 'adminUser' | 'adminPassword'>): Promise<CreatedAdmin | undefined> {
     if (this.countUsers() > 0) return undefined;
     if (config.adminPassword !== undefined) {
-      await this.createUser(config.adminUser, config.adminPassword, 'admin');
+      await this.createUser(config.adminUser, config.adminPassword, 'admin').catch((err: unknown) => {
+        if (err instanceof JobvisorError && err.code === 'PASSWORD_REJECTED') throw new JobvisorError('PASSWORD_REJECTED', `setting adminPassword: ${err.message}`, err.details);
+        throw err;
+      });
       return { username: config.adminUser };
     }
     const password = randomBytes(18).toString('base64url');
