@@ -9,12 +9,16 @@ import { describeError, notify } from '../notify.js';
 import type { Account, User } from '../types.js';
 import type { Disposer } from './view.js';
 
+/** Sent on the document after a change to an account: the audit log shows it. */
+const ACCOUNTS_CHANGED = 'jobvisor-accounts-changed';
+
 /** The users table; `reload` refetches it (after a change). */
 export function usersTable(users: Account[], me: User, reload: () => void): HTMLElement {
   const panel = h('div', { class: 'user-action-panel', role: 'region', 'aria-label': 'User action', 'aria-live': 'polite' });
   const done = (text: string) => {
     notify(text, { kind: 'success', timeoutMs: 6000 });
     reload();
+    document.dispatchEvent(new Event(ACCOUNTS_CHANGED));
   };
   const failed = (what: string) => (err: unknown) => notify(`${what}: ${describeError(err)}`, { kind: 'error' });
 
@@ -77,6 +81,7 @@ export function usersTable(users: Account[], me: User, reload: () => void): HTML
             ),
           );
           shown.select(); // no reload: it would replace this panel (a reset changes nothing the table shows)
+          document.dispatchEvent(new Event(ACCOUNTS_CHANGED));
         })
         .catch((err: unknown) => setText(error, describeError(err)));
     });
@@ -167,6 +172,9 @@ export function auditSection(d: Disposer): HTMLElement {
   });
   action.addEventListener('change', () => void load(false));
   more.addEventListener('click', () => void load(true));
+  const changed = () => void load(false);
+  document.addEventListener(ACCOUNTS_CHANGED, changed);
+  d.add(() => document.removeEventListener(ACCOUNTS_CHANGED, changed));
   void load(false);
   return h(
     'section',
