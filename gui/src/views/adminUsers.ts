@@ -162,7 +162,7 @@ export function auditSection(d: Disposer): HTMLElement {
   const form = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Filter the audit log' },
-    h('div', { class: 'field field-inline' }, h('label', { for: user.id }, 'User'), user),
+    h('div', { class: 'field field-inline' }, h('label', { for: user.id }, 'User (who or whom)'), user),
     h('div', { class: 'field field-inline' }, h('label', { for: action.id }, 'Action'), action),
     h('button', { type: 'submit', class: 'small' }, 'Show'),
   );
