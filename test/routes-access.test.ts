@@ -17,8 +17,9 @@ function routerRoutes(): string[] {
   return [...router.stack, ...metrics.stack].flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.path}`)).sort();
 }
 
-const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':scheduleId': '0000000000000000' };
-const concrete = (p: string) => p.replace(/:jobId|:target|:scheduleId|\*path/g, (k) => SAMPLE[k] ?? k);
+// ':username' is bob, whom no token here belongs to: an admin's calls may reset his password or delete him.
+const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':scheduleId': '0000000000000000', ':username': 'bob', ':tokenId': '0000000000000000' };
+const concrete = (p: string) => p.replace(/:jobId|:target|:scheduleId|:username|:tokenId|\*path/g, (k) => SAMPLE[k] ?? k);
 
 describe('who may call each route', () => {
   let jv: Jobvisor;
@@ -28,6 +29,7 @@ describe('who may call each route', () => {
     jv = await startJobvisor();
     const admin = await jv.login();
     await jv.addUser(admin, 'alice');
+    await jv.addUser(admin, 'bob');
     // A fresh login per call: a logout revokes the token it is called with.
     tokens = {
       user: async () => (await jv.login('alice', 'alice-password')).token!,

@@ -6,6 +6,7 @@
  */
 import type { AccountSettings, BatchJob, DeliveryView, LifetimeRow } from '../../src/shared/api.js';
 import type { ScheduleInput, ScheduleView } from './types.js';
+import type { AuditEntry, TokenScope, TokenView } from '../../src/shared/accountsApi.js';
 import type {
   Account,
   AgentView,
@@ -146,6 +147,23 @@ export const api = {
   saveSettings: (s: Partial<AccountSettings>) => call<{ settings: AccountSettings }>('PUT', '/api/auth/me/settings', s).then((r) => r.settings),
   createUser: (username: string, password: string, role: Role) =>
     call<{ user: Account }>('POST', '/api/users', { username, password, role }).then((r) => r.user),
+
+  /** Accounts (README, "Accounts and API tokens"). */
+  changePassword: (currentPassword: string, newPassword: string) => call<{ sessionsEnded: number }>('POST', '/api/auth/password', { currentPassword, newPassword }),
+  tokens: () => call<{ tokens: TokenView[] }>('GET', '/api/auth/tokens').then((r) => r.tokens),
+  createToken: (name: string, scope: TokenScope, expiresInDays?: number) =>
+    call<{ token: string; tokenInfo: TokenView }>('POST', '/api/auth/tokens', expiresInDays === undefined ? { name, scope } : { name, scope, expiresInDays }),
+  revokeToken: (tokenId: string) => call<void>('DELETE', `/api/auth/tokens/${encodeURIComponent(tokenId)}`),
+  updateUser: (username: string, patch: { role?: string; disabled?: boolean }) => call<{ user: Account }>('PATCH', `/api/users/${encodeURIComponent(username)}`, patch).then((r) => r.user),
+  resetPassword: (username: string, password?: string) =>
+    call<{ generatedPassword?: string; sessionsEnded: number }>('POST', `/api/users/${encodeURIComponent(username)}/password`, password === undefined ? {} : { password }),
+  revokeSessions: (username: string) => call<{ sessionsEnded: number }>('DELETE', `/api/users/${encodeURIComponent(username)}/sessions`),
+  deleteUser: (username: string, cancelRuns: boolean) =>
+    call<{ deleted: string; jobsDeleted: number }>('DELETE', `/api/users/${encodeURIComponent(username)}${cancelRuns ? '?jobs=cancel' : ''}`),
+  audit: (query: { user?: string; action?: string; before?: number; limit?: number }) => {
+    const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [k, String(v)]));
+    return call<{ entries: AuditEntry[]; next: number | null }>('GET', `/api/admin/audit?${q.toString()}`);
+  },
 
   schedules: (all = false) => call<{ schedules: ScheduleView[] }>('GET', all ? '/api/schedules?all=1' : '/api/schedules').then((r) => r.schedules),
   createSchedule: (body: ScheduleInput) => call<{ schedule: ScheduleView }>('POST', '/api/schedules', body).then((r) => r.schedule),

@@ -16,6 +16,7 @@ import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { loginView } from './views/login.js';
 import { schedulesView } from './views/schedules.js';
+import { accountView } from './views/account.js';
 import { pipelineView, pipelinesView } from './views/pipelines.js';
 import type { View } from './views/view.js';
 
@@ -156,6 +157,9 @@ export class App {
       case 'schedules':
         view = schedulesView(ctx);
         break;
+      case 'account':
+        view = accountView(ctx);
+        break;
       case 'pipelines':
         view = pipelinesView(ctx);
         break;
@@ -209,6 +213,7 @@ export class App {
       link('#/schedules', 'Schedules', route.name === 'schedules'),
       link('#/pipelines', 'Pipelines', route.name === 'pipelines' || route.name === 'pipeline'),
       user.role === 'admin' ? link('#/admin', 'Admin', route.name === 'admin') : null,
+      link('#/account', 'Account', route.name === 'account'),
     );
   }
 

@@ -1,5 +1,5 @@
 /**
- * Hash routes: #/login, #/jobs, #/jobs/<jobId>, #/schedules, #/pipelines, #/pipelines/<pipelineId>, #/admin (with filters as a query, e.g.
+ * Hash routes: #/login, #/account, #/jobs, #/jobs/<jobId>, #/schedules, #/pipelines, #/pipelines/<pipelineId>, #/admin (with filters as a query, e.g.
  * #/admin?user=alice&status=running). A page reload keeps the route; each view fetches its state.
  */
 
@@ -9,6 +9,7 @@ export type Route =
   | { name: 'job'; jobId: string }
   | { name: 'admin'; query: URLSearchParams }
   | { name: 'schedules' }
+  | { name: 'account' }
   | { name: 'pipelines' }
   | { name: 'pipeline'; pipelineId: string }
   | { name: 'notFound'; path: string };
@@ -31,6 +32,7 @@ export function parseRoute(hash: string): Route {
     return { name: 'job', jobId };
   }
   if (first === 'schedules' && parts.length === 1) return { name: 'schedules' };
+  if (first === 'account' && parts.length === 1) return { name: 'account' };
   if (first === 'pipelines' && parts.length === 1) return { name: 'pipelines' };
   if (first === 'pipelines' && parts.length === 2 && second && /^[0-9a-f]{12}$/.test(second)) return { name: 'pipeline', pipelineId: second };
   if (first === 'admin' && parts.length === 1) return { name: 'admin', query: new URLSearchParams(queryPart) };

@@ -51,6 +51,8 @@ export interface User {
 
 export interface Account extends User {
   createdAt: number;
+  /** When an admin disabled the account; null (or absent, from an older server) while enabled. */
+  disabledAt?: number | null;
 }
 
 export interface FileEntry {

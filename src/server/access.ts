@@ -69,6 +69,18 @@ export const ROUTE_ACCESS = {
   'DELETE /api/admin/enrollments/:enrollmentId': 'admin',
   'GET /api/admin/workers': 'admin',
   'GET /api/admin/agent-bundle': 'admin',
+  // Accounts (server/accountRoutes.ts): the caller's own password and API tokens; admins' changes to users; the audit log.
+  'POST /api/auth/password': 'user',
+  'GET /api/auth/tokens': 'user',
+  'POST /api/auth/tokens': 'user',
+  'DELETE /api/auth/tokens/:tokenId': 'user',
+  'PATCH /api/users/:username': 'admin',
+  'DELETE /api/users/:username': 'admin',
+  'POST /api/users/:username/password': 'admin',
+  'DELETE /api/users/:username/sessions': 'admin',
+  'GET /api/users/:username/tokens': 'admin',
+  'DELETE /api/users/:username/tokens/:tokenId': 'admin',
+  'GET /api/admin/audit': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

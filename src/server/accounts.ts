@@ -14,11 +14,24 @@ import type { AccountSettings, NotifyOnEnd } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
 import { JobvisorError } from '../shared/errors.js';
 import { NAME_PATTERN, type Role } from '../shared/types.js';
+import type { TokenScope } from '../shared/accountsApi.js';
+import { ApiTokens, isApiToken } from './apiTokens.js';
+import { AuditLog } from './audit.js';
 
 export interface User {
   username: string;
   role: Role;
   createdAt: number;
+  /** When an admin disabled the account; null while enabled. */
+  disabledAt: number | null;
+}
+
+/** The user a request's token belongs to, and what kind of token it is. */
+export interface AuthenticatedUser extends User {
+  /** `session`: a login's token; `api`: an API token (tokenId and its scope set). */
+  tokenKind: 'session' | 'api';
+  scope: TokenScope;
+  tokenId?: string;
 }
 
 export interface LoginResult {
@@ -40,7 +53,17 @@ export interface AccountsOptions {
   /** How long a login token is valid, in ms. */
   tokenTtlMs: number;
   now?: () => number;
+  /** Default 8. */
+  passwordMinLength?: number;
+  /** API tokens: the longest validity (default 365 days) and how many one user may hold (default 20). */
+  apiTokenMaxDays?: number;
+  apiTokensPerUser?: number;
+  /** The audit log's bounds (default 365 days, 100000 entries). */
+  auditRetentionDays?: number;
+  auditMaxEntries?: number;
 }
+
+type AccountSettingNames = 'dataDir' | 'tokenTtlHours' | 'passwordMinLength' | 'apiTokenMaxDays' | 'apiTokensPerUser' | 'auditRetentionDays' | 'auditMaxEntries';
 
 export const ACCOUNTS_FILE_NAME = 'accounts.sqlite';
 export const INITIAL_ADMIN_PASSWORD_FILE_NAME = 'initial-admin-password';
@@ -71,7 +94,10 @@ interface UserRow {
   password_hash: string;
   role: Role;
   created_at: number;
+  disabled_at: number | null;
 }
+
+const USER_COLUMNS = 'username, password_hash, role, created_at, disabled_at';
 
 export class Accounts {
   private readonly db: Database.Database;
@@ -80,10 +106,14 @@ export class Accounts {
   private lastPruneAt = 0;
   /** A hash of a random password, so that logins of unknown users cost the same scrypt work. */
   private readonly dummyHash: Promise<string>;
+  readonly passwordMinLength: number;
+  readonly apiTokens: ApiTokens;
+  readonly audit: AuditLog;
 
   constructor(file: string, options: AccountsOptions) {
     this.tokenTtlMs = options.tokenTtlMs;
     this.now = options.now ?? Date.now;
+    this.passwordMinLength = options.passwordMinLength ?? 8;
     this.dummyHash = hashPassword(randomBytes(16).toString('hex'));
     if (file !== ':memory:') createPrivateFile(file);
     this.db = new Database(file);
@@ -93,6 +123,8 @@ export class Accounts {
     this.db.exec(SCHEMA);
     this.dropRoleCheck();
     this.addMissingColumns();
+    this.apiTokens = new ApiTokens(this.db, { maxDays: options.apiTokenMaxDays ?? 365, perUser: options.apiTokensPerUser ?? 20, now: this.now });
+    this.audit = new AuditLog(this.db, { retentionDays: options.auditRetentionDays ?? 365, maxEntries: options.auditMaxEntries ?? 100_000, now: this.now });
   }
 
   /**
@@ -121,6 +153,7 @@ export class Accounts {
     const has = new Set((this.db.prepare('PRAGMA table_info(users)').all() as { name: string }[]).map((c) => c.name));
     if (!has.has('email')) this.db.exec('ALTER TABLE users ADD COLUMN email TEXT');
     if (!has.has('notify_on_end')) this.db.exec("ALTER TABLE users ADD COLUMN notify_on_end TEXT NOT NULL DEFAULT 'never'");
+    if (!has.has('disabled_at')) this.db.exec('ALTER TABLE users ADD COLUMN disabled_at INTEGER');
   }
 
   /** A user's e-mail address and when they want to be e-mailed of a run's end. */
@@ -138,9 +171,17 @@ export class Accounts {
   }
 
   /** Opens `<dataDir>/accounts.sqlite`. */
-  static open(config: Pick<Config, 'dataDir' | 'tokenTtlHours'>, now?: () => number): Accounts {
+  static open(config: Pick<Config, 'dataDir' | 'tokenTtlHours'> & Partial<Pick<Config, AccountSettingNames>>, now?: () => number): Accounts {
     privateDir(config.dataDir);
-    return new Accounts(path.join(config.dataDir, ACCOUNTS_FILE_NAME), { tokenTtlMs: config.tokenTtlHours * 3600_000, now });
+    return new Accounts(path.join(config.dataDir, ACCOUNTS_FILE_NAME), {
+      tokenTtlMs: config.tokenTtlHours * 3600_000,
+      now,
+      passwordMinLength: config.passwordMinLength,
+      apiTokenMaxDays: config.apiTokenMaxDays,
+      apiTokensPerUser: config.apiTokensPerUser,
+      auditRetentionDays: config.auditRetentionDays,
+      auditMaxEntries: config.auditMaxEntries,
+    });
   }
 
   /**
@@ -150,7 +191,10 @@ export class Accounts {
   async ensureAdmin(config: Pick<Config, 'dataDir' | 'adminUser' | 'adminPassword'>): Promise<CreatedAdmin | undefined> {
     if (this.countUsers() > 0) return undefined;
     if (config.adminPassword !== undefined) {
-      await this.createUser(config.adminUser, config.adminPassword, 'admin');
+      await this.createUser(config.adminUser, config.adminPassword, 'admin').catch((err: unknown) => {
+        if (err instanceof JobvisorError && err.code === 'PASSWORD_REJECTED') throw new JobvisorError('PASSWORD_REJECTED', `setting adminPassword: ${err.message}`, err.details);
+        throw err;
+      });
       return { username: config.adminUser };
     }
     const password = randomBytes(18).toString('base64url');
@@ -163,6 +207,7 @@ export class Accounts {
   async createUser(username: string, password: string, role: Role): Promise<User> {
     if (!NAME_PATTERN.test(username)) throw new JobvisorError('INVALID_INPUT', `user name ${JSON.stringify(username)} is not valid`);
     if (this.findUser(username)) throw userExists(username);
+    this.checkPasswordRules(username, password);
     const passwordHash = await hashPassword(password);
     const createdAt = this.now();
     try {
@@ -171,7 +216,7 @@ export class Accounts {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw userExists(username);
       throw err;
     }
-    return { username, role, createdAt };
+    return { username, role, createdAt, disabledAt: null };
   }
 
   /** Checks a password and issues a token. Unknown user and wrong password fail alike, in about the same time. */
@@ -180,6 +225,7 @@ export class Accounts {
     const storedHash = row?.password_hash ?? (await this.dummyHash);
     const matches = await verifyPassword(password, storedHash);
     if (!row || !matches) throw new JobvisorError('INVALID_CREDENTIALS', 'user name or password is wrong');
+    if (row.disabled_at !== null) throw new JobvisorError('ACCOUNT_DISABLED', `the account ${row.username} is disabled; ask an admin`);
     this.pruneExpiredTokens();
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
@@ -188,27 +234,124 @@ export class Accounts {
     return { token, expiresAt, user: toUser(row) };
   }
 
-  /** The user a token belongs to; undefined when the token is unknown, revoked or expired. */
-  authenticate(token: string): User | undefined {
+  /**
+   * The user a token belongs to: a login's token or an API token (`jvt_...`, with `address`, the
+   * client's, noted as its last use); undefined when the token is unknown, revoked or expired,
+   * or its user is disabled.
+   */
+  authenticate(token: string, address?: string): AuthenticatedUser | undefined {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return undefined;
+    if (isApiToken(token)) {
+      const owner = this.apiTokens.authenticate(token, address);
+      const row = owner && this.findUser(owner.username);
+      if (!owner || !row || row.disabled_at !== null) return undefined;
+      return { ...toUser(row), tokenKind: 'api', scope: owner.scope, tokenId: owner.tokenId };
+    }
     const row = this.db
-      .prepare('SELECT u.username, u.password_hash, u.role, u.created_at, t.expires_at FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?')
+      .prepare('SELECT u.username, u.password_hash, u.role, u.created_at, u.disabled_at, t.expires_at FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?')
       .get(hashToken(token)) as (UserRow & { expires_at: number }) | undefined;
     if (!row) return undefined;
     if (row.expires_at <= this.now()) {
       this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
       return undefined;
     }
-    return toUser(row);
+    if (row.disabled_at !== null) return undefined;
+    return { ...toUser(row), tokenKind: 'session', scope: 'full' };
   }
 
+  /** Revokes the token the caller logged out with (a login's, or an API token). */
   logout(token: string): void {
-    this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
+    if (isApiToken(token)) this.apiTokens.revokeToken(token);
+    else this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
   }
 
   listUsers(): User[] {
-    const rows = this.db.prepare('SELECT username, password_hash, role, created_at FROM users ORDER BY username').all() as UserRow[];
+    const rows = this.db.prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY username`).all() as UserRow[];
     return rows.map(toUser);
+  }
+
+  /** One user; USER_NOT_FOUND when there is none of that name. */
+  user(username: string): User {
+    const row = this.findUser(username);
+    if (!row) throw new JobvisorError('USER_NOT_FOUND', `no user ${username}`);
+    return toUser(row);
+  }
+
+  /**
+   * The caller's own password change: the current one must be right; the new one must pass the
+   * rules. Every other login of the user ends (`keepToken`, the caller's, stays). API tokens stay.
+   */
+  async changePassword(username: string, currentPassword: string, newPassword: string, keepToken: string | undefined): Promise<number> {
+    const row = this.findUser(username);
+    if (!row || !(await verifyPassword(currentPassword, row.password_hash))) throw new JobvisorError('WRONG_PASSWORD', 'the current password is wrong');
+    if (currentPassword === newPassword) throw new JobvisorError('PASSWORD_REJECTED', 'the new password is the current one', { minLength: this.passwordMinLength });
+    this.checkPasswordRules(username, newPassword);
+    await this.setPassword(username, newPassword);
+    return this.revokeSessions(username, keepToken);
+  }
+
+  /** An admin's reset: `password`, or a generated one (returned). Every login of the user ends. */
+  async resetPassword(username: string, password: string | undefined): Promise<{ generatedPassword?: string; sessionsEnded: number }> {
+    this.user(username);
+    if (password !== undefined) this.checkPasswordRules(username, password);
+    const next = password ?? randomBytes(Math.max(18, Math.ceil((this.passwordMinLength * 3) / 4))).toString('base64url');
+    await this.setPassword(username, next);
+    const sessionsEnded = this.revokeSessions(username);
+    return password === undefined ? { generatedPassword: next, sessionsEnded } : { sessionsEnded };
+  }
+
+  /** Ends the user's logins (all, or all but `exceptToken`'s); their count. */
+  revokeSessions(username: string, exceptToken?: string): number {
+    const except = exceptToken === undefined || isApiToken(exceptToken) ? '' : hashToken(exceptToken);
+    return this.db.prepare('DELETE FROM tokens WHERE username = ? AND token_hash != ?').run(username, except).changes;
+  }
+
+  /** Disables (their logins end; their API tokens stop working) or re-enables a user; the last enabled admin is never disabled. */
+  setDisabled(username: string, disabled: boolean): User {
+    const user = this.user(username);
+    if (disabled && user.disabledAt === null) {
+      this.refuseLastAdmin(user, 'disabled');
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE users SET disabled_at = ? WHERE username = ?').run(this.now(), username);
+        this.revokeSessions(username);
+      })();
+    } else if (!disabled && user.disabledAt !== null) {
+      this.db.prepare('UPDATE users SET disabled_at = NULL WHERE username = ?').run(username);
+    }
+    return this.user(username);
+  }
+
+  setRole(username: string, role: Role): User {
+    const user = this.user(username);
+    if (role !== 'admin') this.refuseLastAdmin(user, `given the role ${role}`);
+    this.db.prepare('UPDATE users SET role = ? WHERE username = ?').run(role, username);
+    return this.user(username);
+  }
+
+  /** Throws LAST_ADMIN when the user is an admin and the only enabled one (before a delete too). */
+  refuseLastAdmin(user: User, what: string): void {
+    if (user.role !== 'admin' || user.disabledAt !== null) return;
+    const others = (this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled_at IS NULL AND username != ?").get(user.username) as { n: number }).n;
+    if (others === 0) throw new JobvisorError('LAST_ADMIN', `${user.username} is the last enabled admin and cannot be ${what}; make another admin first`);
+  }
+
+  /** Deletes the account, with its logins and API tokens (their settings too). */
+  deleteUser(username: string): void {
+    const user = this.user(username);
+    this.refuseLastAdmin(user, 'deleted');
+    this.db.prepare('DELETE FROM users WHERE username = ?').run(username);
+  }
+
+  /** PASSWORD_REJECTED unless the password is long enough and is not the user name. */
+  checkPasswordRules(username: string, password: string): void {
+    const rules = { minLength: this.passwordMinLength, maxLength: 1024 };
+    if ([...password].length < this.passwordMinLength) throw new JobvisorError('PASSWORD_REJECTED', `a password needs at least ${this.passwordMinLength} characters`, rules);
+    if (password.length > 1024) throw new JobvisorError('PASSWORD_REJECTED', 'a password has at most 1024 characters', rules);
+    if (password.toLowerCase() === username.toLowerCase()) throw new JobvisorError('PASSWORD_REJECTED', 'a password may not be the user name', rules);
+  }
+
+  private async setPassword(username: string, password: string): Promise<void> {
+    this.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(await hashPassword(password), username);
   }
 
   close(): void {
@@ -220,7 +363,7 @@ export class Accounts {
   }
 
   private findUser(username: string): UserRow | undefined {
-    return this.db.prepare('SELECT username, password_hash, role, created_at FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`).get(username) as UserRow | undefined;
   }
 
   /** Deletes expired tokens, at most once per PRUNE_INTERVAL_MS. */
@@ -233,7 +376,7 @@ export class Accounts {
 }
 
 function toUser(row: UserRow): User {
-  return { username: row.username, role: row.role, createdAt: row.created_at };
+  return { username: row.username, role: row.role, createdAt: row.created_at, disabledAt: row.disabled_at ?? null };
 }
 
 function userExists(username: string): JobvisorError {

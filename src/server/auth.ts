@@ -5,7 +5,8 @@
 import type { Context, Next } from 'koa';
 import { JobvisorError } from '../shared/errors.js';
 import type { Caller } from '../shared/types.js';
-import type { Accounts } from './accounts.js';
+import type { Accounts, AuthenticatedUser } from './accounts.js';
+import { isApiToken } from './apiTokens.js';
 
 export const TOKEN_COOKIE = 'jobvisor_token';
 const COOKIE_PATH = '/api';
@@ -14,6 +15,8 @@ const COOKIE_PATH = '/api';
 export interface ServerState {
   caller?: Caller;
   token?: string;
+  /** The token's user and kind (a login's, or an API token with its scope). */
+  auth?: AuthenticatedUser;
 }
 
 /** The token the request carries and where it came from; undefined when it carries none. */
@@ -34,11 +37,16 @@ export function requireCaller(accounts: Accounts) {
     const found = requestToken(ctx);
     if (found === undefined) throw new JobvisorError('UNAUTHENTICATED', 'authentication required: log in and send the token');
     if (found.fromCookie) refuseCrossOrigin(ctx);
-    const user = accounts.authenticate(found.token);
+    if (found.fromCookie && isApiToken(found.token)) throw new JobvisorError('UNAUTHENTICATED', 'an API token goes in the Authorization header ("Bearer jvt_..."), never in a cookie');
+    const user = accounts.authenticate(found.token, ctx.ip);
     if (!user) throw new JobvisorError('UNAUTHENTICATED', 'token is not valid or has expired; log in again');
+    if (user.scope === 'read' && ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      throw new JobvisorError('TOKEN_READ_ONLY', `this API token (${user.tokenId ?? ''}) is read-only: it may call GET routes only`);
+    }
     const state = ctx.state as ServerState;
     state.caller = { username: user.username, role: user.role };
     state.token = found.token;
+    state.auth = user;
     await next();
   };
 }
@@ -78,6 +86,11 @@ export function callerOf(ctx: Context): Caller {
   const caller = (ctx.state as ServerState).caller;
   if (!caller) throw new Error('route has no requireCaller in front of it');
   return caller;
+}
+
+/** Refuses API tokens: what only a login may do (change the password, make API tokens). */
+export function requireSession(ctx: Context): void {
+  if ((ctx.state as ServerState).auth?.tokenKind !== 'session') throw new JobvisorError('SESSION_REQUIRED', 'this needs a login (POST /api/auth/login), not an API token');
 }
 
 export function requireAdmin(caller: Caller): void {

@@ -147,6 +147,14 @@ export class EventFanout {
     for (const client of [...this.clients]) if (client.login.token === token) this.end(client, reason);
   }
 
+  /**
+   * Ends, at once, every stream of `username` whose token no longer holds (revoked, or the user
+   * disabled or deleted), or (`all`: their role changed, which a stream keeps from its start) every one.
+   */
+  endRevoked(username: string, reason: string, all = false): void {
+    for (const client of [...this.clients]) if (client.caller.username === username && (all || !client.login.isValid())) this.end(client, reason);
+  }
+
   /** Ends every client stream. */
   close(): void {
     for (const client of [...this.clients]) client.stream.end();

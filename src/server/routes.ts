@@ -40,6 +40,7 @@ import { addWorkerRoutes } from './workerRoutes.js';
 import { addAgentBundleRoute } from './agentBundleRoute.js';
 import { addBatchRoutes } from './batchRoutes.js';
 import { addHealthRoutes } from './healthRoutes.js';
+import { addAccountRoutes, audit, userView } from './accountRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -59,6 +60,7 @@ export function createRouter(deps: RouteDeps): Router {
   const auth = requireCaller(deps.accounts);
   addAuthRoutes(router, deps, auth);
   addUserRoutes(router, deps, auth);
+  addAccountRoutes(router, deps, auth);
   addBatchRoutes(router, deps, auth);
   addJobRoutes(router, deps, auth);
   addSessionRoutes(router, deps, auth);
@@ -86,8 +88,10 @@ function addAuthRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
     const body = await parseBody(ctx, LoginBody, config.maxBodyBytes);
     const attempt = await deps.loginLimits.begin(body.username, ctx.ip);
     const login = await accounts.login(body.username, body.password).catch(async (err: unknown) => {
-      if (err instanceof JobvisorError && err.code === 'INVALID_CREDENTIALS') await attempt.failed();
-      else await attempt.cancel();
+      if (err instanceof JobvisorError && err.code === 'INVALID_CREDENTIALS') {
+        await attempt.failed();
+        accounts.audit.failedLogin(body.username, ctx.ip);
+      } else await attempt.cancel();
       throw err;
     });
     await attempt.succeeded();
@@ -115,7 +119,7 @@ function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
 
   router.get('/users', auth, (ctx) => {
     requireAdmin(callerOf(ctx));
-    ctx.body = { users: accounts.listUsers().map(userWithCreatedAt), roles: [...ROLES, ...(config.roles ?? [])] };
+    ctx.body = { users: accounts.listUsers().map(userView), roles: [...ROLES, ...(config.roles ?? [])] };
   });
 
   router.post('/users', auth, async (ctx) => {
@@ -124,7 +128,7 @@ function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
     const roles = [...ROLES, ...(config.roles ?? [])];
     if (!roles.includes(body.role)) throw new JobvisorError('INVALID_INPUT', `role "${body.role}" is not one of this site's roles: ${roles.join(', ')}`);
     const user = await accounts.createUser(body.username, body.password, body.role);
-    deps.logger.info({ user: user.username, role: user.role, by: callerOf(ctx).username }, 'user created');
+    audit(deps, ctx, 'user.create', user.username, { role: user.role });
     ctx.status = 201;
     ctx.body = { user: userWithCreatedAt(user) };
   });

@@ -93,6 +93,21 @@ export const ERRORS = {
   BATCH_TOO_LARGE: { status: 413, expose: true, retryable: false },
   /** Two entries of one batch name the same job key. */
   DUPLICATE_JOB_KEY: { status: 400, expose: true, retryable: false },
+  /** Accounts (server/accounts.ts, apiTokens.ts): see README, "Accounts and API tokens". */
+  ACCOUNT_DISABLED: { status: 403, expose: true, retryable: false },
+  WRONG_PASSWORD: { status: 403, expose: true, retryable: false },
+  PASSWORD_REJECTED: { status: 400, expose: true, retryable: false },
+  USER_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  /** The last enabled admin cannot be disabled, deleted or given another role. */
+  LAST_ADMIN: { status: 409, expose: true, retryable: false },
+  /** A user with active runs is deleted only with `?jobs=cancel`. */
+  USER_HAS_ACTIVE_RUNS: { status: 409, expose: true, retryable: false },
+  /** A read-scoped API token called a route that changes something. */
+  TOKEN_READ_ONLY: { status: 403, expose: true, retryable: false },
+  /** Password change and token creation need a login (a session), not an API token. */
+  SESSION_REQUIRED: { status: 403, expose: true, retryable: false },
+  TOKEN_NOT_FOUND: { status: 404, expose: true, retryable: false },
+  TOKEN_LIMIT: { status: 429, expose: true, retryable: false },
   INTERNAL: { status: 500, expose: false, retryable: true, wsClose: 1011 },
 } as const satisfies Record<string, ErrorSpec>;
 

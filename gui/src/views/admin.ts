@@ -18,6 +18,8 @@ import { Disposer, type View, type ViewContext } from './view.js';
 import { deliveriesSection, lifetimesSection, staleSection } from './adminNotify.js';
 import { workerSections } from './adminWorkers.js';
 
+import { auditSection, usersTable } from './adminUsers.js';
+
 const REFRESH_MS = 5000;
 
 /** A target's place in the site's order (unknown targets last). */
@@ -244,19 +246,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       const chosen = newRole.value;
       replaceChildren(newRole, roles.map((r) => h('option', { value: r }, r)));
       newRole.value = roles.includes(chosen) ? chosen : 'user';
-      replaceChildren(
-        usersBox,
-        h(
-          'div',
-          { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Users' },
-          h(
-            'table',
-            { class: 'users-table' },
-            h('thead', null, h('tr', null, ['User', 'Role', 'Created'].map((t) => h('th', { scope: 'col' }, t)))),
-            h('tbody', null, users.map((u) => h('tr', null, h('td', null, u.username), h('td', null, u.role), h('td', null, formatDateTime(u.createdAt))))),
-          ),
-        ),
-      );
+      replaceChildren(usersBox, usersTable(users, ctx.user, () => void loadUsers()));
     } catch (err) {
       if (!d.destroyed) replaceChildren(usersBox, h('p', { class: 'is-error' }, `Could not load the users: ${describeError(err)}`));
     }
@@ -314,6 +304,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     h('section', { class: 'card', 'aria-labelledby': 'agents-title' }, h('h2', { id: 'agents-title' }, 'Agents'), agentsBox, refreshedAt),
     workerSections(d),
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
+    auditSection(d),
     lifetimesSection(d),
     deliveriesSection(d),
     h('section', { class: 'card', 'aria-labelledby': 'usage-title' }, h('h2', { id: 'usage-title' }, 'Disk use per user'), usageTable()),
