@@ -38,6 +38,7 @@ import { addScheduleRoutes } from './scheduleRoutes.js';
 import { addPipelineRoutes } from './pipelineRoutes.js';
 import { addWorkerRoutes } from './workerRoutes.js';
 import { addBatchRoutes } from './batchRoutes.js';
+import { addAuthSessionRoute } from './authSessionRoute.js';
 
 export interface RouteDeps {
   config: Config;
@@ -56,6 +57,7 @@ export function createRouter(deps: RouteDeps): Router {
   });
   const auth = requireCaller(deps.accounts);
   addAuthRoutes(router, deps, auth);
+  addAuthSessionRoute(router, deps);
   addUserRoutes(router, deps, auth);
   addBatchRoutes(router, deps, auth);
   addJobRoutes(router, deps, auth);

@@ -8,8 +8,7 @@ import { myUsageLine } from '../runsView.js';
 import { cancelRun } from '../actions.js';
 import { h, replaceChildren } from '../dom.js';
 import { JobTable } from '../jobTable.js';
-import { describeError, notify } from '../notify.js';
-import { jobHref } from '../router.js';
+import { describeError } from '../notify.js';
 import { RunForm } from '../runForm.js';
 import { openBatchDialog } from '../batchDialog.js';
 import { loadTargets } from '../targets.js';
@@ -82,12 +81,9 @@ export function jobsView(ctx: ViewContext): View {
         templates,
         targets,
         initial: last && templates.some((t) => t.name === last.template) ? { template: last.template } : undefined,
+        // The form says next to its Run button that the run started (with a link to it); the table shows its row.
         onRan: (job: JobView) => {
           table.upsert(job);
-          notify(
-            h('span', null, `Started ${job.jobKey} (run ${job.serial}). `, h('a', { href: jobHref(job.jobId) }, 'Open its page')),
-            { kind: 'success', timeoutMs: 8000 },
-          );
           table.el.querySelector<HTMLElement>(`tr[data-job-id="${CSS.escape(job.jobId)}"]`)?.classList.add('flash');
         },
       });
