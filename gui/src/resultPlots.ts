@@ -90,10 +90,8 @@ class FramePlot {
       this.sliderValue,
       h('span', { class: 'check-row' }, this.follow, h('label', { for: this.follow.id }, 'Follow the latest')),
     );
-    this.follow.addEventListener('change', () => {
-      this.slider.disabled = this.follow.checked;
-      this.onPick();
-    });
+    // The slider always works (moving it stops following the latest); the box goes back to following.
+    this.follow.addEventListener('change', () => this.onPick());
     let t: ReturnType<typeof setTimeout> | undefined;
     this.slider.addEventListener('input', () => {
       this.follow.checked = false;
@@ -165,7 +163,7 @@ class FramePlot {
     this.sliderRow.hidden = false;
     this.slider.max = String(frames - 1);
     if (this.follow.checked && index !== null) this.slider.value = String(index);
-    this.slider.disabled = this.follow.checked;
+    this.slider.disabled = false;
     this.showSliderValue();
   }
 
@@ -180,6 +178,7 @@ class FramePlot {
     this.sliderRow.hidden = true;
     this.follow.checked = true;
     this.slider.value = '0';
+    this.slider.disabled = true;
     this.setNote('Waiting for the run to start…');
   }
 

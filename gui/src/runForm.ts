@@ -456,7 +456,7 @@ export class RunForm {
 
   private setStatus(kind: 'busy' | 'ok' | 'none', ...content: Child[]): void {
     this.status.className = `action-status${kind === 'none' ? '' : ` is-${kind}`}`;
-    this.status.dataset.state = kind;
+    this.status.dataset.status = kind;
     replaceChildren(this.status, ...content);
     if (kind !== 'none') this.status.scrollIntoView({ block: 'nearest' });
   }

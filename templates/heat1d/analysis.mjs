@@ -1,8 +1,8 @@
 // Analysis frames of heat1d, run while the simulation runs or after it:
-//   node analysis.mjs temperature <runDir> <index>  -> {frames, total, index, frame, t, x, u} of frame <index> (or the latest)
+//   node analysis.mjs temperature <runDir> <index>  -> {frames, total, index, frameNumber, t, x, u} of frame <index> (or the latest)
 //   node analysis.mjs energy <runDir>               -> {frames, total, t, energy, units}
 // Numbering: `index` counts from 0 (the request's index, frames/frame-<index>.json); people read
-// "frame <frame> of <total>" with frame = index + 1 (the log and the GUI say it so); `frames` is
+// "frame <frameNumber> of <total>" with frameNumber = index + 1 (the log and the GUI say it so); `frames` is
 // how many frames are written so far, `total` how many the run writes in all.
 // Prints ONE JSON value on stdout. Files are written atomically by heat1d.mjs, so whatever is listed in
 // frames/index.json is complete. No frame yet is not an error: it prints an empty answer with frames: 0.
@@ -46,11 +46,11 @@ if (kind === 'temperature') {
   const wanted = indexArg === undefined || indexArg === '' ? 0 : Number(indexArg);
   if (!Number.isInteger(wanted) || wanted < 0) fail(`frame index must be a whole number >= 0, got "${indexArg}"`);
   if (count === 0) {
-    out = { frames: 0, total, index: null, frame: null, t: null, x: [], u: [] };
+    out = { frames: 0, total, index: null, frameNumber: null, t: null, x: [], u: [] };
   } else {
     const index = Math.min(wanted, count - 1);
     const f = readFrame(index);
-    out = { frames: count, total, index: f.index, frame: f.index + 1, t: f.t, x: f.x, u: f.u };
+    out = { frames: count, total, index: f.index, frameNumber: f.index + 1, t: f.t, x: f.x, u: f.u };
   }
 } else if (kind === 'energy') {
   const t = [];
