@@ -272,7 +272,7 @@ export class RunForm {
     replaceChildren(
       this.description,
       descriptionBlock(t.description),
-      h('p', { class: 'hint' }, `Time limit ${t.timeLimitSeconds} s · ${t.resources.cores} core${t.resources.cores === 1 ? '' : 's'}`, t.results.length > 0 ? ` · results: ${t.results.join(', ')}` : ''),
+      h('p', { class: 'hint' }, `Time limit ${formatDuration(t.timeLimitSeconds * 1000)} · ${t.resources.cores} core${t.resources.cores === 1 ? '' : 's'}`, t.results.length > 0 ? ` · results: ${t.results.join(', ')}` : ''),
     );
     const targets = this.allowedTargets(t);
     const previousTarget = target ?? this.targetSelect.value;

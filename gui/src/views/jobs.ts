@@ -35,20 +35,24 @@ export function jobsView(ctx: ViewContext): View {
         { class: 'card-head' },
         h('h1', { id: 'jobs-title' }, 'Your jobs'),
         h(
-          'a',
-          {
-            href: '#new-run-title',
-            class: 'new-run-link',
-            onclick: (e: Event) => {
-              e.preventDefault();
-              const select = el.querySelector<HTMLElement>('.run-form select');
-              select?.scrollIntoView({ block: 'center', behavior: 'smooth' });
-              select?.focus({ preventScroll: true });
+          'div',
+          { class: 'card-head-actions' },
+          h(
+            'a',
+            {
+              href: '#new-run-title',
+              class: 'new-run-link',
+              onclick: (e: Event) => {
+                e.preventDefault();
+                const select = el.querySelector<HTMLElement>('.run-form select');
+                select?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+                select?.focus({ preventScroll: true });
+              },
             },
-          },
-          'New run ↓',
+            'New run ↓',
+          ),
+          h('button', { type: 'button', class: 'small', 'data-testid': 'batch-open', onclick: () => openBatchDialog(() => void loadJobs()) }, 'Submit a batch…'),
         ),
-        h('button', { type: 'button', class: 'small', 'data-testid': 'batch-open', onclick: () => openBatchDialog(() => void loadJobs()) }, 'Submit a batch…'),
       ), tableStatus, myUsageLine(), table.el),
     h('section', { class: 'card', 'aria-labelledby': 'new-run-title' }, h('h2', { id: 'new-run-title' }, 'New run'), formBox),
     emailSettingsSection(d),
