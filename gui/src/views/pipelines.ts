@@ -19,10 +19,12 @@ export function pipelinesView(ctx: ViewContext): View {
   const table = h(
     'table',
     { class: 'pipelines-table', 'data-testid': 'pipelines' },
-    h('caption', { class: 'sr-only' }, admin ? 'All pipelines' : 'Your pipelines'),
+    h('caption', { class: 'visually-hidden' }, admin ? 'All pipelines' : 'Your pipelines'),
     h('thead', null, h('tr', null, h('th', null, 'Pipeline'), admin ? h('th', null, 'User') : null, h('th', null, 'State'), h('th', null, 'Stages'), h('th', null, 'Created'))),
     body,
   );
+  // Scrolls inside its frame on a narrow window; shown once there is a row.
+  const tableWrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': admin ? 'All pipelines' : 'Your pipelines', hidden: true }, table);
   const el = h(
     'div',
     { class: 'page pipelines-page' },
@@ -32,7 +34,7 @@ export function pipelinesView(ctx: ViewContext): View {
       h('h1', null, admin ? 'Pipelines' : 'Your pipelines'),
       h('p', { class: 'muted' }, 'A pipeline runs templates as stages in order, passing files from stage to stage. Create one with POST /api/pipelines (see the README).'),
       status,
-      table,
+      tableWrap,
     ),
   );
   const row = (p: PipelineView) =>
@@ -49,6 +51,7 @@ export function pipelinesView(ctx: ViewContext): View {
   const render = () => {
     replaceChildren(body, ...shown.map(row));
     status.hidden = shown.length > 0;
+    tableWrap.hidden = shown.length === 0;
     if (shown.length === 0) setText(status, 'No pipelines yet.');
   };
   async function load(): Promise<void> {
