@@ -189,6 +189,13 @@ describe('web GUI you can trust (Chromium)', () => {
     expect(phoneFit.page).toBeLessThanOrEqual(390);
     expect(((await phoneCancel.boundingBox())?.x ?? 999) + ((await phoneCancel.boundingBox())?.width ?? 0)).toBeLessThanOrEqual(390);
     await screenshot(phone.page, 'trust-admin-390');
+    // Nor do the schedules and pipelines pages (their tables, even empty, once did).
+    for (const page of ['schedules', 'pipelines']) {
+      await phone.page.goto(`/#/${page}`);
+      await phone.page.locator(`.${page}-page`).waitFor();
+      await phone.page.getByRole('status').filter({ hasText: /no (schedules|pipelines) yet/i }).first().waitFor();
+      expect(await phone.page.evaluate(() => document.documentElement.scrollWidth), page).toBeLessThanOrEqual(390);
+    }
     expect(phone.errors).toEqual([]);
     await cancel.click();
     await p.locator(`tr[data-job-id="${long.jobId}"][data-status="canceled"]`).waitFor({ timeout: 30_000 });
