@@ -506,7 +506,7 @@ describe('web GUI (Chromium)', () => {
     expect(await box.locator('legend').textContent()).toBe('Options for Hopper');
     expect(await optionLabels()).toEqual(['Partition', 'Nodes', 'Minutes']);
     expect(await loginState.textContent()).toBe('Not logged in to Hopper (login.hopper.test). Log in…');
-    expect(await p.locator('.run-form [aria-describedby$="-size-hint"] + .hint').textContent()).toContain('at most 1 h 00 min here');
+    expect(await p.locator('.run-form [aria-describedby$="-size-hint"] + .hint').textContent()).toContain('at most 1 h here');
     await box.getByLabel('Partition').fill('debug');
     await screenshot(p, '9-target-hopper');
 
@@ -530,7 +530,7 @@ describe('web GUI (Chromium)', () => {
     await box.getByLabel('Slots').fill('4');
     await expect.poll(() => p.getByTestId('run-form-error').textContent()).toBe(''); // every marked field is fixed
     await p.getByLabel('Size', { exact: true }).selectOption('parallel');
-    expect(await p.locator('.run-form [aria-describedby$="-size-hint"] + .hint').textContent()).toContain('at most 12 h 00 min here');
+    expect(await p.locator('.run-form [aria-describedby$="-size-hint"] + .hint').textContent()).toContain('at most 12 h here');
     await p.getByLabel('Job key').fill('on-cluster');
     await screenshot(p, '9-target-options');
 

@@ -110,6 +110,8 @@ export function fileUrl(jobId: string, path: string, serial?: number): string {
 export const api = {
   health: () => call<{ ok: boolean; supervisor: 'up' | 'down' }>('GET', '/api/health'),
   me: () => call<{ user: User }>('GET', '/api/auth/me', undefined, { quiet401: true }).then((r) => r.user),
+  /** Who is logged in, or null: answers 200 either way (the start-up check logs no failed request). */
+  session: () => call<{ user: User | null }>('GET', '/api/auth/session').then((r) => r.user),
   login: (username: string, password: string) =>
     call<{ user: User; expiresAt: number }>('POST', '/api/auth/login', { username, password }, { quiet401: true }).then((r) => r.user),
   logout: () => call<void>('POST', '/api/auth/logout', {}, { quiet401: true }),

@@ -1,7 +1,7 @@
 /**
  * The page frame and its life: the header (who is logged in, navigation, live-connection state,
  * log out), the message area, and the current view, chosen by the hash route. At start
- * `GET /api/auth/me` decides between the login page and the app; a login that ends on the way
+ * `GET /api/auth/session` decides between the login page and the app; a login that ends on the way
  * (any 401) brings the login page back and then the page the user was on.
  */
 import { api, ApiError, onUnauthenticated } from './api.js';
@@ -56,8 +56,9 @@ export class App {
   private async boot(): Promise<void> {
     replaceChildren(this.main, h('p', { class: 'muted boot' }, 'Loading…'));
     try {
-      const user = await api.me();
-      this.loggedIn(user, false);
+      const user = await api.session();
+      if (user) this.loggedIn(user, false);
+      else this.showLogin();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         this.showLogin();

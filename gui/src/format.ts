@@ -1,5 +1,6 @@
 /** How values look on the page: times, durations, sizes, statuses, what a run waits for. */
 import { h } from './dom.js';
+import { formatDuration } from './numbers.js';
 import { isActive, type JobView, type SchedulerView, type Size, type Status } from './types.js';
 
 const STATUS_TEXT: Record<Status, string> = {
@@ -24,16 +25,8 @@ export function updateBadge(el: HTMLElement, status: Status): void {
   el.textContent = STATUS_TEXT[status] ?? status;
 }
 
-/** 3 s, 4 min 05 s, 2 h 03 min, 3 d 4 h. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
-  const hours = Math.floor(m / 60);
-  if (hours < 48) return `${hours} h ${String(m % 60).padStart(2, '0')} min`;
-  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
-}
+/** Durations: "1 s", "1.4 s" under 10 s, "2 min 5 s" (numbers.ts); a clock that ticks counts whole seconds. */
+export { formatDuration } from './numbers.js';
 
 /** "just now", "12 s ago", "5 min ago", then the date. */
 export function formatAgo(at: number, now = Date.now()): string {
@@ -130,7 +123,7 @@ export function setElapsed(el: HTMLElement, from: number | null, to: number | nu
   el.dataset.elapsedFrom = String(from);
   if (to === null) delete el.dataset.elapsedTo;
   else el.dataset.elapsedTo = String(to);
-  el.textContent = formatDuration((to ?? Date.now()) - from);
+  el.textContent = formatDuration((to ?? Date.now()) - from, to === null);
 }
 
 export function agoCell(at: number): HTMLTimeElement {
@@ -152,7 +145,7 @@ export function tick(root: ParentNode = document): void {
   for (const el of root.querySelectorAll<HTMLElement>('[data-elapsed-from]')) {
     const from = Number(el.dataset.elapsedFrom);
     const to = el.dataset.elapsedTo === undefined ? now : Number(el.dataset.elapsedTo);
-    const text = formatDuration(to - from);
+    const text = formatDuration(to - from, el.dataset.elapsedTo === undefined);
     if (el.textContent !== text) el.textContent = text;
   }
   for (const el of root.querySelectorAll<HTMLElement>('[data-ago]')) {

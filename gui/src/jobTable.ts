@@ -25,7 +25,7 @@ class JobRow {
   job: JobView;
   private readonly link: HTMLAnchorElement;
   private readonly serial = h('span', { class: 'serial muted' });
-  private readonly template = h('td');
+  private readonly template = h('td', { class: 'col-template' });
   private readonly badge: HTMLSpanElement;
   private readonly place = h('td', { class: 'col-target' });
   private readonly activity = h('span', { class: 'activity' });

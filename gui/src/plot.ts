@@ -5,6 +5,7 @@
  */
 import uPlot from 'uplot';
 import { h, setText } from './dom.js';
+import { tickLabels } from './numbers.js';
 
 export interface LinePlotOptions {
   title: string;
@@ -25,13 +26,10 @@ function tidy(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
-/** Axis tick labels: as many decimals as the step between ticks needs, so close ticks differ. */
-function tickLabels(splits: number[], step: number): string[] {
-  const big = splits.some((v) => Math.abs(v) >= 1e5);
-  const tiny = step > 0 && step < 1e-4 && splits.every((v) => Math.abs(v) < 1e-3);
-  if (big || tiny) return splits.map((v) => (v === 0 ? '0' : v.toExponential(Math.max(1, Math.min(6, Math.ceil(Math.log10(Math.abs(v) / step)))))));
-  const decimals = step > 0 ? Math.max(0, Math.min(10, Math.ceil(-Math.log10(step) - 1e-9))) : 2;
-  return splits.map((v) => v.toFixed(decimals));
+/** Room for the y axis: its widest tick label (about 7 px a character at the axis font) and the axis label. */
+function axisSize(_u: uPlot, values: string[] | null): number {
+  const longest = Math.max(3, ...(values ?? []).map((v) => v.length));
+  return Math.min(110, 30 + longest * 7);
 }
 
 export class LinePlot {
@@ -98,13 +96,18 @@ export class LinePlot {
     const axisColor = css.getPropertyValue('--muted').trim() || '#667';
     const gridColor = css.getPropertyValue('--grid').trim() || '#e5e7eb';
     const stroke = this.opts.stroke ?? (css.getPropertyValue('--accent').trim() || '#2563eb');
-    const axis = (label: string): uPlot.Axis => ({
+    // The labels drawn (on the canvas) are also kept as data-x-ticks / data-y-ticks, for tests and tools.
+    const axis = (label: string, which: 'x' | 'y'): uPlot.Axis => ({
       label,
       stroke: axisColor,
       grid: { stroke: gridColor, width: 1 },
       ticks: { stroke: gridColor, width: 1 },
-      values: (_u, splits, _axis, _space, step) => tickLabels(splits, step),
-      size: 56,
+      values: (_u, splits, _axis, _space, step) => {
+        const labels = tickLabels(splits, step);
+        this.el.setAttribute(`data-${which}-ticks`, labels.join(' '));
+        return labels;
+      },
+      size: which === 'y' ? (u, values) => axisSize(u, values) : 50,
     });
     const opts: uPlot.Options = {
       width: this.width(),
@@ -128,11 +131,15 @@ export class LinePlot {
           },
         },
       },
-      axes: [axis(this.opts.xLabel), axis(this.opts.yLabel)],
+      axes: [axis(this.opts.xLabel, 'x'), axis(this.opts.yLabel, 'y')],
+      // The legend names the series; the values (of the point under the cursor) show only while one is hovered.
       series: [
-        { label: this.opts.xLabel, value: (_u, v) => (v === null ? '—' : tidy(v)) },
-        { label: this.opts.seriesLabel, stroke, width: 2, points: { show: false }, value: (_u, v) => (v === null ? '—' : tidy(v)) },
+        { label: this.opts.xLabel, value: (_u, v) => (v === null ? '' : tidy(v)) },
+        { label: this.opts.seriesLabel, stroke, width: 2, points: { show: false }, value: (_u, v) => (v === null ? '' : tidy(v)) },
       ],
+      hooks: {
+        setLegend: [(u) => this.el.classList.toggle('hovering', u.legend.idx !== null && u.legend.idx !== undefined)],
+      },
     };
     return new uPlot(opts, data, this.box);
   }

@@ -9,6 +9,7 @@
 import { api, ApiError } from './api.js';
 import { h, replaceChildren, setText, uid } from './dom.js';
 import { describeError } from './notify.js';
+import { renderMarkdown } from './markdown.js';
 import { LinePlot } from './plot.js';
 import { isActive, type JobView, type Template } from './types.js';
 
@@ -42,6 +43,21 @@ function fmt(v: number): string {
   return Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : String(Number(v.toPrecision(4)));
 }
 
+/**
+ * How many frames the run writes in all: the answer's `total`, else the run's `frames`
+ * parameter (heat1d's), else null. `frames` in an answer counts those written so far.
+ */
+function plannedFrames(d: Data, job: JobView): number | null {
+  if (typeof d.total === 'number') return d.total;
+  if (typeof job.parameters.frames === 'number') return job.parameters.frames;
+  return null;
+}
+
+/** One numbering wherever a person reads it: "frame 3 of 50" for index 2 (indexes count from 0). */
+export function frameText(index: number, total: number | null): string {
+  return total === null ? `frame ${index + 1}` : `frame ${index + 1} of ${total}`;
+}
+
 class FramePlot {
   readonly el: HTMLElement;
   plot: LinePlot | undefined;
@@ -53,6 +69,8 @@ class FramePlot {
   private readonly sliderRow: HTMLElement;
   private readonly sliderValue = h('output', { class: 'slider-value' });
   private units: Record<string, string>;
+  /** How many frames the run writes in all (null: not known). */
+  private total: number | null = null;
 
   constructor(
     readonly frame: string,
@@ -72,14 +90,12 @@ class FramePlot {
       this.sliderValue,
       h('span', { class: 'check-row' }, this.follow, h('label', { for: this.follow.id }, 'Follow the latest')),
     );
-    this.follow.addEventListener('change', () => {
-      this.slider.disabled = this.follow.checked;
-      this.onPick();
-    });
+    // The slider always works (moving it stops following the latest); the box goes back to following.
+    this.follow.addEventListener('change', () => this.onPick());
     let t: ReturnType<typeof setTimeout> | undefined;
     this.slider.addEventListener('input', () => {
       this.follow.checked = false;
-      setText(this.sliderValue, String(Number(this.slider.value) + 1));
+      this.showSliderValue();
       clearTimeout(t);
       t = setTimeout(() => this.onPick(), 150);
     });
@@ -87,7 +103,7 @@ class FramePlot {
       'section',
       { class: 'frame-plot', 'data-frame': frame },
       h('h3', null, frame),
-      description ? h('details', { class: 'frame-about' }, h('summary', null, 'About this frame'), h('p', null, description)) : null,
+      description ? h('details', { class: 'frame-about' }, h('summary', null, 'About this frame'), renderMarkdown(description)) : null,
       this.body,
       this.sliderRow,
       this.note,
@@ -115,24 +131,24 @@ class FramePlot {
     const xKey = ['x', 't'].find((k) => arrays.includes(k)) ?? arrays[0];
     const yKey = arrays.find((k) => k !== xKey && (d[k] as unknown[]).length === (d[xKey ?? ''] as unknown[] | undefined)?.length);
     const hasIndex = typeof d.frames === 'number' && 'index' in d;
-    if (hasIndex) this.updateSlider(d.frames as number, typeof d.index === 'number' ? d.index : null);
+    const total = plannedFrames(d, job);
+    if (hasIndex) this.updateSlider(d.frames as number, total, typeof d.index === 'number' ? d.index : null);
     if (!xKey || !yKey) {
       this.setNote(typeof d.frames === 'number' && d.frames === 0 ? 'No frame has been written yet.' : 'Nothing to plot yet.');
       return;
     }
     if (!this.plot) {
-      this.plot = new LinePlot({ title: `${this.frame}: ${yKey} over ${xKey}`, xLabel: label(xKey, this.units), yLabel: label(yKey, this.units), seriesLabel: yKey, growY: hasIndex });
+      this.plot = new LinePlot({ title: `${this.frame}: ${yKey} over ${xKey}`, xLabel: label(xKey, this.units), yLabel: label(yKey, this.units), seriesLabel: label(yKey, this.units), growY: hasIndex });
       replaceChildren(this.body, this.plot.el);
     }
     const x = d[xKey] as number[];
     const y = d[yKey] as (number | null)[];
     const parts: string[] = [];
     if (hasIndex && typeof d.index === 'number') {
-      const planned = typeof job.parameters.frames === 'number' ? job.parameters.frames : (d.frames as number);
-      parts.push(`frame ${d.index + 1} of ${planned}`);
+      parts.push(frameText(d.index, total));
       if (typeof d.t === 'number') parts.push(`t = ${fmt(d.t)}${this.units.t ? ` ${this.units.t}` : ''}`);
     } else if (typeof d.frames === 'number') {
-      parts.push(`${d.frames} frame${d.frames === 1 ? '' : 's'}`);
+      parts.push(total !== null && total !== d.frames ? `${d.frames} of ${total} frames` : `${d.frames} frame${d.frames === 1 ? '' : 's'}`);
     }
     parts.push(`${x.length} points`);
     this.plot.setData(x, y, parts.join(' · '));
@@ -140,13 +156,19 @@ class FramePlot {
     this.setNote(isActive(job.status) ? 'Updated while the run goes on.' : '');
   }
 
-  private updateSlider(frames: number, index: number | null): void {
+  /** The slider picks among the frames written so far; its value reads as the caption does ("frame 3 of 50"). */
+  private updateSlider(frames: number, total: number | null, index: number | null): void {
     if (frames <= 0) return;
+    this.total = total;
     this.sliderRow.hidden = false;
     this.slider.max = String(frames - 1);
     if (this.follow.checked && index !== null) this.slider.value = String(index);
-    this.slider.disabled = this.follow.checked;
-    setText(this.sliderValue, `${Number(this.slider.value) + 1} of ${frames}`);
+    this.slider.disabled = false;
+    this.showSliderValue();
+  }
+
+  private showSliderValue(): void {
+    setText(this.sliderValue, frameText(Number(this.slider.value), this.total));
   }
 
   reset(): void {
@@ -156,6 +178,7 @@ class FramePlot {
     this.sliderRow.hidden = true;
     this.follow.checked = true;
     this.slider.value = '0';
+    this.slider.disabled = true;
     this.setNote('Waiting for the run to start…');
   }
 

@@ -7,9 +7,11 @@
  */
 import { ApiError } from './api.js';
 import { startRun } from './actions.js';
-import { h, replaceChildren, setText, uid } from './dom.js';
+import { h, replaceChildren, setText, uid, type Child } from './dom.js';
+import { jobHref } from './router.js';
 import { checkNumber, ParameterForm } from './form.js';
 import { InputFields, removeUploads } from './inputFields.js';
+import { renderMarkdown } from './markdown.js';
 import { formatDuration, SIZE_HINT, sizeText } from './format.js';
 import { describeError } from './notify.js';
 import { openTargetLogin } from './targetLogin.js';
@@ -116,6 +118,28 @@ class TargetOptions {
   }
 }
 
+/** A template's description (Markdown, a safe subset): a long one shows its first lines and a "Show more" button. */
+function descriptionBlock(text: string): HTMLElement | null {
+  const desc = text.trim();
+  if (desc === '') return null;
+  const body = renderMarkdown(desc);
+  if (desc.length <= 280) return body;
+  body.classList.add('clamped');
+  body.id = uid('description');
+  const more: HTMLButtonElement = h('button', {
+    type: 'button',
+    class: 'link-button',
+    'aria-expanded': 'false',
+    'aria-controls': body.id,
+    onclick: () => {
+      const open = body.classList.toggle('clamped') === false;
+      more.setAttribute('aria-expanded', String(open));
+      setText(more, open ? 'Show less' : 'Show more');
+    },
+  }, 'Show more');
+  return h('div', null, body, more);
+}
+
 export class RunForm {
   readonly el: HTMLFormElement;
   private template: Template | undefined;
@@ -141,6 +165,8 @@ export class RunForm {
   private readonly options = new Map<string, TargetOptions>();
   private readonly formError = h('div', { class: 'form-error', role: 'alert', 'data-testid': 'run-form-error' });
   private readonly submit: HTMLButtonElement;
+  /** What pressing Run did, next to the button: "Starting the run…", then the run started (and a link to it). */
+  private readonly status = h('span', { class: 'action-status', role: 'status', 'aria-live': 'polite', 'data-testid': 'run-status' });
   private busy = false;
 
   constructor(private readonly opts: RunFormOptions) {
@@ -186,7 +212,7 @@ export class RunForm {
       ),
       this.formError,
       this.replacesNote,
-      h('div', { class: 'actions' }, this.submit, this.newJobButton, reset, cancel),
+      h('div', { class: 'actions' }, this.submit, this.newJobButton, reset, cancel, this.status),
     );
     this.updateReplaces();
 
@@ -243,15 +269,10 @@ export class RunForm {
     replaceChildren(this.paramBox, this.params.el);
     this.inputs = new InputFields(t.inputs ?? {}, `${this.id}-input`);
     replaceChildren(this.inputBox, this.inputs.el);
-    const desc = t.description.trim();
     replaceChildren(
       this.description,
-      desc === ''
-        ? null
-        : desc.length > 280
-          ? h('details', null, h('summary', null, desc.slice(0, 200).replace(/\s+\S*$/, '').replace(/[.,;:]$/, ''), '… (more)'), h('p', null, desc))
-          : h('p', null, desc),
-      h('p', { class: 'hint' }, `Time limit ${t.timeLimitSeconds} s · ${t.resources.cores} core${t.resources.cores === 1 ? '' : 's'}`, t.results.length > 0 ? ` · results: ${t.results.join(', ')}` : ''),
+      descriptionBlock(t.description),
+      h('p', { class: 'hint' }, `Time limit ${formatDuration(t.timeLimitSeconds * 1000)} · ${t.resources.cores} core${t.resources.cores === 1 ? '' : 's'}`, t.results.length > 0 ? ` · results: ${t.results.join(', ')}` : ''),
     );
     const targets = this.allowedTargets(t);
     const previousTarget = target ?? this.targetSelect.value;
@@ -268,6 +289,7 @@ export class RunForm {
     setText(this.jobKey.el.querySelector('.hint') ?? this.jobKey.error, `Empty: "${t.name}". Running a job key that exists starts a new run of that job (an active run is canceled first).`);
     this.jobKey.input.placeholder = t.name;
     setText(this.formError, '');
+    this.setStatus('none');
     this.updateTarget();
   }
 
@@ -402,27 +424,41 @@ export class RunForm {
     if (chosen && Object.keys(chosen.options).length > 0) body.options = chosen.options;
     this.busy = true;
     this.submit.disabled = true;
+    this.submit.setAttribute('aria-busy', 'true');
     const label = this.submit.textContent;
     let uploaded: Record<string, string> = {};
     try {
       if (this.inputs) {
         this.submit.textContent = 'Uploading…';
+        this.setStatus('busy', 'Uploading the input files…');
         uploaded = await this.inputs.upload();
         if (Object.keys(uploaded).length > 0) body.inputs = uploaded;
       }
       this.submit.textContent = 'Starting…';
+      this.setStatus('busy', 'Starting the run…');
       const job = await startRun(body);
+      this.setStatus('ok', `Started ${job.jobKey} (run ${job.serial}). `, h('a', { href: jobHref(job.jobId), 'data-testid': 'run-status-link' }, 'Open its page'));
       this.opts.onRan(job);
     } catch (err) {
+      this.setStatus('none');
       await removeUploads(uploaded);
       this.inputs?.dropped(uploaded);
       this.showError(err);
+      this.formError.scrollIntoView({ block: 'nearest' });
     } finally {
       this.busy = false;
+      this.submit.removeAttribute('aria-busy');
       this.submit.textContent = label;
       this.updateTarget();
       if (view?.needsLogin) void this.refreshTargets(); // a login may have happened on the way
     }
+  }
+
+  private setStatus(kind: 'busy' | 'ok' | 'none', ...content: Child[]): void {
+    this.status.className = `action-status${kind === 'none' ? '' : ` is-${kind}`}`;
+    this.status.dataset.status = kind;
+    replaceChildren(this.status, ...content);
+    if (kind !== 'none') this.status.scrollIntoView({ block: 'nearest' });
   }
 
   private showError(err: unknown): void {

@@ -15,6 +15,7 @@ export const ROUTE_ACCESS = {
   'POST /api/auth/login': 'open',
   'POST /api/auth/logout': 'user',
   'GET /api/auth/me': 'user',
+  'GET /api/auth/session': 'open',
   'GET /api/users': 'admin',
   'POST /api/users': 'admin',
   'GET /api/templates': 'user',

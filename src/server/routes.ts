@@ -41,6 +41,7 @@ import { addAgentBundleRoute } from './agentBundleRoute.js';
 import { addBatchRoutes } from './batchRoutes.js';
 import { addHealthRoutes } from './healthRoutes.js';
 import { addAccountRoutes, audit, userView } from './accountRoutes.js';
+import { addAuthSessionRoute } from './authSessionRoute.js';
 
 export interface RouteDeps {
   config: Config;
@@ -59,6 +60,7 @@ export function createRouter(deps: RouteDeps): Router {
   });
   const auth = requireCaller(deps.accounts);
   addAuthRoutes(router, deps, auth);
+  addAuthSessionRoute(router, deps);
   addUserRoutes(router, deps, auth);
   addAccountRoutes(router, deps, auth);
   addBatchRoutes(router, deps, auth);

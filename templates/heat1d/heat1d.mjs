@@ -170,7 +170,7 @@ function writeFrame(index) {
   );
   const s = stats(u);
   console.log(
-    `frame ${index}/${intervals} t=${t.toPrecision(4)} s step ${step}: min ${s.min.toFixed(2)} max ${s.max.toFixed(2)} mean ${s.mean.toFixed(2)} °C, heat ${energy.toPrecision(5)} °C·m`,
+    `frame ${index + 1} of ${p.frames}: t=${t.toPrecision(4)} s step ${step}: min ${s.min.toFixed(2)} max ${s.max.toFixed(2)} mean ${s.mean.toFixed(2)} °C, heat ${energy.toPrecision(5)} °C·m`,
   );
   return energy;
 }
@@ -194,15 +194,15 @@ for (let k = 1; k <= intervals; k++) {
     computeMs += performance.now() - c0;
     done += m;
     step += m;
-    progress(false, `frame ${k}/${intervals}`);
+    progress(false, `computing frame ${k + 1} of ${p.frames}`);
   }
   writeFrame(k);
-  progress(true, `frame ${k}/${intervals} written`);
+  progress(true, `frame ${k + 1} of ${p.frames} written`);
   // Pacing: frame k is due at paceSeconds * k / intervals; wait for it in short sleeps, reporting progress.
   const due = started + (p.paceSeconds * 1000 * k) / intervals;
   for (let now = performance.now(); now < due; now = performance.now()) {
     await sleep(Math.min(due - now, PROGRESS_EVERY_MS));
-    progress(false, `frame ${k}/${intervals} written`);
+    progress(false, `frame ${k + 1} of ${p.frames} written`);
   }
 }
 

@@ -167,7 +167,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
                 h('td', { title: formatDateTime(a.since) }, agoCell(a.since)),
                 h('td', null, a.lastHeartbeat ? agoCell(a.lastHeartbeat) : '—'),
                 h('td', { class: 'num' }, String(a.runs)),
-                h('td', null, h('code', null, a.agentId)),
+                h('td', { class: 'col-agent-id' }, h('code', null, a.agentId)),
               ),
             ),
           ),

@@ -1,7 +1,7 @@
 /** The caller's e-mail settings: an address, and when to be e-mailed of a run's end (never, long runs, always). */
 import { api } from '../api.js';
 import { h, setText, uid } from '../dom.js';
-import { describeError, notify } from '../notify.js';
+import { describeError } from '../notify.js';
 import type { Disposer } from './view.js';
 
 export function emailSettingsSection(d: Disposer): HTMLElement {
@@ -14,17 +14,20 @@ export function emailSettingsSection(d: Disposer): HTMLElement {
     h('option', { value: 'always' }, 'when any run ends'),
   );
   const error = h('p', { class: 'form-error', role: 'alert' });
+  const saved = h('span', { class: 'action-status is-ok', role: 'status', 'data-testid': 'settings-status' });
   const form = h(
     'form',
     { class: 'settings-form', novalidate: true, 'aria-label': 'E-mail settings' },
     h('div', { class: 'field field-inline' }, h('label', { for: email.id }, 'E-mail address'), email),
     h('div', { class: 'field field-inline' }, h('label', { for: when.id }, 'E-mail me'), when),
     h('button', { type: 'submit' }, 'Save'),
+    saved,
     error,
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     setText(error, '');
+    setText(saved, '');
     const address = email.value.trim();
     if (address !== '' && !email.checkValidity()) {
       setText(error, 'That is not an e-mail address.');
@@ -33,7 +36,7 @@ export function emailSettingsSection(d: Disposer): HTMLElement {
     }
     api
       .saveSettings({ email: address === '' ? null : address, notifyOnEnd: when.value as 'never' | 'long' | 'always' })
-      .then(() => notify('E-mail settings saved.', { kind: 'success', timeoutMs: 4000 }))
+      .then(() => setText(saved, 'Saved.')) // next to the button, where the user looks
       .catch((err: unknown) => setText(error, describeError(err)));
   });
   void api

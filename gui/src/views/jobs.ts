@@ -8,8 +8,7 @@ import { myUsageLine } from '../runsView.js';
 import { cancelRun } from '../actions.js';
 import { h, replaceChildren } from '../dom.js';
 import { JobTable } from '../jobTable.js';
-import { describeError, notify } from '../notify.js';
-import { jobHref } from '../router.js';
+import { describeError } from '../notify.js';
 import { RunForm } from '../runForm.js';
 import { openBatchDialog } from '../batchDialog.js';
 import { loadTargets } from '../targets.js';
@@ -36,20 +35,24 @@ export function jobsView(ctx: ViewContext): View {
         { class: 'card-head' },
         h('h1', { id: 'jobs-title' }, 'Your jobs'),
         h(
-          'a',
-          {
-            href: '#new-run-title',
-            class: 'new-run-link',
-            onclick: (e: Event) => {
-              e.preventDefault();
-              const select = el.querySelector<HTMLElement>('.run-form select');
-              select?.scrollIntoView({ block: 'center', behavior: 'smooth' });
-              select?.focus({ preventScroll: true });
+          'div',
+          { class: 'card-head-actions' },
+          h(
+            'a',
+            {
+              href: '#new-run-title',
+              class: 'new-run-link',
+              onclick: (e: Event) => {
+                e.preventDefault();
+                const select = el.querySelector<HTMLElement>('.run-form select');
+                select?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+                select?.focus({ preventScroll: true });
+              },
             },
-          },
-          'New run ↓',
+            'New run ↓',
+          ),
+          h('button', { type: 'button', class: 'small', 'data-testid': 'batch-open', onclick: () => openBatchDialog(() => void loadJobs()) }, 'Submit a batch…'),
         ),
-        h('button', { type: 'button', class: 'small', 'data-testid': 'batch-open', onclick: () => openBatchDialog(() => void loadJobs()) }, 'Submit a batch…'),
       ), tableStatus, myUsageLine(), table.el),
     h('section', { class: 'card', 'aria-labelledby': 'new-run-title' }, h('h2', { id: 'new-run-title' }, 'New run'), formBox),
     emailSettingsSection(d),
@@ -82,12 +85,9 @@ export function jobsView(ctx: ViewContext): View {
         templates,
         targets,
         initial: last && templates.some((t) => t.name === last.template) ? { template: last.template } : undefined,
+        // The form says next to its Run button that the run started (with a link to it); the table shows its row.
         onRan: (job: JobView) => {
           table.upsert(job);
-          notify(
-            h('span', null, `Started ${job.jobKey} (run ${job.serial}). `, h('a', { href: jobHref(job.jobId) }, 'Open its page')),
-            { kind: 'success', timeoutMs: 8000 },
-          );
           table.el.querySelector<HTMLElement>(`tr[data-job-id="${CSS.escape(job.jobId)}"]`)?.classList.add('flash');
         },
       });

@@ -23,13 +23,15 @@ export function pipelinesView(ctx: ViewContext): View {
   const table = h(
     'table',
     { class: 'pipelines-table', 'data-testid': 'pipelines' },
-    h('caption', { class: 'sr-only' }, admin ? 'All pipelines' : 'Your pipelines'),
+    h('caption', { class: 'visually-hidden' }, admin ? 'All pipelines' : 'Your pipelines'),
     h('thead', null, h('tr', null, h('th', null, 'Pipeline'), admin ? h('th', null, 'User') : null, h('th', null, 'State'), h('th', null, 'Stages'), h('th', null, 'Created'))),
     body,
   );
   const newButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'new-pipeline' }, 'New pipeline');
   const formCard = h('section', { class: 'card', 'aria-labelledby': 'new-pipeline-title', hidden: true }, h('h2', { id: 'new-pipeline-title' }, 'New pipeline'));
   newButton.addEventListener('click', () => void openForm(d, formCard, newButton));
+  // Scrolls inside its frame on a narrow window; shown once there is a row.
+  const tableWrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': admin ? 'All pipelines' : 'Your pipelines', hidden: true }, table);
   const el = h(
     'div',
     { class: 'page pipelines-page' },
@@ -39,7 +41,7 @@ export function pipelinesView(ctx: ViewContext): View {
       h('h1', null, admin ? 'Pipelines' : 'Your pipelines'),
       h('div', { class: 'card-head' }, h('p', { class: 'muted' }, 'A pipeline runs templates as stages in order, passing files from stage to stage.'), newButton),
       status,
-      table,
+      tableWrap,
     ),
     formCard,
   );
@@ -57,6 +59,7 @@ export function pipelinesView(ctx: ViewContext): View {
   const render = () => {
     replaceChildren(body, ...shown.map(row));
     status.hidden = shown.length > 0;
+    tableWrap.hidden = shown.length === 0;
     if (shown.length === 0) setText(status, 'No pipelines yet.');
   };
   async function load(): Promise<void> {

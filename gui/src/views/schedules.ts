@@ -188,6 +188,8 @@ export function schedulesView(ctx: ViewContext): View {
     h('thead', null, h('tr', null, ...['Name', admin ? 'User' : null, 'Template', 'When', 'Next firings', 'Last firing', 'State', ''].filter((x) => x !== null).map((c) => h('th', { scope: 'col' }, c)))),
     tbody,
   );
+  // The table scrolls inside its frame on a narrow window (the page never scrolls sideways); no header without rows.
+  const tableWrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Schedules', hidden: true }, table);
   const formBox = h('div', { class: 'form-box' }, h('p', { class: 'muted' }, 'Loading the job templates…'));
   let form: ScheduleForm | undefined;
 
@@ -232,6 +234,7 @@ export function schedulesView(ctx: ViewContext): View {
       const list = await api.schedules(allBox.checked);
       if (d.destroyed) return;
       replaceChildren(tbody, list.map(row));
+      tableWrap.hidden = list.length === 0;
       setText(status, list.length === 0 ? 'You have no schedules yet. Make one with the form.' : `${list.length} schedule${list.length === 1 ? '' : 's'}`);
     } catch (err) {
       setText(status, `The schedules could not be loaded: ${describeError(err)}`);
@@ -245,9 +248,9 @@ export function schedulesView(ctx: ViewContext): View {
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'schedules-title' },
-      h('div', { class: 'card-head' }, h('h1', { id: 'schedules-title' }, 'Schedules'), admin ? h('label', { class: 'check-row' }, allBox, ' every user’s') : null),
+      h('div', { class: 'card-head' }, h('h1', { id: 'schedules-title' }, 'Schedules'), admin ? h('label', { class: 'check-row' }, allBox, ' Show every user’s') : null),
       status,
-      table,
+      tableWrap,
     ),
     h('section', { class: 'card', 'aria-labelledby': 'schedule-form-title' }, formBox),
   );
