@@ -17,6 +17,7 @@ import { delay, type RetryPolicy } from './shared/retry.js';
 import { runAgentProcess } from './agent/main.js';
 import { startServer } from './server/main.js';
 import { startSupervisor } from './supervisor/main.js';
+import { templatesCheck } from './cli/templatesCheck.js';
 
 const USAGE = 'usage: jobvisor <start|server|supervisor|agent> [--config FILE]';
 
@@ -100,7 +101,19 @@ async function startBoth(config: Config, configFile: string | undefined): Promis
 }
 
 async function main(): Promise<void> {
-  const { command, configFile } = parseArgs(process.argv.slice(2));
+  // TEMPORARY (wt-templates): `jobvisor templates check DIR [--json]` until the commander CLI's
+  // `templates` group calls src/cli/templatesCheck.ts; the integrator replaces this branch.
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'templates' && argv[1] === 'check') {
+    const dir = argv.slice(2).find((a) => !a.startsWith('--'));
+    if (!dir) {
+      process.stderr.write('usage: jobvisor templates check DIR [--json]\n');
+      process.exit(2);
+    }
+    process.exit(templatesCheck(dir, { json: argv.includes('--json') }));
+  }
+  // END TEMPORARY
+  const { command, configFile } = parseArgs(argv);
   if (command === 'agent') return runAgentProcess(process.env, process.argv.slice(3));
   if (!command || !['start', 'server', 'supervisor'].includes(command)) {
     process.stderr.write(USAGE + '\n');

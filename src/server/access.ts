@@ -64,6 +64,8 @@ export const ROUTE_ACCESS = {
   'GET /api/admin/enrollments': 'admin',
   'DELETE /api/admin/enrollments/:enrollmentId': 'admin',
   'GET /api/admin/workers': 'admin',
+  'GET /api/admin/templates': 'admin',
+  'POST /api/admin/templates/reload': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;
