@@ -184,6 +184,7 @@ export class TemplateCatalog {
 
   /** Active runs of templates about to change keep the version they started with; pins of runs that ended go. */
   private pinActive(changing: Set<string>): void {
+    if (changing.size === 0 && this.pins.size === 0) return; // (the first load: no run yet)
     const active = this.o.activeRuns();
     const live = new Set(active.map((r) => pinKey(r.id, r.serial)));
     for (const k of [...this.pins.keys()]) if (!live.has(k)) this.pins.delete(k);
