@@ -51,8 +51,7 @@ function jsonProblem(file: string, text: string, err: Error): TemplateProblem {
   const at = /at position (\d+)/.exec(err.message);
   const offset = at ? Number(at[1]) : /end of JSON input/.test(err.message) ? text.length : null;
   const where = offset === null ? undefined : lineColumn(text, offset);
-  const loc = where ? ` (line ${where.line}, column ${where.column})` : '';
-  return { file, field: '', message: `not valid JSON: ${err.message.replace(/ in JSON at position \d+.*$/, '')}${loc}`, ...where };
+  return { file, field: '', message: `not valid JSON: ${err.message.replace(/ in JSON at position \d+.*$/, '')}`, ...where };
 }
 
 function zodProblems(file: string, err: z.ZodError, name: string | undefined): TemplateProblem[] {
