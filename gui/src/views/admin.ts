@@ -17,6 +17,7 @@ import { isActive, STATUSES, type AgentView, type JobView, type SlotUsage } from
 import { Disposer, type View, type ViewContext } from './view.js';
 import { deliveriesSection, lifetimesSection, staleSection } from './adminNotify.js';
 import { workersSection } from './adminWorkers.js';
+import { templatesSection } from './adminTemplates.js';
 
 const REFRESH_MS = 5000;
 
@@ -313,6 +314,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     h('section', { class: 'card', 'aria-labelledby': 'slots-title' }, h('h2', { id: 'slots-title' }, 'CPU slots'), slotsBox),
     h('section', { class: 'card', 'aria-labelledby': 'agents-title' }, h('h2', { id: 'agents-title' }, 'Agents'), agentsBox, refreshedAt),
     workersSection(d),
+    templatesSection(d),
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
     lifetimesSection(d),
     deliveriesSection(d),
