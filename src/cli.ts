@@ -84,6 +84,8 @@ function startBoth(config: Config, configFile: string | undefined): void {
     process.exit(code);
   };
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void stopAll(0));
+  // SIGHUP reloads the supervisor's templates (src/supervisor/templates.ts).
+  process.on('SIGHUP', () => void children.get('supervisor')?.kill('SIGHUP'));
   launch('supervisor');
   launch('server');
   process.stdout.write(

@@ -110,12 +110,12 @@ function lastNonEmptyLine(s: string): string {
 }
 
 describe('example templates', () => {
-  it('loads all six, fully described', () => {
-    expect([...templates.keys()].sort()).toEqual(['fail', 'heat1d', 'linecount', 'quick', 'sleep', 'wordfreq']);
+  it('loads all eight, fully described', () => {
+    expect([...templates.keys()].sort()).toEqual(['fail', 'fileprogress', 'heat1d', 'linecount', 'pywave', 'quick', 'sleep', 'wordfreq']);
     for (const t of templates.values()) {
       expect(t.title.length).toBeGreaterThan(0);
       expect(t.description.length).toBeGreaterThan(50);
-      expect(t.progress.kind).toBe('stdout');
+      expect(t.progress.kind).toBe(t.name === 'fileprogress' ? 'file' : 'stdout');
       expect(t.sizes).toEqual(['sequential', 'parallel']);
       expect(t.targets).toBeUndefined(); // every target the site has
       expect(t.timeLimitSeconds).toBeGreaterThan(0);
@@ -129,7 +129,7 @@ describe('example templates', () => {
       // Every placeholder of the command and its steps is filled by the defaults, the input files and the built-ins.
       const files = Object.fromEntries(Object.keys(t.inputs).map((k) => [k, `/r/inputs/${k}.txt`]));
       for (const step of [t.command, t.preprocess ?? [], t.postprocess ?? []]) {
-        const argv = fillArgv(step, { ...validateParameters(t, {}), ...files, templateDir: t.dir, runDir: '/r', node: 'node' });
+        const argv = fillArgv(step, { ...validateParameters(t, {}), ...files, templateDir: t.dir, runDir: '/r', node: 'node', progressFile: '/r/progress' });
         expect(argv.join(' ')).not.toMatch(/\{[A-Za-z]/);
       }
     }

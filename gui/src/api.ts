@@ -144,6 +144,9 @@ export const api = {
     call<{ since: number; until: number; lifetimes: LifetimeRow[] }>('GET', `/api/admin/lifetimes?since=${since}&until=${until}`).then((r) => r.lifetimes),
   /** Enrolled workers (admins; see views/adminWorkers.ts for the shape). */
   workers: <T>() => call<{ workers: T[] }>('GET', '/api/admin/workers').then((r) => r.workers),
+  /** The templates folder and its problems, and its reload (admins; see views/adminTemplates.ts). */
+  adminTemplates: <T>() => call<T>('GET', '/api/admin/templates'),
+  reloadTemplates: <T>() => call<T>('POST', '/api/admin/templates/reload', {}),
   deliveries: (limit = 50) => call<{ deliveries: DeliveryView[] }>('GET', `/api/admin/deliveries?limit=${limit}`).then((r) => r.deliveries),
   settings: () => call<{ settings: AccountSettings }>('GET', '/api/auth/me/settings').then((r) => r.settings),
   saveSettings: (s: Partial<AccountSettings>) => call<{ settings: AccountSettings }>('PUT', '/api/auth/me/settings', s).then((r) => r.settings),

@@ -4,7 +4,6 @@
  * stdout or a status file, a time limit, and a kill that ends the whole group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ProgressSpec } from '../shared/template.js';
@@ -12,6 +11,7 @@ import type { RunEnd } from '../shared/protocol.js';
 import { RUN_LOG } from './runDir.js';
 import { MemoryCgroup } from './memoryCgroup.js';
 import { RunLog } from './runLog.js';
+import { ProgressFileReader } from './progressFile.js';
 
 export interface CmdEvents {
   /** The command runs, as the leader of its own process group `pid`. */
@@ -92,6 +92,7 @@ export class RunningCmd {
       if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
     });
     if (spec.progress.kind === 'file') this.pollProgressFile(spec.progress.path);
+    const progressFile = this.progressFile;
     const limit = setTimeout(() => void this.kill(`time limit of ${spec.timeLimitSeconds} s exceeded`), spec.timeLimitSeconds * 1000);
     this.timers.push(limit);
     const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
@@ -100,6 +101,8 @@ export class RunningCmd {
       const straggler = setTimeout(() => killGroup(this.pid, 'SIGKILL'), 2000);
       await Promise.all([stdoutDone, stderrDone]);
       clearTimeout(straggler);
+      // What the command wrote last, before it exited, is reported before its end.
+      await this.readProgressFile(progressFile);
       this.finish(code, signal);
     });
   }
@@ -133,21 +136,24 @@ export class RunningCmd {
     if (Number.isFinite(value)) this.events.onProgress(Math.min(1, Math.max(0, value)), message);
   }
 
+  private progressFile: ProgressFileReader | null = null;
+
   private pollProgressFile(rel: string): void {
-    const file = path.join(this.spec.runDir, rel);
-    let last = '';
-    const timer = setInterval(() => {
-      void readFile(file, 'utf8')
-        .then((text) => {
-          const t = text.trim();
-          if (!t || t === last) return;
-          last = t;
-          const [value, ...rest] = t.split(/\s+/);
-          this.progress(Number(value), rest.join(' ') || undefined);
-        })
-        .catch(() => undefined);
-    }, PROGRESS_FILE_POLL_MS);
+    this.progressFile = new ProgressFileReader(path.join(this.spec.runDir, rel));
+    const timer = setInterval(() => void this.readProgressFile(this.progressFile), PROGRESS_FILE_POLL_MS);
     this.timers.push(timer);
+  }
+
+  /** One read of the progress file (reads never overlap: a poll waits for the one under way). */
+  private reading: Promise<void> = Promise.resolve();
+
+  private readProgressFile(reader: ProgressFileReader | null): Promise<void> {
+    if (!reader) return Promise.resolve();
+    this.reading = this.reading.then(async () => {
+      const p = await reader.read();
+      if (p && !this.done) this.progress(p.value, p.message);
+    });
+    return this.reading;
   }
 
   /** ": out of memory (...)" if the kernel's out-of-memory killer ended a process of the cmd's cgroup while it ran. */

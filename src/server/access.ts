@@ -82,6 +82,8 @@ export const ROUTE_ACCESS = {
   'GET /api/users/:username/tokens': 'admin',
   'DELETE /api/users/:username/tokens/:tokenId': 'admin',
   'GET /api/admin/audit': 'admin',
+  'GET /api/admin/templates': 'admin',
+  'POST /api/admin/templates/reload': 'admin',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -42,6 +42,7 @@ import { addBatchRoutes } from './batchRoutes.js';
 import { addHealthRoutes } from './healthRoutes.js';
 import { addAccountRoutes, audit, userView } from './accountRoutes.js';
 import { addAuthSessionRoute } from './authSessionRoute.js';
+import { addTemplateRoutes } from './templateRoutes.js';
 
 export interface RouteDeps {
   config: Config;
@@ -76,6 +77,7 @@ export function createRouter(deps: RouteDeps): Router {
   addWorkerRoutes(router, deps, auth);
   addHealthRoutes(router, deps);
   addAgentBundleRoute(router, auth);
+  addTemplateRoutes(router, deps, auth);
   return router;
 }
 

@@ -58,9 +58,16 @@ const EnumParam = z.object({
 export const ParameterSpec = z.discriminatedUnion('type', [NumberParam, StringParam, BooleanParam, EnumParam]);
 export type ParameterSpec = z.infer<typeof ParameterSpec>;
 
+/** Where a template with `progress: {kind: "file"}` writes its progress, unless it names its own path. */
+export const PROGRESS_FILE = 'progress';
+
 export const ProgressSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('stdout'), pattern: z.string().default('^PROGRESS\\s+([0-9.eE+-]+)') }).strict(),
-  z.object({ kind: z.literal('file'), path: z.string().min(1) }).strict(),
+  z.object({
+    kind: z.literal('file'),
+    /** Relative to the run directory; the command finds its absolute path as `{progressFile}`. */
+    path: z.string().min(1).max(200).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'a path inside the run directory (relative, no "..")').default(PROGRESS_FILE),
+  }).strict(),
   z.object({ kind: z.literal('none') }).strict(),
 ]);
 export type ProgressSpec = z.infer<typeof ProgressSpec>;
@@ -129,44 +136,77 @@ export interface Template extends TemplateFile {
 export const AGENT_NODE = '\u0000node\u0000';
 export const AGENT_ROOT = '\u0000root\u0000';
 
-const BUILTIN_PLACEHOLDERS = new Set(['templateDir', 'runDir', 'node']);
+const BUILTIN_PLACEHOLDERS = new Set(['templateDir', 'runDir', 'node', 'progressFile']);
 const ANALYSIS_PLACEHOLDERS = new Set(['frame', 'index']);
 const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9_]*)\}/g;
 
-function checkPlaceholders(argv: string[], allowed: Set<string>, where: string): void {
-  for (const arg of argv) {
-    for (const m of arg.matchAll(PLACEHOLDER)) {
-      if (!allowed.has(m[1] ?? '')) throw new Error(`${where}: unknown placeholder {${m[1]}}`);
-    }
-  }
+/** One thing wrong with a template, at a field (a dotted path: `parameters.nx.default`, `command.2`). */
+export interface FieldProblem {
+  field: string;
+  message: string;
 }
 
-function checkDefaults(t: TemplateFile): void {
-  const schema = parametersSchema(t);
-  const defaults = Object.fromEntries(Object.entries(t.parameters).map(([k, p]) => [k, p.default]));
-  const r = schema.safeParse(defaults);
-  if (!r.success) throw new Error(`default values do not fit their own limits: ${formatIssues(r.error)}`);
+function placeholderProblems(argv: string[], allowed: Set<string>, field: string, where: string): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  argv.forEach((arg, i) => {
+    for (const m of arg.matchAll(PLACEHOLDER)) {
+      if (!allowed.has(m[1] ?? '')) out.push({ field: `${field}.${i}`, message: `${where}: unknown placeholder {${m[1]}}` });
+    }
+  });
+  return out;
+}
+
+function defaultProblems(t: TemplateFile): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  for (const [name, p] of Object.entries(t.parameters)) {
+    if ((p.type === 'number' || p.type === 'integer') && p.min !== undefined && p.max !== undefined && p.min > p.max) {
+      out.push({ field: `parameters.${name}`, message: `min (${p.min}) is above max (${p.max})` });
+      continue;
+    }
+    if (p.type === 'string' && p.pattern !== undefined) {
+      try {
+        new RegExp(p.pattern);
+      } catch (err) {
+        out.push({ field: `parameters.${name}.pattern`, message: `not a regular expression: ${(err as Error).message}` });
+        continue;
+      }
+    }
+    const r = parametersSchema({ parameters: { [name]: p } }).safeParse({ [name]: p.default });
+    if (!r.success) out.push({ field: `parameters.${name}.default`, message: `default values do not fit their own limits: ${formatIssues(r.error)}` });
+  }
+  return out;
+}
+
+/**
+ * Everything wrong with a template that its schema cannot say: input names taken, unknown
+ * placeholders, default values outside their own limits. Empty: the template is good.
+ */
+export function templateProblems(t: TemplateFile): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  for (const name of Object.keys(t.inputs)) {
+    if (Object.hasOwn(t.parameters, name) || BUILTIN_PLACEHOLDERS.has(name) || ANALYSIS_PLACEHOLDERS.has(name)) {
+      out.push({ field: `inputs.${name}`, message: `input ${name}: the name is already a parameter or a built-in placeholder` });
+    }
+  }
+  const params = new Set([...BUILTIN_PLACEHOLDERS, ...Object.keys(t.parameters), ...Object.keys(t.inputs)]);
+  out.push(...placeholderProblems(t.command, params, 'command', 'command'));
+  if (t.preprocess) out.push(...placeholderProblems(t.preprocess, params, 'preprocess', 'preprocess'));
+  if (t.postprocess) out.push(...placeholderProblems(t.postprocess, params, 'postprocess', 'postprocess'));
+  for (const [name, a] of Object.entries(t.analysis)) {
+    out.push(...placeholderProblems(a.command, new Set([...params, ...ANALYSIS_PLACEHOLDERS]), `analysis.${name}.command`, `analysis ${name}`));
+  }
+  out.push(...defaultProblems(t));
+  return out;
 }
 
 export function parseTemplate(raw: unknown, dir: string): Template {
   const t = TemplateFile.parse(raw);
-  for (const name of Object.keys(t.inputs)) {
-    if (Object.hasOwn(t.parameters, name) || BUILTIN_PLACEHOLDERS.has(name) || ANALYSIS_PLACEHOLDERS.has(name)) {
-      throw new Error(`input ${name}: the name is already a parameter or a built-in placeholder`);
-    }
-  }
-  const params = new Set([...BUILTIN_PLACEHOLDERS, ...Object.keys(t.parameters), ...Object.keys(t.inputs)]);
-  checkPlaceholders(t.command, params, 'command');
-  if (t.preprocess) checkPlaceholders(t.preprocess, params, 'preprocess');
-  if (t.postprocess) checkPlaceholders(t.postprocess, params, 'postprocess');
-  for (const [name, a] of Object.entries(t.analysis)) {
-    checkPlaceholders(a.command, new Set([...params, ...ANALYSIS_PLACEHOLDERS]), `analysis ${name}`);
-  }
-  checkDefaults(t);
+  const problems = templateProblems(t);
+  if (problems.length > 0) throw new Error(problems.map((p) => p.message).join('; '));
   return { ...t, dir };
 }
 
-/** Loads every `<dir>/<name>/template.json`. A broken template stops start-up with its path. */
+/** Loads every `<dir>/<name>/template.json`, throwing on the first broken one (tests; the supervisor uses scanTemplates, which skips them). */
 export function loadTemplates(templatesDir: string): Map<string, Template> {
   const out = new Map<string, Template>();
   if (!existsSync(templatesDir)) throw new Error(`templates folder ${templatesDir} does not exist`);

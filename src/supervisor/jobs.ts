@@ -39,6 +39,8 @@ type UpdateMessage = Extract<AgentMessage, { type: 'update' }>;
 export interface JobServiceDeps {
   store: JobStore;
   templates: Map<string, Template>;
+  /** The template a run uses when that is not the current one (a reload changed it: templates.ts). */
+  templateForRun?: (row: JobRow) => Template | undefined;
   agents: AgentManager;
   hub: AgentHub;
   log: Logger;
@@ -85,7 +87,7 @@ export class JobService {
   }
 
   template(row: JobRow): Template {
-    const t = this.deps.templates.get(row.template);
+    const t = this.deps.templateForRun?.(row) ?? this.deps.templates.get(row.template);
     if (!t) throw new JobvisorError('UNKNOWN_TEMPLATE', `template ${row.template} is no longer offered`);
     return t;
   }

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_PATH } from '../shared/protocol.js';
 import { trackConnections } from '../shared/httpClose.js';
 import { loadOrCreateSecret, privateDir, privateFile } from '../shared/secret.js';
-import { loadTemplates, type Template } from '../shared/template.js';
+import type { Template } from '../shared/template.js';
 import { isActive, SIZES, type Size } from '../shared/types.js';
 import { BACKENDS, createDrivers, refuseRetiredEnvironment } from '../drivers/registry.js';
 import type { Backend, Driver } from '../drivers/driver.js';
@@ -31,7 +31,9 @@ import { addPipelineRoutes } from './pipelines/routes.js';
 import { addRunsRoutes } from './runsRoutes.js';
 import { RUN_END_GRACE_MS, RunWatch } from './runWatch.js';
 import { Slots } from './slots.js';
-import type { JobStore } from './store.js';
+import type { JobRow, JobStore } from './store.js';
+import { TemplateCatalog } from './templates.js';
+import { addTemplateRoutes } from './templateRoutes.js';
 import { SqliteJobStore } from './store/sqlite.js';
 import { Targets } from './targets.js';
 import { stageInputs } from './staging.js';
@@ -67,7 +69,8 @@ export interface SupervisorDeps {
   backends?: ReadonlyMap<string, Backend>;
   /** Made once the targets are known (a 0.1 database is migrated onto them). */
   store: (targets: Targets) => JobStore;
-  templates: Map<string, Template>;
+  /** A fixed set of templates (tests), or the folder to load, watch and reload them from (templates.ts). */
+  templates: Map<string, Template> | { dir: string; watch: boolean; reloadDelayMs: number };
   secret: string;
   log: Logger;
   /** The websocket URL agents connect back to (known once the supervisor listens). */
@@ -91,6 +94,8 @@ export interface Supervisor {
   /** For `server.on('upgrade')`: agent websockets on AGENT_PATH. */
   handleUpgrade: AgentHub['handleUpgrade'];
   targets: Targets;
+  /** The templates offered, reloadable (SIGHUP, the admin call, the folder watch). */
+  templates: TemplateCatalog;
   /** Takes back what a previous supervisor left: agents, active jobs. */
   recover(): Promise<void>;
   /** Stops idle agents (agents with runs going stay, for the next supervisor), then the store; `drain` runs before the store closes. */
@@ -100,10 +105,12 @@ export interface Supervisor {
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, log, drivers } = deps;
   const targets = new Targets(drivers, deps.backends ?? BACKENDS);
-  for (const t of deps.templates.values()) {
+  const warnUnknown = (t: Template) => {
     const unknown = targets.unknownNames(t);
     if (unknown.length > 0) log.warn({ template: t.name, unknown, targets: targets.names() }, 'template names targets or drivers this site does not have');
-  }
+  };
+  const catalog = templateCatalog(deps.templates, log, warnUnknown, () => jobs.active().map((j) => j.row));
+  const templates = catalog.current;
   const store = deps.store(targets);
   const events = new EventBus(store, log);
   const uploads = new UploadService(deps.uploadStore?.() ?? new SqliteUploadStore(':memory:'), uploadsDir(config), config, log);
@@ -183,7 +190,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const templateSync = new TemplateSync({ agents, hub, maxBytes: config.workerTemplateMaxBytes, opTimeoutMs: config.agentStartTimeoutMs + 10_000 });
   const jobs: JobService = new JobService({
     store,
-    templates: deps.templates,
+    templates,
+    templateForRun: (row) => catalog.forRun(row),
     agents,
     hub,
     log,
@@ -238,7 +246,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const retention = new Retention({ agents, hub, jobs, store, targets, log, settings: config.retention, sweepSeconds: config.retentionSweepSeconds, opTimeoutMs: reads.opTimeoutMs });
   const logins = new Logins({ targets, agents, hub, jobs, loginTimeoutMs: config.agentStartTimeoutMs + 30_000, runDir });
   jobs.onAgentHello = (agent, all) => logins.reattach(agent, all);
-  const pipelines = createPipelines({ config, log, store, jobs, reads, uploads, emit, templates: deps.templates, pipelineStore: deps.pipelineStore?.() ?? new SqlitePipelineStore(':memory:') });
+  const pipelines = createPipelines({ config, log, store, jobs, reads, uploads, emit, templates, pipelineStore: deps.pipelineStore?.() ?? new SqlitePipelineStore(':memory:') });
   jobs.pipelineOf = (jobId) => pipelines.pipelineOf(jobId);
 
   const slotUsage = () =>
@@ -254,7 +262,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const app = new Koa();
   const router = createSupervisorRouter({
     secret: deps.secret, jobs, agents, events, reads, logins, slotUsage, maxBodyBytes: config.maxBodyBytes,
-    uploads: { service: uploads, template: (name) => deps.templates.get(name) },
+    uploads: { service: uploads, template: (name) => templates.get(name) },
   });
   addNotifyRoutes(router, { store });
   addBatchRoutes(router, { jobs, maxRuns: config.maxBatchRuns, maxBodyBytes: config.maxBatchBodyBytes, log });
@@ -267,6 +275,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   addScheduleRoutes(router, schedules, config.maxBodyBytes);
   addPipelineRoutes(router, pipelines, caller, config.maxBodyBytes);
   addWorkerRoutes(router, { pool: workers, store: workerStore, drivers, maxBodyBytes: config.maxBodyBytes, agentUrl: deps.agentUrl });
+  addTemplateRoutes(router, catalog, config.maxBodyBytes);
   app.use(errorHandler(log));
   app.use(createSupervisorMetricsRouter({ metrics, store, secret: deps.secret, access: config.metricsAccess, token: config.metricsToken }).routes());
   app.use(router.routes());
@@ -297,7 +306,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   });
   const stale = new StaleRuns({
     active: () => jobs.active(),
-    template: (row) => deps.templates.get(row.template),
+    template: (row) => catalog.forRun(row),
     onStale: (row, flag) => notifications.stale(row, flag),
     intervalMs: config.staleCheckSeconds * 1000,
     log,
@@ -306,6 +315,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     app,
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
     targets,
+    templates: catalog,
     async recover() {
       await jobs.recover();
       await pipelines.recover();
@@ -314,6 +324,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       scheduler.start();
     },
     async close(drain) {
+      catalog.close();
       await scheduler.close();
       clearInterval(prune);
       clearInterval(uploadSweep);
@@ -332,6 +343,22 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       workerStore.close();
     },
   };
+}
+
+/** The catalog of a fixed set of templates, or of a folder (loaded now, then watched if asked). */
+function templateCatalog(given: SupervisorDeps['templates'], log: Logger, onLoaded: (t: Template) => void, activeRuns: () => JobRow[]): TemplateCatalog {
+  if (given instanceof Map) {
+    const catalog = new TemplateCatalog({ dir: '', log, activeRuns });
+    for (const t of given.values()) {
+      catalog.offer(t);
+      onLoaded(t);
+    }
+    return catalog;
+  }
+  const catalog = new TemplateCatalog({ dir: given.dir, log, activeRuns, onLoaded, debounceMs: given.reloadDelayMs });
+  catalog.reload('start');
+  if (given.watch) catalog.watch();
+  return catalog;
 }
 
 /** A run that has started (or was handed to a scheduler) or ended no longer needs its uploads; nor does a deleted job. */
@@ -362,7 +389,7 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     scheduleStore: () => new SqliteScheduleStore(path.join(config.dataDir, 'jobs.sqlite')),
     pipelineStore: () => new SqlitePipelineStore(path.join(config.dataDir, 'jobs.sqlite')),
     workerStore: () => new SqliteWorkerStore(path.join(config.dataDir, 'jobs.sqlite')),
-    templates: loadTemplates(config.templatesDir),
+    templates: { dir: config.templatesDir, watch: config.templatesWatch, reloadDelayMs: config.templatesReloadDelayMs },
     secret: loadOrCreateSecret(config),
     log,
     agentUrl: () => agentWsUrl(config, port),
@@ -401,10 +428,15 @@ export async function startSupervisor(config: Config, log: Logger = createLogger
     url = `http://${config.supervisorHost}:${port}`;
   }
   await supervisor.recover();
+  const onHangup = () => void supervisor.templates.reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
   log.info({ url, socket: socketFile, targets: supervisor.targets.names() }, 'supervisor listening');
   return {
     url,
     port,
-    close: () => supervisor.close(async () => void (await Promise.all(closers.map((c) => c(5000))))),
+    close: () => {
+      process.off('SIGHUP', onHangup);
+      return supervisor.close(async () => void (await Promise.all(closers.map((c) => c(5000)))));
+    },
   };
 }

@@ -1,5 +1,5 @@
 /** Turns a job's current run and its template into the ops an agent executes. */
-import { analysisFrame, fillArgv, type Template } from '../shared/template.js';
+import { analysisFrame, fillArgv, PROGRESS_FILE, type Template } from '../shared/template.js';
 import { INPUTS_DIR, type Op, type StagedInput } from '../shared/protocol.js';
 import type { JobRow } from './store.js';
 
@@ -13,7 +13,8 @@ type AnalysisOp = Extract<Op, { kind: 'analysis' }>;
  */
 export function placeholders(row: JobRow, runDir: string, templatesDir: string, template: Template): Record<string, unknown> {
   const templateDir = `${templatesDir}/${template.dir.split('/').pop() ?? template.name}`;
-  return { ...row.parameters, ...inputPaths(row, runDir, template), runDir, templateDir };
+  const progressFile = `${runDir}/${template.progress.kind === 'file' ? template.progress.path : PROGRESS_FILE}`;
+  return { ...row.parameters, ...inputPaths(row, runDir, template), runDir, templateDir, progressFile };
 }
 
 /** `{input}` → `<runDir>/inputs/<file name>` for each input of the template ('' when not given). */

@@ -17,8 +17,8 @@ import { isActive, STATUSES, type AgentView, type JobView, type SlotUsage } from
 import { Disposer, type View, type ViewContext } from './view.js';
 import { deliveriesSection, lifetimesSection, staleSection } from './adminNotify.js';
 import { workerSections } from './adminWorkers.js';
-
 import { auditSection, usersTable } from './adminUsers.js';
+import { templatesSection } from './adminTemplates.js';
 
 const REFRESH_MS = 5000;
 
@@ -303,6 +303,7 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
     h('section', { class: 'card', 'aria-labelledby': 'slots-title' }, h('h2', { id: 'slots-title' }, 'CPU slots'), slotsBox),
     h('section', { class: 'card', 'aria-labelledby': 'agents-title' }, h('h2', { id: 'agents-title' }, 'Agents'), agentsBox, refreshedAt),
     workerSections(d),
+    templatesSection(d),
     h('section', { class: 'card', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, 'Users'), usersBox, userForm),
     auditSection(d),
     lifetimesSection(d),

@@ -20,6 +20,7 @@ import type { EndedJob, QueueEntry, Scheduler } from '../../shared/scheduler.js'
 import type { ProgressSpec } from '../../shared/template.js';
 import { prepareRunDir, RUN_LOG } from '../../cmds/runDir.js';
 import { stepFailure, type StepName } from '../../cmds/runSteps.js';
+import { ProgressFileReader } from '../../cmds/progressFile.js';
 import { cutLine, groupLines } from '../outbox.js';
 import { readPhaseFile, signalName, STEP_BANNER, stepOf } from './batchPhases.js';
 import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
@@ -32,6 +33,8 @@ interface BatchRun {
   externalId: string;
   logOffset: number;
   progress: RegExp | null;
+  /** A template with file progress: its progress file, read at every poll and before the run's end. */
+  progressFile: ProgressFileReader | null;
   /** The last state reported, as `state|reason|start`. */
   seen: string;
   /** The reason the scheduler gave for the last state, when it gives reasons apart (pendingReasons). */
@@ -204,8 +207,9 @@ export class BatchEngine implements RunEngine {
 
   private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec, steps: boolean): void {
     const re = progress.kind === 'stdout' ? new RegExp(progress.pattern) : null;
+    const progressFile = progress.kind === 'file' ? new ProgressFileReader(path.join(runDir, progress.path)) : null;
     this.active.set(runKey(jobId, serial), {
-      jobId, serial, runDir, externalId, logOffset, progress: re, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
+      jobId, serial, runDir, externalId, logOffset, progress: re, progressFile, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
       // A run followed again from the middle of its log is most likely in its command.
       steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
     });
@@ -228,6 +232,7 @@ export class BatchEngine implements RunEngine {
       for (const run of live) {
         this.unconfirmed(run, (err as Error).message);
         await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
+        await this.readProgressFile(run);
         // Only a job that runs writes its log.
         if (run.logOffset > 0) this.markStarted(run);
         await this.readPhases(run);
@@ -270,6 +275,7 @@ export class BatchEngine implements RunEngine {
       this.report(run, entry.state, reason, entry.estimatedStart);
       if (phase.phase === 'running') this.markStarted(run);
       await this.tailLog(run);
+      await this.readProgressFile(run);
       await this.readPhases(run);
       if (phase.phase !== 'ended') return;
       // Ended while still listed (e.g. a job in an error state): take it out of the queue.
@@ -291,6 +297,8 @@ export class BatchEngine implements RunEngine {
     // A job may have run entirely between two polls: it did start if it completed or failed.
     if (phase.status !== 'canceled' || run.logOffset > 0) this.markStarted(run);
     await this.tailLog(run);
+    // The last progress the command wrote goes before the run's end.
+    await this.readProgressFile(run);
     await this.readPhases(run);
     if (phase.status === 'error' && run.failed && run.failed.step !== 'command') return this.stepFailed(run, run.failed);
     const reason = phase.status === 'canceled' && run.cancelReason ? run.cancelReason : phase.status === 'error' && run.tail.length ? `${run.tail.join('\n')}\n(${phase.reason})` : phase.reason;
@@ -403,6 +411,11 @@ export class BatchEngine implements RunEngine {
     } finally {
       await fh.close();
     }
+  }
+
+  private async readProgressFile(run: BatchRun): Promise<void> {
+    const p = await run.progressFile?.read();
+    if (p) this.o.push(run.jobId, run.serial, { kind: 'progress', ...p });
   }
 
   private progressFrom(run: BatchRun, lines: string[]): void {

@@ -1,10 +1,10 @@
 /**
  * `jobvisor templates`: a command group. Without a subcommand (or `templates list`) it lists the
  * templates the server offers, each with its parameters (type, default, units, limits), input
- * files, targets and sizes. `templates check DIR` (src/cli/templatesCheck.ts) joins the group
- * at merge: add it with `templatesCommand().addCommand(...)`.
+ * files, targets and sizes. `templates check DIR` checks a folder on this machine
+ * (src/cli/templatesCheck.ts), without a server.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { PublicTemplate, ParameterSpec } from '../../shared/template.js';
 import { act, clientCommand, type Context } from '../context.js';
 import { CliError, EXIT } from '../exitCodes.js';
@@ -55,6 +55,21 @@ function listCommand(): Command {
     .action(act((ctx, name: string | undefined) => list(ctx, name)));
 }
 
+/** `templates check DIR`: checks a templates folder on this machine (no server needed); exit 0 clean, 1 with problems. */
+function checkCommand(): Command {
+  return new Command('check')
+    .description('check a templates folder on this machine and print every problem with its file and field (exit 0: all good, 1: problems)')
+    .argument('<dir>', 'the templates folder (one sub-folder per template)')
+    .addOption(new Option('--json', 'machine output: the problems as JSON on stdout'))
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const { templatesCheck } = await import('../templatesCheck.js');
+      process.exitCode = templatesCheck(dir, { json: opts.json === true });
+    });
+}
+
 export function templatesCommand(): Command {
-  return new Command('templates').description('the templates the server offers (`jobvisor templates [list] [NAME]`)').addCommand(listCommand(), { isDefault: true });
+  return new Command('templates')
+    .description('the templates the server offers (`jobvisor templates [list] [NAME]`), or check a folder (`jobvisor templates check DIR`)')
+    .addCommand(listCommand(), { isDefault: true })
+    .addCommand(checkCommand());
 }
