@@ -64,6 +64,10 @@ export const ROUTE_ACCESS = {
   'GET /api/admin/enrollments': 'admin',
   'DELETE /api/admin/enrollments/:enrollmentId': 'admin',
   'GET /api/admin/workers': 'admin',
+  // The API's own description (server/openapi/): the OpenAPI document and its reference page.
+  'GET /api/openapi.json': 'open',
+  'GET /api/docs': 'open',
+  'GET /api/docs/:asset': 'open',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;
