@@ -15,8 +15,8 @@ function routerRoutes(): string[] {
   return router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.path}`)).sort();
 }
 
-const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':scheduleId': '0000000000000000' };
-const concrete = (p: string) => p.replace(/:jobId|:target|:scheduleId|\*path/g, (k) => SAMPLE[k] ?? k);
+const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':asset': 'start.js', ':scheduleId': '0000000000000000' };
+const concrete = (p: string) => p.replace(/:jobId|:target|:scheduleId|:asset|\*path/g, (k) => SAMPLE[k] ?? k);
 
 describe('who may call each route', () => {
   let jv: Jobvisor;

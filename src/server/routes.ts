@@ -38,6 +38,7 @@ import { addScheduleRoutes } from './scheduleRoutes.js';
 import { addPipelineRoutes } from './pipelineRoutes.js';
 import { addWorkerRoutes } from './workerRoutes.js';
 import { addBatchRoutes } from './batchRoutes.js';
+import { addOpenApiRoutes } from './openapi/serve.js';
 
 export interface RouteDeps {
   config: Config;
@@ -68,6 +69,7 @@ export function createRouter(deps: RouteDeps): Router {
   addScheduleRoutes(router, deps, auth);
   addPipelineRoutes(router, deps, auth);
   addWorkerRoutes(router, deps, auth);
+  addOpenApiRoutes(router);
   return router;
 }
 

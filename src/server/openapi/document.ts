@@ -183,7 +183,6 @@ export function buildOpenApiDocument(version: string): OpenApiDocument {
   }
   return {
     openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title: 'jobvisor API',
       version,
