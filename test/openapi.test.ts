@@ -42,7 +42,12 @@ function resolve(ref: string): unknown {
 
 function refsIn(value: unknown, out: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v) => refsIn(v, out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) k === '$ref' && typeof v === 'string' ? out.push(v) : refsIn(v, out);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref' && typeof v === 'string') out.push(v);
+      else refsIn(v, out);
+    }
+  }
   return out;
 }
 
