@@ -39,6 +39,8 @@ import { addPipelineRoutes } from './pipelineRoutes.js';
 import { addWorkerRoutes } from './workerRoutes.js';
 import { addBatchRoutes } from './batchRoutes.js';
 import { addOpenApiRoutes } from './openapi/serve.js';
+import type { z } from 'zod';
+import type { CallerAnswer, UserAnswer } from '../shared/answers/accounts.js';
 
 export interface RouteDeps {
   config: Config;
@@ -285,10 +287,10 @@ function jobPath(ctx: RouterContext): string {
   return `/jobs/${encodeURIComponent(ctx.params.jobId ?? '')}`;
 }
 
-function publicUser(user: User): { username: string; role: string } {
+function publicUser(user: User): z.infer<typeof CallerAnswer> {
   return { username: user.username, role: user.role };
 }
 
-function userWithCreatedAt(user: User): { username: string; role: string; createdAt: number } {
+function userWithCreatedAt(user: User): z.infer<typeof UserAnswer> {
   return { username: user.username, role: user.role, createdAt: user.createdAt };
 }
