@@ -18,8 +18,8 @@ function routerRoutes(): string[] {
 }
 
 // ':username' is bob, whom no token here belongs to: an admin's calls may reset his password or delete him.
-const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':scheduleId': '0000000000000000', ':username': 'bob', ':tokenId': '0000000000000000' };
-const concrete = (p: string) => p.replace(/:jobId|:target|:scheduleId|:username|:tokenId|\*path/g, (k) => SAMPLE[k] ?? k);
+const SAMPLE: Record<string, string> = { ':jobId': '0000000000000000', ':target': 'local', '*path': 'x.txt', ':asset': 'start.js', ':scheduleId': '0000000000000000', ':username': 'bob', ':tokenId': '0000000000000000' };
+const concrete = (p: string) => p.replace(/:jobId|:target|:scheduleId|:asset|:username|:tokenId|\*path/g, (k) => SAMPLE[k] ?? k);
 
 describe('who may call each route', () => {
   let jv: Jobvisor;

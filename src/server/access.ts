@@ -84,6 +84,10 @@ export const ROUTE_ACCESS = {
   'GET /api/admin/audit': 'admin',
   'GET /api/admin/templates': 'admin',
   'POST /api/admin/templates/reload': 'admin',
+  // The API's own description (server/openapi/): the OpenAPI document and its reference page.
+  'GET /api/openapi.json': 'open',
+  'GET /api/docs': 'open',
+  'GET /api/docs/:asset': 'open',
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_ACCESS;

@@ -43,6 +43,9 @@ import { addHealthRoutes } from './healthRoutes.js';
 import { addAccountRoutes, audit, userView } from './accountRoutes.js';
 import { addAuthSessionRoute } from './authSessionRoute.js';
 import { addTemplateRoutes } from './templateRoutes.js';
+import { addOpenApiRoutes } from './openapi/serve.js';
+import type { z } from 'zod';
+import type { CallerAnswer, UserAnswer } from '../shared/answers/accounts.js';
 
 export interface RouteDeps {
   config: Config;
@@ -78,6 +81,7 @@ export function createRouter(deps: RouteDeps): Router {
   addHealthRoutes(router, deps);
   addAgentBundleRoute(router, auth);
   addTemplateRoutes(router, deps, auth);
+  addOpenApiRoutes(router);
   return router;
 }
 
@@ -295,10 +299,10 @@ function jobPath(ctx: RouterContext): string {
   return `/jobs/${encodeURIComponent(ctx.params.jobId ?? '')}`;
 }
 
-function publicUser(user: User): { username: string; role: string } {
+function publicUser(user: User): z.infer<typeof CallerAnswer> {
   return { username: user.username, role: user.role };
 }
 
-function userWithCreatedAt(user: User): { username: string; role: string; createdAt: number } {
+function userWithCreatedAt(user: User): z.infer<typeof UserAnswer> {
   return { username: user.username, role: user.role, createdAt: user.createdAt };
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JobView } from '../../src/shared/api.js';
+import { openApiProblem } from './openapiCheck.js';
 import { waitFor } from './wait.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,6 +45,9 @@ export class Client {
     } catch {
       /* not JSON */
     }
+    // Every answer of a route of the API is checked against the OpenAPI document (helpers/openapiCheck.ts).
+    const problem = openApiProblem(method, path, res.status, res.headers.get('content-type'), text, parsed);
+    if (problem) throw new Error(problem);
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
 
