@@ -8,6 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter, type RouteDeps } from '../src/server/routes.js';
+import { createMetricsRouter, type MetricsRouteDeps } from '../src/server/metricsRoutes.js';
 import { buildOpenApiDocument } from '../src/server/openapi/document.js';
 import { toOpenApiPath } from '../src/server/openapi/describe.js';
 import { ROUTE_ACCESS } from '../src/server/access.js';
@@ -21,7 +22,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 /** The routes the Koa router has, as "METHOD /openapi/{path}" (HEAD goes with GET). */
 function routerOperations(): string[] {
   const router = createRouter({ config: { maxBodyBytes: 1024 } } as unknown as RouteDeps);
-  return [...new Set(router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${toOpenApiPath(String(layer.path))}`)))].sort();
+  const metrics = createMetricsRouter({ config: {} } as unknown as MetricsRouteDeps);
+  return [...new Set([...router.stack, ...metrics.stack].flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${toOpenApiPath(String(layer.path))}`)))].sort();
 }
 
 function documentOperations(): string[] {

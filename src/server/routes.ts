@@ -45,7 +45,7 @@ import { addAuthSessionRoute } from './authSessionRoute.js';
 import { addTemplateRoutes } from './templateRoutes.js';
 import { addOpenApiRoutes } from './openapi/serve.js';
 import type { z } from 'zod';
-import type { CallerAnswer, UserAnswer } from '../shared/answers/accounts.js';
+import type { CallerAnswer } from '../shared/answers/accounts.js';
 
 export interface RouteDeps {
   config: Config;
@@ -138,7 +138,7 @@ function addUserRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
     const user = await accounts.createUser(body.username, body.password, body.role);
     audit(deps, ctx, 'user.create', user.username, { role: user.role });
     ctx.status = 201;
-    ctx.body = { user: userWithCreatedAt(user) };
+    ctx.body = { user: userView(user) };
   });
 }
 
@@ -303,6 +303,3 @@ function publicUser(user: User): z.infer<typeof CallerAnswer> {
   return { username: user.username, role: user.role };
 }
 
-function userWithCreatedAt(user: User): z.infer<typeof UserAnswer> {
-  return { username: user.username, role: user.role, createdAt: user.createdAt };
-}

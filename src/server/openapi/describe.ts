@@ -74,6 +74,8 @@ export const PATH_PARAMS: Record<string, { description: string; schema: JsonSche
   scheduleId: { description: 'A schedule id.', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } },
   pipelineId: { description: 'A pipeline id (12 hex digits).', schema: { type: 'string', pattern: '^[0-9a-f]{12}$' } },
   enrollmentId: { description: 'An enrollment id (12 hex digits).', schema: { type: 'string', pattern: '^[a-f0-9]{12}$' } },
+  username: { description: 'A user name (GET /api/users lists them).', schema: { type: 'string', minLength: 1, maxLength: 64 } },
+  tokenId: { description: 'An API token id (GET /api/auth/tokens lists them).', schema: { type: 'string', minLength: 1, maxLength: 64 } },
   asset: { description: 'A file of the reference page (swagger-ui).', schema: { type: 'string' } },
 };
 

@@ -9,7 +9,10 @@ export const LoginAnswer = z
   .object({ token: z.string().describe('send as `Authorization: Bearer <token>`; also set as the HttpOnly cookie jobvisor_token'), expiresAt: z.number(), user: CallerAnswer })
   .strict();
 export const MeAnswer = z.object({ user: CallerAnswer }).strict();
-export const UserAnswer = z.object({ username: z.string(), role: z.string(), createdAt: z.number() }).strict().meta({ id: 'User' });
+export const UserAnswer = z
+  .object({ username: z.string(), role: z.string(), createdAt: z.number(), disabledAt: z.number().nullable().describe('when the account was disabled; null while it is enabled') })
+  .strict()
+  .meta({ id: 'User' });
 export const UsersAnswer = z.object({ users: z.array(UserAnswer), roles: z.array(z.string()).describe("this site's roles") }).strict();
 export const CreatedUserAnswer = z.object({ user: UserAnswer }).strict();
 

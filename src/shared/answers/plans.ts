@@ -100,8 +100,9 @@ export const EnrollmentViewAnswer = z
   })
   .strict()
   .meta({ id: 'Enrollment' });
-export const CreatedEnrollmentAnswer = z.object({ enrollment: EnrollmentViewAnswer, token: z.string().describe('shown this once; workers join with it') }).strict();
-export const EnrollmentsAnswer = z.object({ enrollments: z.array(EnrollmentViewAnswer) }).strict();
+const AgentUrl = z.string().nullable().describe("the supervisor's agent URL workers connect to (`--enroll`), null when the supervisor has none to give");
+export const CreatedEnrollmentAnswer = z.object({ enrollment: EnrollmentViewAnswer, token: z.string().describe('shown this once; workers join with it'), agentUrl: AgentUrl }).strict();
+export const EnrollmentsAnswer = z.object({ enrollments: z.array(EnrollmentViewAnswer), agentUrl: AgentUrl }).strict();
 export const RevokedEnrollmentAnswer = z.object({ enrollment: EnrollmentViewAnswer, disconnected: z.number().int().describe('workers of it that were disconnected') }).strict();
 export const WorkerViewAnswer = z
   .object({
@@ -117,6 +118,8 @@ export const WorkerViewAnswer = z
     connected: z.boolean(),
     lastHeartbeat: Ms.nullable(),
     stale: z.boolean(),
+    enrollmentId: z.string().describe('the id of its enrollment token'),
+    revoked: z.boolean().describe('its token was revoked: the worker is refused for good'),
   })
   .strict();
 export const WorkersAnswer = z.object({ workers: z.array(WorkerViewAnswer) }).strict();
