@@ -53,6 +53,7 @@ export function errorCodesOf(key: string, doc: RouteDoc, access: Access): ErrorC
   const codes = new Set<ErrorCode>(['INTERNAL', ...STORAGE, ...(doc.errors ?? [])]);
   if (access !== 'open') codes.add('UNAUTHENTICATED');
   if (access === 'admin' || (access === 'user' && method !== 'GET')) codes.add('FORBIDDEN'); // not an admin; a login cookie sent from another origin
+  if (access !== 'open' && method !== 'GET') codes.add('TOKEN_READ_ONLY'); // a read-scoped API token (src/server/auth.ts)
   if (doc.query || doc.body || doc.multipart || pathParams(key).length > 0) codes.add('INVALID_INPUT');
   if (doc.body) for (const c of ['BAD_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const) codes.add(c);
   if (doc.multipart) for (const c of ['BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_MULTIPART'] as const) codes.add(c);

@@ -29,7 +29,7 @@ export const ACCOUNT_ROUTES = {
     tags: ['accounts'],
     body: LoginBody,
     answers: { 200: LoginAnswer },
-    errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
+    errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS', 'ACCOUNT_DISABLED'],
     local: true,
   }),
   'POST /api/auth/logout': op({ summary: 'Log out: revoke the token the request is made with', tags: ['accounts'], answers: { 204: null }, local: true }),
