@@ -70,3 +70,91 @@ export function anchorsOf(md: string): Set<string> {
 export function linkedAnchors(md: string): string[] {
   return proseLines(md).flatMap(({ line }) => [...line.matchAll(/\]\(#([^)\s]+)\)/g)].map((m) => m[1]!));
 }
+
+/** One command of a marked example and the output lines the README shows for it (`# ` lines). */
+export interface ExampleStep {
+  line: number;
+  command: string;
+  expected: string[];
+}
+
+export const EXAMPLE_MARKER = '<!-- example -->';
+
+/**
+ * The ```sh blocks right after a `<!-- example -->` line: each command (a line that is not a
+ * `# ` output line; a trailing `\` joins the next line) with the output lines below it.
+ */
+export function examples(md: string): ExampleStep[][] {
+  const lines = md.split('\n');
+  const blocks: ExampleStep[][] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() !== EXAMPLE_MARKER) continue;
+    let j = i + 1;
+    while (j < lines.length && lines[j]!.trim() === '') j++;
+    if (!/^```(sh|bash)\s*$/.test(lines[j] ?? '')) throw new Error(`README line ${i + 1}: ${EXAMPLE_MARKER} is not followed by a \`\`\`sh block`);
+    const steps: ExampleStep[] = [];
+    for (j++; j < lines.length && !/^```\s*$/.test(lines[j]!); j++) {
+      const l = lines[j]!;
+      if (l.trim() === '') continue;
+      if (l === '#' || l.startsWith('# ')) {
+        const step = steps.at(-1);
+        if (!step) throw new Error(`README line ${j + 1}: an output line before any command`);
+        step.expected.push(l === '#' ? '' : l.slice(2));
+        continue;
+      }
+      let command = l;
+      const start = j;
+      while (command.endsWith('\\') && j + 1 < lines.length) command = command.slice(0, -1) + '\n' + lines[++j];
+      steps.push({ line: start + 1, command, expected: [] });
+    }
+    blocks.push(steps);
+  }
+  return blocks;
+}
+
+/**
+ * What differs from one run to the next, masked the same way in the README's lines and in the
+ * real output: ids, times, epoch milliseconds, tokens, and the seconds a run took.
+ */
+export const MASKS: [RegExp, string][] = [
+  [/\b[0-9a-f]{16,24}\b/g, '<id>'],
+  [/\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?/g, '<time>'],
+  [/\b1\d{12}\b/g, '<ms>'],
+  [/\bjvt_[A-Za-z0-9_-]{43}\b/g, '<token>'],
+  [/\b(after running|after waiting|running \|) \d+ s\b/g, '$1 <n> s'],
+  // File sizes where they depend on the run (its log holds timings): `jobvisor files` rows, "N bytes", a log chunk's size.
+  [/^(result|      )(\s+)\d+(?=  <time>  )/gm, '$1$2<n>'],
+  [/\b\d+ bytes\b/g, '<n> bytes'],
+  [/"(size|nextOffset)":\d+/g, '"$1":<n>'],
+];
+
+export function mask(text: string): string {
+  return MASKS.reduce((t, [re, to]) => t.replace(re, to), text);
+}
+
+/**
+ * Whether the real output lines match the README's: line by line after masking; `...` (or `…`)
+ * inside a README line matches any text, and a README line that is only `...` any number of lines.
+ */
+export function outputMatches(expected: string[], actual: string[]): boolean {
+  const toRe = (e: string) =>
+    new RegExp(
+      '^' +
+        mask(e)
+          .trimEnd()
+          .split(/\.\.\.|…/)
+          .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*') +
+        '$',
+    );
+  const act = actual.map((a) => mask(a).trimEnd());
+  const go = (e: number, a: number): boolean => {
+    if (e === expected.length) return a === act.length;
+    if (/^\s*(\.\.\.|…)\s*$/.test(expected[e]!)) {
+      for (let k = a; k <= act.length; k++) if (go(e + 1, k)) return true;
+      return false;
+    }
+    return a < act.length && toRe(expected[e]!).test(act[a]!) && go(e + 1, a + 1);
+  };
+  return go(0, 0);
+}
