@@ -74,6 +74,8 @@ export function linkedAnchors(md: string): string[] {
 /** One command of a marked example and the output lines the README shows for it (`# ` lines). */
 export interface ExampleStep {
   line: number;
+  /** The `## ` section it is in: each section's examples run in a session of their own. */
+  section: string;
   command: string;
   expected: string[];
 }
@@ -81,13 +83,15 @@ export interface ExampleStep {
 export const EXAMPLE_MARKER = '<!-- example -->';
 
 /**
- * The ```sh blocks right after a `<!-- example -->` line: each command (a line that is not a
- * `# ` output line; a trailing `\` joins the next line) with the output lines below it.
+ * The ```sh blocks right after a `<!-- example -->` line: each step (the lines up to the next
+ * `# ` output line or blank line) with the output lines below it.
  */
 export function examples(md: string): ExampleStep[][] {
   const lines = md.split('\n');
   const blocks: ExampleStep[][] = [];
+  let section = '';
   for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.startsWith('## ')) section = lines[i]!.slice(3);
     if (lines[i]!.trim() !== EXAMPLE_MARKER) continue;
     let j = i + 1;
     while (j < lines.length && lines[j]!.trim() === '') j++;
@@ -102,10 +106,11 @@ export function examples(md: string): ExampleStep[][] {
         step.expected.push(l === '#' ? '' : l.slice(2));
         continue;
       }
+      // Lines up to the next output line or blank line are one step (a `\` continuation, a loop, a quoted script).
       let command = l;
       const start = j;
-      while (command.endsWith('\\') && j + 1 < lines.length) command = command.slice(0, -1) + '\n' + lines[++j];
-      steps.push({ line: start + 1, command, expected: [] });
+      while (j + 1 < lines.length && lines[j + 1]!.trim() !== '' && !/^#( |$)/.test(lines[j + 1]!) && !/^```/.test(lines[j + 1]!)) command += '\n' + lines[++j];
+      steps.push({ line: start + 1, section, command, expected: [] });
     }
     blocks.push(steps);
   }
@@ -123,7 +128,7 @@ export const MASKS: [RegExp, string][] = [
   [/\bjvt_[A-Za-z0-9_-]{43}\b/g, '<token>'],
   [/\b(after running|after waiting|running \|) \d+ s\b/g, '$1 <n> s'],
   // File sizes where they depend on the run (its log holds timings): `jobvisor files` rows, "N bytes", a log chunk's size.
-  [/^(result|      )(\s+)\d+(?=  <time>  )/gm, '$1$2<n>'],
+  [/^(result|      )( +)\d+(?=  )/gm, '$1$2<n>'],
   [/\b\d+ bytes\b/g, '<n> bytes'],
   [/"(size|nextOffset)":\d+/g, '"$1":<n>'],
 ];
