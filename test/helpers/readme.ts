@@ -128,7 +128,7 @@ export const MASKS: [RegExp, string][] = [
   [/\bjvt_[A-Za-z0-9_-]{43}\b/g, '<token>'],
   [/\b(after running|after waiting|running \|) \d+ s\b/g, '$1 <n> s'],
   // File sizes where they depend on the run (its log holds timings): `jobvisor files` rows, "N bytes", a log chunk's size.
-  [/^(result|      )( +)\d+(?=  )/gm, '$1$2<n>'],
+  [/^(result| {6})( +)\d+(?= {2})/gm, '$1$2<n>'],
   [/\b\d+ bytes\b/g, '<n> bytes'],
   [/"(size|nextOffset)":\d+/g, '"$1":<n>'],
 ];
