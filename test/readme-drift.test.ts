@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROUTE_ACCESS } from '../src/server/access.js';
 import { JobViewAnswer } from '../src/shared/answers/jobs.js';
-import { anchorsOf, linkedAnchors, section, tableRows } from './helpers/readme.js';
+import { anchorsOf, linkedAnchors, section, slug, tableRows } from './helpers/readme.js';
 
 const README = readFileSync(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
 
@@ -50,6 +50,17 @@ describe('README job view table', () => {
   it('says that waitingFor may be "queued"', () => {
     const row = tableRows(section(README, '### The job view', '## HTTP API')).find((r) => (r[0] ?? '').includes('`waitingFor`'));
     expect(row?.[1]).toContain('"queued"');
+  });
+});
+
+describe('README table of contents', () => {
+  it('links every ## section, in the order of the README', () => {
+    const toc = section(README, '## Contents');
+    const linked = [...toc.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]!);
+    const sections = README.split('\n')
+      .filter((l) => l.startsWith('## ') && l !== '## Contents')
+      .map((l) => slug(l.slice(3)));
+    expect(linked).toEqual(sections);
   });
 });
 
