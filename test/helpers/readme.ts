@@ -127,6 +127,7 @@ export const MASKS: [RegExp, string][] = [
   [/\b1\d{12}\b/g, '<ms>'],
   [/\bjvt_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, '<token>'],
   [/"prefix":"jvt_[A-Za-z0-9_-]{4}"/g, '"prefix":"<prefix>"'],
+  [/"generatedPassword":"[^"]+"/g, '"generatedPassword":"<password>"'],
   [/\b(after running|after waiting|running \|) \d+ s\b/g, '$1 <n> s'],
   // File sizes where they depend on the run (its log holds timings): `jobvisor files` rows, "N bytes", a log chunk's size.
   [/^(result| {6})( +)\d+(?= {2})/gm, '$1$2<n>'],
