@@ -142,7 +142,7 @@ const Callbacks = z
 export type CallbacksConfig = z.infer<typeof Callbacks>;
 
 /** Each setting: its schema and a sentence saying what it accepts. */
-const SETTINGS = {
+export const SETTINGS = {
   dataDir: [z.string().min(1), 'a folder path (database, run directories, secrets)'],
   serverHost: [host, 'a host name or IP address to bind the server to'],
   serverPort: [port, 'a TCP port from 0 to 65535'],
