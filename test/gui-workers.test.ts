@@ -69,11 +69,14 @@ describe('enrolled workers in the web GUI (Chromium)', () => {
     await logIn(p, 'admin', ADMIN_PASSWORD);
     await p.goto(`${jv.serverUrl}/#/admin`);
     const form = p.getByTestId('enrollment-form');
+    // The page has settled (its token list loaded) before the form is filled: a form filled
+    // while the page was still being built could be replaced under the test (failed once in CI).
+    await p.getByTestId('enrollments').filter({ hasNotText: 'Loading the tokens' }).waitFor();
     // A bad labels limit is answered at its field, and nothing is made.
     await form.getByLabel('Token name').fill('gui-token');
     await form.getByLabel('Labels limit (optional)').fill('os=linux,gpu');
     await form.getByRole('button', { name: 'Create token' }).click();
-    expect(await form.locator('[data-field-error="labels"]').textContent()).toContain('"gpu" is not key=value');
+    await form.locator('[data-field-error="labels"]', { hasText: '"gpu" is not key=value' }).waitFor({ timeout: 10_000 });
     await form.getByLabel('Labels limit (optional)').fill('os=linux,gpu=*');
     await form.getByLabel('Users limit (optional)').fill('admin');
     await form.getByRole('button', { name: 'Create token' }).click();
