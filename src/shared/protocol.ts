@@ -267,7 +267,7 @@ export const WorkerClaim = z.object({
 }).strict();
 export type WorkerClaim = z.infer<typeof WorkerClaim>;
 
-/** Counts by scheduler command (`sbatch`, `squeue`, `qstat -j`, ...): at most 64 commands. */
+/** Counts by scheduler command (each backend names its own commands): at most 64 commands. */
 const CommandCounts = z
   .record(z.string().min(1).max(64), z.number().int().nonnegative())
   .refine((c) => Object.keys(c).length <= 64, 'at most 64 commands');
