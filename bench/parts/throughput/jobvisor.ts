@@ -56,6 +56,8 @@ export interface Jv {
   completion(jobId: string): Promise<string>;
   /** Job events seen on /api/events per job id. */
   eventsOf(jobId: string): number;
+  /** Hears every job event with the time it came (performance.now()): for looking into a run's steps. */
+  trace(fn: (e: Extract<JobEvent, { type: 'job' }>, at: number) => void): void;
   supervisorPid: number;
   serverPid: number;
   stop(): Promise<void>;
@@ -81,8 +83,9 @@ export async function startJobvisor(env: Record<string, string> = {}): Promise<J
     JOBVISOR_SLOTS_SEQUENTIAL: '2',
     ...env,
   };
-  const supEnv = { ...baseEnv, ...(process.env.BENCH_SUPERVISOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SUPERVISOR_NODE_OPTIONS } : {}) };
-  const supervisor = spawn(process.execPath, [CLI, 'supervisor'], { cwd: root, env: supEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node options for profiling (`--cpu-prof --cpu-prof-dir=DIR`; not allowed in NODE_OPTIONS).
+  const nodeArgs = (name: string) => (process.env[name] ?? '').split(' ').filter(Boolean);
+  const supervisor = spawn(process.execPath, [...nodeArgs('BENCH_SUPERVISOR_NODE_ARGS'), CLI, 'supervisor'], { cwd: root, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let server: ReturnType<typeof spawn> | undefined;
   let pool: Pool | undefined;
   const abort = new AbortController();
@@ -104,8 +107,8 @@ export async function startJobvisor(env: Record<string, string> = {}): Promise<J
   try {
     const supLine = await waitForLine(supervisor, (l) => l.includes('"supervisor listening"'), 30_000, 'supervisor listening');
     const supervisorUrl = (JSON.parse(supLine) as { url: string }).url;
-    const srvEnv = { ...baseEnv, JOBVISOR_SUPERVISOR_URL: supervisorUrl, ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}) };
-    server = spawn(process.execPath, [CLI, 'server'], { cwd: root, env: srvEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const srvEnv = { ...baseEnv, JOBVISOR_SUPERVISOR_URL: supervisorUrl };
+    server = spawn(process.execPath, [...nodeArgs('BENCH_SERVER_NODE_ARGS'), CLI, 'server'], { cwd: root, env: srvEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const srvLine = await waitForLine(server, (l) => l.includes('"server listening"'), 30_000, 'server listening');
     const serverUrl = (JSON.parse(srvLine) as { url: string }).url;
     pool = new Pool(serverUrl, { connections: 16, pipelining: 1 });
@@ -123,6 +126,7 @@ export async function startJobvisor(env: Record<string, string> = {}): Promise<J
     };
     const { token } = await call<{ token: string }>('POST', '/api/auth/login', { username: 'admin', password: PASSWORD });
 
+    let tracer: ((e: Extract<JobEvent, { type: 'job' }>, at: number) => void) | undefined;
     const waiting = new Map<string, (status: string) => void>();
     const ended = new Map<string, string>();
     const counts = new Map<string, number>();
@@ -136,6 +140,7 @@ export async function startJobvisor(env: Record<string, string> = {}): Promise<J
       const e = JSON.parse(m.data) as JobEvent;
       if (e.type !== 'job') return;
       const id = e.job.jobId;
+      tracer?.(e, performance.now());
       counts.set(id, (counts.get(id) ?? 0) + 1);
       if (!TERMINAL.has(e.job.status)) return;
       const w = waiting.get(id);
@@ -155,6 +160,7 @@ export async function startJobvisor(env: Record<string, string> = {}): Promise<J
     await Promise.race([helloSeen, new Promise((_, reject) => setTimeout(() => reject(new Error('no hello on /api/events within 10 s')), 10_000))]);
 
     return {
+      trace: (fn) => (tracer = fn),
       submit: async (jobKey) => (await call<{ job: { jobId: string } }>('POST', '/api/jobs', { template: 'true', size: 'parallel', jobKey }, token)).job.jobId,
       submitBatch: async (prefix, n) => {
         const runs = Array.from({ length: n }, (_, i) => ({ template: 'true', size: 'parallel', jobKey: `${prefix}-${i}` }));
