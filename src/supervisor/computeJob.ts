@@ -171,7 +171,7 @@ export class ComputeJob {
     this.waitingFor = 'queued';
     this.queuePosition = null;
     this.canceling = null;
-    this.announce('run queued');
+    this.announce('run queued', {}, 'debug');
     this.launch(template);
   }
 
@@ -192,7 +192,7 @@ export class ComputeJob {
   /** Starts the op of a run holdQueued holds, unless it ended (canceled) or was replaced meanwhile. */
   launchQueued(serial: number, template: Template): void {
     if (this.row.serial !== serial || this.row.status !== 'pending' || this.runAbort !== null) return;
-    this.announce('run queued');
+    this.announce('run queued', {}, 'debug');
     this.launch(template);
   }
 
@@ -203,7 +203,7 @@ export class ComputeJob {
     this.commit({ ...this.row, status: 'running', pid, startedAt: now, updatedAt: now, stale: null });
     this.waitingFor = null;
     this.queuePosition = null;
-    this.announce('run started');
+    this.announce('run started', {}, 'debug');
     this.ctx.onRunning?.(this.row);
   }
 
@@ -263,9 +263,14 @@ export class ComputeJob {
     }
   }
 
-  private announce(msg: string, fields: Record<string, unknown> = {}): void {
+  /**
+   * Logs a transition and emits it. A run's queuing and start are logged at debug (every run
+   * makes them, and a log line written at once costs about as much as the rest of the
+   * transition); its end, and everything else, at info.
+   */
+  private announce(msg: string, fields: Record<string, unknown> = {}, level: 'info' | 'debug' = 'info'): void {
     const r = this.row;
-    this.ctx.log.info({ jobId: r.id, serial: r.serial, status: r.status, target: r.target, agentId: r.agentId, ...fields }, msg);
+    this.ctx.log[level]({ jobId: r.id, serial: r.serial, status: r.status, target: r.target, agentId: r.agentId, ...fields }, msg);
     this.emitView();
   }
 
@@ -345,6 +350,8 @@ export class ComputeJob {
       // To the pool whose CPU slots the run holds (a user may have agents in several).
       const result = RunResult.parse(await sendOp(this.ctx, { ...target, pools: [agent.handle.pool] }, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
       recheck();
+      // The op is done: nothing is left to abort when the run ends (an abort makes an error, stack and all).
+      if (this.runAbort?.signal === signal) this.runAbort = null;
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
     } catch (err) {
