@@ -58,7 +58,9 @@ export async function startBullPeer(concurrency: number): Promise<BullPeer> {
     const q = queue;
     const ev = events;
     // A job's completion is awaited through QueueEvents (a Redis stream), as a client would.
-    const opts = { removeOnComplete: true, removeOnFail: true };
+    // Completed jobs are kept a while (the latest 20,000): waitUntilFinished looks the job up
+    // and fails ("Missing key") when it was removed at once.
+    const opts = { removeOnComplete: { count: 20_000 }, removeOnFail: { count: 20_000 } };
     return {
       runOne: async () => {
         const job = await q.add('true', {}, opts);
