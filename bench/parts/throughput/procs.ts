@@ -1,5 +1,6 @@
 /** Small process helpers of the throughput part: free ports, waiting for an output line, stopping a child. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -59,4 +60,32 @@ export async function runNodeJson<T>(file: string, args: string[]): Promise<T> {
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`${file} exited with ${code}`);
   return JSON.parse(out.trim().split('\n').pop() ?? '') as T;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc; NaN when it cannot be read). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** The kernel's clock ticks per second (USER_HZ), 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+/** The direct children of a process. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }
