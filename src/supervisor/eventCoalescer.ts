@@ -29,7 +29,15 @@ export interface EventCoalescer {
   flush(): void;
 }
 
-export function coalesceJobEvents(publish: (event: JobEvent) => void, schedule: (fn: () => void) => void = (fn) => void setImmediate(fn)): EventCoalescer {
+/**
+ * `onError` hears what publishing a held event threw: it runs at the end of the turn, where
+ * nobody would catch it (the events after it are still published).
+ */
+export function coalesceJobEvents(
+  publish: (event: JobEvent) => void,
+  onError: (err: unknown, event: JobEvent) => void,
+  schedule: (fn: () => void) => void = (fn) => void setImmediate(fn),
+): EventCoalescer {
   let held = new Map<string, JobViewEvent>();
   let scheduled = false;
   const flush = () => {
@@ -37,7 +45,13 @@ export function coalesceJobEvents(publish: (event: JobEvent) => void, schedule: 
     if (held.size === 0) return;
     const out = held;
     held = new Map();
-    for (const e of out.values()) publish(e);
+    for (const e of out.values()) {
+      try {
+        publish(e);
+      } catch (err) {
+        onError(err, e);
+      }
+    }
   };
   const mergeable = (e: JobViewEvent): boolean => {
     if (e.job.history.length > 0) return false;

@@ -126,7 +126,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
   };
   // One event per job per turn of the event loop (eventCoalescer.ts).
-  const coalescer = coalesceJobEvents(publish);
+  const coalescer = coalesceJobEvents(publish, (err, e) => log.error({ err, type: e.type }, 'publishing an event failed'));
   const emit = coalescer.emit;
   const driverOf = (target: string): Driver => targets.require(target);
   const metrics = deps.metrics ?? createSupervisorMetrics();
