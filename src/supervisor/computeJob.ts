@@ -586,7 +586,9 @@ export class ComputeJob {
     const before = this.row;
     const applied = applyUpdate(before, update, this.ctx.now(), this.ctx.describeTarget(before).scheduler ?? before.driver);
     const started = before.status === 'pending' && applied.row.status === 'running';
-    this.commit(applied.row, save);
+    // An update that changed nothing (`started` after the run op's answer) stores its sequence number only.
+    if (applied.row === before) save(undefined);
+    else this.commit(applied.row, save);
     if (started) this.ctx.onRunning?.(this.row);
     if (applied.waitingFor !== undefined) {
       this.waitingFor = applied.waitingFor;
