@@ -7,6 +7,7 @@ import { createLogger } from '../src/shared/logger.js';
 import { AGENT_ID_HEADER, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { AgentHub } from '../src/supervisor/agentHub.js';
 import { startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
+import { waitFor } from './helpers/wait.js';
 
 function connect(url: string, agentId: string, token: string): WebSocket {
   return new WebSocket(`${url}/agent`, { headers: { [AGENT_ID_HEADER]: agentId, authorization: `Bearer ${token}` } });
@@ -14,6 +15,13 @@ function connect(url: string, agentId: string, token: string): WebSocket {
 
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+/** A client's text frame (RFC 6455: FIN, text, masked with the key 0, which leaves the payload as it is); payloads under 64 KiB. */
+function clientTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, Buffer.alloc(4), payload]);
 }
 
 function opened(ws: WebSocket): Promise<void> {
@@ -98,6 +106,21 @@ describe('the agent hub', () => {
     ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'update', seq: 1, jobId: 'j', serial: 1, update: { kind: 'progress', value: 0.5 } }));
     expect(await ack).toEqual({ v: PROTOCOL_VERSION, type: 'ack', seq: 1 });
     expect(updates).toEqual([1]);
+    ws.close();
+  });
+
+  it('acknowledges the updates applied in one turn with one ack of the last (acks are cumulative)', async () => {
+    const ws = connect(url, 'agent-1', 'secret-token');
+    await opened(ws);
+    const messages: unknown[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
+    const update = (seq: number) => JSON.stringify({ v: PROTOCOL_VERSION, type: 'update', seq, jobId: 'j', serial: 1, update: { kind: 'progress', value: 0.5 } });
+    // The three frames in one write to the socket, so the hub reads them in one turn (ws's own framing, masked as a client's).
+    (ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(Buffer.concat([2, 3, 4].map((seq) => clientTextFrame(update(seq)))));
+    await waitFor(() => messages.length > 0, { timeoutMs: 5000, what: 'an ack' });
+    await new Promise((r) => setTimeout(r, 100)); // (any further ack would come now)
+    expect(updates.slice(-3)).toEqual([2, 3, 4]);
+    expect(messages).toEqual([{ v: PROTOCOL_VERSION, type: 'ack', seq: 4 }]);
     ws.close();
   });
 });

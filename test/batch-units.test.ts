@@ -1,8 +1,7 @@
-/** Units of batches: reading a batch body entry by entry, and how often a long queue's waiters are told their place. */
+/** Units of batches: reading a batch body entry by entry. */
 import { describe, expect, it } from 'vitest';
 import { parseBatch } from '../src/shared/batch.js';
 import { JobvisorError } from '../src/shared/errors.js';
-import { positionWorthTelling } from '../src/supervisor/computeJob.js';
 
 function refusal(fn: () => unknown): JobvisorError {
   try {
@@ -28,18 +27,5 @@ describe('batch units', () => {
     expect(refusal(() => parseBatch({ runs: [] }, 2)).code).toBe('INVALID_INPUT');
     expect(refusal(() => parseBatch({ runs: {} }, 2)).code).toBe('INVALID_INPUT');
     expect(refusal(() => parseBatch({ runs: [], more: 1 }, 2)).code).toBe('INVALID_INPUT');
-  });
-
-  it('tells a waiter at the back of a queue of 1000 its place about 17 times, not 1000, and every place among the first 10', () => {
-    let told = 1000;
-    const said: number[] = [1000];
-    for (let now = 999; now >= 1; now--) {
-      if (positionWorthTelling(now, told)) {
-        said.push(now);
-        told = now;
-      }
-    }
-    expect(said.length).toBeLessThan(20);
-    expect(said.slice(-10)).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
   });
 });

@@ -70,6 +70,8 @@ interface Connection {
   closing: boolean;
   /** Aborted once the connection has ended. */
   gone: AbortController;
+  /** The highest update applied whose ack is not sent yet (see ack). */
+  ackSeq: number | null;
 }
 
 /** How an update that could not be stored is tried again. */
@@ -175,7 +177,7 @@ export class AgentHub {
       this.drop(previous, 'replaced by a new connection');
       previous.ws.terminate();
     }
-    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false, gone: new AbortController() };
+    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false, gone: new AbortController(), ackSeq: null };
     this.connections.set(agentId, conn);
     ws.on('pong', () => {
       conn.alive = true;
@@ -265,7 +267,26 @@ export class AgentHub {
       await this.handlers.onHello(conn.agentId, msg);
       return;
     }
-    if (await this.applyUpdate(conn, msg)) this.write(conn, { v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq });
+    if (await this.applyUpdate(conn, msg)) this.ack(conn, msg.seq);
+  }
+
+  /**
+   * Acknowledges updates up to `seq`, once per turn of the event loop: an ack covers every
+   * update up to its number (the agent's outbox drops them all), so the updates applied in one
+   * turn (a run's start, phase and end often come together) get one message, not one each. The
+   * ack goes at the end of the turn (`setImmediate`, no timer); a connection that ended
+   * meanwhile gets none (its agent sends those updates again, and they are acknowledged then).
+   */
+  private ack(conn: Connection, seq: number): void {
+    const scheduled = conn.ackSeq !== null;
+    conn.ackSeq = seq;
+    if (scheduled) return;
+    setImmediate(() => {
+      const last = conn.ackSeq;
+      conn.ackSeq = null;
+      if (last === null || conn.closing || conn.gone.signal.aborted) return;
+      this.write(conn, { v: PROTOCOL_VERSION, type: 'ack', seq: last });
+    });
   }
 
   /**

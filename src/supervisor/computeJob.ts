@@ -24,7 +24,8 @@ const STORAGE_RETRY_MS = 2000;
 export interface JobContext extends OpContext {
   store: JobStore;
   log: Logger;
-  emit(event: JobEvent): void;
+  /** `quiet`: a step that is no event of its own (see eventCoalescer.ts). */
+  emit(event: JobEvent, quiet?: boolean): void;
   cpuSlots(row: JobRow, pool: string): Slots;
   runDir(row: JobRow): string;
   templatesDir(row: JobRow): string;
@@ -69,15 +70,6 @@ const NEXT_REQUEST_MS: Record<Status, number | null> = {
   purged: null,
 };
 
-/**
- * Whether a waiter that moved up from place `told` (the last one its events said) to `now`
- * is worth an event: every place among the first 10, further back when it halved. So a queue
- * of n runs costs O(n log n) events, not O(n²) (every start moves every waiter up).
- */
-export function positionWorthTelling(now: number, told: number): boolean {
-  return now <= 10 || now <= told / 2;
-}
-
 /** The fields of a run that has just been queued. */
 export function freshRun(now: number) {
   return {
@@ -114,8 +106,6 @@ export class ComputeJob {
   private readonly endWaiters = new Set<() => void>();
   /** The run op stopped because the user must log in to the cluster; a login resumes it. */
   awaitingLogin = false;
-  /** The queue position the last event told (see setWaiting). */
-  private toldPosition: number | null = null;
   /** The reason of a cancel under way for the current run, if any. */
   private canceling: string | null = null;
 
@@ -181,7 +171,7 @@ export class ComputeJob {
     this.waitingFor = 'queued';
     this.queuePosition = null;
     this.canceling = null;
-    this.announce('run queued');
+    this.announce('run queued', {}, 'debug');
     this.launch(template);
   }
 
@@ -202,7 +192,7 @@ export class ComputeJob {
   /** Starts the op of a run holdQueued holds, unless it ended (canceled) or was replaced meanwhile. */
   launchQueued(serial: number, template: Template): void {
     if (this.row.serial !== serial || this.row.status !== 'pending' || this.runAbort !== null) return;
-    this.announce('run queued');
+    this.announce('run queued', {}, 'debug');
     this.launch(template);
   }
 
@@ -213,7 +203,7 @@ export class ComputeJob {
     this.commit({ ...this.row, status: 'running', pid, startedAt: now, updatedAt: now, stale: null });
     this.waitingFor = null;
     this.queuePosition = null;
-    this.announce('run started');
+    this.announce('run started', {}, 'debug');
     this.ctx.onRunning?.(this.row);
   }
 
@@ -273,27 +263,37 @@ export class ComputeJob {
     }
   }
 
-  private announce(msg: string, fields: Record<string, unknown> = {}): void {
+  /**
+   * Logs a transition and emits it. A run's queuing and start are logged at debug (every run
+   * makes them, and a log line written at once costs about as much as the rest of the
+   * transition); its end, and everything else, at info.
+   */
+  private announce(msg: string, fields: Record<string, unknown> = {}, level: 'info' | 'debug' = 'info'): void {
     const r = this.row;
-    this.ctx.log.info({ jobId: r.id, serial: r.serial, status: r.status, target: r.target, agentId: r.agentId, ...fields }, msg);
+    this.ctx.log[level]({ jobId: r.id, serial: r.serial, status: r.status, target: r.target, agentId: r.agentId, ...fields }, msg);
     this.emitView();
   }
 
   /** Events carry the job without its history (a client that wants it asks for the job). */
-  private emitView(): void {
-    this.ctx.emit({ type: 'job', user: this.row.user, job: this.view(false) });
+  private emitView(quiet = false): void {
+    this.ctx.emit({ type: 'job', user: this.row.user, job: this.view(false) }, quiet);
   }
 
-  private setWaiting(what: string | null, position: number | null = null): void {
+  /**
+   * What the run waits for now, and its place in the queue of a CPU slot. Events tell the job
+   * how it waits (a new `what`, with its place then); moving up in the same queue is no event
+   * (every start would tell every waiter, O(n²) events for a queue of n): the job view (GET
+   * /api/jobs/:jobId) always has the exact place. `tell: false` keeps a step out of the events
+   * (a step as short as the round trip to the agent, whose answer is the next event anyway):
+   * it only updates an event of this turn not sent yet (eventCoalescer.ts).
+   */
+  private setWaiting(what: string | null, position: number | null = null, tell = true): void {
     if (this.waitingFor === what && this.queuePosition === position) return;
-    // A run far back in a long queue (a batch) moves up one place per run that starts: its
-    // events say so in steps (positionWorthTelling), the job view always has its exact place.
-    const closer = what === this.waitingFor && position !== null && this.toldPosition !== null && position < this.toldPosition;
+    const moved = what === this.waitingFor;
     this.waitingFor = what;
     this.queuePosition = position;
-    if (closer && !positionWorthTelling(position, this.toldPosition as number)) return;
-    this.toldPosition = position;
-    this.emitView();
+    if (moved) return;
+    this.emitView(!tell);
   }
 
   // ---- the run op ----------------------------------------------------------------------
@@ -333,7 +333,6 @@ export class ComputeJob {
       this.setWaiting('waiting for the run directory');
       this.held.releases.push(await this.runDirSlot.acquire(signal));
       recheck();
-      this.setWaiting('waiting for a CPU slot');
       const cpu = this.ctx.cpuSlots(this.row, agent.handle.pool);
       const cores = template.resources.cores;
       const slotsWord = cores > 1 ? `waiting for ${Math.min(cores, cpu.total)} CPU slots` : 'waiting for a CPU slot';
@@ -345,11 +344,14 @@ export class ComputeJob {
         await this.ctx.stageInputs(this.row, agent, this.ctx.runDir(this.row), signal);
         recheck();
       }
-      this.setWaiting('starting run');
+      // Not an event of its own: the agent's answer (running) follows within a round trip.
+      this.setWaiting('starting run', null, false);
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
       // To the pool whose CPU slots the run holds (a user may have agents in several).
       const result = RunResult.parse(await sendOp(this.ctx, { ...target, pools: [agent.handle.pool] }, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
       recheck();
+      // The op is done: nothing is left to abort when the run ends (an abort makes an error, stack and all).
+      if (this.runAbort?.signal === signal) this.runAbort = null;
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
     } catch (err) {
@@ -581,9 +583,12 @@ export class ComputeJob {
       this.end(update.status, update.reason ?? null, save, causeOfExit(update));
       return [];
     }
-    const applied = applyUpdate(this.row, update, this.ctx.now(), this.ctx.describeTarget(this.row).scheduler ?? this.row.driver);
-    const started = this.row.status === 'pending' && applied.row.status === 'running';
-    this.commit(applied.row, save);
+    const before = this.row;
+    const applied = applyUpdate(before, update, this.ctx.now(), this.ctx.describeTarget(before).scheduler ?? before.driver);
+    const started = before.status === 'pending' && applied.row.status === 'running';
+    // An update that changed nothing (`started` after the run op's answer) stores its sequence number only.
+    if (applied.row === before) save(undefined);
+    else this.commit(applied.row, save);
     if (started) this.ctx.onRunning?.(this.row);
     if (applied.waitingFor !== undefined) {
       this.waitingFor = applied.waitingFor;
@@ -591,7 +596,14 @@ export class ComputeJob {
     }
     const events: JobEvent[] = [];
     if (applied.lines) events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: applied.lines });
-    events.push({ type: 'job', user: this.row.user, job: this.view(false) });
+    // No event for an update that changed nothing the view shows (`started` after the run op's
+    // answer said so), and none of its own for the first phase `running` of a running run (the
+    // status says it): it joins an event of this turn if there is one (eventCoalescer.ts).
+    const unchanged = applied.row === before && applied.waitingFor === undefined && !applied.lines;
+    const firstRunningPhase = update.kind === 'phase' && update.phase === 'running' && applied.row.status === 'running' && Object.keys(before.phaseTimes).length === 0;
+    if (unchanged) return events;
+    if (firstRunningPhase) this.emitView(true);
+    else events.push({ type: 'job', user: this.row.user, job: this.view(false) });
     return events;
   }
 }

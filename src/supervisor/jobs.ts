@@ -44,7 +44,7 @@ export interface JobServiceDeps {
   agents: AgentManager;
   hub: AgentHub;
   log: Logger;
-  emit(event: JobEvent): void;
+  emit(event: JobEvent, quiet?: boolean): void;
   targets: Targets;
   context: Omit<JobContext, 'store' | 'log' | 'emit' | 'agents' | 'hub' | 'now'>;
   restartGraceMs: number;

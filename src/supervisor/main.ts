@@ -61,6 +61,7 @@ import { TemplateSync } from './workers/templateSync.js';
 import { clearStaleSocket, listenOnSocket, removeSocket } from './socket.js';
 import { createSupervisorMetrics, type SupervisorMetrics } from './metrics.js';
 import { createSupervisorMetricsRouter } from './metricsRoutes.js';
+import { coalesceJobEvents } from './eventCoalescer.js';
 
 export interface SupervisorDeps {
   config: Config;
@@ -115,7 +116,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const events = new EventBus(store, log);
   const uploads = new UploadService(deps.uploadStore?.() ?? new SqliteUploadStore(':memory:'), uploadsDir(config), config, log);
   const notifications = new Notifications({ config, store, log });
-  const emit = (event: JobEvent) => {
+  const publish = (event: JobEvent) => {
     const e = pipelines.annotate(event);
     notifications.onEvent(e);
     events.emit(e);
@@ -124,6 +125,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // A run that has just ended is measured (its agent is live) for disk use.
     if (e.type === 'job' && e.job.endedAt !== null && e.job.bytes === null && e.job.files === 'kept' && !isActive(e.job.status)) retention.measureEnded(e.job.jobId, e.job.serial);
   };
+  // One event per job per turn of the event loop (eventCoalescer.ts).
+  const coalescer = coalesceJobEvents(publish, (err, e) => log.error({ err, type: e.type }, 'publishing an event failed'));
+  const emit = coalescer.emit;
   const driverOf = (target: string): Driver => targets.require(target);
   const metrics = deps.metrics ?? createSupervisorMetrics();
   const targetOf = (agentId: string) => agents.get(agentId)?.target ?? 'unknown';
@@ -334,6 +338,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await notifications.close();
       await agents.close();
       hub.close();
+      coalescer.flush();
       events.close();
       await drain?.();
       store.close();

@@ -214,6 +214,19 @@ class JobPage {
     this.apply(job, true);
   }
 
+  private placeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Events tell a queued run's place only when it begins to wait (moving up is no event, see
+   * README "Queue places in events"): while it waits in a queue, the job is asked again as
+   * often as its `nextRequestMs` says, so the place shown stays true.
+   */
+  private followQueuePlace(job: JobView): void {
+    clearTimeout(this.placeTimer);
+    if (job.status !== 'pending' || job.queuePosition === null) return;
+    this.placeTimer = setTimeout(() => this.reload(), job.nextRequestMs ?? 1000);
+  }
+
   private reload(): void {
     api
       .job(this.job.jobId)
@@ -241,6 +254,7 @@ class JobPage {
     }
     this.job = full ? job : { ...job, history: prev.history };
     job = this.job;
+    this.followQueuePlace(job);
     setText(this.title, job.jobKey);
     this.el.dataset.status = job.status;
     this.el.dataset.serial = String(job.serial);
@@ -564,6 +578,7 @@ class JobPage {
 
   destroy(): void {
     clearTimeout(this.filesTimer);
+    clearTimeout(this.placeTimer);
     this.log.destroy();
     this.plots?.destroy();
   }
