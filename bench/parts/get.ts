@@ -42,7 +42,7 @@ interface Figures {
 export const getPart: BenchPart = {
   name: 'get',
   run: async (ctx) => {
-    const stack = new Stack({ env: {}, serverNodeOptions: process.env.BENCH_GET_SERVER_NODE_OPTIONS, supervisorNodeOptions: process.env.BENCH_GET_SUPERVISOR_NODE_OPTIONS });
+    const stack = new Stack({ serverNodeArgs: nodeArgs('BENCH_GET_SERVER_NODE_ARGS'), supervisorNodeArgs: nodeArgs('BENCH_GET_SUPERVISOR_NODE_ARGS') });
     try {
       await stack.start();
       return [await measure(ctx, stack)];
@@ -54,6 +54,11 @@ export const getPart: BenchPart = {
     }
   },
 };
+
+/** Node arguments for one of the processes from the environment, to profile it: BENCH_GET_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+function nodeArgs(variable: string): string[] {
+  return (process.env[variable] ?? '').split(/\s+/).filter(Boolean);
+}
 
 async function measure(ctx: BenchContext, stack: Stack): Promise<BenchRow> {
   const token = await userToken(stack);
@@ -116,7 +121,7 @@ function summary(runs: Figures[]): Figures {
   return { rate: m('rate'), p50: m('p50'), p99: m('p99'), serverCpu: m('serverCpu'), supervisorCpu: m('supervisorCpu'), bad: 0 };
 }
 
-async function userToken(stack: Stack): Promise<string> {
+export async function userToken(stack: Stack): Promise<string> {
   const admin = await login(stack, 'admin', stack.adminPassword);
   await json(stack.serverUrl + '/api/users', 201, { method: 'POST', token: admin, body: { username: USER, password: USER_PASSWORD, role: 'user' } });
   return login(stack, USER, USER_PASSWORD);
@@ -128,7 +133,7 @@ async function login(stack: Stack, username: string, password: string): Promise<
 }
 
 /** Runs one `sleep` job of 0 s and waits until it completed; its jobId. */
-async function completedJob(stack: Stack, token: string): Promise<string> {
+export async function completedJob(stack: Stack, token: string): Promise<string> {
   const run = (await json(stack.serverUrl + '/api/jobs', 200, { method: 'POST', token, body: { template: 'sleep', parameters: { seconds: 0, lines: 1 }, jobKey: 'bench-get' } })) as {
     job: { jobId: string };
   };

@@ -101,6 +101,8 @@ const USER_COLUMNS = 'username, password_hash, role, created_at, disabled_at';
 
 export class Accounts {
   private readonly db: Database.Database;
+  /** Statements of the per-request path (token lookup), prepared once (statement()). */
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly tokenTtlMs: number;
   private readonly now: () => number;
   private lastPruneAt = 0;
@@ -247,12 +249,12 @@ export class Accounts {
       if (!owner || !row || row.disabled_at !== null) return undefined;
       return { ...toUser(row), tokenKind: 'api', scope: owner.scope, tokenId: owner.tokenId };
     }
-    const row = this.db
-      .prepare('SELECT u.username, u.password_hash, u.role, u.created_at, u.disabled_at, t.expires_at FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?')
-      .get(hashToken(token)) as (UserRow & { expires_at: number }) | undefined;
+    const row = this.statement('SELECT u.username, u.password_hash, u.role, u.created_at, u.disabled_at, t.expires_at FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?').get(
+      hashToken(token),
+    ) as (UserRow & { expires_at: number }) | undefined;
     if (!row) return undefined;
     if (row.expires_at <= this.now()) {
-      this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
+      this.statement('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
       return undefined;
     }
     if (row.disabled_at !== null) return undefined;
@@ -363,7 +365,14 @@ export class Accounts {
   }
 
   private findUser(username: string): UserRow | undefined {
-    return this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`).get(username) as UserRow | undefined;
+    return this.statement(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`).get(username) as UserRow | undefined;
+  }
+
+  /** `sql` prepared on its first use and kept: each request looks its token up, and preparing costs more than the lookup. */
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined) this.statements.set(sql, (prepared = this.db.prepare(sql)));
+    return prepared;
   }
 
   /** Deletes expired tokens, at most once per PRUNE_INTERVAL_MS. */

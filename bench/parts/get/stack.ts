@@ -29,8 +29,8 @@ interface Proc {
   output: string[];
 }
 
-function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [CLI, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv, nodeArgs: string[]): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const listening = `${command} listening`;
   const url = new Promise<string>((resolve, reject) => {
@@ -92,9 +92,9 @@ export function cpuMs(pid: number | undefined): number {
 export interface StackOptions {
   /** Settings for both processes (JOBVISOR_* variables). */
   env?: Record<string, string>;
-  /** NODE_OPTIONS of each process, e.g. `--cpu-prof --cpu-prof-dir=...` to profile it. */
-  serverNodeOptions?: string;
-  supervisorNodeOptions?: string;
+  /** Node's own arguments for each process, e.g. `--cpu-prof --cpu-prof-dir=...` to profile it (not allowed in NODE_OPTIONS). */
+  serverNodeArgs?: string[];
+  supervisorNodeArgs?: string[];
 }
 
 export class Stack {
@@ -119,7 +119,7 @@ export class Stack {
     return this.supervisor?.child.pid;
   }
 
-  private env(extra: Record<string, string>, nodeOptions: string | undefined): NodeJS.ProcessEnv {
+  private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -130,17 +130,16 @@ export class Stack {
       JOBVISOR_LOG_LEVEL: 'info',
       JOBVISOR_SERVER_PORT: '0',
       JOBVISOR_SUPERVISOR_PORT: '0',
-      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       ...this.options.env,
       ...extra,
     };
   }
 
   async start(): Promise<this> {
-    this.supervisor = startProcess('supervisor', this.env({}, this.options.supervisorNodeOptions));
+    this.supervisor = startProcess('supervisor', this.env(), this.options.supervisorNodeArgs ?? []);
     this.supervisorUrl = await this.supervisor.url;
     const supervisorUrl = this.options.env?.JOBVISOR_SUPERVISOR_URL ?? this.supervisorUrl;
-    this.server = startProcess('server', this.env({ JOBVISOR_SUPERVISOR_URL: supervisorUrl }, this.options.serverNodeOptions));
+    this.server = startProcess('server', this.env({ JOBVISOR_SUPERVISOR_URL: supervisorUrl }), this.options.serverNodeArgs ?? []);
     this.serverUrl = await this.server.url;
     return this;
   }
