@@ -15,7 +15,7 @@ import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retr
 import type { Caller } from '../shared/types.js';
 import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
 import { unixFetch } from './unixFetch.js';
-import { SupervisorPool, type PoolAnswer } from './supervisorPool.js';
+import { SupervisorPool, type BufferedAnswer, type PoolAnswer, type PoolRequest } from './supervisorPool.js';
 import { SupervisorReadiness, type ReadinessAnswer } from '../shared/metricsApi.js';
 
 export interface SupervisorRequest {
@@ -107,10 +107,10 @@ export class SupervisorClient {
   /** Sends a request and returns the supervisor's JSON answer; an error answer is thrown as JobvisorError. */
   async request(req: SupervisorRequest): Promise<SupervisorAnswer> {
     try {
-      const res = await this.send(req);
-      const body = parseJsonAnswer(await readText(res), res.statusCode);
-      if (!isOk(res.statusCode)) throw fromErrorBody(body, res.statusCode);
-      return { status: res.statusCode, body };
+      const res = await this.call(req);
+      const body = parseJsonAnswer(res.body.toString('utf8'), res.status);
+      if (!isOk(res.status)) throw fromErrorBody(body, res.status);
+      return { status: res.status, body };
     } catch (err) {
       throw this.asJobvisorError(err, req);
     }
@@ -123,11 +123,11 @@ export class SupervisorClient {
    */
   async relay(req: SupervisorRequest): Promise<SupervisorRelay> {
     try {
-      const res = await this.send(req);
-      if (!isOk(res.statusCode)) throw fromErrorBody(parseJsonAnswer(await readText(res), res.statusCode), res.statusCode);
-      const json = res.statusCode === 204 ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
-      if (json.length > 0 && !isJsonType(res.headers['content-type'])) parseJsonAnswer(json.toString('utf8'), res.statusCode);
-      return { status: res.statusCode, json };
+      const res = await this.call(req);
+      const json = res.body;
+      if (!isOk(res.status)) throw fromErrorBody(parseJsonAnswer(json.toString('utf8'), res.status), res.status);
+      if (json.length > 0 && !isJsonType(res.contentType)) parseJsonAnswer(json.toString('utf8'), res.status);
+      return { status: res.status, json };
     } catch (err) {
       throw this.asJobvisorError(err, req);
     }
@@ -136,7 +136,7 @@ export class SupervisorClient {
   /** Sends a request whose answer is a file: the body is streamed, never held whole. */
   async download(req: SupervisorRequest): Promise<SupervisorDownload> {
     try {
-      const res = await this.send(req, { streamed: true });
+      const res = await this.send(req);
       if (!isOk(res.statusCode)) throw fromErrorBody(parseJsonAnswer(await readText(res), res.statusCode), res.statusCode);
       const headers: Record<string, string> = {};
       for (const name of PASSED_DOWNLOAD_HEADERS) {
@@ -303,11 +303,20 @@ export class SupervisorClient {
     return true;
   }
 
-  private send(req: SupervisorRequest, options: { streamed?: boolean } = {}): Promise<PoolAnswer> {
+  /** Sends a request whose answer is small, and returns it whole. */
+  private call(req: SupervisorRequest): Promise<BufferedAnswer> {
+    return this.pool.call(this.poolRequest(req));
+  }
+
+  /** Sends a request whose answer is streamed. */
+  private send(req: SupervisorRequest): Promise<PoolAnswer> {
+    return this.pool.send(this.poolRequest(req), { streamed: true });
+  }
+
+  private poolRequest(req: SupervisorRequest): PoolRequest {
     const headers = { ...req.headers, ...this.headers(req.caller) };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
-    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    return this.pool.send({ method: req.method, path: req.path, headers, body }, options);
+    return { method: req.method, path: req.path, headers, ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}) };
   }
 
   private headers(caller?: Caller): Record<string, string> {
@@ -340,7 +349,7 @@ function isOk(status: number): boolean {
 }
 
 /** Whether a content-type names JSON (`application/json`, with or without parameters). */
-function isJsonType(value: string | string[] | undefined): boolean {
+function isJsonType(value: string | undefined): boolean {
   return typeof value === 'string' && /^application\/json\s*(;|$)/i.test(value);
 }
 

