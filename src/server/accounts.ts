@@ -5,7 +5,7 @@
  * A token is 32 random bytes (base64url) given to the client once; only its sha256 is stored,
  * so the database alone does not let anyone log in.
  */
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { privateDir, privateFile } from '../shared/secret.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { NAME_PATTERN, type Role } from '../shared/types.js';
 import type { TokenScope } from '../shared/accountsApi.js';
 import { ApiTokens, isApiToken } from './apiTokens.js';
 import { AuditLog } from './audit.js';
+import { SessionCache } from './sessionCache.js';
 
 export interface User {
   username: string;
@@ -69,6 +70,9 @@ export const ACCOUNTS_FILE_NAME = 'accounts.sqlite';
 export const INITIAL_ADMIN_PASSWORD_FILE_NAME = 'initial-admin-password';
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const MAX_TOKEN_LENGTH = 200;
+/** Login tokens looked up are remembered this long (sessionCache.ts), at most this many. */
+const SESSION_CACHE_MS = 1000;
+const SESSION_CACHE_ENTRIES = 10_000;
 
 /** scrypt cost: N=2^14, r=8, p=1 (16 MiB, tens of ms). Stored in each hash so it can be raised later. */
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32, saltLength: 16 };
@@ -101,6 +105,10 @@ const USER_COLUMNS = 'username, password_hash, role, created_at, disabled_at';
 
 export class Accounts {
   private readonly db: Database.Database;
+  /** Statements of the per-request path (token lookup), prepared once (statement()). */
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Login tokens recently looked up; cleared by every change that can end or alter a login. */
+  private readonly sessions = new SessionCache(SESSION_CACHE_MS, SESSION_CACHE_ENTRIES);
   private readonly tokenTtlMs: number;
   private readonly now: () => number;
   private lastPruneAt = 0;
@@ -247,20 +255,26 @@ export class Accounts {
       if (!owner || !row || row.disabled_at !== null) return undefined;
       return { ...toUser(row), tokenKind: 'api', scope: owner.scope, tokenId: owner.tokenId };
     }
-    const row = this.db
-      .prepare('SELECT u.username, u.password_hash, u.role, u.created_at, u.disabled_at, t.expires_at FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?')
-      .get(hashToken(token)) as (UserRow & { expires_at: number }) | undefined;
+    const now = this.now();
+    const cached = this.sessions.get(token, now);
+    if (cached !== undefined) return cached;
+    const row = this.statement('SELECT u.username, u.password_hash, u.role, u.created_at, u.disabled_at, t.expires_at FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?').get(
+      hashToken(token),
+    ) as (UserRow & { expires_at: number }) | undefined;
     if (!row) return undefined;
-    if (row.expires_at <= this.now()) {
-      this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
+    if (row.expires_at <= now) {
+      this.statement('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
       return undefined;
     }
     if (row.disabled_at !== null) return undefined;
-    return { ...toUser(row), tokenKind: 'session', scope: 'full' };
+    const user: AuthenticatedUser = { ...toUser(row), tokenKind: 'session', scope: 'full' };
+    this.sessions.set(token, user, row.expires_at, now);
+    return user;
   }
 
   /** Revokes the token the caller logged out with (a login's, or an API token). */
   logout(token: string): void {
+    this.sessions.clear();
     if (isApiToken(token)) this.apiTokens.revokeToken(token);
     else this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(hashToken(token));
   }
@@ -302,12 +316,14 @@ export class Accounts {
 
   /** Ends the user's logins (all, or all but `exceptToken`'s); their count. */
   revokeSessions(username: string, exceptToken?: string): number {
+    this.sessions.clear();
     const except = exceptToken === undefined || isApiToken(exceptToken) ? '' : hashToken(exceptToken);
     return this.db.prepare('DELETE FROM tokens WHERE username = ? AND token_hash != ?').run(username, except).changes;
   }
 
   /** Disables (their logins end; their API tokens stop working) or re-enables a user; the last enabled admin is never disabled. */
   setDisabled(username: string, disabled: boolean): User {
+    this.sessions.clear();
     const user = this.user(username);
     if (disabled && user.disabledAt === null) {
       this.refuseLastAdmin(user, 'disabled');
@@ -322,6 +338,7 @@ export class Accounts {
   }
 
   setRole(username: string, role: Role): User {
+    this.sessions.clear();
     const user = this.user(username);
     if (role !== 'admin') this.refuseLastAdmin(user, `given the role ${role}`);
     this.db.prepare('UPDATE users SET role = ? WHERE username = ?').run(role, username);
@@ -337,6 +354,7 @@ export class Accounts {
 
   /** Deletes the account, with its logins and API tokens (their settings too). */
   deleteUser(username: string): void {
+    this.sessions.clear();
     const user = this.user(username);
     this.refuseLastAdmin(user, 'deleted');
     this.db.prepare('DELETE FROM users WHERE username = ?').run(username);
@@ -352,6 +370,7 @@ export class Accounts {
 
   private async setPassword(username: string, password: string): Promise<void> {
     this.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(await hashPassword(password), username);
+    this.sessions.clear();
   }
 
   close(): void {
@@ -363,7 +382,14 @@ export class Accounts {
   }
 
   private findUser(username: string): UserRow | undefined {
-    return this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`).get(username) as UserRow | undefined;
+    return this.statement(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`).get(username) as UserRow | undefined;
+  }
+
+  /** `sql` prepared on its first use and kept: each request looks its token up, and preparing costs more than the lookup. */
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined) this.statements.set(sql, (prepared = this.db.prepare(sql)));
+    return prepared;
   }
 
   /** Deletes expired tokens, at most once per PRUNE_INTERVAL_MS. */
@@ -389,7 +415,7 @@ function createPrivateFile(file: string): void {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 function scryptAsync(password: string, salt: Buffer, keyLength: number, params: { N: number; r: number; p: number }): Promise<Buffer> {

@@ -60,11 +60,17 @@ export function isApiToken(token: string): boolean {
 }
 
 export class ApiTokens {
+  /** The two statements of authenticate(), run at every request with an API token: prepared once. */
+  private readonly lookup: Database.Statement;
+  private readonly noteUse: Database.Statement;
+
   constructor(
     private readonly db: Database.Database,
     private readonly options: ApiTokensOptions,
   ) {
     db.exec(API_TOKENS_SCHEMA);
+    this.lookup = db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE token_hash = ?`);
+    this.noteUse = db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_from = ? WHERE token_id = ?');
   }
 
   create(username: string, name: string, scope: TokenScope, expiresInDays?: number): { token: string; view: TokenView } {
@@ -94,11 +100,11 @@ export class ApiTokens {
 
   /** The owner of a valid token (not revoked, not expired); notes its use. The caller checks that the user is enabled. */
   authenticate(token: string, address: string | undefined): ApiTokenOwner | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE token_hash = ?`).get(sha256(token)) as TokenRow | undefined;
+    const row = this.lookup.get(sha256(token)) as TokenRow | undefined;
     const now = this.options.now();
     if (!row || row.expires_at <= now) return undefined;
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_WRITE_MS) {
-      this.db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_from = ? WHERE token_id = ?').run(now, address ?? row.last_used_from, row.token_id);
+      this.noteUse.run(now, address ?? row.last_used_from, row.token_id);
     }
     return { username: row.username, tokenId: row.token_id, scope: row.scope };
   }

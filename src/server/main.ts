@@ -53,6 +53,7 @@ export async function startServer(given: Config, logger: Logger = createLogger('
       await closeHttpServer(CLOSE_GRACE_MS);
       logger.debug({ ms: Date.now() - started }, 'http server closed');
       await subscription;
+      await supervisor.close();
       accounts.close();
       logger.info({ ms: Date.now() - started }, 'server stopped');
     };

@@ -280,12 +280,20 @@ function addFileRoutes(router: Router, deps: RouteDeps, auth: Middleware): void 
   });
 }
 
-/** Sends one request to the supervisor as the caller and answers with what it answered. */
+/**
+ * Sends one request to the supervisor as the caller and answers with what it answered: its JSON
+ * bytes as they came (SupervisorClient.relay), neither parsed nor written again.
+ */
 function forwarder(supervisor: SupervisorClient) {
   return async function forward(ctx: Context, req: Omit<SupervisorRequest, 'caller'>): Promise<void> {
-    const answer = await supervisor.request({ ...req, caller: callerOf(ctx) });
+    const answer = await supervisor.relay({ ...req, caller: callerOf(ctx) });
     ctx.status = answer.status;
-    ctx.body = answer.body ?? null;
+    if (answer.json.length === 0) {
+      ctx.body = null;
+      return;
+    }
+    ctx.type = 'application/json';
+    ctx.body = answer.json;
   };
 }
 

@@ -2,9 +2,12 @@
  * The server's only way to the supervisor: one HTTP request per incoming request, carrying the
  * shared secret and who the caller is. Error answers of the supervisor are rebuilt as the same
  * JobvisorError, so the client sees the same code and status. Also the long-lived event stream.
+ *
+ * Requests, downloads and uploads go through one undici Pool (supervisorPool.ts): keep-alive
+ * connections to the supervisor (TCP or its Unix socket), reused from one request to the next,
+ * and undici's own header and body timers instead of an AbortController and a timer per request.
  */
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { CALLER_ROLE_HEADER, CALLER_USER_HEADER, type EventBacklog, type JobEvent } from '../shared/api.js';
 import { fromErrorBody, JobvisorError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -12,6 +15,7 @@ import { delay, RECONNECT_POLICY, sleep, type RetryPolicy } from '../shared/retr
 import type { Caller } from '../shared/types.js';
 import { parseLastEventId, SseParser, type SseMessage } from '../shared/sse.js';
 import { unixFetch } from './unixFetch.js';
+import { SupervisorPool, type BufferedAnswer, type PoolAnswer, type PoolRequest } from './supervisorPool.js';
 import { SupervisorReadiness, type ReadinessAnswer } from '../shared/metricsApi.js';
 
 export interface SupervisorRequest {
@@ -31,6 +35,13 @@ export interface SupervisorAnswer {
   body: unknown;
 }
 
+/** An answer passed on as the supervisor sent it (`SupervisorClient.relay`). */
+export interface SupervisorRelay {
+  status: number;
+  /** The JSON bytes of the answer; empty when it had none. */
+  json: Buffer;
+}
+
 export interface SupervisorDownload {
   status: number;
   /** content-type, content-length and content-disposition, when the supervisor sent them. */
@@ -42,7 +53,10 @@ export interface SupervisorClientOptions {
   baseUrl: string;
   secret: string;
   logger: Logger;
-  /** Longest wait for a whole answer (for downloads: for the headers). Default 6 minutes, as analyses may take 5. */
+  /**
+   * Longest wait for the headers of an answer, and (but for downloads) for each part of its body
+   * after them. Default 6 minutes, as analyses may take 5.
+   */
   requestTimeoutMs?: number;
   healthTimeoutMs?: number;
   /** The event stream is reopened when nothing (not even a keepalive) arrived for this long. */
@@ -76,12 +90,15 @@ export class SupervisorClient {
 
   /** Global fetch, or fetch over the supervisor's Unix socket when baseUrl is `unix:<path>`. */
   private readonly fetch: typeof fetch;
+  /** Keep-alive connections for requests, downloads and uploads. */
+  private readonly pool: SupervisorPool;
 
   constructor(private readonly options: SupervisorClientOptions) {
     const socket = options.baseUrl.startsWith('unix:') ? options.baseUrl.slice('unix:'.length) : undefined;
     this.fetch = socket === undefined ? (input, init) => globalThis.fetch(input, init) : unixFetch(socket);
     this.baseUrl = socket === undefined ? options.baseUrl.replace(/\/+$/, '') : 'http://localhost';
     this.requestTimeoutMs = options.requestTimeoutMs ?? 6 * 60_000;
+    this.pool = new SupervisorPool(this.baseUrl, socket, this.requestTimeoutMs);
     this.healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
     this.eventsIdleTimeoutMs = options.eventsIdleTimeoutMs ?? 90_000;
     this.reconnectPolicy = options.reconnectPolicy ?? RECONNECT_POLICY;
@@ -89,39 +106,46 @@ export class SupervisorClient {
 
   /** Sends a request and returns the supervisor's JSON answer; an error answer is thrown as JobvisorError. */
   async request(req: SupervisorRequest): Promise<SupervisorAnswer> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.requestTimeoutMs);
     try {
-      const res = await this.send(req, timeout.signal);
-      const text = await readText(res);
-      const body = parseJsonAnswer(text, res.status);
-      if (!res.ok) throw fromErrorBody(body, res.status);
+      const res = await this.call(req);
+      const body = parseJsonAnswer(res.body.toString('utf8'), res.status);
+      if (!isOk(res.status)) throw fromErrorBody(body, res.status);
       return { status: res.status, body };
     } catch (err) {
       throw this.asJobvisorError(err, req);
-    } finally {
-      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Like `request`, for an answer the server passes on unchanged: a JSON answer's bytes are
+   * returned as they came, neither parsed nor written again. (An answer that does not say it is
+   * JSON is parsed, so that one that is not JSON is still refused as `request` refuses it.)
+   */
+  async relay(req: SupervisorRequest): Promise<SupervisorRelay> {
+    try {
+      const res = await this.call(req);
+      const json = res.body;
+      if (!isOk(res.status)) throw fromErrorBody(parseJsonAnswer(json.toString('utf8'), res.status), res.status);
+      if (json.length > 0 && !isJsonType(res.contentType)) parseJsonAnswer(json.toString('utf8'), res.status);
+      return { status: res.status, json };
+    } catch (err) {
+      throw this.asJobvisorError(err, req);
     }
   }
 
   /** Sends a request whose answer is a file: the body is streamed, never held whole. */
   async download(req: SupervisorRequest): Promise<SupervisorDownload> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.requestTimeoutMs);
     try {
-      const res = await this.send(req, timeout.signal);
-      if (!res.ok) throw fromErrorBody(parseJsonAnswer(await readText(res), res.status), res.status);
+      const res = await this.send(req);
+      if (!isOk(res.statusCode)) throw fromErrorBody(parseJsonAnswer(await readText(res), res.statusCode), res.statusCode);
       const headers: Record<string, string> = {};
       for (const name of PASSED_DOWNLOAD_HEADERS) {
-        const value = res.headers.get(name);
-        if (value !== null) headers[name] = value;
+        const value = res.headers[name];
+        if (typeof value === 'string') headers[name] = value;
       }
-      const body = res.body ? Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>) : Readable.from([]);
-      return { status: res.status, headers, body };
+      return { status: res.statusCode, headers, body: res.body };
     } catch (err) {
       throw this.asJobvisorError(err, req);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -131,20 +155,20 @@ export class SupervisorClient {
    * answering, also when it refuses it.
    */
   async upload(req: Omit<SupervisorRequest, 'body' | 'method'>, body: Readable): Promise<SupervisorAnswer> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.requestTimeoutMs);
     try {
       const headers = { ...this.headers(req.caller), 'content-type': 'application/octet-stream' };
-      const init = { method: 'POST', headers, body: Readable.toWeb(body), duplex: 'half', signal: timeout.signal, redirect: 'manual' };
-      const res = await this.fetch(this.baseUrl + req.path, init as RequestInit);
-      const parsed = parseJsonAnswer(await readText(res), res.status);
-      if (!res.ok) throw fromErrorBody(parsed, res.status);
-      return { status: res.status, body: parsed };
+      const res = await this.pool.send({ method: 'POST', path: req.path, headers, body });
+      const parsed = parseJsonAnswer(await readText(res), res.statusCode);
+      if (!isOk(res.statusCode)) throw fromErrorBody(parsed, res.statusCode);
+      return { status: res.statusCode, body: parsed };
     } catch (err) {
       throw this.asJobvisorError(err, { ...req, method: 'POST' });
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  /** Closes the connections of requests, downloads and uploads (the event stream ends with its signal). */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   /** Whether the supervisor answers its health check (`GET /health`) in time. */
@@ -279,16 +303,20 @@ export class SupervisorClient {
     return true;
   }
 
-  private async send(req: SupervisorRequest, signal: AbortSignal): Promise<Response> {
+  /** Sends a request whose answer is small, and returns it whole. */
+  private call(req: SupervisorRequest): Promise<BufferedAnswer> {
+    return this.pool.call(this.poolRequest(req));
+  }
+
+  /** Sends a request whose answer is streamed. */
+  private send(req: SupervisorRequest): Promise<PoolAnswer> {
+    return this.pool.send(this.poolRequest(req), { streamed: true });
+  }
+
+  private poolRequest(req: SupervisorRequest): PoolRequest {
     const headers = { ...req.headers, ...this.headers(req.caller) };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
-    return this.fetch(this.baseUrl + req.path, {
-      method: req.method,
-      headers,
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal,
-      redirect: 'manual',
-    });
+    return { method: req.method, path: req.path, headers, ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}) };
   }
 
   private headers(caller?: Caller): Record<string, string> {
@@ -308,8 +336,21 @@ export class SupervisorClient {
   }
 }
 
-async function readText(res: Response): Promise<string> {
-  return res.status === 204 ? '' : res.text();
+async function readText(res: PoolAnswer): Promise<string> {
+  if (res.statusCode === 204) {
+    res.body.resume();
+    return '';
+  }
+  return res.body.text();
+}
+
+function isOk(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/** Whether a content-type names JSON (`application/json`, with or without parameters). */
+function isJsonType(value: string | undefined): boolean {
+  return typeof value === 'string' && /^application\/json\s*(;|$)/i.test(value);
 }
 
 function parseJsonAnswer(text: string, status: number): unknown {
