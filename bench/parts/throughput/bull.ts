@@ -2,22 +2,22 @@
  * The BullMQ peer of the throughput part: a Redis of its own (Debian's redis-server on a free
  * port, nothing saved), a worker in a second process (bullWorker.ts: `execFile('/bin/true')`,
  * concurrency 2), and the clients in this one (a Queue and a QueueEvents: add a job, wait for
- * its completion). Redis is reached through resp.ts (BullMQ's Bun adapter over a small RESP client).
+ * its completion). Redis is reached through ioredis, the client BullMQ is made for.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBunRedisClient, Queue, QueueEvents, type IRedisClient } from 'bullmq';
-import { RespClient } from './resp.js';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { freePort, waitForLine, stopChild } from './procs.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export function redisConnection(port: number): IRedisClient {
-  // The Bun adapter only needs a raw client with Bun's RedisClient shape (resp.ts).
-  return createBunRedisClient(new RespClient('127.0.0.1', port) as never);
+/** A connection as BullMQ asks for one (workers block on Redis, so no retry limit per request). */
+export function redisConnection(port: number): Redis {
+  return new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: null });
 }
 
 export interface BullPeer {
@@ -38,9 +38,17 @@ export async function startBullPeer(concurrency: number): Promise<BullPeer> {
   let worker: ChildProcess | undefined;
   let queue: Queue | undefined;
   let events: QueueEvents | undefined;
+  const clients: Redis[] = [];
+  const connect = () => {
+    const c = redisConnection(port);
+    clients.push(c);
+    return c;
+  };
   const stop = async () => {
     await events?.close().catch(() => undefined);
     await queue?.close().catch(() => undefined);
+    // BullMQ leaves a connection it was given open: without this, ioredis would retry for ever once Redis stops.
+    for (const c of clients) c.disconnect();
     if (worker) await stopChild(worker, 5000);
     await stopChild(redis, 5000);
   };
@@ -49,8 +57,8 @@ export async function startBullPeer(concurrency: number): Promise<BullPeer> {
     const name = 'bench';
     worker = spawn(process.execPath, [path.join(HERE, 'bullWorker.js'), String(port), name, String(concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] });
     await waitForLine(worker, (l) => l === 'ready', 10_000, 'BullMQ worker ready');
-    queue = new Queue(name, { connection: redisConnection(port) });
-    events = new QueueEvents(name, { connection: redisConnection(port) });
+    queue = new Queue(name, { connection: connect() });
+    events = new QueueEvents(name, { connection: connect() });
     await events.waitUntilReady();
     await queue.waitUntilReady();
     queue.setMaxListeners(0);

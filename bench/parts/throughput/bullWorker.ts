@@ -8,16 +8,20 @@ import { Worker } from 'bullmq';
 import { redisConnection } from './bull.js';
 
 const [port, name, concurrency] = process.argv.slice(2);
+const connection = redisConnection(Number(port));
 const worker = new Worker(
   name ?? 'bench',
   () =>
     new Promise<void>((resolve, reject) => {
       execFile('/bin/true', (err) => (err ? reject(err) : resolve()));
     }),
-  { connection: redisConnection(Number(port)), concurrency: Number(concurrency ?? 2), drainDelay: 5 },
+  { connection, concurrency: Number(concurrency ?? 2), drainDelay: 5 },
 );
 await worker.waitUntilReady();
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {
-  void worker.close().finally(() => process.exit(0));
+  void worker.close().finally(() => {
+    connection.disconnect();
+    process.exit(0);
+  });
 });
