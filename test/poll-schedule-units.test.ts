@@ -7,18 +7,18 @@ const defaults = pollPolicy(5000);
 describe('the poll schedule of cluster runs', () => {
   it('asks soon after a submission, then backs off x1.5 while nothing changes, up to the poll interval', () => {
     const quiet = [true, ...Array<boolean>(11).fill(false)];
-    expect(pollDelays(quiet, defaults)).toEqual([250, 375, 563, 845, 1268, 1902, 2853, 4280, 5000, 5000, 5000, 5000]);
+    expect(pollDelays(quiet, defaults)).toEqual([200, 300, 450, 675, 1013, 1520, 2280, 3420, 5000, 5000, 5000, 5000]);
   });
 
   it('starts again from the short delay after each change (a state change, a job that started)', () => {
-    expect(pollDelays([true, false, false, true, false, false, false], defaults)).toEqual([250, 375, 563, 250, 375, 563, 845]);
+    expect(pollDelays([true, false, false, true, false, false, false], defaults)).toEqual([200, 300, 450, 200, 300, 450, 675]);
   });
 
   it('never waits past a run\'s expected end, nor less than the short delay for it', () => {
     expect(nextPollDelay(4000, false, defaults, 1200)).toBe(1200);
-    expect(nextPollDelay(4000, false, defaults, 30)).toBe(250);
+    expect(nextPollDelay(4000, false, defaults, 30)).toBe(200);
     expect(nextPollDelay(4000, false, defaults, 60_000)).toBe(5000);
-    expect(nextPollDelay(null, true, defaults, 60_000)).toBe(250);
+    expect(nextPollDelay(null, true, defaults, 60_000)).toBe(200);
   });
 
   it('is a fixed interval with pollSoonMs at the interval or a backoff of 1', () => {

@@ -90,6 +90,8 @@ export const EXTERNAL_ID_FILE = 'external-id';
 const MAX_LOG_READ = 1024 * 1024;
 /** How long a cancel waits for the scheduler to confirm the job ended (the poll goes on after). */
 const CANCEL_CONFIRM_MS = 60_000;
+/** How many runs not yet started the engine looks for log files of (the most recently submitted). */
+const LOG_WATCH_MAX = 20;
 /** Pending reasons are asked again at most this often, unless the state changed. */
 const REASON_REFRESH_MS = 60_000;
 
@@ -269,6 +271,7 @@ export class BatchEngine implements RunEngine {
     // Poll around the earliest expected end still ahead (a run past its time limit is no reason to poll more).
     const dues = live.flatMap((r) => (r.startedAt !== null && r.timeLimitMs !== null && r.startedAt + r.timeLimitMs > now ? [r.startedAt + r.timeLimitMs - now] : []));
     this.delay = nextPollDelay(this.delay, changed || this.changed, this.policy, dues.length > 0 ? Math.min(...dues) : undefined);
+    this.o.log.debug({ delayMs: this.delay, changed: changed || this.changed, runs: live.length }, 'next scheduler query');
     this.changed = false;
     this.dueAt = now + this.delay;
     this.timer = setTimeout(() => void this.poll(), this.delay);
@@ -276,7 +279,8 @@ export class BatchEngine implements RunEngine {
 
   /** A run not yet seen started whose log file appeared has started: the scheduler is asked now (not sooner than pollSoonMs after its last query). */
   private async watchLogs(): Promise<void> {
-    const waiting = [...this.active.values()].filter((r) => r.exitSeq === null && !r.started && !r.logSeen);
+    // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
+    const waiting = [...this.active.values()].filter((r) => r.exitSeq === null && !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
     if (waiting.length === 0) {
       if (this.logWatch) clearInterval(this.logWatch);
       this.logWatch = null;

@@ -5,8 +5,8 @@
  * target's `pollIntervalMs`; never later than a run's expected end (its time limit). Pure
  * functions of the history, so a test can read the sequence of delays.
  *
- * With the default settings (250 ms, x1.5, 5 s) a queue where nothing changes is asked at
- * 0.25, 0.63, 1.19, 2.03, 3.29, 5.19, 8.04, 12.3, then every 5 s: a handful more queries in a
+ * With the default settings (200 ms, x1.5, 5 s) a queue where nothing changes is asked at
+ * 0.2, 0.5, 0.95, 1.63, 2.64, 4.16, 6.44, 9.86, 14.86, then every 5 s: a handful more queries in a
  * run's first seconds than a fixed 5 s poll, the same after; and as many for 100 runs as for one.
  */
 
@@ -20,7 +20,7 @@ export interface PollPolicy {
 }
 
 /** A policy from the target's settings; a `soonMs` above the interval is the interval (a fixed poll). */
-export function pollPolicy(pollIntervalMs: number, soonMs = 250, backoff = 1.5): PollPolicy {
+export function pollPolicy(pollIntervalMs: number, soonMs = 200, backoff = 1.5): PollPolicy {
   return { soonMs: Math.min(soonMs, pollIntervalMs), backoff: Math.max(1, backoff), maxMs: pollIntervalMs };
 }
 

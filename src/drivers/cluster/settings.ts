@@ -36,7 +36,7 @@ export function clusterFields<K extends string>(kind: K) {
      * to `pollIntervalMs`, and is never past a running job's time limit. `pollSoonMs` equal to
      * `pollIntervalMs` (or `pollBackoff` 1) polls at a fixed interval.
      */
-    pollSoonMs: z.number().int().min(50).default(250),
+    pollSoonMs: z.number().int().min(50).default(200),
     pollBackoff: z.number().min(1).max(4).default(1.5),
     /**
      * How long a run the scheduler answers for, but knows neither in its queue nor in its records,
