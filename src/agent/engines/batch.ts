@@ -244,7 +244,14 @@ export class BatchEngine implements RunEngine {
   /** One round: a single queue query for every run this engine follows. Rounds never overlap; each schedules the next. */
   private poll(): Promise<void> {
     this.polling ??= this.round()
-      .then((changed) => this.scheduleNext(changed))
+      .then(
+        (changed) => this.scheduleNext(changed),
+        // A round that broke must not end the polling: the next one comes as if nothing changed.
+        (err: unknown) => {
+          this.o.log.warn({ err: (err as Error).message }, 'scheduler poll failed');
+          this.scheduleNext(false);
+        },
+      )
       .finally(() => (this.polling = null));
     return this.polling;
   }
