@@ -110,6 +110,7 @@ export class BatchEngine implements RunEngine {
   private lastQueryAt = 0;
   /** Looks every pollSoonMs for the log files of runs not yet seen started (a file, not a scheduler query). */
   private logWatch: NodeJS.Timeout | null = null;
+  private watching = false;
   private stopped = false;
 
   constructor(
@@ -286,6 +287,16 @@ export class BatchEngine implements RunEngine {
 
   /** A run not yet seen started whose log file appeared has started: the scheduler is asked now (not sooner than pollSoonMs after its last query). */
   private async watchLogs(): Promise<void> {
+    if (this.watching) return; // a slow file system: the previous look is not over
+    this.watching = true;
+    try {
+      await this.lookForLogs();
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  private async lookForLogs(): Promise<void> {
     // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
     const waiting = [...this.active.values()].filter((r) => r.exitSeq === null && !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
     if (waiting.length === 0) {
