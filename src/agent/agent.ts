@@ -34,7 +34,7 @@ export interface AgentOptions {
   /** Log lines and progress are sent in batches at most this often. */
   flushMs?: number;
   /** Runs on a batch scheduler: how often it is asked, and how long a state may stay unconfirmed. */
-  scheduler?: { pollIntervalMs: number; unconfirmedGraceMs: number };
+  scheduler?: { pollIntervalMs: number; pollSoonMs?: number; pollBackoff?: number; unconfirmedGraceMs: number };
   /** The agent's own log file, if it has one (shown to users for diagnosis). */
   logFile?: string;
   /** Where the process groups of its cmds are recorded (default: `cmd-groups` in the agent's folder). */

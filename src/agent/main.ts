@@ -29,7 +29,12 @@ export async function runAgentProcess(env: NodeJS.ProcessEnv = process.env, argv
   if (!token) throw new Error('the agent token must be given as the first line of stdin');
   process.stdin.destroy();
   const scheduler = env.JOBVISOR_SCHEDULER_POLL_MS
-    ? { pollIntervalMs: Number(env.JOBVISOR_SCHEDULER_POLL_MS), unconfirmedGraceMs: Number(env.JOBVISOR_SCHEDULER_GRACE_MS ?? 600_000) }
+    ? {
+        pollIntervalMs: Number(env.JOBVISOR_SCHEDULER_POLL_MS),
+        ...(env.JOBVISOR_SCHEDULER_POLL_SOON_MS ? { pollSoonMs: Number(env.JOBVISOR_SCHEDULER_POLL_SOON_MS) } : {}),
+        ...(env.JOBVISOR_SCHEDULER_POLL_BACKOFF ? { pollBackoff: Number(env.JOBVISOR_SCHEDULER_POLL_BACKOFF) } : {}),
+        unconfirmedGraceMs: Number(env.JOBVISOR_SCHEDULER_GRACE_MS ?? 600_000),
+      }
     : undefined;
   const agent = new Agent({ agentId, token, url, log: log.child({ agentId }), scheduler, logFile: env.JOBVISOR_AGENT_LOG });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {

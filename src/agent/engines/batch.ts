@@ -11,7 +11,7 @@
  * and is tried again (batchSubmit.ts): the run stays pending, said unconfirmed, cancelable.
  * What differs between schedulers is one module (shared/scheduler.ts).
  */
-import { open, writeFile } from 'node:fs/promises';
+import { open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -25,6 +25,7 @@ import { cutLine, groupLines } from '../outbox.js';
 import { readPhaseFile, signalName, STEP_BANNER, stepOf } from './batchPhases.js';
 import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
+import { nextPollDelay, pollPolicy, type PollPolicy } from './pollSchedule.js';
 
 interface BatchRun {
   jobId: string;
@@ -41,6 +42,11 @@ interface BatchRun {
   reason: string;
   reasonAskedAt: number;
   started: boolean;
+  /** When the engine first saw it started, and its time limit (unknown for a run attached again): its expected end. */
+  startedAt: number | null;
+  timeLimitMs: number | null;
+  /** Its log file exists: the job started (the scheduler's output file is made at its start). */
+  logSeen: boolean;
   /** Since when its state is unconfirmed (the scheduler could not be asked, or did not know the job). */
   unconfirmedSince: number | null;
   /** Since when the scheduler, answering, knows the job neither in its queue nor in its records. */
@@ -69,7 +75,11 @@ interface Submission {
 
 export interface BatchEngineOptions {
   push: Push;
+  /** The longest time between two queue queries. */
   pollIntervalMs: number;
+  /** The first query after a change (a submission, a state change, a job that started), then x pollBackoff while nothing changes (pollSchedule.ts). */
+  pollSoonMs?: number;
+  pollBackoff?: number;
   /** How long a job the scheduler answers for, but does not know, stays unconfirmed before it ends as error. */
   unconfirmedGraceMs: number;
   log: Logger;
@@ -80,21 +90,34 @@ export const EXTERNAL_ID_FILE = 'external-id';
 const MAX_LOG_READ = 1024 * 1024;
 /** How long a cancel waits for the scheduler to confirm the job ended (the poll goes on after). */
 const CANCEL_CONFIRM_MS = 60_000;
+/** How many runs not yet started the engine looks for log files of (the most recently submitted). */
+const LOG_WATCH_MAX = 20;
 /** Pending reasons are asked again at most this often, unless the state changed. */
 const REASON_REFRESH_MS = 60_000;
 
 export class BatchEngine implements RunEngine {
   private readonly active = new Map<string, BatchRun>();
   private readonly submitting = new Map<string, Submission>();
-  private readonly timer: NodeJS.Timeout;
   private polling: Promise<void> | null = null;
   private readonly endWaiters = new Map<string, () => void>();
+  private readonly policy: PollPolicy;
+  /** The next queue query: its timer, when it is due, the delay it was given (null: none since the engine was idle). */
+  private timer: NodeJS.Timeout | null = null;
+  private dueAt = Infinity;
+  private delay: number | null = null;
+  /** Something happened since the last query that calls for the next one soon. */
+  private changed = false;
+  private lastQueryAt = 0;
+  /** Looks every pollSoonMs for the log files of runs not yet seen started (a file, not a scheduler query). */
+  private logWatch: NodeJS.Timeout | null = null;
+  private watching = false;
+  private stopped = false;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly o: BatchEngineOptions,
   ) {
-    this.timer = setInterval(() => void this.poll(), o.pollIntervalMs);
+    this.policy = pollPolicy(o.pollIntervalMs, o.pollSoonMs, o.pollBackoff);
   }
 
   has(jobId: string, serial: number): boolean {
@@ -140,7 +163,8 @@ export class BatchEngine implements RunEngine {
     const externalId = await submitUntilTaken(script, op.runDir, { scheduler: this.scheduler, log: this.o.log.child({ jobId: op.jobId, serial: op.serial }), waiting }, signal);
     if (externalId === null) throw new JobvisorError('RUN_START_FAILED', `${String(signal.reason)} before ${this.scheduler.title} took the job`);
     await writeFile(path.join(op.runDir, EXTERNAL_ID_FILE), externalId + '\n');
-    this.add(op.jobId, op.serial, op.runDir, externalId, 0, op.progress, Boolean(op.preprocess || op.postprocess));
+    this.add(op.jobId, op.serial, op.runDir, externalId, 0, op.progress, Boolean(op.preprocess || op.postprocess), op.timeLimitSeconds * 1000);
+    this.pollSoon(Date.now() + this.policy.soonMs);
     this.o.log.info({ jobId: op.jobId, serial: op.serial, externalId, scheduler: this.scheduler.name }, 'submitted');
     this.o.push(op.jobId, op.serial, { kind: 'scheduler', externalId, state: 'submitted' });
     return { pid: 0, externalId };
@@ -201,29 +225,103 @@ export class BatchEngine implements RunEngine {
   }
 
   async stop(why: string): Promise<void> {
-    clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.logWatch) clearInterval(this.logWatch);
     for (const s of this.submitting.values()) s.abort.abort(`the agent stopped (${why})`);
   }
 
-  private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec, steps: boolean): void {
+  private add(jobId: string, serial: number, runDir: string, externalId: string, logOffset: number, progress: ProgressSpec, steps: boolean, timeLimitMs: number | null = null): void {
     const re = progress.kind === 'stdout' ? new RegExp(progress.pattern) : null;
     const progressFile = progress.kind === 'file' ? new ProgressFileReader(path.join(runDir, progress.path)) : null;
     this.active.set(runKey(jobId, serial), {
-      jobId, serial, runDir, externalId, logOffset, progress: re, progressFile, seen: '', reason: '', reasonAskedAt: 0, started: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
+      jobId, serial, runDir, externalId, logOffset, progress: re, progressFile, seen: '', reason: '', reasonAskedAt: 0, started: false, startedAt: null, timeLimitMs, logSeen: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
       // A run followed again from the middle of its log is most likely in its command.
       steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
     });
+    this.logWatch ??= setInterval(() => void this.watchLogs(), this.policy.soonMs);
   }
 
-  /** One round: a single queue query for every run this engine follows. Rounds never overlap. */
+  /** One round: a single queue query for every run this engine follows. Rounds never overlap; each schedules the next. */
   private poll(): Promise<void> {
-    this.polling ??= this.round().finally(() => (this.polling = null));
+    this.polling ??= this.round()
+      .then(
+        (changed) => this.scheduleNext(changed),
+        // A round that broke must not end the polling: the next one comes as if nothing changed.
+        (err: unknown) => {
+          this.o.log.warn({ err: (err as Error).message }, 'scheduler poll failed');
+          this.scheduleNext(false);
+        },
+      )
+      .finally(() => (this.polling = null));
     return this.polling;
   }
 
-  private async round(): Promise<void> {
+  /** The next query at `at`, unless one is due sooner (or under way: it schedules the next itself, soon). */
+  private pollSoon(at: number): void {
+    this.changed = true;
+    if (this.stopped || this.polling || at >= this.dueAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.dueAt = at;
+    this.timer = setTimeout(() => void this.poll(), Math.max(0, at - Date.now()));
+  }
+
+  private scheduleNext(changed: boolean): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.dueAt = Infinity;
     const live = [...this.active.values()].filter((r) => r.exitSeq === null);
-    if (live.length === 0) return;
+    if (this.stopped || (live.length === 0 && this.submitting.size === 0)) {
+      this.delay = null;
+      return;
+    }
+    const now = Date.now();
+    // Poll around the earliest expected end still ahead (a run past its time limit is no reason to poll more).
+    const dues = live.flatMap((r) => (r.startedAt !== null && r.timeLimitMs !== null && r.startedAt + r.timeLimitMs > now ? [r.startedAt + r.timeLimitMs - now] : []));
+    this.delay = nextPollDelay(this.delay, changed || this.changed, this.policy, dues.length > 0 ? Math.min(...dues) : undefined);
+    this.o.log.debug({ delayMs: this.delay, changed: changed || this.changed, runs: live.length }, 'next scheduler query');
+    this.changed = false;
+    this.dueAt = now + this.delay;
+    this.timer = setTimeout(() => void this.poll(), this.delay);
+  }
+
+  /** A run not yet seen started whose log file appeared has started: the scheduler is asked now (not sooner than pollSoonMs after its last query). */
+  private async watchLogs(): Promise<void> {
+    if (this.watching) return; // a slow file system: the previous look is not over
+    this.watching = true;
+    try {
+      await this.lookForLogs();
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  private async lookForLogs(): Promise<void> {
+    // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
+    const waiting = [...this.active.values()].filter((r) => r.exitSeq === null && !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
+    if (waiting.length === 0) {
+      if (this.logWatch) clearInterval(this.logWatch);
+      this.logWatch = null;
+      return;
+    }
+    let appeared = false;
+    for (const run of waiting) {
+      if (await stat(path.join(run.runDir, RUN_LOG)).then(() => true, () => false)) appeared = run.logSeen = true;
+    }
+    if (appeared) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs));
+  }
+
+  /** One queue query and what follows from it; true when a run changed state (or ended). */
+  private async round(): Promise<boolean> {
+    const live = [...this.active.values()].filter((r) => r.exitSeq === null);
+    if (live.length === 0) return false;
+    this.lastQueryAt = Date.now();
+    const before = live.map((r) => r.seen.split('|')[0]);
+    await this.query(live);
+    return live.some((r, i) => r.exitSeq !== null || r.seen.split('|')[0] !== before[i]);
+  }
+
+  private async query(live: BatchRun[]): Promise<void> {
     let q: Map<string, QueueEntry>;
     try {
       q = await this.scheduler.queue();
@@ -308,6 +406,7 @@ export class BatchEngine implements RunEngine {
   private markStarted(run: BatchRun): void {
     if (run.started) return;
     run.started = true;
+    run.startedAt = Date.now();
     this.o.push(run.jobId, run.serial, { kind: 'started', pid: 0 });
     if (!run.steps) this.o.push(run.jobId, run.serial, { kind: 'phase', phase: 'running' });
   }

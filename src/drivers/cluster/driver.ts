@@ -84,6 +84,8 @@ async function startRemote(ssh: SshSession, dir: string, s: ClusterSettings, log
     JOBVISOR_AGENT_ID: spec.agentId,
     JOBVISOR_AGENT_URL: s.agentUrl ?? spec.supervisorUrl,
     JOBVISOR_SCHEDULER_POLL_MS: String(s.pollIntervalMs),
+    JOBVISOR_SCHEDULER_POLL_SOON_MS: String(s.pollSoonMs),
+    JOBVISOR_SCHEDULER_POLL_BACKOFF: String(s.pollBackoff),
     JOBVISOR_SCHEDULER_GRACE_MS: String(s.unconfirmedGraceMs),
     JOBVISOR_LOG_LEVEL: logLevel,
     JOBVISOR_AGENT_LOG: `${dir}/agent-${s.name}.log`,

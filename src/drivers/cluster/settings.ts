@@ -28,7 +28,16 @@ export function clusterFields<K extends string>(kind: K) {
     agentUrl: z.url().optional(),
     /** The batch script template (default: the one in the backend's folder). */
     scriptTemplate: z.string().min(1).optional(),
+    /** The longest time between two queries of the scheduler (one query for all of the user's jobs). */
     pollIntervalMs: z.number().int().min(200).default(5000),
+    /**
+     * The first query after a submission, a job's state change, or a job's log file appearing
+     * (it started); then the delay grows by `pollBackoff` after each query that saw no change, up
+     * to `pollIntervalMs`, and is never past a running job's time limit. `pollSoonMs` equal to
+     * `pollIntervalMs` (or `pollBackoff` 1) polls at a fixed interval.
+     */
+    pollSoonMs: z.number().int().min(50).default(200),
+    pollBackoff: z.number().min(1).max(4).default(1.5),
     /**
      * How long a run the scheduler answers for, but knows neither in its queue nor in its records,
      * stays unconfirmed before it ends as error. While the scheduler cannot be asked at all, runs
