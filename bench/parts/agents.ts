@@ -152,7 +152,8 @@ async function measureJobvisor(root: string, plan: Plan, ctx: BenchContext): Pro
     JOBVISOR_TARGETS: JSON.stringify([{ name: 'local', driver: 'local' }, { name: 'lab', driver: 'workers', title: 'Bench workers' }]),
   };
   const prof = process.env.BENCH_AGENTS_CPU_PROF;
-  const supervisor = startNode([CLI, 'supervisor'], { ...env, ...(prof ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {}) }, 'supervisor');
+  // (Node 20 refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.)
+  const supervisor = startNode([...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), CLI, 'supervisor'], env, 'supervisor');
   let server: NodeProc | undefined;
   try {
     const supervisorUrl = String((await supervisor.waitLine((l) => l.msg === 'supervisor listening', 60_000, 'supervisor listening')).url);
