@@ -177,7 +177,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       },
       onSchedulerCommands: (id, counts) => metrics.schedulerCommands(id, targetOf(id), counts),
       onUpdate: (id, update) => jobs.onUpdate(id, update),
-      onDisconnect: (id, why) => agents.onDisconnect(id, why),
+      onDisconnect: (id, why) => {
+        agents.onDisconnect(id, why);
+        workers.onDisconnect(id);
+      },
       onHeartbeat: (id) => agents.onHeartbeat(id),
       authenticateWorker: (id, token, claim) => workers.authenticate(id, token, claim),
       onResources: (id, free) => workers.onResources(id, free),
@@ -334,6 +337,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await notifications.close();
       await agents.close();
       hub.close();
+      workers.close();
       events.close();
       await drain?.();
       store.close();
