@@ -88,8 +88,9 @@ describe('many enrolled workers', () => {
     const listed = await listWorkers();
     expect(listed).toHaveLength(COUNT);
     expect(new Set(listed.map((w) => w.id)).size).toBe(COUNT);
-    expect(listed.every((w) => w.connected && !w.stale && typeof w.lastHeartbeat === 'number')).toBe(true);
-    expect(all.every((w) => w.opened === 1)).toBe(true);
+    expect(listed.filter((w) => !w.connected || w.stale || typeof w.lastHeartbeat !== 'number')).toEqual([]);
+    // Each was accepted at its first try.
+    expect(all.filter((w) => w.opened !== 1).map((w) => [w.name, w.opened])).toEqual([]);
 
     // The same worker started again (a new process, a new session): its previous process is
     // dropped, and the admin view still has one row for it, connected.

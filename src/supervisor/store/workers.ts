@@ -122,6 +122,11 @@ export class SqliteWorkerStore {
   private readonly db: Database.Database;
   /** Statements by their SQL, prepared once (preparing one costs more than running it). */
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * The workers table as rows, read once: this store is its only writer (the supervisor's
+   * pool), and the admin view and the metrics read it whole, often, with many workers.
+   */
+  private workerRows: Map<string, WorkerRow> | undefined;
 
   constructor(file: string) {
     this.db = openStoreDb(file, WORKERS_SCHEMA);
@@ -161,10 +166,13 @@ export class SqliteWorkerStore {
   }
 
   saveWorker(w: WorkerRow): void {
+    const rows = this.cachedWorkers();
     this.stmt(`INSERT INTO workers (id, enrollment_id, target, name, host, labels, slots, first_seen, last_seen)
       VALUES (@id, @enrollmentId, @target, @name, @host, @labels, @slots, @firstSeen, @lastSeen)
       ON CONFLICT (id) DO UPDATE SET enrollment_id = excluded.enrollment_id, target = excluded.target, name = excluded.name, host = excluded.host,
         labels = excluded.labels, slots = excluded.slots, last_seen = excluded.last_seen`).run({ ...w, labels: JSON.stringify(w.labels) });
+    // As the statement does: a known worker keeps its first_seen.
+    rows.set(w.id, { ...w, firstSeen: rows.get(w.id)?.firstSeen ?? w.firstSeen });
   }
 
   /**
@@ -175,18 +183,29 @@ export class SqliteWorkerStore {
   saveSeen(seen: { id: string; lastSeen: number }[]): void {
     if (seen.length === 0) return;
     const update = this.stmt('UPDATE workers SET last_seen = @lastSeen WHERE id = @id AND last_seen < @lastSeen');
+    const rows = this.cachedWorkers();
     this.db.transaction(() => {
       for (const s of seen) update.run(s);
     })();
+    for (const s of seen) {
+      const row = rows.get(s.id);
+      if (row && row.lastSeen < s.lastSeen) rows.set(s.id, { ...row, lastSeen: s.lastSeen });
+    }
   }
 
+  /** A worker (read-only: a row of the store's copy). */
   worker(id: string): WorkerRow | undefined {
-    const r = this.stmt('SELECT * FROM workers WHERE id = ?').get(id) as RawWorker | undefined;
-    return r && toWorker(r);
+    return this.cachedWorkers().get(id);
   }
 
+  /** Every worker, first seen first (read-only rows of the store's copy). */
   workers(): WorkerRow[] {
-    return (this.stmt('SELECT * FROM workers ORDER BY first_seen, id').all() as RawWorker[]).map(toWorker);
+    return [...this.cachedWorkers().values()].sort((a, b) => a.firstSeen - b.firstSeen || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private cachedWorkers(): Map<string, WorkerRow> {
+    this.workerRows ??= new Map((this.stmt('SELECT * FROM workers').all() as RawWorker[]).map((r) => [r.id, toWorker(r)]));
+    return this.workerRows;
   }
 
   saveRequires(jobId: string, serial: number, requires: Requires): void {
