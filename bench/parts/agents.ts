@@ -12,7 +12,8 @@
  * (all 1,000 at once: every one must be accepted, none retried) and `GET /api/admin/workers`
  * with the 1,000 workers, checking that the admin API counts 1,000 connected.
  *
- * BENCH_AGENTS_CPU_PROF=<dir> profiles the supervisor (node --cpu-prof) while it runs.
+ * BENCH_AGENTS_CPU_PROF=<dir> profiles the supervisor (node --cpu-prof) while it runs;
+ * BENCH_AGENTS_LIST_N=<n> asks for the workers list n times instead of 10 (to profile it).
  */
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
