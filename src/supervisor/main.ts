@@ -181,7 +181,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       },
       onSchedulerCommands: (id, counts) => metrics.schedulerCommands(id, targetOf(id), counts),
       onUpdate: (id, update) => jobs.onUpdate(id, update),
-      onDisconnect: (id, why) => agents.onDisconnect(id, why),
+      onDisconnect: (id, why) => {
+        agents.onDisconnect(id, why);
+        workers.onDisconnect(id);
+      },
       onHeartbeat: (id) => agents.onHeartbeat(id),
       authenticateWorker: (id, token, claim) => workers.authenticate(id, token, claim),
       onResources: (id, free) => workers.onResources(id, free),
@@ -339,6 +342,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await agents.close();
       hub.close();
       coalescer.flush();
+      workers.close();
       events.close();
       await drain?.();
       store.close();

@@ -120,13 +120,26 @@ const toWorker = (r: RawWorker): WorkerRow => ({
 
 export class SqliteWorkerStore {
   private readonly db: Database.Database;
+  /** Statements by their SQL, prepared once (preparing one costs more than running it). */
+  private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * The workers table as rows, read once: this store is its only writer (the supervisor's
+   * pool), and the admin view and the metrics read it whole, often, with many workers.
+   */
+  private workerRows: Map<string, WorkerRow> | undefined;
 
   constructor(file: string) {
     this.db = openStoreDb(file, WORKERS_SCHEMA);
   }
 
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
   addEnrollment(e: EnrollmentRow): void {
-    this.db.prepare(`INSERT INTO enrollments (id, name, target, token_hash, labels, users, created_at, created_by, expires_at, revoked_at)
+    this.stmt(`INSERT INTO enrollments (id, name, target, token_hash, labels, users, created_at, created_by, expires_at, revoked_at)
       VALUES (@id, @name, @target, @tokenHash, @labels, @users, @createdAt, @createdBy, @expiresAt, @revokedAt)`).run({
       ...e,
       labels: e.labels === null ? null : JSON.stringify(e.labels),
@@ -135,58 +148,85 @@ export class SqliteWorkerStore {
   }
 
   enrollmentByHash(tokenHash: string): EnrollmentRow | undefined {
-    const r = this.db.prepare('SELECT * FROM enrollments WHERE token_hash = ?').get(tokenHash) as RawEnrollment | undefined;
+    const r = this.stmt('SELECT * FROM enrollments WHERE token_hash = ?').get(tokenHash) as RawEnrollment | undefined;
     return r && toEnrollment(r);
   }
 
   enrollment(id: string): EnrollmentRow | undefined {
-    const r = this.db.prepare('SELECT * FROM enrollments WHERE id = ?').get(id) as RawEnrollment | undefined;
+    const r = this.stmt('SELECT * FROM enrollments WHERE id = ?').get(id) as RawEnrollment | undefined;
     return r && toEnrollment(r);
   }
 
   enrollments(): EnrollmentRow[] {
-    return (this.db.prepare('SELECT * FROM enrollments ORDER BY created_at, id').all() as RawEnrollment[]).map(toEnrollment);
+    return (this.stmt('SELECT * FROM enrollments ORDER BY created_at, id').all() as RawEnrollment[]).map(toEnrollment);
   }
 
   revoke(id: string, at: number): void {
-    this.db.prepare('UPDATE enrollments SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+    this.stmt('UPDATE enrollments SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
   }
 
   saveWorker(w: WorkerRow): void {
-    this.db.prepare(`INSERT INTO workers (id, enrollment_id, target, name, host, labels, slots, first_seen, last_seen)
+    const rows = this.cachedWorkers();
+    this.stmt(`INSERT INTO workers (id, enrollment_id, target, name, host, labels, slots, first_seen, last_seen)
       VALUES (@id, @enrollmentId, @target, @name, @host, @labels, @slots, @firstSeen, @lastSeen)
       ON CONFLICT (id) DO UPDATE SET enrollment_id = excluded.enrollment_id, target = excluded.target, name = excluded.name, host = excluded.host,
         labels = excluded.labels, slots = excluded.slots, last_seen = excluded.last_seen`).run({ ...w, labels: JSON.stringify(w.labels) });
+    // As the statement does: a known worker keeps its first_seen.
+    rows.set(w.id, { ...w, firstSeen: rows.get(w.id)?.firstSeen ?? w.firstSeen });
   }
 
+  /**
+   * The last heartbeat of some workers, in one transaction (written once per heartbeat interval
+   * for all connected workers, and when one disconnects: not once per heartbeat). Never moves a
+   * worker's time back.
+   */
+  saveSeen(seen: { id: string; lastSeen: number }[]): void {
+    if (seen.length === 0) return;
+    const update = this.stmt('UPDATE workers SET last_seen = @lastSeen WHERE id = @id AND last_seen < @lastSeen');
+    const rows = this.cachedWorkers();
+    this.db.transaction(() => {
+      for (const s of seen) update.run(s);
+    })();
+    for (const s of seen) {
+      const row = rows.get(s.id);
+      if (row && row.lastSeen < s.lastSeen) rows.set(s.id, { ...row, lastSeen: s.lastSeen });
+    }
+  }
+
+  /** A worker (read-only: a row of the store's copy). */
   worker(id: string): WorkerRow | undefined {
-    const r = this.db.prepare('SELECT * FROM workers WHERE id = ?').get(id) as RawWorker | undefined;
-    return r && toWorker(r);
+    return this.cachedWorkers().get(id);
   }
 
+  /** Every worker, first seen first (read-only rows of the store's copy). */
   workers(): WorkerRow[] {
-    return (this.db.prepare('SELECT * FROM workers ORDER BY first_seen, id').all() as RawWorker[]).map(toWorker);
+    return [...this.cachedWorkers().values()].sort((a, b) => a.firstSeen - b.firstSeen || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private cachedWorkers(): Map<string, WorkerRow> {
+    this.workerRows ??= new Map((this.stmt('SELECT * FROM workers').all() as RawWorker[]).map((r) => [r.id, toWorker(r)]));
+    return this.workerRows;
   }
 
   saveRequires(jobId: string, serial: number, requires: Requires): void {
-    this.db.prepare('INSERT OR REPLACE INTO run_requires (job_id, serial, requires) VALUES (?, ?, ?)').run(jobId, serial, JSON.stringify(requires));
+    this.stmt('INSERT OR REPLACE INTO run_requires (job_id, serial, requires) VALUES (?, ?, ?)').run(jobId, serial, JSON.stringify(requires));
   }
 
   requires(jobId: string, serial: number): Requires {
-    const r = this.db.prepare('SELECT requires FROM run_requires WHERE job_id = ? AND serial = ?').get(jobId, serial) as { requires: string } | undefined;
+    const r = this.stmt('SELECT requires FROM run_requires WHERE job_id = ? AND serial = ?').get(jobId, serial) as { requires: string } | undefined;
     return r ? (JSON.parse(r.requires) as Requires) : {};
   }
 
   /** The worker a run (by its folder) was placed on: its files are there. */
   savePlace(runDir: string, workerId: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO run_places (run_dir, worker_id) VALUES (?, ?)').run(runDir, workerId);
+    this.stmt('INSERT OR REPLACE INTO run_places (run_dir, worker_id) VALUES (?, ?)').run(runDir, workerId);
   }
 
   /** The worker holding a run's folder, or the worker of the latest run inside a folder (a job's). */
   placeOf(dir: string): string | undefined {
-    const exact = this.db.prepare('SELECT worker_id FROM run_places WHERE run_dir = ?').get(dir) as { worker_id: string } | undefined;
+    const exact = this.stmt('SELECT worker_id FROM run_places WHERE run_dir = ?').get(dir) as { worker_id: string } | undefined;
     if (exact) return exact.worker_id;
-    const inside = this.db.prepare("SELECT worker_id FROM run_places WHERE substr(run_dir, 1, length(?) + 1) = ? || '/' ORDER BY rowid DESC LIMIT 1").get(dir, dir) as { worker_id: string } | undefined;
+    const inside = this.stmt("SELECT worker_id FROM run_places WHERE substr(run_dir, 1, length(?) + 1) = ? || '/' ORDER BY rowid DESC LIMIT 1").get(dir, dir) as { worker_id: string } | undefined;
     return inside?.worker_id;
   }
 

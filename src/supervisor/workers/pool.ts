@@ -56,6 +56,13 @@ type Refusal = { code: 'ENROLLMENT_REFUSED' | 'WORKER_CLAIM_REFUSED'; message: s
 
 export class WorkerPool {
   private readonly sessions = new Map<string, Session>();
+  /** The agent id of each worker's latest process (its session), by worker id: the admin view and file ops find it without a scan. */
+  private readonly latest = new Map<string, string>();
+  /** The last heartbeat written to the database, by worker id (heartbeats are written once per interval for all: writeSeen). */
+  private readonly seenWritten = new Map<string, number>();
+  private readonly seenTimer: NodeJS.Timeout;
+  /** Closed (the supervisor stops): nothing more is written. */
+  private closed = false;
   /** Slots of sessions a restarted supervisor holds runs of before their worker reconnects. */
   private readonly early = new Map<string, Slots>();
   /** Worker processes given up (lost past the grace, revoked, replaced): refused if they come back, their runs having ended. */
@@ -66,6 +73,63 @@ export class WorkerPool {
   constructor(private readonly deps: WorkerPoolDeps) {
     this.now = deps.now ?? Date.now;
     this.wake = this.newWake();
+    this.seenTimer = setInterval(() => this.writeSeen(this.sessions.values()), deps.heartbeatMs);
+    this.seenTimer.unref();
+  }
+
+  /** Writes the heartbeats not yet written (at close, and at the supervisor's stop). */
+  close(): void {
+    clearInterval(this.seenTimer);
+    this.writeSeen(this.sessions.values());
+    this.closed = true;
+  }
+
+  /**
+   * Writes the last heartbeat of these workers' processes where it moved since it was last
+   * written, all in one transaction: called once per heartbeat interval for every worker, and
+   * for one worker when it disconnects or is given up, so the admin view shows when a worker
+   * was last heard even after a restart (a supervisor killed loses at most one interval).
+   */
+  private writeSeen(sessions: Iterable<Session>): void {
+    if (this.closed) return;
+    const seen: { id: string; lastSeen: number }[] = [];
+    for (const s of sessions) {
+      const at = this.deps.agents.get(s.agentId)?.lastHeartbeat;
+      if (at === null || at === undefined || at <= (this.seenWritten.get(s.workerId) ?? 0)) continue;
+      seen.push({ id: s.workerId, lastSeen: at });
+    }
+    try {
+      this.deps.store.saveSeen(seen);
+      for (const x of seen) this.seenWritten.set(x.id, x.lastSeen);
+    } catch (err) {
+      // Not written: tried again at the next interval (the admin view of connected workers is in memory).
+      this.deps.log.warn({ err: (err as Error).message, workers: seen.length }, 'the workers\' last heartbeats could not be written');
+    }
+  }
+
+  /** A worker's process disconnected: its last heartbeat is written now. */
+  onDisconnect(agentId: string): void {
+    const s = this.sessions.get(agentId);
+    if (s) this.writeSeen([s]);
+  }
+
+  private addSession(s: Session): void {
+    this.sessions.set(s.agentId, s);
+    this.latest.set(s.workerId, s.agentId);
+  }
+
+  private removeSession(agentId: string): void {
+    const s = this.sessions.get(agentId);
+    if (!s) return;
+    this.writeSeen([s]);
+    this.sessions.delete(agentId);
+    if (this.latest.get(s.workerId) === agentId) this.latest.delete(s.workerId);
+  }
+
+  /** The latest process of a worker, if it has one the pool knows. */
+  private sessionOf(workerId: string): Session | undefined {
+    const agentId = this.latest.get(workerId);
+    return agentId === undefined ? undefined : this.sessions.get(agentId);
   }
 
   private newWake() {
@@ -111,16 +175,16 @@ export class WorkerPool {
   private register(agentId: string, workerId: string, e: EnrollmentRow, driver: Driver, claim: WorkerClaim, firstSeen: number | undefined): void {
     const now = this.now();
     this.deps.store.saveWorker({ id: workerId, enrollmentId: e.id, target: e.target, name: claim.name, host: claim.host, labels: claim.labels, slots: claim.slots, firstSeen: firstSeen ?? now, lastSeen: now });
-    for (const s of this.sessions.values()) {
-      if (s.workerId === workerId && s.agentId !== agentId) this.end(s.agentId, `worker ${claim.name} started again (a new process)`);
-    }
+    // At most one process of a worker is known: the one before this is ended.
+    const before = this.sessionOf(workerId);
+    if (before && before.agentId !== agentId) this.end(before.agentId, `worker ${claim.name} started again (a new process)`);
     let session = this.sessions.get(agentId);
     if (!session) {
       const slots = this.early.get(agentId) ?? new Slots(`worker ${agentId}`, claim.slots);
       this.early.delete(agentId);
       slots.resize(claim.slots);
       session = { agentId, workerId, enrollmentId: e.id, target: e.target, claim, slots, free: claim.free };
-      this.sessions.set(agentId, session);
+      this.addSession(session);
     }
     session.claim = claim;
     session.free = claim.free;
@@ -133,7 +197,7 @@ export class WorkerPool {
     const agent = this.deps.agents.get(agentId);
     void agent?.handle.exited.then(() => {
       this.givenUp.add(agentId);
-      this.sessions.delete(agentId);
+      this.removeSession(agentId);
       this.changed();
     });
     this.deps.log.info({ agentId, worker: claim.name, target: e.target, labels: claim.labels, slots: claim.slots, enrollment: e.name }, 'worker joined');
@@ -160,7 +224,7 @@ export class WorkerPool {
   /** Ends a worker's process as an agent (its runs end with the reason) and drops its connection. */
   private end(agentId: string, why: string): void {
     const agent = this.deps.agents.get(agentId);
-    this.sessions.delete(agentId);
+    this.removeSession(agentId);
     if (agent) {
       agent.endedBecause = why;
       void this.deps.agents.stop(agent, why);
@@ -256,7 +320,7 @@ export class WorkerPool {
     const archive = op.kind === 'io' && op.archive !== undefined ? op.archive.replace(/\/\d+\.tar\.gz$/, '') : undefined;
     const workerId = this.deps.store.placeOf(op.runDir) ?? (archive === undefined ? undefined : this.deps.store.placeOf(archive.replace('/archive/', '/runs/')));
     if (workerId === undefined) throw new JobvisorError('FILE_NOT_FOUND', 'this run was never placed on a worker');
-    const session = [...this.sessions.values()].filter((s) => s.workerId === workerId).at(-1);
+    const session = this.sessionOf(workerId);
     const agent = session && this.deps.agents.get(session.agentId);
     if (!agent || agent.state !== 'connected') throw new JobvisorError('AGENT_LOST', `the worker holding this run's files (${this.deps.store.worker(workerId)?.name ?? workerId}) is not connected`);
     return agent;
@@ -269,15 +333,24 @@ export class WorkerPool {
 
   // ---- admin view --------------------------------------------------------------------
 
+  /** Every worker the database knows, with its latest process's state (one pass: each lookup by key). */
   list(): WorkerView[] {
-    const runs = this.deps.activeRuns();
+    const runsOf = new Map<string, string[]>();
+    for (const r of this.deps.activeRuns()) {
+      if (r.agentId === null) continue;
+      const list = runsOf.get(r.agentId);
+      if (list) list.push(r.id);
+      else runsOf.set(r.agentId, [r.id]);
+    }
+    const enrollments = new Map(this.deps.store.enrollments().map((e) => [e.id, e]));
     const stale = 3 * this.deps.heartbeatMs;
+    const now = this.now();
     return this.deps.store.workers().map((w) => {
-      const session = [...this.sessions.values()].filter((s) => s.workerId === w.id).at(-1);
+      const session = this.sessionOf(w.id);
       const agent = session && this.deps.agents.get(session.agentId);
       const lastHeartbeat = agent?.lastHeartbeat ?? w.lastSeen;
       const connected = agent?.state === 'connected';
-      const enrollment = this.deps.store.enrollment(w.enrollmentId);
+      const enrollment = enrollments.get(w.enrollmentId);
       return {
         id: w.id,
         name: w.name,
@@ -289,10 +362,10 @@ export class WorkerPool {
         labels: w.labels,
         slots: { used: session?.slots.used ?? 0, total: session?.slots.total ?? w.slots },
         free: session?.free ?? null,
-        runs: session ? runs.filter((r) => r.agentId === session.agentId).map((r) => r.id) : [],
+        runs: session ? (runsOf.get(session.agentId) ?? []) : [],
         connected,
         lastHeartbeat,
-        stale: this.now() - lastHeartbeat > stale,
+        stale: now - lastHeartbeat > stale,
       };
     });
   }
