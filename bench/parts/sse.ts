@@ -233,7 +233,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
       JOBVISOR_QUOTAS: JSON.stringify({ user: { eventStreams: STREAMS_PER_USER + 1, activeRuns: RUNS_PER_USER * 2 } }),
       JOBVISOR_EVENTS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
       // For profiling: JOBVISOR_BENCH_CPU_PROF=<folder> writes .cpuprofile files of the server and supervisor there.
-      ...(process.env.JOBVISOR_BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.JOBVISOR_BENCH_CPU_PROF}` } : {}),
+      ...(process.env.JOBVISOR_BENCH_CPU_PROF ? { NODE_OPTIONS: `--require ${process.env.JOBVISOR_BENCH_CPU_PROF}/hook.cjs`, PROF_DIR: process.env.JOBVISOR_BENCH_CPU_PROF } : {}),
     },
   });
   let clients: Child | undefined;
