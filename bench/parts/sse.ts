@@ -70,6 +70,9 @@ interface ClientsReport {
   lost: number;
   repeated: number;
   samples: number;
+  /** Bytes every stream received, and the clients process's CPU seconds (its whole life). */
+  bytes: number;
+  cpuSeconds: number;
   p50: number;
   p90: number;
   p99: number;
@@ -84,6 +87,9 @@ interface Measured {
   rssMiB: number;
   supervisorCpu?: number;
   supervisorRssMiB?: number;
+  /** The agents' CPU (all of them, % of one core), and the clients process's. */
+  agentsCpu?: number;
+  clientsCpu: number;
   seconds: number;
 }
 
@@ -141,6 +147,19 @@ function cpuSeconds(pid: number): number {
 function peakRssMiB(pid: number): number {
   const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds of the agents under `root` (their runs excluded). */
+function agentsCpuSeconds(root: string): number {
+  let sum = 0;
+  for (const pid of processesUnder(root)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('agent')) sum += cpuSeconds(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
 }
 
 /** Every process whose working folder is inside `dir` (agents and their runs). */
@@ -262,6 +281,8 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const supervisorPid = jv.supervisor!.child.pid!;
     const cpu0 = cpuSeconds(serverPid);
     const scpu0 = cpuSeconds(supervisorPid);
+    const acpu0 = agentsCpuSeconds(root);
+    const ccpu0 = cpuSeconds(clients.child.pid!);
     const t0 = performance.now();
     const jobs = await limited(
       USERS,
@@ -273,12 +294,14 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const seconds = (performance.now() - t0) / 1000;
     const cpu = ((cpuSeconds(serverPid) - cpu0) / seconds) * 100;
     const supervisorCpu = ((cpuSeconds(supervisorPid) - scpu0) / seconds) * 100;
+    const agentsCpu = ((agentsCpuSeconds(root) - acpu0) / seconds) * 100;
+    const clientsCpu = ((cpuSeconds(clients.child.pid!) - ccpu0) / seconds) * 100;
     const expect: Record<string, string[]> = {};
     for (const j of jobs) (expect[j.user] ??= []).push(j.jobId);
     clients.send(JSON.stringify({ expect, lines }));
     const report = JSON.parse(await clients.next('clients report', 60_000)) as ClientsReport;
-    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor CPU ${supervisorCpu.toFixed(1)} %`);
-    return { report, cpu, rssMiB: peakRssMiB(serverPid), supervisorCpu, supervisorRssMiB: peakRssMiB(supervisorPid), seconds };
+    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor ${supervisorCpu.toFixed(1)} % agents ${agentsCpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    return { report, cpu, rssMiB: peakRssMiB(serverPid), supervisorCpu, supervisorRssMiB: peakRssMiB(supervisorPid), agentsCpu, clientsCpu, seconds };
   } finally {
     await clients?.stop();
     await jv.stop();
@@ -311,6 +334,7 @@ async function measureFloor(ctx: BenchContext, lines: number): Promise<Measured>
     await sleep(200);
     const pid = floor.child.pid!;
     const cpu0 = cpuSeconds(pid);
+    const ccpu0 = cpuSeconds(clients.child.pid!);
     const t0 = performance.now();
     const runs = users.flatMap((user) => Array.from({ length: RUNS_PER_USER }, (_, k) => ({ user, jobId: `${user}-r${k}` })));
     floor.send(JSON.stringify({ runs, argv: ['perl', printer, String(lines), String(HZ)] }));
@@ -318,12 +342,13 @@ async function measureFloor(ctx: BenchContext, lines: number): Promise<Measured>
     await sleep(500);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = ((cpuSeconds(pid) - cpu0) / seconds) * 100;
+    const clientsCpu = ((cpuSeconds(clients.child.pid!) - ccpu0) / seconds) * 100;
     const expect: Record<string, string[]> = {};
     for (const r of runs) (expect[r.user] ??= []).push(r.jobId);
     clients.send(JSON.stringify({ expect, lines }));
     const report = JSON.parse(await clients.next('clients report', 60_000)) as ClientsReport;
-    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} %`);
-    return { report, cpu, rssMiB: peakRssMiB(pid), seconds };
+    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    return { report, cpu, rssMiB: peakRssMiB(pid), clientsCpu, seconds };
   } finally {
     await clients?.stop();
     await floor.stop();
@@ -344,6 +369,9 @@ function summary(runs: Measured[]) {
     rss: m((r) => r.rssMiB),
     supervisorCpu: m((r) => r.supervisorCpu ?? NaN),
     supervisorRss: m((r) => r.supervisorRssMiB ?? NaN),
+    agentsCpu: m((r) => r.agentsCpu ?? NaN),
+    clientsCpu: m((r) => r.clientsCpu),
+    mbPerStream: m((r) => r.report.bytes / r.report.streams / 1e6),
     lost: Math.max(...runs.map((r) => r.report.lost)),
     repeated: Math.max(...runs.map((r) => r.report.repeated)),
     expected: runs[0]?.report.expected ?? 0,
@@ -371,7 +399,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       ratio: `p99 ${ms(j.p99)}; lost ${j.lost} of ${j.expected}; CPU ${(j.cpu / f.cpu).toFixed(1)} x floor`,
       target: `none lost, p99 < ${P99_TARGET_MS} ms`,
       pass,
-      note: `medians of ${ctx.repeats}; ${j.expected} line deliveries per run (${USERS * RUNS_PER_USER} runs x ${lines} lines x ${STREAMS_PER_USER} streams of the run's user), every one timed; repeated ${j.repeated}, streams ended early ${j.ended}; floor lost ${f.lost}; supervisor CPU ${j.supervisorCpu.toFixed(0)} %, ${j.supervisorRss.toFixed(0)} MiB; CPU is % of one core over the ${jobvisor[0]?.seconds.toFixed(0)} s window`,
+      note: `medians of ${ctx.repeats}; ${j.expected} line deliveries per run (${USERS * RUNS_PER_USER} runs x ${lines} lines x ${STREAMS_PER_USER} streams of the run's user), every one timed; repeated ${j.repeated}, streams ended early ${j.ended}; floor lost ${f.lost}; supervisor CPU ${j.supervisorCpu.toFixed(0)} %, ${j.supervisorRss.toFixed(0)} MiB; agents CPU ${j.agentsCpu.toFixed(0)} %; the clients process: CPU ${j.clientsCpu.toFixed(0)} % (floor's ${f.clientsCpu.toFixed(0)} %), ${j.mbPerStream.toFixed(2)} MB per stream (floor's ${f.mbPerStream.toFixed(2)}); CPU is % of one core over the ${jobvisor[0]?.seconds.toFixed(0)} s window`,
     },
   ];
   ctx.log('slow stream: jobvisor once more, with one stream that never reads');

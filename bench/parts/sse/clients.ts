@@ -43,6 +43,7 @@ let delays = new Float64Array(1 << 20);
 let delayCount = 0;
 let repeated = 0;
 let maxLine = 0;
+let bytes = 0;
 
 function addDelay(ms: number): void {
   if (delayCount === delays.length) {
@@ -89,6 +90,7 @@ function reader(stream: Stream, onHead: (status: number) => void): (chunk: strin
   let body = '';
   return (chunk) => {
     const at = now();
+    bytes += chunk.length;
     text = chunk;
     let pos = 0;
     if (!inBody) {
@@ -226,6 +228,8 @@ function report(streams: Stream[], expect: Expect, slow: { cut: boolean; bytes: 
     lost: expected - received,
     repeated,
     maxLine,
+    bytes,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     samples: delayCount,
     p50: pct(50),
     p90: pct(90),
