@@ -54,6 +54,11 @@ async function startFakeSupervisor() {
       const id = ++fake.lastId;
       for (const res of eventStreams) res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     },
+    /** Sends an event as the supervisor does: with a `user:` field saying whose it is, and `data` as given. */
+    sendWithUser(type: string, user: string, data: string) {
+      const id = ++fake.lastId;
+      for (const res of eventStreams) res.write(`id: ${id}\nevent: ${type}\nuser: ${user}\ndata: ${data}\n\n`);
+    },
   };
   const server = http.createServer((req, res) => {
     let body = '';
@@ -262,6 +267,25 @@ describe('server event stream', () => {
     await waitFor(() => (admin.messages.length === 3 && alice.messages.length === 2 ? true : undefined));
     expect(alice.messages[1]).toEqual({ event: 'log', data: JSON.stringify(jobEvent('alice', 'alices-job')), id: '2' });
     expect(admin.messages.slice(1).map((m) => (JSON.parse(m.data) as { jobId: string }).jobId)).toEqual(['bobs-job', 'alices-job']);
+  });
+
+  it("passes an event whose user the supervisor names to that user's streams with its data as it came, and skips one of an unknown type", async () => {
+    const { fake, server, aliceToken, adminToken } = await startWithFakeSupervisor();
+    await waitFor(() => (fake.eventStreams.size === 1 ? true : undefined));
+    const alice = await openEvents(server, aliceToken);
+    const admin = await openEvents(server, adminToken);
+    await waitFor(() => (alice.messages.length && admin.messages.length ? true : undefined));
+    // The data is passed on unread: text the server would refuse to parse as an event reaches alice all the same.
+    fake.sendWithUser('log', 'alice', '{"type":"log","said":"not parsed"}');
+    fake.sendWithUser('bogus', 'alice', '{"type":"bogus"}');
+    fake.sendWithUser('log', 'bob', '{"type":"log","for":"bob"}');
+    fake.sendEvent(jobEvent('alice', 'last'));
+    await waitFor(() => (alice.messages.length === 3 && admin.messages.length === 4 ? true : undefined));
+    expect(alice.messages.slice(1)).toEqual([
+      { event: 'log', data: '{"type":"log","said":"not parsed"}', id: '1' },
+      { event: 'log', data: JSON.stringify(jobEvent('alice', 'last')), id: '4' },
+    ]);
+    expect(admin.messages.slice(1).map((m) => m.id)).toEqual(['1', '3', '4']);
   });
 
   it('sends keepalives at the configured interval and ends a stream when its token is logged out', async () => {

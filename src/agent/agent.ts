@@ -81,9 +81,9 @@ export class Agent {
       onClose: (code, reason) => this.connectionClosed(code, reason),
     });
     const groups = new CmdGroups(opts.cmdGroupsDir ?? path.join(process.cwd(), CMD_GROUPS_DIR), opts.log);
-    this.processes = new ProcessEngine({ push: (j, s, u) => this.push(j, s, u), env: this.cmdEnv, groups, log: opts.log });
+    this.processes = new ProcessEngine({ push: (j, s, u) => this.push(j, s, u), env: this.cmdEnv, groups, log: opts.log, flushMs: opts.flushMs ?? 100 });
+    // The process engine sends each run's lines on its own timers (at most once per flushMs a run).
     this.flushTimer = setInterval(() => {
-      this.processes.flush();
       for (const m of this.commandCounts(false)) this.conn.send(m);
     }, opts.flushMs ?? 100);
     const worker = opts.worker;

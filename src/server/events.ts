@@ -14,9 +14,16 @@
  * logout ends the token's streams at once, and every keepalive checks each token again, so a
  * stream ends at most one keepalive interval after its token expired. Before it ends, the
  * stream says why (`event: end`).
+ *
+ * Cost under load (issue 13): each event is formatted once and only the clients of its user (and
+ * the admins) are visited. A client's messages of one turn of the event loop (all the events of
+ * one chunk of the supervisor's stream) are gathered and written to its socket at once, at the
+ * end of that turn: one write per client per chunk, not one per event. A client whose unsent
+ * data (ours and its socket's) grows past `maxBufferedBytes` is cut, so a stalled reader costs
+ * memory up to that bound and never delays the others.
  */
 import { JobvisorError } from '../shared/errors.js';
-import { PassThrough } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { EventBacklog, JobEvent } from '../shared/api.js';
 import type { Logger } from '../shared/logger.js';
@@ -36,6 +43,9 @@ export interface EventFanoutOptions {
   recentEvents?: number;
   recentBytes?: number;
 }
+
+/** What the fan-out needs of an event: its type and whose it is (the data is passed as JSON text). */
+export type EventMeta = Pick<JobEvent, 'type' | 'user'>;
 
 /** A published event, ready to send: its number, whose it is, and its SSE text. */
 interface Recent {
@@ -58,13 +68,22 @@ export interface StreamLogin {
 interface Client {
   caller: Caller;
   login: StreamLogin;
-  stream: PassThrough;
+  res: ServerResponse;
+  /** Messages of this turn of the event loop not written yet (written together at its end). */
+  pending: string;
+  closed: boolean;
   /** While the client catches up from the journal: the live events that arrived meanwhile. */
   waiting?: Recent[];
 }
 
 export class EventFanout {
   private readonly clients = new Set<Client>();
+  /** The same clients by user name (non-admins), and the admins, who see every event. */
+  private readonly byUser = new Map<string, Set<Client>>();
+  private readonly admins = new Set<Client>();
+  /** Clients with pending messages, written at the end of this turn of the event loop. */
+  private readonly unflushed: Client[] = [];
+  private flushScheduled = false;
   private readonly keepaliveMs: number;
   private readonly maxBufferedBytes: number;
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -89,7 +108,7 @@ export class EventFanout {
    */
   attach(ctx: Context, caller: Caller, login: StreamLogin, lastEventId?: number): void {
     const limit = this.options.streamsPerUser?.(caller.role) ?? Infinity;
-    const open = [...this.clients].filter((c) => c.caller.username === caller.username).length;
+    const open = this.streamsOf(caller.username);
     if (open >= limit) {
       throw new JobvisorError('QUOTA_EXCEEDED', `you have ${open} event streams open, the most a${caller.role === 'admin' ? 'n admin' : ' user'} may (quotas.${caller.role}.eventStreams = ${limit}); close one first`, { quota: 'eventStreams', limit });
     }
@@ -99,16 +118,16 @@ export class EventFanout {
     ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
     ctx.set('Cache-Control', 'no-cache');
     ctx.set('X-Accel-Buffering', 'no');
-    const stream = new PassThrough();
-    const client: Client = { caller, login, stream };
-    this.clients.add(client);
+    // Written straight to the response (no stream in between): its writableLength is the true backlog.
+    ctx.respond = false;
+    const res = ctx.res;
+    const client: Client = { caller, login, res, pending: '', closed: false };
+    this.add(client);
     const detach = () => this.detach(client);
     ctx.req.on('close', detach);
-    ctx.res.on('close', detach);
-    stream.on('close', detach);
-    stream.on('error', detach);
-    ctx.body = stream;
-    stream.write(formatSseMessage('hello', JSON.stringify({ user: { username: caller.username, role: caller.role } })));
+    res.on('close', detach);
+    res.on('error', detach);
+    res.write(formatSseMessage('hello', JSON.stringify({ user: { username: caller.username, role: caller.role } })));
     if (lastEventId !== undefined) this.resume(client, lastEventId);
     this.startKeepalive();
     this.options.logger.debug({ user: caller.username, clients: this.clients.size }, 'event client connected');
@@ -119,14 +138,17 @@ export class EventFanout {
    * text. An event without a journal number (from a supervisor without a journal) is sent
    * without an id and cannot be resumed from.
    */
-  publish(event: JobEvent, id: number | undefined, data: string = JSON.stringify(event)): void {
+  publish(event: JobEvent | EventMeta, id: number | undefined, data: string = JSON.stringify(event)): void {
     const recent: Recent = { id: id ?? 0, user: event.user, message: formatSseMessage(event.type, data, id) };
     if (id !== undefined) this.remember(recent);
-    for (const client of this.clients) {
-      if (!this.sees(client, recent.user)) continue;
-      if (client.waiting) client.waiting.push(recent);
-      else this.send(client, recent.message);
-    }
+    const own = this.byUser.get(recent.user);
+    if (own) for (const client of own) this.deliver(client, recent);
+    for (const client of this.admins) this.deliver(client, recent);
+  }
+
+  private deliver(client: Client, recent: Recent): void {
+    if (client.waiting) client.waiting.push(recent);
+    else this.send(client, recent.message);
   }
 
   /** Tells every client to refetch the current state (events were missed and cannot be had again). */
@@ -157,9 +179,33 @@ export class EventFanout {
 
   /** Ends every client stream. */
   close(): void {
-    for (const client of [...this.clients]) client.stream.end();
-    this.clients.clear();
+    for (const client of [...this.clients]) this.detach(client);
     this.stopKeepalive();
+  }
+
+  private streamsOf(username: string): number {
+    let n = this.byUser.get(username)?.size ?? 0;
+    for (const c of this.admins) if (c.caller.username === username) n++;
+    return n;
+  }
+
+  private add(client: Client): void {
+    this.clients.add(client);
+    if (client.caller.role === 'admin') {
+      this.admins.add(client);
+      return;
+    }
+    let own = this.byUser.get(client.caller.username);
+    if (!own) this.byUser.set(client.caller.username, (own = new Set()));
+    own.add(client);
+  }
+
+  private remove(client: Client): boolean {
+    if (!this.clients.delete(client)) return false;
+    this.admins.delete(client);
+    const own = this.byUser.get(client.caller.username);
+    if (own?.delete(client) && own.size === 0) this.byUser.delete(client.caller.username);
+    return true;
   }
 
   private sees(client: Client, user: string): boolean {
@@ -235,18 +281,44 @@ export class EventFanout {
     for (const r of waiting) if (r.id > last) this.send(client, r.message);
   }
 
+  /** Queues a message for the client; the queue is written at the end of this turn of the event loop. */
   private send(client: Client, message: string): void {
-    if (client.stream.writableLength > this.maxBufferedBytes) {
-      this.options.logger.warn({ user: client.caller.username }, 'event client too slow; disconnected');
-      client.stream.destroy();
+    if (client.closed) return;
+    if (client.pending === '') {
+      this.unflushed.push(client);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(() => this.flushAll());
+      }
+    }
+    client.pending += message;
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    const clients = this.unflushed.splice(0, this.unflushed.length);
+    for (const client of clients) this.flush(client);
+  }
+
+  /** Writes the client's queued messages, or cuts it if it has not read what it was sent before. */
+  private flush(client: Client): void {
+    const pending = client.pending;
+    client.pending = '';
+    if (client.closed || pending === '') return;
+    if (client.res.writableLength + pending.length > this.maxBufferedBytes) {
+      this.options.logger.warn({ user: client.caller.username, buffered: client.res.writableLength }, 'event client too slow; disconnected');
+      client.res.destroy();
       this.detach(client);
       return;
     }
-    client.stream.write(message);
+    client.res.write(pending);
   }
 
   private end(client: Client, reason: string): void {
-    if (!client.stream.destroyed) client.stream.write(formatSseMessage('end', JSON.stringify({ reason })));
+    if (!client.closed) {
+      this.flush(client);
+      if (!client.closed) client.res.write(formatSseMessage('end', JSON.stringify({ reason })));
+    }
     this.detach(client);
     this.options.logger.debug({ user: client.caller.username, reason }, 'event stream ended');
   }
@@ -265,8 +337,11 @@ export class EventFanout {
   }
 
   private detach(client: Client): void {
-    if (!this.clients.delete(client)) return;
-    if (!client.stream.destroyed) client.stream.end();
+    if (!this.remove(client)) return;
+    if (client.pending !== '' && !client.res.destroyed) this.flush(client);
+    client.closed = true;
+    client.pending = '';
+    if (!client.res.destroyed) client.res.end();
     if (this.clients.size === 0) this.stopKeepalive();
     this.options.logger.debug({ user: client.caller.username, clients: this.clients.size }, 'event client disconnected');
   }

@@ -32,6 +32,7 @@ export async function startServer(given: Config, logger: Logger = createLogger('
     const events = new EventFanout({
       logger,
       keepaliveMs: config.eventsKeepaliveMs,
+      maxBufferedBytes: config.eventsMaxBufferedBytes,
       streamsPerUser: (role) => quotaOf(config.quotas, role).eventStreams,
       backlog: (after, limit) => supervisor.eventBacklog(after, limit),
     });

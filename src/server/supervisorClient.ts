@@ -76,8 +76,17 @@ interface StreamPosition {
   lastId: number | undefined;
 }
 
-/** A supervisor event as it arrived: parsed, with its journal number and its JSON text. */
-export type EventHandler = (event: JobEvent, id: number | undefined, data: string) => void;
+/**
+ * A supervisor event as it arrived: its type and user, its journal number and its JSON text.
+ * `event` is the whole parsed event only when the supervisor did not say whose it is (an older
+ * supervisor, or a replay from its journal); otherwise the data is passed on unparsed.
+ */
+export type EventHandler = (event: JobEvent | EventMeta, id: number | undefined, data: string) => void;
+
+/** What the server needs of an event to pass it on: its type and whose it is. */
+export type EventMeta = Pick<JobEvent, 'type' | 'user'>;
+
+const EVENT_TYPES: ReadonlySet<string> = new Set<JobEvent['type']>(['job', 'log', 'deleted', 'pipeline']);
 
 const PASSED_DOWNLOAD_HEADERS = ['content-type', 'content-length', 'content-disposition'];
 
@@ -282,8 +291,17 @@ export class SupervisorClient {
     }
   }
 
-  /** Parses and hands on one event; false if it was not one. */
+  /** Parses (only if it must) and hands on one event; false if it was not one. */
   private dispatchEvent(message: SseMessage, id: number | undefined, onEvent: EventHandler): boolean {
+    if (message.user !== undefined && EVENT_TYPES.has(message.event)) {
+      // The supervisor said whose it is: no need to parse the data to pass it on.
+      try {
+        onEvent({ type: message.event as JobEvent['type'], user: message.user }, id, message.data);
+      } catch (err) {
+        this.options.logger.error({ err }, 'handling a supervisor event failed');
+      }
+      return true;
+    }
     let value: unknown;
     try {
       value = JSON.parse(message.data);

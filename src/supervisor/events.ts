@@ -11,6 +11,8 @@ import type { JobStore, JournaledEvent } from './store.js';
 export interface PublishedEvent {
   id: number;
   type: JobEvent['type'];
+  /** Whose event it is (sent on the stream as a field of its own, so its reader need not parse `data`). */
+  user: string;
   data: string;
 }
 
@@ -47,7 +49,7 @@ export class EventBus {
       id = this.lastId;
     }
     this.lastId = id;
-    const published: PublishedEvent = { id, type: event.type, data };
+    const published: PublishedEvent = { id, type: event.type, user: event.user, data };
     for (const l of this.listeners) l(published);
   }
 

@@ -199,9 +199,21 @@ function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void
     }
   }
   res.write(formatSseMessage('ready', JSON.stringify({ latest: events.latest })));
+  // The events of one turn of the event loop (one agent message may make several) go out in one write.
+  let pending = '';
+  const flush = () => {
+    if (pending !== '' && !res.destroyed) res.write(pending);
+    pending = '';
+  };
   const unsubscribe = events.subscribe(
-    (e) => res.write(formatSseMessage(e.type, e.data, e.id)),
-    () => res.end(),
+    (e) => {
+      if (pending === '') process.nextTick(flush);
+      pending += formatSseMessage(e.type, e.data, e.id, e.user);
+    },
+    () => {
+      flush();
+      res.end();
+    },
   );
   const timer = setInterval(() => res.write(formatSseComment('keepalive')), keepaliveMs);
   const stop = () => {

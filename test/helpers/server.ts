@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig, supervisorHttpUrl, type Config } from '../../src/shared/config.js';
+import { loadConfig, quotaOf, supervisorHttpUrl, type Config } from '../../src/shared/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { Accounts } from '../../src/server/accounts.js';
 import { createServer } from '../../src/server/app.js';
@@ -58,6 +58,8 @@ export interface TestServer {
 
 export interface TestServerOptions {
   keepaliveMs?: number;
+  /** The event fan-out's cut of a client that does not read (EventFanoutOptions.maxBufferedBytes). */
+  maxBufferedBytes?: number;
   /** Keep the server's log lines (level debug) in `logs`. */
   captureLogs?: boolean;
 }
@@ -78,7 +80,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   await accounts.ensureAdmin(config);
   await accounts.createUser('alice', 'alice-password', 'user');
   const supervisor = new SupervisorClient({ baseUrl: supervisorHttpUrl(config), secret: config.secret ?? '', logger });
-  const events = new EventFanout({ logger, keepaliveMs: options.keepaliveMs });
+  const events = new EventFanout({ logger, keepaliveMs: options.keepaliveMs, maxBufferedBytes: options.maxBufferedBytes, streamsPerUser: (role) => quotaOf(config.quotas, role).eventStreams });
   const server = createServer({ config, accounts, supervisor, events, logger }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   onCleanup(async () => {

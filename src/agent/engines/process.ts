@@ -1,8 +1,10 @@
 /**
  * The process engine: each run is a job cmd started as a subprocess of the agent, in its run
  * directory, in its own process group (recorded, so that it can be ended if the agent dies). Log
- * lines and progress are gathered and sent in batches (the agent flushes them on a timer, and at
- * once when a batch grows big); the run's end follows its last lines.
+ * lines and progress are gathered and sent in batches, at most one batch per run every `flushMs`:
+ * the first line after a quiet spell goes at once (on the next timer tick of the event loop, so
+ * the lines of one read go together), the ones that follow it closely wait for the end of that
+ * interval; a batch that grows big goes at once. The run's end follows its last lines.
  */
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -28,6 +30,9 @@ interface Run {
   progress: { value: number; message?: string } | null;
   /** Phases said before the run's `started` update was sent, sent right after it; null once it was. */
   earlyPhases: Update[] | null;
+  /** When the run's last batch was sent (performance.now()), and the timer of its next one. */
+  flushedAt: number;
+  flushTimer: NodeJS.Timeout | null;
 }
 
 export interface ProcessEngineOptions {
@@ -37,6 +42,8 @@ export interface ProcessEngineOptions {
   /** Where the process groups of running cmds are recorded. */
   groups: CmdGroups;
   log: Logger;
+  /** The least time between two batches of one run's lines and progress (default 100 ms). */
+  flushMs?: number;
 }
 
 export class ProcessEngine implements RunEngine {
@@ -66,7 +73,7 @@ export class ProcessEngine implements RunEngine {
     for (const other of this.active.values()) {
       if (other.jobId === op.jobId && other.cmd?.running) await other.cmd.kill('replaced by a newer run');
     }
-    const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], chars: 0, progress: null, earlyPhases: [] };
+    const run: Run = { jobId: op.jobId, serial: op.serial, cmd: null, exitSeq: null, lines: [], chars: 0, progress: null, earlyPhases: [], flushedAt: -Infinity, flushTimer: null };
     this.active.set(key, run);
     try {
       await prepareRunDir(op.runDir, op.parameters, op.inputs);
@@ -86,9 +93,11 @@ export class ProcessEngine implements RunEngine {
             run.lines.push(line);
             run.chars += line.length;
             if (run.lines.length >= MAX_BATCH_LINES || run.chars >= MAX_BATCH_CHARS) this.flushRun(run);
+            else this.flushSoon(run);
           },
           onProgress: (value, message) => {
             run.progress = { value, ...(message === undefined ? {} : { message: message.slice(0, 500) }) };
+            this.flushSoon(run);
           },
           onLogProblem: (what) => {
             if (what) this.o.log.warn({ jobId: op.jobId, serial: op.serial, problem: what }, 'the run log cannot be written; its lines are kept');
@@ -136,8 +145,19 @@ export class ProcessEngine implements RunEngine {
     return this.o.push(run.jobId, run.serial, update);
   }
 
+  /** Sends the run's batch when its interval allows: at once if the last one went `flushMs` ago, else when it has. */
+  private flushSoon(run: Run): void {
+    if (run.flushTimer) return;
+    const wait = Math.max(0, run.flushedAt + (this.o.flushMs ?? 100) - performance.now());
+    run.flushTimer = setTimeout(() => this.flushRun(run), wait);
+    run.flushTimer.unref();
+  }
+
   /** Sends a run's gathered log lines (the outbox cuts and splits them) and latest progress as updates. */
   private flushRun(run: Run): void {
+    if (run.flushTimer) clearTimeout(run.flushTimer);
+    run.flushTimer = null;
+    if (run.lines.length > 0 || run.progress) run.flushedAt = performance.now();
     if (run.lines.length > 0) {
       const lines = run.lines.splice(0, run.lines.length);
       run.chars = 0;

@@ -1,0 +1,420 @@
+/**
+ * Bench part `sse` (issue 13, target 5): 1,000 event-stream clients (10 users, 100 streams each,
+ * `GET /api/events`) while 100 runs (10 per user) print a progress line 10 times a second. Every
+ * line says when it was printed; the clients (a process of their own, sse/clients.ts) measure
+ * printed -> seen for every line at every client and count that each client saw every line of
+ * its user's runs exactly once. The server's CPU (from /proc/<pid>/stat over the window, % of one
+ * core) and peak RSS are reported, and the supervisor's for information.
+ *
+ * The floor, in the same run: a bare `node:http` fan-out (sse/floor.ts) that starts the same
+ * printers and relays each line at once to the same 1,000 clients.
+ *
+ * A second row runs jobvisor once more with one more stream that never reads, an admin's (who
+ * sees every user's events, so it falls behind fastest): the server must cut it (past
+ * eventsMaxBufferedBytes) while the others keep their delay and lose nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { median, type BenchContext, type BenchPart, type BenchRow } from '../table.js';
+import { SoakJobvisor, sleep } from '../soak/jobvisor.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CLIENTS = path.join(HERE, 'sse', 'clients.js');
+const FLOOR = path.join(HERE, 'sse', 'floor.js');
+const USERS = 10;
+const STREAMS_PER_USER = 100;
+const RUNS_PER_USER = 10;
+const HZ = 10;
+const PASSWORD = 'sse-bench-admin-password';
+/** The server cuts a stream whose unsent data passes this (the slow stream's row). */
+const MAX_BUFFERED = 1024 * 1024;
+const P99_TARGET_MS = 50;
+
+/** Prints `lines` lines at `hz` per second, each with the time it was printed (epoch ms) and its number. */
+const PRINTER = `use strict; use warnings; use Time::HiRes qw(time sleep);
+$| = 1;
+my ($lines, $hz) = @ARGV;
+my $start = time;
+for my $i (1 .. $lines) {
+  my $wait = $start + ($i - 1) / $hz - time;
+  sleep($wait) if $wait > 0;
+  printf("PROGRESS %.6f t=%.3f i=%d\\n", $i / $lines, time * 1000, $i);
+}
+`;
+
+const TEMPLATE = {
+  name: 'ssebench',
+  title: 'Progress printer (sse bench)',
+  description: 'Prints `lines` PROGRESS lines at `hz` per second, each with the time it was printed.',
+  parameters: {
+    lines: { type: 'integer', label: 'Lines', default: 10, min: 1, max: 100000 },
+    hz: { type: 'number', label: 'Lines per second', default: 10, min: 0.1, max: 1000 },
+  },
+  command: ['perl', '{templateDir}/print.pl', '{lines}', '{hz}'],
+  sizes: ['parallel'],
+  resources: { cores: 1 },
+  timeLimitSeconds: 600,
+  progress: { kind: 'stdout' },
+  results: [],
+};
+
+interface ClientsReport {
+  streams: number;
+  ended: number;
+  expected: number;
+  received: number;
+  lost: number;
+  repeated: number;
+  samples: number;
+  /** Bytes every stream received, and the clients process's CPU seconds (its whole life). */
+  bytes: number;
+  cpuSeconds: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  slow?: { cut: boolean; bytes: number };
+}
+
+interface Measured {
+  report: ClientsReport;
+  /** % of one core over the window. */
+  cpu: number;
+  rssMiB: number;
+  supervisorCpu?: number;
+  supervisorRssMiB?: number;
+  /** The agents' CPU (all of them, % of one core), and the clients process's. */
+  agentsCpu?: number;
+  clientsCpu: number;
+  seconds: number;
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+/** A child process whose stdout is read line by line. */
+class Child {
+  readonly lines: AsyncIterator<string>;
+  private readonly rl: Interface;
+  readonly exited: Promise<void>;
+
+  constructor(readonly child: ChildProcess) {
+    this.rl = createInterface({ input: child.stdout! });
+    this.lines = this.rl[Symbol.asyncIterator]();
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+  }
+
+  async next(what: string, timeoutMs: number): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs)));
+    const died = this.exited.then(() => Promise.reject(new Error(`the process exited before ${what}`)));
+    try {
+      const r = await Promise.race([this.lines.next(), timeout, died]);
+      if (r.done) throw new Error(`the process ended its output before ${what}`);
+      return r.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(line + '\n');
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.stdin?.end();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+function startNode(script: string, env: NodeJS.ProcessEnv = process.env): Child {
+  return new Child(spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'], env }));
+}
+
+/** CPU seconds (user + system) a process used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function peakRssMiB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds of the agents under `root` (their runs excluded). */
+function agentsCpuSeconds(root: string): number {
+  let sum = 0;
+  for (const pid of processesUnder(root)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('agent')) sum += cpuSeconds(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
+}
+
+/** Every process whose working folder is inside `dir` (agents and their runs). */
+function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (cwd === dir || cwd.startsWith(dir + '/')) out.push(Number(entry));
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return out;
+}
+
+// ---- jobvisor -----------------------------------------------------------------------------
+
+async function call<T>(base: string, token: string | undefined, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(base + p, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+async function login(base: string, username: string, password: string): Promise<string> {
+  const r = await call<{ token: string }>(base, undefined, 'POST', '/api/auth/login', { username, password });
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}
+
+const TERMINAL = new Set(['completed', 'error', 'canceled', 'missing', 'purged']);
+
+async function runJob(base: string, token: string, jobKey: string, lines: number): Promise<string> {
+  const body = { template: 'ssebench', jobKey, size: 'parallel', parameters: { lines, hz: HZ } };
+  for (let attempt = 1; ; attempt++) {
+    const r = await call<{ job: { jobId: string } }>(base, token, 'POST', '/api/jobs', body);
+    if (r.status === 200) return r.body.job.jobId;
+    // On a loaded machine the hop to the supervisor may fail now and then: the same job key again is the same job.
+    if (r.status !== 502 || attempt >= 3) throw new Error(`run ${jobKey}: ${r.status} ${JSON.stringify(r.body)}`);
+    await sleep(200);
+  }
+}
+
+/** Runs `tasks` with at most `limit` at once; their results in order. */
+async function limited<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < tasks.length; i = next++) out[i] = await tasks[i]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return out;
+}
+
+/** Waits until every job has ended, asking for one job at a time (so the polling adds little load); throws if one did not complete. */
+async function awaitJobs(base: string, jobs: { token: string; jobId: string }[], deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (const j of jobs) {
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`run ${j.jobId} did not end in time`);
+      const r = await call<{ job: { status: string } }>(base, j.token, 'GET', `/api/jobs/${j.jobId}`);
+      const status = r.body.job.status;
+      if (status === 'completed') break;
+      if (TERMINAL.has(status)) throw new Error(`run ${j.jobId} ended ${status}: ${JSON.stringify(r.body.job)}`);
+      await sleep(200);
+    }
+  }
+}
+
+async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean): Promise<Measured> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-bench-sse-'));
+  const templates = path.join(root, 'templates');
+  mkdirSync(path.join(templates, 'ssebench'), { recursive: true });
+  writeFileSync(path.join(templates, 'ssebench', 'template.json'), JSON.stringify(TEMPLATE, null, 2));
+  writeFileSync(path.join(templates, 'ssebench', 'print.pl'), PRINTER);
+  const jv = new SoakJobvisor({
+    dataDir: path.join(root, 'data'),
+    outDir: root,
+    password: PASSWORD,
+    env: {
+      JOBVISOR_TEMPLATES_DIR: templates,
+      JOBVISOR_TEMPLATES_WATCH: 'false',
+      JOBVISOR_SLOTS_PARALLEL: String(USERS * RUNS_PER_USER),
+      JOBVISOR_QUOTAS: JSON.stringify({ user: { eventStreams: STREAMS_PER_USER + 1, activeRuns: RUNS_PER_USER * 2 } }),
+      JOBVISOR_EVENTS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
+      // For profiling: JOBVISOR_BENCH_CPU_PROF=<folder> writes .cpuprofile files of the server and supervisor there.
+      ...(process.env.JOBVISOR_BENCH_CPU_PROF ? { NODE_OPTIONS: `--require ${process.env.JOBVISOR_BENCH_CPU_PROF}/hook.cjs`, PROF_DIR: process.env.JOBVISOR_BENCH_CPU_PROF } : {}),
+    },
+  });
+  let clients: Child | undefined;
+  try {
+    await jv.startSupervisor();
+    await jv.startServer();
+    const base = jv.serverUrl;
+    const admin = await login(base, 'admin', PASSWORD);
+    const users: { user: string; token: string }[] = [];
+    for (let u = 0; u < USERS; u++) {
+      const username = `u${u}`;
+      const r = await call(base, admin, 'POST', '/api/users', { username, password: `${username}-password` , role: 'user' });
+      if (r.status !== 201) throw new Error(`create user ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+      users.push({ user: username, token: await login(base, username, `${username}-password`) });
+    }
+    // A warm-up run per user starts its agent (and warms both processes) before the window.
+    const warm = await Promise.all(users.map(async (u) => ({ token: u.token, jobId: await runJob(base, u.token, 'warm', 2) })));
+    await awaitJobs(base, warm, 60_000);
+
+    clients = startNode(CLIENTS);
+    const streams = users.flatMap((u) => Array.from({ length: STREAMS_PER_USER }, () => u));
+    clients.send(JSON.stringify({ url: `${base}/api/events`, streams, ...(slow ? { slow: { token: admin } } : {}) }));
+    await clients.next('clients ready', 60_000);
+    await sleep(200);
+
+    const serverPid = jv.server!.child.pid!;
+    const supervisorPid = jv.supervisor!.child.pid!;
+    const cpu0 = cpuSeconds(serverPid);
+    const scpu0 = cpuSeconds(supervisorPid);
+    const acpu0 = agentsCpuSeconds(root);
+    const ccpu0 = cpuSeconds(clients.child.pid!);
+    const t0 = performance.now();
+    const jobs = await limited(
+      USERS,
+      users.flatMap((u) => Array.from({ length: RUNS_PER_USER }, (_, k) => async () => ({ user: u.user, token: u.token, jobId: await runJob(base, u.token, `r${k}`, lines) }))),
+    );
+    await sleep((lines / HZ) * 1000);
+    await awaitJobs(base, jobs, 120_000);
+    await sleep(500);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = ((cpuSeconds(serverPid) - cpu0) / seconds) * 100;
+    const supervisorCpu = ((cpuSeconds(supervisorPid) - scpu0) / seconds) * 100;
+    const agentsCpu = ((agentsCpuSeconds(root) - acpu0) / seconds) * 100;
+    const clientsCpu = ((cpuSeconds(clients.child.pid!) - ccpu0) / seconds) * 100;
+    const expect: Record<string, string[]> = {};
+    for (const j of jobs) (expect[j.user] ??= []).push(j.jobId);
+    clients.send(JSON.stringify({ expect, lines }));
+    const report = JSON.parse(await clients.next('clients report', 60_000)) as ClientsReport;
+    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor ${supervisorCpu.toFixed(1)} % agents ${agentsCpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    return { report, cpu, rssMiB: peakRssMiB(serverPid), supervisorCpu, supervisorRssMiB: peakRssMiB(supervisorPid), agentsCpu, clientsCpu, seconds };
+  } finally {
+    await clients?.stop();
+    await jv.stop();
+    for (const pid of processesUnder(root)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// ---- the floor ----------------------------------------------------------------------------
+
+async function measureFloor(ctx: BenchContext, lines: number): Promise<Measured> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-bench-sse-floor-'));
+  const printer = path.join(root, 'print.pl');
+  writeFileSync(printer, PRINTER);
+  const floor = startNode(FLOOR);
+  let clients: Child | undefined;
+  try {
+    const port = Number((await floor.next('floor listening', 30_000)).split(' ')[1]);
+    const users = Array.from({ length: USERS }, (_, u) => `u${u}`);
+    clients = startNode(CLIENTS);
+    const streams = users.flatMap((user) => Array.from({ length: STREAMS_PER_USER }, () => ({ user, token: user })));
+    clients.send(JSON.stringify({ url: `http://127.0.0.1:${port}/events`, streams }));
+    await clients.next('clients ready', 60_000);
+    await sleep(200);
+    const pid = floor.child.pid!;
+    const cpu0 = cpuSeconds(pid);
+    const ccpu0 = cpuSeconds(clients.child.pid!);
+    const t0 = performance.now();
+    const runs = users.flatMap((user) => Array.from({ length: RUNS_PER_USER }, (_, k) => ({ user, jobId: `${user}-r${k}` })));
+    floor.send(JSON.stringify({ runs, argv: ['perl', printer, String(lines), String(HZ)] }));
+    await floor.next('printers done', (lines / HZ) * 1000 + 60_000);
+    await sleep(500);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = ((cpuSeconds(pid) - cpu0) / seconds) * 100;
+    const clientsCpu = ((cpuSeconds(clients.child.pid!) - ccpu0) / seconds) * 100;
+    const expect: Record<string, string[]> = {};
+    for (const r of runs) (expect[r.user] ??= []).push(r.jobId);
+    clients.send(JSON.stringify({ expect, lines }));
+    const report = JSON.parse(await clients.next('clients report', 60_000)) as ClientsReport;
+    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    return { report, cpu, rssMiB: peakRssMiB(pid), clientsCpu, seconds };
+  } finally {
+    await clients?.stop();
+    await floor.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// ---- rows ---------------------------------------------------------------------------------
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+function summary(runs: Measured[]) {
+  const m = (f: (r: Measured) => number) => median(runs.map(f));
+  return {
+    p50: m((r) => r.report.p50),
+    p99: m((r) => r.report.p99),
+    cpu: m((r) => r.cpu),
+    rss: m((r) => r.rssMiB),
+    supervisorCpu: m((r) => r.supervisorCpu ?? NaN),
+    supervisorRss: m((r) => r.supervisorRssMiB ?? NaN),
+    agentsCpu: m((r) => r.agentsCpu ?? NaN),
+    clientsCpu: m((r) => r.clientsCpu),
+    mbPerStream: m((r) => r.report.bytes / r.report.streams / 1e6),
+    lost: Math.max(...runs.map((r) => r.report.lost)),
+    repeated: Math.max(...runs.map((r) => r.report.repeated)),
+    expected: runs[0]?.report.expected ?? 0,
+    ended: Math.max(...runs.map((r) => r.report.ended)),
+  };
+}
+
+async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const lines = ctx.quick ? 20 : 100;
+  const jobvisor: Measured[] = [];
+  const floor: Measured[] = [];
+  for (let i = 0; i < ctx.repeats; i++) {
+    ctx.log(`repeat ${i + 1} of ${ctx.repeats}: floor, then jobvisor (${USERS * STREAMS_PER_USER} streams, ${USERS * RUNS_PER_USER} runs x ${lines} lines at ${HZ} Hz)`);
+    floor.push(await measureFloor(ctx, lines));
+    jobvisor.push(await measureJobvisor(ctx, lines, false));
+  }
+  const f = summary(floor);
+  const j = summary(jobvisor);
+  const pass = j.lost === 0 && j.repeated === 0 && j.ended === 0 && j.p99 < P99_TARGET_MS;
+  const rows: BenchRow[] = [
+    {
+      measure: `5. ${USERS * STREAMS_PER_USER} SSE clients (${USERS} users), ${USERS * RUNS_PER_USER} runs x ${HZ} Hz: printed -> seen`,
+      peer: `bare node:http: p50 ${ms(f.p50)}, p99 ${ms(f.p99)}; CPU ${f.cpu.toFixed(0)} %, ${f.rss.toFixed(0)} MiB`,
+      jobvisor: `p50 ${ms(j.p50)}, p99 ${ms(j.p99)}; server CPU ${j.cpu.toFixed(0)} %, ${j.rss.toFixed(0)} MiB`,
+      ratio: `p99 ${ms(j.p99)}; lost ${j.lost} of ${j.expected}; CPU ${(j.cpu / f.cpu).toFixed(1)} x floor`,
+      target: `none lost, p99 < ${P99_TARGET_MS} ms`,
+      pass,
+      note: `medians of ${ctx.repeats}; ${j.expected} line deliveries per run (${USERS * RUNS_PER_USER} runs x ${lines} lines x ${STREAMS_PER_USER} streams of the run's user), every one timed; repeated ${j.repeated}, streams ended early ${j.ended}; floor lost ${f.lost}; supervisor CPU ${j.supervisorCpu.toFixed(0)} %, ${j.supervisorRss.toFixed(0)} MiB; agents CPU ${j.agentsCpu.toFixed(0)} %; the clients process: CPU ${j.clientsCpu.toFixed(0)} % (floor's ${f.clientsCpu.toFixed(0)} %), ${j.mbPerStream.toFixed(2)} MB per stream (floor's ${f.mbPerStream.toFixed(2)}); CPU is % of one core over the ${jobvisor[0]?.seconds.toFixed(0)} s window`,
+    },
+  ];
+  ctx.log('slow stream: jobvisor once more, with one stream that never reads');
+  const s = await measureJobvisor(ctx, lines, true);
+  const cut = s.report.slow?.cut === true;
+  rows.push({
+    measure: `5. same, plus one admin stream that never reads`,
+    peer: `without it: p99 ${ms(j.p99)}`,
+    jobvisor: `others p99 ${ms(s.report.p99)}, lost ${s.report.lost}; slow stream ${cut ? 'cut' : 'NOT cut'}`,
+    ratio: `p99 ${ms(s.report.p99)}`,
+    target: `slow stream cut, others none lost, p99 < ${P99_TARGET_MS} ms`,
+    pass: cut && s.report.lost === 0 && s.report.repeated === 0 && s.report.ended === 0 && s.report.p99 < P99_TARGET_MS,
+    note: `the server cuts a stream past eventsMaxBufferedBytes = ${MAX_BUFFERED} (set for the bench); the slow stream got ${s.report.slow?.bytes ?? 0} bytes when it finally read (its socket buffers hold a few MB before the server sees a backlog${ctx.quick ? '; --quick sends too little to get past them' : ''}); server CPU ${s.cpu.toFixed(0)} %`,
+  });
+  return rows;
+}
+
+export const ssePart: BenchPart = { name: 'sse', run };

@@ -1,0 +1,264 @@
+/**
+ * The event-stream clients of the `sse` bench part, in a process of their own (so that their
+ * CPU is not the measuring process's). Started with one JSON line on stdin:
+ *
+ *   {"url": "http://127.0.0.1:port/api/events", "streams": [{"user": "u0", "token": "..."}, ...],
+ *    "slow": {"token": "..."}?}
+ *
+ * It opens every stream, prints `ready` once each has had its first bytes (the `hello`), then
+ * records every `log` event's lines: each line says when it was printed (`t=<epoch ms>`) and its
+ * number (`i=<n>`), so the delay printed -> seen is measured for every line at every client, and
+ * every line is counted once per client. `slow` is one more stream that never reads.
+ *
+ * A second stdin line {"expect": {"u0": ["jobId", ...], ...}, "lines": N} asks for the report:
+ * one JSON line on stdout (delays, lines seen, lost and repeated, whether the slow stream was cut),
+ * then the process exits.
+ */
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+
+interface Config {
+  url: string;
+  streams: { user: string; token: string }[];
+  slow?: { token: string };
+}
+
+interface Expect {
+  expect: Record<string, string[]>;
+  lines: number;
+}
+
+/** What one stream saw: for each job, which line numbers (index = line number, value = times seen). */
+interface Stream {
+  user: string;
+  seen: Map<string, Uint8Array>;
+  ended: boolean;
+}
+
+const LINE = /t=([0-9.]+) i=([0-9]+)/g;
+const JOB_ID = /"jobId":"([^"]+)"/;
+const now = () => performance.timeOrigin + performance.now();
+
+let delays = new Float64Array(1 << 20);
+let delayCount = 0;
+let repeated = 0;
+let maxLine = 0;
+let bytes = 0;
+
+function addDelay(ms: number): void {
+  if (delayCount === delays.length) {
+    const bigger = new Float64Array(delays.length * 2);
+    bigger.set(delays);
+    delays = bigger;
+  }
+  delays[delayCount++] = ms;
+}
+
+/** One `log` event's data (read with regular expressions, not JSON.parse: this process must keep up): counts its lines and their delays (all seen at `at`). */
+function onLog(stream: Stream, data: string, at: number): void {
+  const jobId = JOB_ID.exec(data)?.[1];
+  if (jobId === undefined) return;
+  let seen = stream.seen.get(jobId);
+  LINE.lastIndex = 0;
+  for (let m = LINE.exec(data); m; m = LINE.exec(data)) {
+    const i = Number(m[2]);
+    if (i > maxLine) maxLine = i;
+    if (!seen || seen.length <= i) {
+      const bigger = new Uint8Array(Math.max(i + 1, 128, (seen?.length ?? 0) * 2));
+      if (seen) bigger.set(seen);
+      stream.seen.set(jobId, (seen = bigger));
+    }
+    if (seen[i]! > 0) repeated++;
+    else addDelay(at - Number(m[1]));
+    seen[i] = Math.min(255, seen[i]! + 1);
+  }
+}
+
+/**
+ * Reads one stream's HTTP answer from its raw socket (latin1 text: one character per byte, so
+ * chunk sizes count characters; the lines measured are ASCII): the head, then the chunked body,
+ * split into SSE messages; the `log` ones are handed on, the others skipped unparsed. A raw
+ * socket instead of http.get: the HTTP client's per-chunk cost made this process the bottleneck.
+ */
+function reader(stream: Stream, onHead: (status: number) => void): (chunk: string) => void {
+  let head = '';
+  let inBody = false;
+  let text = '';
+  let chunkLeft = 0;
+  let sizeLine = '';
+  let afterChunk = 0;
+  let body = '';
+  return (chunk) => {
+    const at = now();
+    bytes += chunk.length;
+    text = chunk;
+    let pos = 0;
+    if (!inBody) {
+      head += text;
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      onHead(Number(head.slice(9, 12)));
+      text = head.slice(end + 4);
+      head = '';
+      inBody = true;
+    }
+    // De-chunk: `<hex size>\r\n<data>\r\n` ...
+    while (pos < text.length) {
+      if (afterChunk > 0) {
+        const skip = Math.min(afterChunk, text.length - pos);
+        afterChunk -= skip;
+        pos += skip;
+      } else if (chunkLeft > 0) {
+        const take = Math.min(chunkLeft, text.length - pos);
+        body += text.slice(pos, pos + take);
+        chunkLeft -= take;
+        pos += take;
+        if (chunkLeft === 0) afterChunk = 2;
+      } else {
+        const nl = text.indexOf('\n', pos);
+        if (nl === -1) {
+          sizeLine += text.slice(pos);
+          pos = text.length;
+        } else {
+          sizeLine += text.slice(pos, nl);
+          pos = nl + 1;
+          chunkLeft = parseInt(sizeLine, 16);
+          sizeLine = '';
+          if (chunkLeft === 0) stream.ended = true;
+        }
+      }
+    }
+    let start = 0;
+    for (;;) {
+      const end = body.indexOf('\n\n', start);
+      if (end === -1) break;
+      const message = body.slice(start, end);
+      start = end + 2;
+      if (!message.includes('event: log\n')) continue;
+      const d = message.indexOf('\ndata: ');
+      if (d !== -1) onLog(stream, message.slice(d + 7), at);
+    }
+    body = body.slice(start);
+  };
+}
+
+function open(config: Config, s: { user: string; token: string }, streams: Stream[], onFirst: () => void): void {
+  const stream: Stream = { user: s.user, seen: new Map(), ended: false };
+  streams.push(stream);
+  const url = new URL(config.url);
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.setNoDelay(true);
+  socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${s.token}\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.setEncoding('latin1');
+  let first = true;
+  const read = reader(stream, (status) => {
+    if (status !== 200) {
+      process.stderr.write(`clients: GET events for ${s.user} answered ${status}\n`);
+      process.exit(3);
+    }
+  });
+  socket.on('data', (chunk: string) => {
+    read(chunk);
+    if (first) {
+      first = false;
+      onFirst();
+    }
+  });
+  socket.on('end', () => (stream.ended = true));
+  socket.on('error', (err) => {
+    stream.ended = true;
+    process.stderr.write(`clients: stream of ${s.user}: ${err.message}\n`);
+  });
+}
+
+/** A stream that sends its request and then never reads: what the server must cut without delaying the others. */
+function openSlow(config: Config, token: string): { report: () => Promise<{ cut: boolean; bytes: number }> } {
+  const url = new URL(config.url);
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.pause();
+  socket.on('error', () => undefined);
+  return {
+    /** Reads what is left: `cut` when the server ended the stream (it would stay open otherwise). */
+    report: () =>
+      new Promise((resolve) => {
+        let bytes = 0;
+        let quiet: NodeJS.Timeout;
+        const done = (cut: boolean) => {
+          clearTimeout(quiet);
+          socket.destroy();
+          resolve({ cut, bytes });
+        };
+        const rearm = () => {
+          clearTimeout(quiet);
+          quiet = setTimeout(() => done(false), 2000);
+        };
+        socket.on('data', (b: Buffer) => {
+          bytes += b.length;
+          rearm();
+        });
+        socket.on('end', () => done(true));
+        socket.on('close', () => done(true));
+        rearm();
+        socket.resume();
+      }),
+  };
+}
+
+function report(streams: Stream[], expect: Expect, slow: { cut: boolean; bytes: number } | undefined): string {
+  let expected = 0;
+  let received = 0;
+  let ended = 0;
+  for (const s of streams) {
+    if (s.ended) ended++;
+    for (const jobId of expect.expect[s.user] ?? []) {
+      expected += expect.lines;
+      const seen = s.seen.get(jobId);
+      if (!seen) continue;
+      for (let i = 1; i <= expect.lines && i < seen.length; i++) if (seen[i]! > 0) received++;
+    }
+  }
+  const sorted = delays.subarray(0, delayCount).sort();
+  const pct = (p: number) => (delayCount === 0 ? NaN : sorted[Math.min(delayCount - 1, Math.max(0, Math.ceil((p / 100) * delayCount) - 1))]!);
+  return JSON.stringify({
+    streams: streams.length,
+    ended,
+    expected,
+    received,
+    lost: expected - received,
+    repeated,
+    maxLine,
+    bytes,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    samples: delayCount,
+    p50: pct(50),
+    p90: pct(90),
+    p99: pct(99),
+    max: pct(100),
+    slow,
+  });
+}
+
+async function main(): Promise<void> {
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  const config = JSON.parse(String(first.value)) as Config;
+  const streams: Stream[] = [];
+  let waiting = config.streams.length;
+  const ready = new Promise<void>((resolve) => {
+    for (const s of config.streams) open(config, s, streams, () => --waiting === 0 && resolve());
+  });
+  await ready;
+  const slow = config.slow ? openSlow(config, config.slow.token) : undefined;
+  process.stdout.write('ready\n');
+  const second = await lines.next();
+  const expect = JSON.parse(String(second.value)) as Expect;
+  const slowReport = slow ? await slow.report() : undefined;
+  process.stdout.write(report(streams, expect, slowReport) + '\n');
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`clients: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
