@@ -13,6 +13,7 @@ import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, Journaled
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import { SqliteDeliveries } from './deliveries.js';
+import { SqliteJobPages, type JobFilter, type PageQuery } from './jobPages.js';
 import { addRunColumns, CURRENT_RUNS, EARLIER_RUNS, toRun, USAGE, type RawRun } from './runColumns.js';
 
 export const SCHEMA = `
@@ -267,6 +268,7 @@ export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly statements;
   readonly deliveries: SqliteDeliveries;
+  private readonly pages: SqliteJobPages;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -281,6 +283,7 @@ export class SqliteJobStore implements JobStore {
     addMissingColumns(this.db, ADDED_COLUMNS);
     this.deliveries = new SqliteDeliveries(this.db);
     addRunColumns(this.db);
+    this.pages = new SqliteJobPages(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -382,6 +385,19 @@ export class SqliteJobStore implements JobStore {
   listJobs(user?: string): JobRow[] {
     const rows = user ? this.statements.listUser.all(user) : this.statements.listAll.all();
     return (rows as RawJob[]).map(toJob);
+  }
+
+  pageJobs(q: PageQuery): { rows: JobRow[]; more: boolean } {
+    const raw = this.pages.page<RawJob>(q);
+    return { rows: raw.slice(0, q.limit).map(toJob), more: raw.length > q.limit };
+  }
+
+  countMatching(f: JobFilter): number {
+    return this.pages.count(f);
+  }
+
+  explainPage(q: PageQuery): string[] {
+    return this.pages.explain(q);
   }
 
   countJobs(user: string): number {
