@@ -197,6 +197,8 @@ export interface JobStore {
   getRun(jobId: string, serial: number): RunRecord | undefined;
   /** Every run (current and earlier) that has ended and whose files are kept or archived. */
   endedRuns(): RunRecord[];
+  /** The same, a page of jobs at a time (store/endedRuns.ts): the runs of up to `jobs` jobs whose ids follow `after` ('' first), and the page's last job id; undefined past the last. */
+  endedRunsPage(after: string, jobs: number): { runs: RunRecord[]; last: string } | undefined;
   /** Records what an earlier run's files became (the current run's are saved with its row). */
   saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void;
   /** Disk use per user and target, as last measured (of one user, or of all). */

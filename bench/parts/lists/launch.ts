@@ -21,8 +21,8 @@ interface Proc {
   url: Promise<string>;
 }
 
-function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv, listening: string): Proc {
-  const child = spawn(process.execPath, [CLI, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv, listening: string, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const url = new Promise<string>((resolve, reject) => {
     const onLine = (line: string) => {
@@ -75,10 +75,10 @@ export class BenchJobvisor {
     };
   }
 
-  /** Starts the supervisor; a restart keeps the port the server knows. */
-  async startSupervisor(): Promise<void> {
+  /** Starts the supervisor (`nodeArgs`: e.g. --cpu-prof for a profile); a restart keeps the port the server knows. */
+  async startSupervisor(nodeArgs: string[] = []): Promise<void> {
     const port = this.supervisorUrl ? new URL(this.supervisorUrl).port : '0';
-    this.supervisor = startProcess('supervisor', this.env({ JOBVISOR_SUPERVISOR_PORT: port }), 'supervisor listening');
+    this.supervisor = startProcess('supervisor', this.env({ JOBVISOR_SUPERVISOR_PORT: port }), 'supervisor listening', nodeArgs);
     this.supervisorUrl = await this.supervisor.url;
   }
 

@@ -13,6 +13,7 @@ import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, Journaled
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import { SqliteDeliveries } from './deliveries.js';
+import { EndedRunPages } from './endedRuns.js';
 import { SqliteJobPages, type JobFilter, type PageQuery } from './jobPages.js';
 import { addRunColumns, CURRENT_RUNS, EARLIER_RUNS, toRun, USAGE, type RawRun } from './runColumns.js';
 
@@ -269,6 +270,7 @@ export class SqliteJobStore implements JobStore {
   private readonly statements;
   readonly deliveries: SqliteDeliveries;
   private readonly pages: SqliteJobPages;
+  private readonly endedPages: EndedRunPages;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -284,6 +286,7 @@ export class SqliteJobStore implements JobStore {
     this.deliveries = new SqliteDeliveries(this.db);
     addRunColumns(this.db);
     this.pages = new SqliteJobPages(this.db);
+    this.endedPages = new EndedRunPages(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -440,6 +443,10 @@ export class SqliteJobStore implements JobStore {
 
   endedRuns(): RunRecord[] {
     return (this.statements.endedRuns.all() as RawRun[]).map(toRun);
+  }
+
+  endedRunsPage(after: string, jobs: number): { runs: RunRecord[]; last: string } | undefined {
+    return this.endedPages.page(after, jobs);
   }
 
   saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void {
