@@ -125,8 +125,11 @@ const IsoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'an ISO 8601 date (2026-12-01) or date and time with a zone (2026-12-01T21:00:00Z)')
   .transform((v, ctx) => {
+    // Date.parse takes 2026-02-30 for March 2: check the fields themselves.
+    const [y, m, d, hh = 0, mm = 0, ss = 0] = (v.match(/\d+/g) ?? []).map(Number) as number[];
+    const daysInMonth = new Date(Date.UTC(y!, m!, 0)).getUTCDate();
     const ms = Date.parse(v);
-    if (Number.isNaN(ms)) ctx.addIssue({ code: 'custom', message: 'not a real date' });
+    if (Number.isNaN(ms) || m! < 1 || m! > 12 || d! < 1 || d! > daysInMonth || hh > 23 || mm > 59 || ss > 59) ctx.addIssue({ code: 'custom', message: 'not a real date' });
     return ms;
   });
 /** `status=running,pending` or `status=running&status=pending`: one or several statuses. */
