@@ -19,7 +19,7 @@ import { decodeCursor } from '../../src/supervisor/jobCursor.js';
 import { SqliteJobPages, type JobFilter } from '../../src/supervisor/store/jobPages.js';
 import type { Status } from '../../src/shared/types.js';
 import { median, percentile, type BenchContext, type BenchPart, type BenchRow } from '../table.js';
-import { SEED_USERS, seedJobs } from './lists/seed.js';
+import { SEED_TARGETS_SETTING, SEED_USERS, seedJobs } from './lists/seed.js';
 import { ADMIN_PASSWORD, BenchJobvisor } from './lists/launch.js';
 
 const P99_TARGET_MS = 20;
@@ -48,7 +48,19 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
-async function getJson(http: HttpClient, token: string, pathAndQuery: string): Promise<{ ms: number; body: { jobs: { jobId: string }[]; nextCursor?: string; total?: number } }> {
+type Page = { jobs: { jobId: string }[]; nextCursor?: string; total?: number };
+
+/** A GET, timed; once more if the kept-alive connection was closed meanwhile (the server closes idle ones after 5 s). */
+async function getJson(http: HttpClient, token: string, pathAndQuery: string): Promise<{ ms: number; body: Page }> {
+  try {
+    return await getOnce(http, token, pathAndQuery);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'UND_ERR_SOCKET') throw err;
+    return getOnce(http, token, pathAndQuery);
+  }
+}
+
+async function getOnce(http: HttpClient, token: string, pathAndQuery: string): Promise<{ ms: number; body: Page }> {
   const t0 = performance.now();
   const res = await http.request({ method: 'GET', path: pathAndQuery, headers: { authorization: `Bearer ${token}` } });
   const text = await res.body.text();
@@ -104,7 +116,7 @@ export const listsPart: BenchPart = {
     const jobs = ctx.quick ? 10_000 : 100_000;
     const runsPerJob = 5;
     const requests = ctx.quick ? 40 : 200;
-    const jv = new BenchJobvisor();
+    const jv = new BenchJobvisor({ JOBVISOR_TARGETS: SEED_TARGETS_SETTING });
     let http: HttpClient | undefined;
     let floorDb: Database.Database | undefined;
     try {
@@ -125,6 +137,10 @@ export const listsPart: BenchPart = {
         if (r > 0) await jv.stopSupervisor();
         starts.push(await timeStart(jv));
       }
+      // The retention sweep at start goes through every run in the background: measured, then waited for.
+      const sweepStart = performance.now();
+      await jv.supervisor!.line('retention sweep done', 600_000);
+      const sweepSeconds = (performance.now() - sweepStart) / 1000;
       await jv.startServer();
       const admin = await jv.login('admin', ADMIN_PASSWORD);
       const owner = await jv.addUser(admin, SEED_USERS[3]!);
@@ -145,7 +161,7 @@ export const listsPart: BenchPart = {
 
       const since = new Date(span.first + (span.last - span.first) / 2).toISOString();
       const ownerFilter = { status: 'error,canceled', template: 'pywave' };
-      const adminFilter = { all: '1', status: 'completed', target: 'docker', since };
+      const adminFilter = { all: '1', status: 'completed', target: 'big', since };
       const ownerWalk = await walk(http, owner, { limit: '100' }, Infinity);
       const ownerFilterWalk = await walk(http, owner, { ...ownerFilter, limit: '100' }, Infinity);
       const adminFilterWalk = await walk(http, admin, { ...adminFilter, limit: '100' }, 100);
@@ -157,7 +173,7 @@ export const listsPart: BenchPart = {
         { name: 'owner list, status + template filter', token: owner, query: ownerFilter, filter: { user, statuses: statuses(ownerFilter.status), template: ownerFilter.template }, limit: 100, cursors: [undefined, ...ownerFilterWalk.cursors] },
         { name: 'admin list, first page', token: admin, query: { all: '1' }, filter: {}, limit: 100, cursors: [undefined] },
         { name: 'admin list, deep pages (cursor)', token: admin, query: { all: '1' }, filter: {}, limit: 100, cursors: all.cursors },
-        { name: 'admin list, status + target + since', token: admin, query: adminFilter, filter: { statuses: ['completed'], target: 'docker', since: Date.parse(since) }, limit: 100, cursors: [undefined, ...adminFilterWalk.cursors] },
+        { name: 'admin list, status + target + since', token: admin, query: adminFilter, filter: { statuses: ['completed'], target: 'big', since: Date.parse(since) }, limit: 100, cursors: [undefined, ...adminFilterWalk.cursors] },
         { name: 'owner list, total=true', token: owner, query: { total: 'true' }, filter: { user }, limit: 100, cursors: [undefined] },
       ];
       floorDb = new Database(path.join(jv.dataDir, 'jobs.sqlite'));
@@ -170,7 +186,7 @@ export const listsPart: BenchPart = {
         ratio: `${(median(starts) / STARTUP_TARGET_S).toFixed(2)} of the target`,
         target: `< ${STARTUP_TARGET_S} s`,
         pass: median(starts) < STARTUP_TARGET_S,
-        note: `spawn to "supervisor listening", median of ${ctx.repeats}: ${starts.map((s) => s.toFixed(2)).join(', ')} s`,
+        note: `spawn to "supervisor listening", median of ${ctx.repeats}: ${starts.map((s) => s.toFixed(2)).join(', ')} s; the retention sweep of every run then took ${sweepSeconds.toFixed(1)} s more in the background`,
       });
       for (const s of series) {
         const p50s: number[] = [];

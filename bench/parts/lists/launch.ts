@@ -19,15 +19,25 @@ export const ADMIN_PASSWORD = 'admin-password-for-bench';
 interface Proc {
   child: ChildProcess;
   url: Promise<string>;
+  /** Resolves when a line of the process's log contains `text` (or at once if one did). */
+  line(text: string, timeoutMs: number): Promise<void>;
 }
 
 function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv, listening: string, nodeArgs: string[] = []): Proc {
   const child = spawn(process.execPath, [...nodeArgs, CLI, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
+  const waiters = new Set<{ text: string; resolve: () => void }>();
+  const seen = new Set<string>();
   const url = new Promise<string>((resolve, reject) => {
     const onLine = (line: string) => {
       tail.push(line);
       if (tail.length > 50) tail.shift();
+      for (const w of waiters) {
+        if (!line.includes(w.text)) continue;
+        seen.add(w.text);
+        waiters.delete(w);
+        w.resolve();
+      }
       if (!line.includes(listening)) return;
       try {
         resolve((JSON.parse(line) as { url: string }).url);
@@ -40,7 +50,14 @@ function startProcess(command: 'server' | 'supervisor', env: NodeJS.ProcessEnv, 
     child.once('exit', (code) => reject(new Error(`${command} exited with ${code} before listening:\n${tail.join('\n')}`)));
   });
   url.catch(() => undefined);
-  return { child, url };
+  const line = (text: string, timeoutMs: number) =>
+    seen.has(text)
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`${command}: no "${text}" in its log after ${timeoutMs} ms`)), timeoutMs);
+          waiters.add({ text, resolve: () => (clearTimeout(t), resolve()) });
+        });
+  return { child, url, line };
 }
 
 async function stopProcess(p: Proc | undefined): Promise<void> {
@@ -60,6 +77,9 @@ export class BenchJobvisor {
   readonly root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-bench-lists-'));
   readonly dataDir = path.join(this.root, 'data');
 
+  /** `settings`: environment variables of both processes (JOBVISOR_TARGETS, ...). */
+  constructor(private readonly settings: Record<string, string> = {}) {}
+
   private env(extra: Record<string, string>): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
@@ -71,6 +91,7 @@ export class BenchJobvisor {
       JOBVISOR_LOG_LEVEL: 'info',
       JOBVISOR_SERVER_PORT: '0',
       JOBVISOR_SUPERVISOR_PORT: '0',
+      ...this.settings,
       ...extra,
     };
   }

@@ -10,7 +10,9 @@ import Database from 'better-sqlite3';
 
 export const SEED_USERS = Array.from({ length: 10 }, (_, i) => `user${i}`);
 export const SEED_TEMPLATES = ['heat1d', 'pywave', 'wordfreq', 'linecount', 'sleep', 'quick'];
-export const SEED_TARGETS = ['local', 'docker', 'cluster'];
+/** Targets of the seeded jobs: the bench configures them all (driver local), as a site configures the targets its jobs ran on. */
+export const SEED_TARGETS = ['local', 'big', 'gpu'];
+export const SEED_TARGETS_SETTING = JSON.stringify(SEED_TARGETS.map((name) => ({ name, driver: 'local' })));
 /** Ended statuses with their weights (out of 100). */
 const STATUS_WEIGHTS: [string, number][] = [
   ['completed', 70],
