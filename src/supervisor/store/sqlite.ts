@@ -50,7 +50,6 @@ CREATE TABLE IF NOT EXISTS jobs (
   stale TEXT,
   UNIQUE (user, job_key)
 );
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE TABLE IF NOT EXISTS job_runs (
   job_id TEXT NOT NULL REFERENCES jobs (id),
   serial INTEGER NOT NULL,
