@@ -281,7 +281,7 @@ function report(opts: Options, root: string, runs: Run[], faults: FaultRecord[],
 }
 
 async function cleanup(api: Api, jv: SoakJobvisor | undefined, events: EventClient, proxy: TcpProxy, dataDir: string, clusterTargets: string[], clusters: Map<string, ClusterInfo>): Promise<void> {
-  const list = await api.call<{ jobs: JobView[] }>('GET', '/api/jobs').catch(() => undefined);
+  const list = await api.call<{ jobs: JobView[] }>('GET', '/api/jobs?status=pending,running&limit=500').catch(() => undefined);
   if (list?.status === 200) for (const j of list.body.jobs.filter((x) => !isTerminal(x.status))) await api.call('POST', `/api/jobs/${j.jobId}/cancel`, {});
   await events.stop();
   await jv?.stop();

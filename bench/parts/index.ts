@@ -2,9 +2,10 @@
 import type { BenchPart } from '../table.js';
 import { throughputPart } from './throughput.js';
 import { getPart } from './get.js';
+import { listsPart } from './lists.js';
 import { ssePart } from './sse.js';
 import { agentsPart } from './agents.js';
 import { dockerPart } from './docker.js';
 import { clusterPart } from './cluster.js';
 
-export const PARTS: BenchPart[] = [throughputPart, getPart, ssePart, agentsPart, dockerPart, clusterPart];
+export const PARTS: BenchPart[] = [throughputPart, getPart, listsPart, ssePart, agentsPart, dockerPart, clusterPart];

@@ -89,7 +89,8 @@ async function submit(d: LaneDeps, run: Run): Promise<void> {
   let uncertain = false;
   for (let attempt = 1; attempt <= 300 && Date.now() < d.hardDeadline(); attempt++) {
     if (uncertain) {
-      const l = await d.api.call<{ jobs: JobView[] }>('GET', '/api/jobs');
+      // The run just submitted is among the newest: one page of the most a page holds.
+      const l = await d.api.call<{ jobs: JobView[] }>('GET', '/api/jobs?limit=500');
       if (l.status !== 200) {
         await sleep(1000);
         continue;

@@ -117,7 +117,15 @@ export const api = {
   logout: () => call<void>('POST', '/api/auth/logout', {}, { quiet401: true }),
 
   templates: () => call<{ templates: Template[] }>('GET', '/api/templates').then((r) => r.templates),
-  jobs: (all = false) => call<{ jobs: JobView[] }>('GET', all ? '/api/jobs?all=1' : '/api/jobs').then((r) => r.jobs),
+  /** One page of the jobs (newest run first): `cursor` is the previous page's nextCursor; admins see everyone's with `all`. */
+  jobs: (opts: { all?: boolean; cursor?: string; limit?: number } = {}) => {
+    const q = new URLSearchParams();
+    if (opts.all) q.set('all', '1');
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.cursor !== undefined) q.set('cursor', opts.cursor);
+    const s = q.toString();
+    return call<{ jobs: JobView[]; nextCursor?: string }>('GET', s ? `/api/jobs?${s}` : '/api/jobs');
+  },
   job: (jobId: string) => call<{ job: JobView }>('GET', job(jobId)).then((r) => r.job),
   run: (body: RunRequest) => call<{ job: JobView }>('POST', '/api/jobs', body).then((r) => r.job),
   /** A batch of run requests, all or nothing (BATCH_INVALID names each bad entry in details.errors). */

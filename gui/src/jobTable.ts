@@ -113,6 +113,9 @@ export class JobTable {
   private readonly touched = new Set<string>();
   private readonly empty: HTMLParagraphElement;
   private readonly count = h('p', { class: 'table-count muted' });
+  /** "Show more jobs": the next page of the list, when there is one (setMore). */
+  private readonly more = h('button', { type: 'button', class: 'small more-jobs', 'data-testid': 'jobs-more', hidden: true }, 'Show more jobs');
+  private onMore: (() => Promise<void>) | null = null;
   private filter: (job: JobView) => boolean = () => true;
   private readonly wrap: HTMLElement;
   /** Whether the list has been fetched once (until then "no jobs" would not be true). */
@@ -146,7 +149,13 @@ export class JobTable {
     );
     this.empty = h('p', { class: 'empty muted' }, opts.emptyText);
     this.wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': opts.caption }, table);
-    this.el = h('div', { class: 'job-table' }, this.wrap, this.empty, this.count);
+    this.el = h('div', { class: 'job-table' }, this.wrap, this.empty, this.count, this.more);
+    this.more.addEventListener('click', () => {
+      const load = this.onMore;
+      if (!load) return;
+      this.more.disabled = true;
+      void load().finally(() => (this.more.disabled = false));
+    });
     this.render();
   }
 
@@ -170,6 +179,18 @@ export class JobTable {
       }
     }
     this.render();
+  }
+
+  /** Adds the jobs of a further page (keeps every row shown). */
+  addJobs(jobs: JobView[]): void {
+    for (const job of jobs) this.put(job);
+    this.render();
+  }
+
+  /** Shows the "Show more jobs" button, which calls `load` (the next page), or hides it (null: the last page is shown). */
+  setMore(load: (() => Promise<void>) | null): void {
+    this.onMore = load;
+    this.more.hidden = load === null;
   }
 
   /** Adds or updates one job (from an event or an answer); an older view than the shown one is ignored. */

@@ -4,7 +4,7 @@
  * and exit code, and the lookup of a job by id or by job key.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { JobView } from '../shared/api.js';
+import { JOB_PAGE_MAX, type JobPage, type JobView } from '../shared/api.js';
 import { resolveConnection, type Connection } from './config.js';
 import { CliError, EXIT } from './exitCodes.js';
 import { ApiClient } from './http.js';
@@ -24,6 +24,15 @@ export interface Context {
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 120;
+
+/** Like positiveInt, 0 included. */
+export function wholeNumber(what: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a whole number, 0 or more`);
+    return n;
+  };
+}
 
 export function positiveInt(what: string) {
   return (text: string): number => {
@@ -82,10 +91,15 @@ const JOB_ID = /^[0-9a-f]{16}$/;
 /** A job named by its id or by its job key (one of the caller's own jobs). */
 export async function resolveJob(client: ApiClient, ref: string): Promise<string> {
   if (JOB_ID.test(ref)) return ref;
-  const { jobs } = await client.json<{ jobs: JobView[] }>('GET', '/api/jobs');
-  const job = jobs.find((j) => j.jobKey === ref);
-  if (!job) throw new CliError('JOB_NOT_FOUND', `no job with id or job key ${JSON.stringify(ref)} (see \`jobvisor jobs\`)`, EXIT.refused);
-  return job.jobId;
+  // The caller's jobs a page at a time (the most a page holds) until one has the key.
+  let cursor: string | undefined;
+  do {
+    const page = await client.json<JobPage>('GET', `/api/jobs?limit=${JOB_PAGE_MAX}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const job = page.jobs.find((j) => j.jobKey === ref);
+    if (job) return job.jobId;
+    cursor = page.nextCursor;
+  } while (cursor);
+  throw new CliError('JOB_NOT_FOUND', `no job with id or job key ${JSON.stringify(ref)} (see \`jobvisor jobs\`)`, EXIT.refused);
 }
 
 export async function getJob(client: ApiClient, jobId: string): Promise<JobView> {

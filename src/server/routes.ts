@@ -11,7 +11,8 @@ import {
   BeginSessionBody,
   CancelBody,
   CreateUserBody,
-  JobsQuery,
+  JobListQuery,
+  jobListSearch,
   LoginBody,
   LogQuery,
   RunBody,
@@ -163,10 +164,9 @@ function addJobRoutes(router: Router, deps: RouteDeps, auth: Middleware): void {
   });
 
   router.get('/jobs', auth, async (ctx) => {
-    const query = parseInput(JobsQuery, ctx.query, 'query');
-    const all = query.all === '1' || query.all === 'true';
-    if (all) requireAdmin(callerOf(ctx));
-    await forward(ctx, { method: 'GET', path: `/jobs?all=${all ? 1 : 0}` });
+    const query = parseInput(JobListQuery, ctx.query, 'query');
+    if (query.all) requireAdmin(callerOf(ctx));
+    await forward(ctx, { method: 'GET', path: `/jobs?${jobListSearch(query)}` });
   });
 
   router.get('/jobs/:jobId', auth, (ctx) => forward(ctx, { method: 'GET', path: jobPath(ctx) }));

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Phase, RunCause } from './protocol.js';
 import type { PipelineView } from './pipelines.js';
-import { Name, Role, Size, Status } from './types.js';
+import { Name, Role, Size, Status, STATUSES } from './types.js';
 import { Requires } from './labels.js';
 
 export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
@@ -115,6 +115,67 @@ export const LogQuery = z.object({
 /** `?serial=N`: the run of the job to read (default: the current one). */
 export const SerialQuery = z.object({ serial: z.coerce.number().int().positive().optional() });
 export const JobsQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });
+
+/** The most jobs one page of `GET /api/jobs` holds (`limit`), and how many it holds when the request names none. */
+export const JOB_PAGE_MAX = 500;
+export const JOB_PAGE_DEFAULT = 100;
+const Flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+/** An ISO 8601 date (`2026-12-01`) or date and time (`2026-12-01T21:00:00Z`, `...+01:00`), as ms since the epoch. */
+const IsoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'an ISO 8601 date (2026-12-01) or date and time with a zone (2026-12-01T21:00:00Z)')
+  .transform((v, ctx) => {
+    // Date.parse takes 2026-02-30 for March 2: check the fields themselves.
+    const [y, m, d, hh = 0, mm = 0, ss = 0] = (v.match(/\d+/g) ?? []).map(Number) as number[];
+    const daysInMonth = new Date(Date.UTC(y!, m!, 0)).getUTCDate();
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms) || m! < 1 || m! > 12 || d! < 1 || d! > daysInMonth || hh > 23 || mm > 59 || ss > 59) ctx.addIssue({ code: 'custom', message: 'not a real date' });
+    return ms;
+  });
+/** `status=running,pending` or `status=running&status=pending`: one or several statuses. */
+const StatusList = z
+  .union([z.string(), z.array(z.string()).max(STATUSES.length)])
+  .transform((v) => [...new Set((Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).filter((s) => s !== ''))])
+  .pipe(z.array(Status).min(1, 'at least one status'));
+/**
+ * `GET /api/jobs`: one page of jobs, newest run first (by the time its current run was queued,
+ * then job id). `cursor` is the previous page's `nextCursor` (with the same filters); `since`
+ * (inclusive) and `until` (exclusive) bound that same time; `total` asks for the number of jobs
+ * matching the filters (it costs a count, so only on request).
+ */
+export const JobListQuery = z.object({
+  all: Flag.optional(),
+  limit: z.coerce.number().int().min(1).max(JOB_PAGE_MAX).default(JOB_PAGE_DEFAULT),
+  cursor: z.string().min(1).max(512).optional(),
+  status: StatusList.optional(),
+  template: z.string().min(1).max(64).optional(),
+  target: z.string().min(1).max(64).optional(),
+  since: IsoDate.optional(),
+  until: IsoDate.optional(),
+  total: Flag.optional(),
+});
+export type JobListQuery = z.output<typeof JobListQuery>;
+
+/** A page of the job list: `nextCursor` when more jobs follow, `total` when asked for. */
+export interface JobPage {
+  jobs: JobView[];
+  nextCursor?: string;
+  total?: number;
+}
+
+/** The query string of a parsed JobListQuery (what the server forwards to the supervisor). */
+export function jobListSearch(q: JobListQuery): string {
+  const s = new URLSearchParams({ limit: String(q.limit) });
+  if (q.all) s.set('all', '1');
+  if (q.cursor !== undefined) s.set('cursor', q.cursor);
+  if (q.status) s.set('status', q.status.join(','));
+  if (q.template !== undefined) s.set('template', q.template);
+  if (q.target !== undefined) s.set('target', q.target);
+  if (q.since !== undefined) s.set('since', new Date(q.since).toISOString());
+  if (q.until !== undefined) s.set('until', new Date(q.until).toISOString());
+  if (q.total) s.set('total', '1');
+  return s.toString();
+}
 /** The supervisor's `GET /events/backlog`: events after a journal number, for a stream that resumes. */
 export const EventBacklogQuery = z.object({
   after: z.coerce.number().int().min(0),

@@ -14,6 +14,8 @@ interface ErrorSpec {
 export const ERRORS = {
   BAD_JSON: { status: 400, expose: true, retryable: false },
   INVALID_INPUT: { status: 400, expose: true, retryable: false },
+  /** A job list's `cursor` that is not the nextCursor of a page of the same list (GET /api/jobs). */
+  BAD_CURSOR: { status: 400, expose: true, retryable: false },
   UNKNOWN_TEMPLATE: { status: 400, expose: true, retryable: false },
   UNKNOWN_TARGET: { status: 400, expose: true, retryable: false },
   TARGET_NOT_ALLOWED: { status: 400, expose: true, retryable: false },

@@ -4,7 +4,7 @@
  */
 import { KeyedLock } from '../shared/keyedLock.js';
 import { randomBytes } from 'node:crypto';
-import type { JobEvent, JobView, RunBody } from '../shared/api.js';
+import type { JobEvent, JobListQuery, JobPage, JobView, RunBody } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import { quotaOf, type Quota } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
@@ -19,6 +19,8 @@ import type { Targets } from './targets.js';
 import type { UploadService } from './uploads.js';
 import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
 import type { BatchHost } from './batch.js';
+import { decodeCursor, encodeCursor } from './jobCursor.js';
+import type { JobFilter } from './store/jobPages.js';
 
 /** A run request checked by validateRun: its template, job key, the row fields of its run, its input files. */
 export interface ValidRun {
@@ -198,9 +200,28 @@ export class JobService {
     return this.withPipeline(this.visible(caller, jobId).view());
   }
 
-  list(caller: Caller, all: boolean): JobView[] {
-    const rows = this.deps.store.listJobs(all && caller.role === 'admin' ? undefined : caller.username);
-    return rows.map((r) => this.withPipeline((this.jobs.get(r.id) ?? new ComputeJob(r, this.ctx)).view(false)));
+  /**
+   * One page of the caller's jobs (admins: everyone's with `all`), read from the database a page
+   * at a time (store/jobPages.ts); ended jobs are not kept in memory for it.
+   */
+  list(caller: Caller, q: JobListQuery): JobPage {
+    const filter: JobFilter = {
+      user: q.all && caller.role === 'admin' ? undefined : caller.username,
+      statuses: q.status,
+      template: q.template,
+      target: q.target,
+      since: q.since,
+      until: q.until,
+    };
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, filter);
+    const { rows, more } = this.deps.store.pageJobs({ ...filter, after, limit: q.limit });
+    const jobs = rows.map((r) => this.withPipeline((this.jobs.get(r.id) ?? new ComputeJob(r, this.ctx)).view(false)));
+    const last = rows.at(-1);
+    return {
+      jobs,
+      ...(more && last ? { nextCursor: encodeCursor({ queuedAt: last.queuedAt, id: last.id }, filter) } : {}),
+      ...(q.total ? { total: this.deps.store.countMatching(filter) } : {}),
+    };
   }
 
   /** The pipeline a job is a stage of (set by the pipeline service), shown in its view. */

@@ -58,6 +58,9 @@ export interface SweepReport {
   failed: SweptRun[];
 }
 
+/** Jobs whose ended runs a sweep reads at a time (then lets other work through). */
+const JOBS_PER_PAGE = 200;
+
 type Outcome = { kind: 'archived' | 'purged' | 'missing' | 'measured' | 'unmeasured'; bytes?: number } | { kind: 'skipped'; reason: string } | { kind: 'none' };
 
 export class Retention {
@@ -120,11 +123,23 @@ export class Retention {
 
   private async sweepOnce(): Promise<SweepReport> {
     const report: SweepReport = { startedAt: this.now(), endedAt: 0, archived: [], purged: [], missing: [], measured: 0, unmeasured: 0, skipped: [], failed: [] };
-    for (const run of this.deps.store.endedRuns()) {
-      if (this.stopping) break;
+    for (let after = '', page; !this.stopping && (page = this.deps.store.endedRunsPage(after, JOBS_PER_PAGE)); after = page.last) {
+      // Let requests (and the supervisor's start) through between pages: a sweep of a big database is long.
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.sweepRuns(page.runs, report);
+    }
+    report.endedAt = this.now();
+    const counts = { archived: report.archived.length, purged: report.purged.length, missing: report.missing.length, measured: report.measured, unmeasured: report.unmeasured, skipped: report.skipped.length, failed: report.failed.length };
+    this.deps.log.info(counts, 'retention sweep done');
+    return report;
+  }
+
+  private async sweepRuns(runs: RunRecord[], report: SweepReport): Promise<void> {
+    for (const run of runs) {
+      if (this.stopping) return;
       const note: SweptRun = { jobId: run.jobId, user: run.user, serial: run.serial, target: run.target };
       try {
-        const out = await this.deps.jobs.withJob(run.jobId, (job) => (job ? this.sweepRun(job, run.serial) : Promise.resolve<Outcome>({ kind: 'none' })));
+        const out = this.listedOutcome(run) ?? (await this.deps.jobs.withJob(run.jobId, (job) => (job ? this.sweepRun(job, run.serial) : Promise.resolve<Outcome>({ kind: 'none' }))));
         if (out.kind === 'skipped') report.skipped.push({ ...note, reason: out.reason });
         else if (out.kind === 'measured') report.measured++;
         else if (out.kind === 'unmeasured') report.unmeasured++;
@@ -133,10 +148,30 @@ export class Retention {
         report.failed.push({ ...note, reason: (err as Error).message });
       }
     }
-    report.endedAt = this.now();
-    const counts = { archived: report.archived.length, purged: report.purged.length, missing: report.missing.length, measured: report.measured, unmeasured: report.unmeasured, skipped: report.skipped.length, failed: report.failed.length };
-    this.deps.log.info(counts, 'retention sweep done');
-    return report;
+  }
+
+  /**
+   * What sweepRun would come to for a listed run when that needs neither an agent nor the run's
+   * latest state: skipped (its target is gone, or needs a login its user has no agent of), or
+   * unmeasured (nothing due, no agent of its user running on its target). Known from the list
+   * alone, without the job's lock, a read or loading the job: that is most runs of a big
+   * database on most sweeps. A run that changed since the list was read is seen by the next
+   * sweep, as it would be had it changed just after its step. Undefined: the full step.
+   */
+  private listedOutcome(run: RunRecord): Outcome | undefined {
+    if (isActive(run.status) || (run.current && run.startedAt === null)) return undefined;
+    const files = run.files ?? 'kept';
+    if (files === 'purged' || files === 'missing') return undefined;
+    const driver = this.deps.targets.get(run.target);
+    if (!driver) return { kind: 'skipped', reason: `target ${run.target} is no longer configured` };
+    const live = SIZES.some((x) => this.deps.agents.live(run.target, run.user, x));
+    if (driver.info.needsLogin && !live) return { kind: 'skipped', reason: `${run.user} is not logged in to ${driver.info.title} (its files are reached through their agent)` };
+    if (live) return undefined;
+    const policy = policyOf(this.deps.settings, run.ownerRole);
+    const age = this.now() - (run.endedAt ?? this.now());
+    if (policy.deleteAfter !== undefined && age >= policy.deleteAfter) return undefined;
+    if (policy.archiveAfter !== undefined && age >= policy.archiveAfter && files !== 'archived') return undefined;
+    return { kind: 'unmeasured' };
   }
 
   /** The run as it is now (under the job's lock): the current one or an earlier one. */

@@ -13,7 +13,7 @@ import {
   CALLER_USER_HEADER,
   CancelBody,
   EventBacklogQuery,
-  JobsQuery,
+  JobListQuery,
   LogQuery,
   RunBody,
   RunPath,
@@ -106,8 +106,7 @@ export function createSupervisorRouter(deps: SupervisorRouteDeps): Router {
     ctx.body = { job: await jobs.run(caller(ctx), await body(ctx, RunBody), contactOf(ctx)) };
   });
   router.get('/jobs', (ctx) => {
-    const q = parseInput(JobsQuery, ctx.query, 'query');
-    ctx.body = { jobs: jobs.list(caller(ctx), q.all === '1' || q.all === 'true') };
+    ctx.body = jobs.list(caller(ctx), parseInput(JobListQuery, ctx.query, 'query'));
   });
   router.get('/jobs/:jobId', (ctx) => {
     ctx.body = { job: jobs.get(caller(ctx), jobId(ctx)) };

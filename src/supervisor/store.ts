@@ -7,6 +7,7 @@ import type { PhaseTimes, RunOptions, RunSummary, StaleFlag } from '../shared/ap
 import type { Phase, RunCause } from '../shared/protocol.js';
 import type { RunFiles } from '../shared/retention.js';
 import type { DeliveryStore } from './store/deliveries.js';
+import type { JobFilter, PageQuery } from './store/jobPages.js';
 import type { Size, Status } from '../shared/types.js';
 
 /** What a batch scheduler last said of a run. */
@@ -182,6 +183,12 @@ export interface JobStore {
   getJob(id: string): JobRow | undefined;
   findJob(user: string, jobKey: string): JobRow | undefined;
   listJobs(user?: string): JobRow[];
+  /** One page of the job list (store/jobPages.ts): `more` when jobs follow it. */
+  pageJobs(q: PageQuery): { rows: JobRow[]; more: boolean };
+  /** How many jobs match a list's filter (`total=true`). */
+  countMatching(f: JobFilter): number;
+  /** The query plans of a page (tests check the indexes). */
+  explainPage(q: PageQuery): string[];
   /** How many jobs a user keeps. */
   countJobs(user: string): number;
   activeJobs(): JobRow[];
@@ -190,6 +197,8 @@ export interface JobStore {
   getRun(jobId: string, serial: number): RunRecord | undefined;
   /** Every run (current and earlier) that has ended and whose files are kept or archived. */
   endedRuns(): RunRecord[];
+  /** The same, a page of jobs at a time (store/endedRuns.ts): the runs of up to `jobs` jobs whose ids follow `after` ('' first), and the page's last job id; undefined past the last. */
+  endedRunsPage(after: string, jobs: number): { runs: RunRecord[]; last: string } | undefined;
   /** Records what an earlier run's files became (the current run's are saved with its row). */
   saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void;
   /** Disk use per user and target, as last measured (of one user, or of all). */

@@ -114,12 +114,35 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
   statusF.select.addEventListener('change', () => setFilters({ ...filters, status: statusF.select.value }));
   targetF.select.addEventListener('change', () => setFilters({ ...filters, target: targetF.select.value }));
 
+  /** The "Show more jobs" button: the page after `cursor` (the filters apply to the jobs loaded). */
+  function moreAfter(cursor: string | undefined): void {
+    table.setMore(
+      cursor === undefined
+        ? null
+        : async () => {
+            try {
+              const page = await api.jobs({ all: true, cursor });
+              if (d.destroyed) return;
+              table.addJobs(page.jobs);
+              moreAfter(page.nextCursor);
+              refreshFilterOptions();
+              applyFilters();
+            } catch (err) {
+              if (d.destroyed) return;
+              jobsStatus.hidden = false;
+              replaceChildren(jobsStatus, h('span', { class: 'is-error' }, `Could not load more jobs: ${describeError(err)}`));
+            }
+          },
+    );
+  }
+
   async function loadJobs(): Promise<void> {
     table.beginFetch();
     try {
-      const jobs = await api.jobs(true);
+      const page = await api.jobs({ all: true });
       if (d.destroyed) return;
-      table.setJobs(jobs);
+      table.setJobs(page.jobs);
+      moreAfter(page.nextCursor);
       jobsStatus.hidden = true;
       refreshFilterOptions();
       applyFilters();

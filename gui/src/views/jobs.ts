@@ -63,15 +63,36 @@ export function jobsView(ctx: ViewContext): View {
     const seq = ++loadSeq;
     table.beginFetch();
     try {
-      const jobs = await api.jobs();
+      const page = await api.jobs();
       if (d.destroyed || seq !== loadSeq) return;
-      table.setJobs(jobs);
+      table.setJobs(page.jobs);
+      moreAfter(page.nextCursor, seq);
       tableStatus.hidden = true;
     } catch (err) {
       if (d.destroyed) return;
       tableStatus.hidden = false;
       replaceChildren(tableStatus, h('span', { class: 'is-error' }, `Could not load your jobs: ${describeError(err)} `), h('button', { type: 'button', class: 'small', onclick: () => void loadJobs() }, 'Try again'));
     }
+  }
+
+  /** The "Show more jobs" button of the table: the page after `cursor` (none: the last page is shown). */
+  function moreAfter(cursor: string | undefined, seq: number): void {
+    table.setMore(
+      cursor === undefined
+        ? null
+        : async () => {
+            try {
+              const page = await api.jobs({ cursor });
+              if (d.destroyed || seq !== loadSeq) return;
+              table.addJobs(page.jobs);
+              moreAfter(page.nextCursor, seq);
+            } catch (err) {
+              if (d.destroyed) return;
+              tableStatus.hidden = false;
+              replaceChildren(tableStatus, h('span', { class: 'is-error' }, `Could not load more jobs: ${describeError(err)}`));
+            }
+          },
+    );
   }
 
   async function loadForm(jobsLoaded: Promise<void>): Promise<void> {

@@ -4,8 +4,8 @@
  * the API gave it.
  */
 import { Option, type Command } from 'commander';
-import type { JobView } from '../../shared/api.js';
-import { act, clientCommand, getJob, positiveInt, resolveJob, type Context } from '../context.js';
+import { JOB_PAGE_DEFAULT, JOB_PAGE_MAX, type JobPage, type JobView } from '../../shared/api.js';
+import { act, clientCommand, getJob, positiveInt, resolveJob, wholeNumber, type Context } from '../context.js';
 import { formatBytes, formatTime, table } from '../output.js';
 import { statusLine } from '../progress.js';
 
@@ -38,13 +38,41 @@ async function status(ctx: Context, ref: string): Promise<void> {
   ctx.out.result({ job }, () => describeJob(job));
 }
 
-async function jobs(ctx: Context, opts: { all?: boolean }): Promise<void> {
-  const answer = await ctx.client.json<{ jobs: JobView[] }>('GET', `/api/jobs${opts.all ? '?all=1' : ''}`);
+interface JobsOptions {
+  all?: boolean;
+  limit: number;
+  status?: string;
+  template?: string;
+  target?: string;
+  since?: string;
+  until?: string;
+}
+
+/** Jobs a page at a time (500, the most a page holds) until `limit` (0: every one); the server checks the filters. */
+async function listJobs(ctx: Context, opts: JobsOptions): Promise<{ jobs: JobView[]; nextCursor?: string }> {
+  const out: JobView[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const want = opts.limit === 0 ? JOB_PAGE_MAX : Math.min(JOB_PAGE_MAX, opts.limit - out.length);
+    const q = new URLSearchParams({ limit: String(want) });
+    for (const key of ['status', 'template', 'target', 'since', 'until'] as const) if (opts[key] !== undefined) q.set(key, opts[key]);
+    if (opts.all) q.set('all', '1');
+    if (cursor) q.set('cursor', cursor);
+    const page = await ctx.client.json<JobPage>('GET', `/api/jobs?${q.toString()}`);
+    out.push(...page.jobs);
+    cursor = page.nextCursor;
+    if (!cursor || (opts.limit !== 0 && out.length >= opts.limit)) return { jobs: out, ...(cursor ? { nextCursor: cursor } : {}) };
+  }
+}
+
+async function jobs(ctx: Context, opts: JobsOptions): Promise<void> {
+  const answer = await listJobs(ctx, opts);
   ctx.out.result(answer, () => {
     if (answer.jobs.length === 0) return 'no jobs';
     const head = ['JOB', 'KEY', ...(opts.all ? ['USER'] : []), 'TEMPLATE', 'TARGET', 'SERIAL', 'QUEUED', 'STATUS'];
     const rows = answer.jobs.map((j) => [j.jobId, j.jobKey, ...(opts.all ? [j.user] : []), j.template, `${j.target}/${j.size}`, String(j.serial), formatTime(j.queuedAt), statusLine(j)]);
-    return table([head, ...rows]);
+    const more = answer.nextCursor ? `\n(the ${answer.jobs.length} most recent; more with --limit N, or --limit 0 for every one)` : '';
+    return table([head, ...rows]) + more;
   });
 }
 
@@ -71,7 +99,13 @@ export function jobsCommands(): Command[] {
   return [
     clientCommand('jobs', 'list your jobs, the most recently queued first')
       .addOption(new Option('--all', 'every user\'s jobs (admins)'))
-      .action(act((ctx, opts: { all?: boolean }) => jobs(ctx, opts))),
+      .addOption(new Option('--limit <n>', 'list at most this many, the most recent first (0: every one, fetched 500 at a time)').default(JOB_PAGE_DEFAULT).argParser(wholeNumber('--limit')))
+      .addOption(new Option('--status <statuses>', 'only jobs in these statuses (comma-separated: running,pending)'))
+      .addOption(new Option('--template <name>', 'only jobs of this template'))
+      .addOption(new Option('--target <name>', 'only jobs on this target'))
+      .addOption(new Option('--since <date>', 'only jobs whose run was queued at or after this ISO 8601 date (2026-12-01, 2026-12-01T09:00:00Z)'))
+      .addOption(new Option('--until <date>', 'only jobs whose run was queued before this ISO 8601 date'))
+      .action(act((ctx, opts: JobsOptions) => jobs(ctx, opts))),
     clientCommand('status', 'show a job and its current run')
       .argument('<job>', 'a job id or job key')
       .action(act((ctx, ref: string) => status(ctx, ref))),

@@ -71,7 +71,13 @@ export const JobViewAnswer = z
   .meta({ id: 'JobView', description: 'A job: its current run, with status, progress and where it waits, and its earlier runs.' });
 
 export const JobAnswer = z.object({ job: JobViewAnswer }).strict();
-export const JobsAnswer = z.object({ jobs: z.array(JobViewAnswer) }).strict();
+export const JobsAnswer = z
+  .object({
+    jobs: z.array(JobViewAnswer),
+    nextCursor: z.string().optional().describe('where the next page starts (give it back as cursor, with the same filters); absent on the last page'),
+    total: z.number().int().optional().describe('how many jobs match the filters (with total=true)'),
+  })
+  .strict();
 export const BatchAnswer = z.object({ jobs: z.array(z.object({ index: z.number().int(), jobId: z.string(), jobKey: z.string(), serial: z.number().int() }).strict()) }).strict();
 
 export const LogChunkAnswer = z

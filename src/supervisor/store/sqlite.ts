@@ -13,6 +13,8 @@ import type { AgentRow, EndedRunTimes, JobRow, JobStore, JournalRange, Journaled
 import { migrate, SCHEMA_VERSION } from './migrate.js';
 import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import { SqliteDeliveries } from './deliveries.js';
+import { EndedRunPages } from './endedRuns.js';
+import { SqliteJobPages, type JobFilter, type PageQuery } from './jobPages.js';
 import { addRunColumns, CURRENT_RUNS, EARLIER_RUNS, toRun, USAGE, type RawRun } from './runColumns.js';
 
 export const SCHEMA = `
@@ -48,7 +50,6 @@ CREATE TABLE IF NOT EXISTS jobs (
   stale TEXT,
   UNIQUE (user, job_key)
 );
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE TABLE IF NOT EXISTS job_runs (
   job_id TEXT NOT NULL REFERENCES jobs (id),
   serial INTEGER NOT NULL,
@@ -267,6 +268,8 @@ export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly statements;
   readonly deliveries: SqliteDeliveries;
+  private readonly pages: SqliteJobPages;
+  private readonly endedPages: EndedRunPages;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -281,6 +284,8 @@ export class SqliteJobStore implements JobStore {
     addMissingColumns(this.db, ADDED_COLUMNS);
     this.deliveries = new SqliteDeliveries(this.db);
     addRunColumns(this.db);
+    this.pages = new SqliteJobPages(this.db);
+    this.endedPages = new EndedRunPages(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
     this.statements = {
@@ -384,6 +389,19 @@ export class SqliteJobStore implements JobStore {
     return (rows as RawJob[]).map(toJob);
   }
 
+  pageJobs(q: PageQuery): { rows: JobRow[]; more: boolean } {
+    const raw = this.pages.page<RawJob>(q);
+    return { rows: raw.slice(0, q.limit).map(toJob), more: raw.length > q.limit };
+  }
+
+  countMatching(f: JobFilter): number {
+    return this.pages.count(f);
+  }
+
+  explainPage(q: PageQuery): string[] {
+    return this.pages.explain(q);
+  }
+
   countJobs(user: string): number {
     return (this.statements.countUser.get(user) as { n: number }).n;
   }
@@ -424,6 +442,10 @@ export class SqliteJobStore implements JobStore {
 
   endedRuns(): RunRecord[] {
     return (this.statements.endedRuns.all() as RawRun[]).map(toRun);
+  }
+
+  endedRunsPage(after: string, jobs: number): { runs: RunRecord[]; last: string } | undefined {
+    return this.endedPages.page(after, jobs);
   }
 
   saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void {

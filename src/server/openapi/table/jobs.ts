@@ -1,6 +1,6 @@
 /** The job routes: run, batch, list, view, cancel, delete, log, analysis, files; templates; agent sessions. */
 import { z } from 'zod';
-import { AnalysisBody, BeginSessionBody, CancelBody, JobsQuery, LogQuery, RunBody, SerialQuery } from '../../../shared/api.js';
+import { AnalysisBody, BeginSessionBody, CancelBody, JobListQuery, LogQuery, RunBody, SerialQuery } from '../../../shared/api.js';
 import { AnalysisAnswer, BatchAnswer, FilesAnswer, JobAnswer, JobsAnswer, LogChunkAnswer, SessionAnswer, TemplatesAnswer } from '../../../shared/answers/jobs.js';
 import type { ErrorCode } from '../../../shared/errors.js';
 import { op } from '../describe.js';
@@ -40,7 +40,14 @@ export const JOB_ROUTES = {
     answers: { 200: BatchAnswer },
     errors: [...RUN_ERRORS, 'BATCH_INVALID', 'BATCH_TOO_LARGE', 'DUPLICATE_JOB_KEY'],
   }),
-  'GET /api/jobs': op({ summary: "List the caller's jobs (admins: everyone's, with all=1)", tags: ['jobs'], query: JobsQuery, answers: { 200: JobsAnswer }, errors: ['FORBIDDEN'] }),
+  'GET /api/jobs': op({
+    summary: "List the caller's jobs (admins: everyone's, with all=1), a page at a time, newest run first",
+    description: 'Filters: status (one or several, comma-separated), template, target, since/until (ISO 8601, on the time the current run was queued). Give back nextCursor as cursor, with the same filters, for the next page.',
+    tags: ['jobs'],
+    query: JobListQuery,
+    answers: { 200: JobsAnswer },
+    errors: ['FORBIDDEN', 'BAD_CURSOR'],
+  }),
   'GET /api/jobs/:jobId': op({ summary: 'A job: status, progress, what it waits for, its runs', tags: ['jobs'], answers: { 200: JobAnswer }, errors: ['JOB_NOT_FOUND'] }),
   'DELETE /api/jobs/:jobId': op({
     summary: 'Delete a job and its files (an active run is canceled first)',
