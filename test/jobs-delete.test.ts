@@ -77,6 +77,25 @@ describe('deleting a job', () => {
     expect((await alice.get(`/api/jobs/${job.jobId}`)).status).toBe(404);
   });
 
+  it('refuses a new run of a job whose active cluster run cannot be canceled without a login, changing nothing', async () => {
+    expect((await logInTo(alice, 'del-slurm', cluster)).status).toBe(200);
+    const job = await alice.run({ template: 'sleep', target: 'del-slurm', jobKey: 'stuck', parameters: { seconds: 600, lines: 1 } });
+    const running = await alice.waitJob(job.jobId, (j) => j.status === 'running', 90_000, 'the Slurm run to start');
+    killAgentOnLoginNode(cluster, 'del-slurm', 'KILL', REMOTE_DIR);
+    await waitFor(async () => (await alice.get('/api/targets/del-slurm/status')).body.loggedIn === false, { timeoutMs: 30_000, what: 'the login to end' });
+
+    // Replacing the run means canceling it on the cluster first: without a login that cannot be done, and the answer says so.
+    const refused = await alice.request('POST', '/api/jobs', { template: 'sleep', target: 'del-slurm', jobKey: 'stuck', parameters: { seconds: 0, lines: 1 } });
+    expect(refused.status, JSON.stringify(refused.body)).toBe(428);
+    expect(refused.body.error.code).toBe('LOGIN_REQUIRED');
+    const after = await alice.job(job.jobId);
+    expect([after.serial, after.externalId]).toEqual([running.serial, running.externalId]);
+    expect(['running', 'pending']).toContain(after.status);
+
+    expect((await logInTo(alice, 'del-slurm', cluster)).status).toBe(200);
+    expect((await alice.request('DELETE', `/api/jobs/${job.jobId}`)).status).toBe(204);
+  }, 240_000);
+
   it('removes a cluster job’s run directory on the login node, and keeps the job when it cannot (login required)', async () => {
     expect((await logInTo(alice, 'del-slurm', cluster)).status).toBe(200);
     const job = await alice.run({ template: 'sleep', target: 'del-slurm', jobKey: 'remote', parameters: { seconds: 0, lines: 2 } });
