@@ -189,7 +189,7 @@ describe('server forwarding to the supervisor', () => {
     const { fake, server, aliceToken, adminToken } = await startWithFakeSupervisor();
     const cases: [string, string, string, unknown?, string?][] = [
       ['GET', '/api/templates', 'GET /templates'],
-      ['GET', '/api/jobs', 'GET /jobs?all=0'],
+      ['GET', '/api/jobs', 'GET /jobs?limit=100'],
       ['GET', '/api/jobs?all=1', 'GET /jobs?all=1', undefined, adminToken],
       ['GET', '/api/jobs/job1', 'GET /jobs/job1'],
       ['POST', '/api/jobs/job1/cancel', 'POST /jobs/job1/cancel', { serial: 2 }],
