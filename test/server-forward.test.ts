@@ -190,7 +190,7 @@ describe('server forwarding to the supervisor', () => {
     const cases: [string, string, string, unknown?, string?][] = [
       ['GET', '/api/templates', 'GET /templates'],
       ['GET', '/api/jobs', 'GET /jobs?limit=100'],
-      ['GET', '/api/jobs?all=1', 'GET /jobs?all=1', undefined, adminToken],
+      ['GET', '/api/jobs?all=1', 'GET /jobs?limit=100&all=1', undefined, adminToken],
       ['GET', '/api/jobs/job1', 'GET /jobs/job1'],
       ['POST', '/api/jobs/job1/cancel', 'POST /jobs/job1/cancel', { serial: 2 }],
       ['GET', '/api/jobs/job1/log?serial=3', 'GET /jobs/job1/log?offset=0&limit=65536&serial=3'],
