@@ -37,7 +37,7 @@ for (const kind of ['slurm', 'sge'] as ClusterKind[]) {
       }
     });
 
-    stepsScenarios({ target, client: () => alice, serverUrl: () => jv.serverUrl, runMs: 120_000 });
+    stepsScenarios({ target, client: () => alice, serverUrl: () => jv.serverUrl, runMs: 120_000, polled: true });
 
     if (kind === 'slurm') {
       it('follows a run with steps again after its agent died: its later phases and a failed step still count', async () => {

@@ -20,6 +20,12 @@ export interface StepsTarget {
   serverUrl: () => string;
   /** How long a run may take to end on this target. */
   runMs: number;
+  /**
+   * Phases are read by polling (a batch scheduler): the phases that passed between two polls
+   * arrive in one update, and so in one job event. Then the events show the phases in order,
+   * maybe not each one; the run's phaseTimes still have every phase.
+   */
+  polled?: boolean;
 }
 
 async function fileNames(c: Client, jobId: string): Promise<string[]> {
@@ -66,7 +72,13 @@ export function stepsScenarios(t: StepsTarget): void {
       await waitFor(() => events.lines(job.jobId).includes('post: ok'), { what: 'the postprocess line as a log event' });
       for (const line of order) expect(events.lines(job.jobId)).toContain(line);
       const views = events.jobViews(job.jobId);
-      expect(phasesSeen(views)).toEqual(['preparing', 'running', 'finishing']);
+      const seen = phasesSeen(views);
+      if (t.polled) {
+        expect(seen.length, JSON.stringify(seen)).toBeGreaterThan(0);
+        expect(seen.filter((p) => ['preparing', 'running', 'finishing'].includes(p)), 'in order').toEqual(['preparing', 'running', 'finishing'].filter((p) => seen.includes(p)));
+      } else {
+        expect(seen).toEqual(['preparing', 'running', 'finishing']);
+      }
       // The preprocess's PROGRESS 0.9 line is not progress: the command's 0.5 is.
       expect(views.some((v) => v.progress === 0.9)).toBe(false);
       expect((await fileNames(c, job.jobId)).filter((f) => f.endsWith('.txt')).sort()).toEqual(['main.txt', 'pre-started.txt']);
