@@ -92,8 +92,10 @@ describe('deleting a job', () => {
     expect([after.serial, after.externalId]).toEqual([running.serial, running.externalId]);
     expect(['running', 'pending']).toContain(after.status);
 
+    // After a new login the run is followed again (at the agent's next poll); then it can be canceled and deleted.
     expect((await logInTo(alice, 'del-slurm', cluster)).status).toBe(200);
-    expect((await alice.request('DELETE', `/api/jobs/${job.jobId}`)).status).toBe(204);
+    let deleted = 0;
+    await waitFor(async () => (deleted = (await alice.request('DELETE', `/api/jobs/${job.jobId}`)).status) === 204, { timeoutMs: 60_000, intervalMs: 500, what: () => `the job to be deleted once its run is followed again (last answer ${deleted})` });
   }, 240_000);
 
   it('removes a cluster job’s run directory on the login node, and keeps the job when it cannot (login required)', async () => {
