@@ -99,7 +99,7 @@ describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', (
     await logIn(p, 'alice', 'alice-password');
     await p.locator('input[name="email"]').fill('alice@example.org');
     await p.locator('select[name="notifyOnEnd"]').selectOption('always');
-    await p.locator('.settings-form button[type="submit"]').click();
+    await p.locator('form[aria-label="E-mail settings"] button[type="submit"]').click();
     await expect.poll(async () => (await alice.get('/api/auth/me/settings')).body.settings).toEqual({ email: 'alice@example.org', notifyOnEnd: 'always' });
     await p.reload();
     await expect.poll(() => p.locator('input[name="email"]').inputValue()).toBe('alice@example.org');
