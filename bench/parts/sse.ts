@@ -14,13 +14,14 @@
  * eventsMaxBufferedBytes) while the others keep their delay and lose nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchContext, type BenchPart, type BenchRow } from '../table.js';
 import { SoakJobvisor, sleep } from '../soak/jobvisor.js';
+import { processesUnder } from '../../test/helpers/jobvisor.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLIENTS = path.join(HERE, 'sse', 'clients.js');
@@ -162,20 +163,6 @@ function agentsCpuSeconds(root: string): number {
   return sum;
 }
 
-/** Every process whose working folder is inside `dir` (agents and their runs). */
-function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + '/')) out.push(Number(entry));
-    } catch {
-      /* gone, or not ours */
-    }
-  }
-  return out;
-}
 
 // ---- jobvisor -----------------------------------------------------------------------------
 

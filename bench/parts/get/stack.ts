@@ -6,11 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { processesUnder } from '../../../test/helpers/jobvisor.js';
 
 function findPackageRoot(dir: string): string {
   for (let d = dir; ; d = path.dirname(d)) {
@@ -61,20 +62,6 @@ async function stopProcess(p: Proc | undefined): Promise<void> {
   clearTimeout(t);
 }
 
-/** Every process whose working folder is inside `dir`. */
-function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + '/')) out.push(Number(entry));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return out;
-}
 
 /** User + system CPU time a process used so far, in ms (from /proc/<pid>/stat). */
 export function cpuMs(pid: number | undefined): number {

@@ -5,12 +5,13 @@
  * under its folder (agents, cmds), and removes the folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JobView } from '../../../src/shared/api.js';
+import { processesUnder } from '../../../test/helpers/jobvisor.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
@@ -101,20 +102,6 @@ async function stopProcess(p: Proc | undefined): Promise<void> {
   clearTimeout(t);
 }
 
-/** Processes whose working folder is inside `dir` (agents and their cmds). */
-function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + '/')) out.push(Number(entry));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return out;
-}
 
 export class BenchJobvisor {
   readonly root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-bench-'));

@@ -5,7 +5,7 @@
  * undici Pool) and one follower of /api/events that hands each job's `completed` to its waiter.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { Pool } from 'undici';
 import type { JobEvent } from '../../../src/shared/api.js';
 import { SseParser } from '../../../src/shared/sse.js';
 import { stopChild, waitForLine } from './procs.js';
+import { processesUnder } from '../../../test/helpers/jobvisor.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
@@ -33,20 +34,6 @@ export const TRUE_TEMPLATE = {
   results: [],
 };
 
-/** Every process whose working folder is inside `dir` (agents and their cmds). */
-function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + '/')) out.push(Number(entry));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return out;
-}
 
 export interface Jv {
   submit(jobKey: string): Promise<string>;
