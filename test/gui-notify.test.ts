@@ -94,6 +94,27 @@ describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', (
     expect(errors.filter((e) => !e.includes('400'))).toEqual([]);
   });
 
+  it('does not overwrite what the user typed with settings that load late', async () => {
+    const { page: p, errors } = await open();
+    // The real answer, held back a little: the form must not take input before its values are in.
+    await p.route('**/api/auth/me/settings', async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const answer = await route.fetch();
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ response: answer });
+    });
+    await logIn(p, 'alice', 'alice-password');
+    await p.locator('input[name="email"]').fill('late@example.org');
+    await p.locator('select[name="notifyOnEnd"]').selectOption('long');
+    await p.locator('form[aria-label="E-mail settings"] button[type="submit"]').click();
+    await expect.poll(() => p.getByTestId('settings-status').textContent()).toBe('Saved.');
+    expect((await alice.get('/api/auth/me/settings')).body.settings).toEqual({ email: 'late@example.org', notifyOnEnd: 'long' });
+    await new Promise((r) => setTimeout(r, 2000)); // past the held answer: it must not undo the typing
+    expect(await p.locator('input[name="email"]').inputValue()).toBe('late@example.org');
+    await p.unroute('**/api/auth/me/settings');
+    expect(errors).toEqual([]);
+  });
+
   it('saves the user’s e-mail settings', async () => {
     const { page: p, errors } = await open();
     await logIn(p, 'alice', 'alice-password');

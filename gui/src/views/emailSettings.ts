@@ -39,6 +39,9 @@ export function emailSettingsSection(d: Disposer): HTMLElement {
       .then(() => setText(saved, 'Saved.')) // next to the button, where the user looks
       .catch((err: unknown) => setText(error, describeError(err)));
   });
+  // Until the stored values are in, the form takes no input: a late answer would undo the typing.
+  const controls = [email, when, form.querySelector('button')!];
+  for (const c of controls) c.disabled = true;
   void api
     .settings()
     .then((s) => {
@@ -46,6 +49,9 @@ export function emailSettingsSection(d: Disposer): HTMLElement {
       email.value = s.email ?? '';
       when.value = s.notifyOnEnd;
     })
-    .catch((err: unknown) => !d.destroyed && setText(error, `Could not load your settings: ${describeError(err)}`));
+    .catch((err: unknown) => !d.destroyed && setText(error, `Could not load your settings: ${describeError(err)}`))
+    .finally(() => {
+      for (const c of controls) c.disabled = false;
+    });
   return h('section', { class: 'card', 'aria-labelledby': 'email-settings-title' }, h('h2', { id: 'email-settings-title' }, 'E-mail notifications'), form);
 }
