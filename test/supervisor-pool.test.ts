@@ -180,5 +180,12 @@ describe('the server to supervisor connections', () => {
     const c = client(fake);
     await c.request({ method: 'GET', path: '/jobs/job1/files/a/../b c?x=1', caller });
     expect(fake.received.at(-1)?.url).toBe('/jobs/job1/files/b%20c?x=1');
+    // Plain paths are sent as they are (no URL parse); each must still come out as the parser makes it.
+    const paths = ['/jobs/job1', '/jobs?limit=100&cursor=eyJx%3D', '/jobs/a/./b', '/jobs/a/..', '/jobs/x/..?y=1', '/jobs/.hidden/..x', '/jobs/a.b/c..d', '/jobs?q=a b', '/jobs/%2e%2e/x'];
+    for (const p of paths) {
+      await c.request({ method: 'GET', path: p, caller });
+      const parsed = new URL(p, 'http://localhost');
+      expect([p, fake.received.at(-1)?.url]).toEqual([p, parsed.pathname + parsed.search]);
+    }
   });
 });

@@ -292,7 +292,7 @@ function forwarder(supervisor: SupervisorClient) {
       ctx.body = null;
       return;
     }
-    ctx.type = 'application/json';
+    ctx.set('content-type', 'application/json; charset=utf-8'); // what `ctx.type = 'application/json'` sets, without its lookup per request
     ctx.body = answer.json;
   };
 }

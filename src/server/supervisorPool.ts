@@ -13,6 +13,11 @@ import { Pool, type Dispatcher } from 'undici';
 
 export type PoolAnswer = Dispatcher.ResponseData;
 
+/** A path (and query) of characters the URL parser leaves as they are, in path and query alike. */
+const PLAIN_PATH = /^\/[A-Za-z0-9_.~\-/]*(\?[A-Za-z0-9_.~\-=&%]*)?$/;
+/** A `.` or `..` segment of the path, which the URL parser resolves. */
+const DOT_SEGMENT = /\/\.{1,2}(\/|\?|$)/;
+
 /** A whole answer, held in memory (SupervisorPool.call). */
 export interface BufferedAnswer {
   status: number;
@@ -89,6 +94,9 @@ export class SupervisorPool {
    * a request line may not carry percent-encoded, so undici never refuses a path it is given.
    */
   private normalPath(path: string): string {
+    // Most paths are already as the parser would leave them (plain characters, no dot segment):
+    // those skip it, as a URL object per request was a fiftieth of the server's CPU per proxied GET.
+    if (this.prefix === '' && PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return path;
     const url = new URL(this.prefix + path, this.origin);
     return url.pathname + url.search;
   }

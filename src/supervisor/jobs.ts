@@ -20,6 +20,7 @@ import type { UploadService } from './uploads.js';
 import { checkCallbackUrl, runNotify, type Contact } from './notify/runRequest.js';
 import type { BatchHost } from './batch.js';
 import { decodeCursor, encodeCursor } from './jobCursor.js';
+import { JobAnswers } from './jobAnswers.js';
 import type { JobFilter } from './store/jobPages.js';
 
 /** A run request checked by validateRun: its template, job key, the row fields of its run, its input files. */
@@ -73,6 +74,8 @@ export class JobService {
   private readonly locks = new KeyedLock();
   private readonly ctx: JobContext;
   private readonly now: () => number;
+
+  private readonly answers = new JobAnswers(() => this.deps.store.runsVersion);
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -198,6 +201,12 @@ export class JobService {
 
   get(caller: Caller, jobId: string): JobView {
     return this.withPipeline(this.visible(caller, jobId).view());
+  }
+
+  /** `GET /jobs/:jobId`'s answer, `{"job": get(...)}`, as JSON bytes: kept while the job does not change (jobAnswers.ts). */
+  getAnswer(caller: Caller, jobId: string): Buffer {
+    const job = this.visible(caller, jobId);
+    return this.answers.answer(job, this.pipelineOf(jobId), () => this.withPipeline(job.view()));
   }
 
   /**

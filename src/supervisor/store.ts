@@ -193,6 +193,12 @@ export interface JobStore {
   countJobs(user: string): number;
   activeJobs(): JobRow[];
   history(jobId: string): RunSummary[];
+  /**
+   * A number that changes with every write to any job's history (a run archived, an earlier
+   * run's files marked, a job deleted), so that what was built from `history` can be kept
+   * until it does (jobAnswers.ts). Undefined: the store does not count them; keep nothing.
+   */
+  readonly runsVersion?: number;
   /** An earlier run of a job (in its history). */
   getRun(jobId: string, serial: number): RunRecord | undefined;
   /** Every run (current and earlier) that has ended and whose files are kept or archived. */

@@ -6,10 +6,12 @@
  * starts a jobvisor with `--cpu-prof` on the server and the supervisor, makes one completed job,
  * loads `GET /api/jobs/<id>` (or `path`, e.g. /api/auth/me) through the server with 50
  * connections for `seconds` (default 10), stops, and leaves the two .cpuprofile files in
- * <dir>/server and <dir>/supervisor.
+ * <dir>/server and <dir>/supervisor. `path` = `direct` loads the supervisor's own
+ * `GET /jobs/<id>` instead (with the shared secret and caller headers, as the server sends it).
  */
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { CALLER_ROLE_HEADER, CALLER_USER_HEADER } from '../../../src/shared/api.js';
 import { Stack } from './stack.js';
 import { completedJob, userToken } from '../get.js';
 
@@ -22,7 +24,11 @@ try {
   await stack.start();
   const token = await userToken(stack);
   const jobId = await completedJob(stack, token);
-  const result = await autocannon({ url: `${stack.serverUrl}${route ?? `/api/jobs/${jobId}`}`, headers: { authorization: `Bearer ${token}` }, connections: 50, duration: Number(secondsText) });
+  const load =
+    route === 'direct'
+      ? { url: `${stack.supervisorUrl}/jobs/${jobId}`, headers: { authorization: `Bearer ${stack.secret}`, accept: 'application/json', [CALLER_USER_HEADER]: 'bench-get', [CALLER_ROLE_HEADER]: 'user' } }
+      : { url: `${stack.serverUrl}${route ?? `/api/jobs/${jobId}`}`, headers: { authorization: `Bearer ${token}` } };
+  const result = await autocannon({ ...load, connections: 50, duration: Number(secondsText) });
   process.stdout.write(`${(result.requests.total / result.duration).toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n`);
 } finally {
   await stack.stop();

@@ -270,6 +270,8 @@ export class SqliteJobStore implements JobStore {
   readonly deliveries: SqliteDeliveries;
   private readonly pages: SqliteJobPages;
   private readonly endedPages: EndedRunPages;
+  /** Bumped by every write to job_runs (the history of jobs): see JobStore.runsVersion. */
+  private runsWrites = 0;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -358,7 +360,12 @@ export class SqliteJobStore implements JobStore {
     })();
   }
 
+  get runsVersion(): number {
+    return this.runsWrites;
+  }
+
   archiveAndSave(previous: JobRow, next: JobRow): void {
+    this.runsWrites++;
     this.db.transaction(() => {
       this.statements.insertRun.run(fromJob(previous));
       this.statements.upsertJob.run(fromJob(next));
@@ -366,6 +373,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   saveBatch(runs: { previous?: JobRow; next: JobRow }[]): void {
+    this.runsWrites++;
     this.db.transaction(() => {
       for (const { previous, next } of runs) {
         if (previous) this.statements.insertRun.run(fromJob(previous));
@@ -449,6 +457,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   saveRunFiles(jobId: string, serial: number, patch: RunFilesPatch): void {
+    this.runsWrites++;
     this.statements.saveRunFiles.run({ jobId, serial, files: patch.files, status: patch.status ?? null, setBytes: patch.bytes === undefined ? 0 : 1, bytes: patch.bytes ?? null });
   }
 
@@ -487,6 +496,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   deleteJob(id: string): void {
+    this.runsWrites++;
     this.db.transaction(() => {
       this.statements.deleteRuns.run(id);
       this.statements.deleteJob.run(id);
