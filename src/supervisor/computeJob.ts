@@ -349,9 +349,10 @@ export class ComputeJob {
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
       // To the pool whose CPU slots the run holds (a user may have agents in several).
       const result = RunResult.parse(await sendOp(this.ctx, { ...target, pools: [agent.handle.pool] }, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
-      recheck();
-      // The op is done: nothing is left to abort when the run ends (an abort makes an error, stack and all).
+      // The op is done: nothing is left to abort when the run ends.
       if (this.runAbort?.signal === signal) this.runAbort = null;
+      // The agent's `started` (or its exit) often comes before this answer: nothing is left to do then.
+      if (signal.aborted || this.row.serial !== serial || this.row.status !== 'pending') return;
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
     } catch (err) {
