@@ -234,7 +234,7 @@ export class ComputeJob {
     this.releaseHeld();
     this.runAbort?.abort(new OpAbandoned(`run ended: ${status}`));
     this.runAbort = null;
-    this.announce('run ended', { reason });
+    this.announce('run ended', { reason }, status === 'completed' ? 'debug' : 'info');
     for (const w of this.endWaiters) w();
     this.endWaiters.clear();
     try {
@@ -264,9 +264,10 @@ export class ComputeJob {
   }
 
   /**
-   * Logs a transition and emits it. A run's queuing and start are logged at debug (every run
-   * makes them, and a log line written at once costs about as much as the rest of the
-   * transition); its end, and everything else, at info.
+   * Logs a transition and emits it. A run's queuing, start and end as `completed` are logged at
+   * debug (every run makes them, and a log line written at once costs about as much as the rest
+   * of the transition; the job's events and metrics tell them); any other end, and everything
+   * else, at info.
    */
   private announce(msg: string, fields: Record<string, unknown> = {}, level: 'info' | 'debug' = 'info'): void {
     const r = this.row;

@@ -185,7 +185,8 @@ export class JobService {
   private checkQuotas(caller: Caller, existing: JobRow | undefined): void {
     const quota = quotaOf(this.deps.quotas, caller.role);
     const who = caller.role === 'admin' ? 'an admin' : caller.role === 'user' ? 'a user' : `a ${caller.role} user`;
-    const active = [...this.jobs.values()].filter((j) => j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id).length;
+    let active = 0;
+    for (const j of this.jobs.values()) if (j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id) active++;
     if (active >= quota.activeRuns) {
       throw new JobvisorError('QUOTA_EXCEEDED', `you have ${active} runs queued or running, the most ${who} may (quotas.${caller.role}.activeRuns = ${quota.activeRuns}); wait for one to end, or cancel one`, { quota: 'activeRuns', limit: quota.activeRuns });
     }
