@@ -154,7 +154,8 @@ export class JobService {
         }
         // Resolved and claimed in one turn of the event loop: no other run can take these uploads between.
         this.claimInputs(job, inputs, job.row.serial);
-        return job.view();
+        // A new job has no earlier runs: no need to read its history.
+        return job.view(false);
       }
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
