@@ -66,7 +66,7 @@ describe('a jobvisor 0.1 database and 0.1 run requests', () => {
     const db = new Database(path.join(jv.dataDir, 'jobs.sqlite'), { readonly: true });
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(2);
-      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name)).toEqual(['agents', 'deliveries', 'delivery_attempts', 'enrollments', 'events', 'job_runs', 'jobs', 'pipeline_stages', 'pipelines', 'run_places', 'run_requires', 'schedule_firings', 'schedules', 'sqlite_sequence', 'uploads', 'workers']);
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name)).toEqual(['agents', 'deliveries', 'delivery_attempts', 'enrollments', 'events', 'job_counts', 'job_runs', 'jobs', 'pipeline_stages', 'pipelines', 'run_places', 'run_requires', 'schedule_firings', 'schedules', 'sqlite_sequence', 'uploads', 'workers']);
     } finally {
       db.close();
     }

@@ -164,9 +164,13 @@ export class Accounts {
     if (!has.has('disabled_at')) this.db.exec('ALTER TABLE users ADD COLUMN disabled_at INTEGER');
   }
 
+  private settingsQuery: Database.Statement | undefined;
+
   /** A user's e-mail address and when they want to be e-mailed of a run's end. */
   settings(username: string): AccountSettings {
-    const row = this.db.prepare('SELECT email, notify_on_end FROM users WHERE username = ?').get(username) as { email: string | null; notify_on_end: NotifyOnEnd } | undefined;
+    // Prepared once: every run request reads it (contactHeaders), and preparing cost more than the read.
+    this.settingsQuery ??= this.db.prepare('SELECT email, notify_on_end FROM users WHERE username = ?');
+    const row = this.settingsQuery.get(username) as { email: string | null; notify_on_end: NotifyOnEnd } | undefined;
     if (!row) throw new JobvisorError('UNAUTHENTICATED', `no user ${username}`);
     return { email: row.email, notifyOnEnd: row.notify_on_end };
   }

@@ -208,8 +208,9 @@ export class AgentHub {
 
   private receive(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.closing) return;
-    if (!isBinary && this.olderVersion(conn, data.toString())) return;
-    const parsed = isBinary ? { ok: false as const, message: 'binary frames are not accepted' } : parseMessage(AgentMessage, data.toString());
+    const text = isBinary ? '' : data.toString();
+    if (!isBinary && this.olderVersion(conn, text)) return;
+    const parsed = isBinary ? { ok: false as const, message: 'binary frames are not accepted' } : parseMessage(AgentMessage, text);
     if (!parsed.ok) {
       this.log.warn({ agentId: conn.agentId, problem: parsed.message }, 'agent message refused');
       this.refuse(conn, 'AGENT_PROTOCOL', `AGENT_PROTOCOL: ${parsed.message}`);

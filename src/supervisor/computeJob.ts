@@ -234,7 +234,7 @@ export class ComputeJob {
     this.releaseHeld();
     this.runAbort?.abort(new OpAbandoned(`run ended: ${status}`));
     this.runAbort = null;
-    this.announce('run ended', { reason });
+    this.announce('run ended', { reason }, status === 'completed' ? 'debug' : 'info');
     for (const w of this.endWaiters) w();
     this.endWaiters.clear();
     try {
@@ -264,9 +264,10 @@ export class ComputeJob {
   }
 
   /**
-   * Logs a transition and emits it. A run's queuing and start are logged at debug (every run
-   * makes them, and a log line written at once costs about as much as the rest of the
-   * transition); its end, and everything else, at info.
+   * Logs a transition and emits it. A run's queuing, start and end as `completed` are logged at
+   * debug (every run makes them, and a log line written at once costs about as much as the rest
+   * of the transition; the job's events and metrics tell them); any other end, and everything
+   * else, at info.
    */
   private announce(msg: string, fields: Record<string, unknown> = {}, level: 'info' | 'debug' = 'info'): void {
     const r = this.row;
@@ -349,9 +350,10 @@ export class ComputeJob {
       const op = this.ctx.prepareRunOp(this.row, template, buildRunOp(this.row, template, this.ctx.runDir(this.row), this.ctx.templatesDir(this.row), this.ctx.maxTimeSeconds(this.row)));
       // To the pool whose CPU slots the run holds (a user may have agents in several).
       const result = RunResult.parse(await sendOp(this.ctx, { ...target, pools: [agent.handle.pool] }, op, signal, { recheck, onAgent: (a) => this.markSent(a) }));
-      recheck();
-      // The op is done: nothing is left to abort when the run ends (an abort makes an error, stack and all).
+      // The op is done: nothing is left to abort when the run ends.
       if (this.runAbort?.signal === signal) this.runAbort = null;
+      // The agent's `started` (or its exit) often comes before this answer: nothing is left to do then.
+      if (signal.aborted || this.row.serial !== serial || this.row.status !== 'pending') return;
       if (result.externalId) this.submitted(result.externalId);
       else this.toRunning(result.pid);
     } catch (err) {

@@ -157,7 +157,8 @@ export class JobService {
         }
         // Resolved and claimed in one turn of the event loop: no other run can take these uploads between.
         this.claimInputs(job, inputs, job.row.serial);
-        return job.view();
+        // A new job has no earlier runs: no need to read its history.
+        return job.view(false);
       }
       const job = this.load(existing);
       if (isActive(job.row.status)) await job.cancel(undefined, 'replaced by a new run').catch(() => undefined);
@@ -188,7 +189,8 @@ export class JobService {
   private checkQuotas(caller: Caller, existing: JobRow | undefined): void {
     const quota = quotaOf(this.deps.quotas, caller.role);
     const who = caller.role === 'admin' ? 'an admin' : caller.role === 'user' ? 'a user' : `a ${caller.role} user`;
-    const active = [...this.jobs.values()].filter((j) => j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id).length;
+    let active = 0;
+    for (const j of this.jobs.values()) if (j.row.user === caller.username && isActive(j.row.status) && j.row.id !== existing?.id) active++;
     if (active >= quota.activeRuns) {
       throw new JobvisorError('QUOTA_EXCEEDED', `you have ${active} runs queued or running, the most ${who} may (quotas.${caller.role}.activeRuns = ${quota.activeRuns}); wait for one to end, or cancel one`, { quota: 'activeRuns', limit: quota.activeRuns });
     }

@@ -373,7 +373,8 @@ function templateCatalog(given: SupervisorDeps['templates'], log: Logger, onLoad
 /** A run that has started (or was handed to a scheduler) or ended no longer needs its uploads; nor does a deleted job. */
 function releaseInputs(uploads: UploadService, e: JobEvent): void {
   if (e.type === 'deleted') uploads.release(e.jobId);
-  else if (e.type === 'job' && (e.job.status !== 'pending' || e.job.externalId !== null)) uploads.release(e.job.jobId, e.job.serial);
+  // A run without input files claimed none (uploads of an earlier run whose release was missed go at the next upload sweep).
+  else if (e.type === 'job' && e.job.inputs?.length !== 0 && (e.job.status !== 'pending' || e.job.externalId !== null)) uploads.release(e.job.jobId, e.job.serial);
 }
 
 export interface RunningSupervisor {

@@ -26,10 +26,20 @@ export interface OpContext {
   hub: AgentHub;
 }
 
-/** Thrown by a re-check that finds the op no longer wanted (job canceled, newer run). */
+/**
+ * Thrown by a re-check that finds the op no longer wanted (job canceled, newer run). It is how
+ * an op stops, not a fault: it carries no stack (capturing one cost about as much as the rest
+ * of a run's end, and every run that ends before its run op's answer makes one).
+ */
 export class OpAbandoned extends Error {
   constructor(why: string) {
-    super(why);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(why);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'OpAbandoned';
   }
 }

@@ -15,6 +15,8 @@ import { addPhaseColumns, phaseTimesOf } from './phaseColumns.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { EndedRunPages } from './endedRuns.js';
 import { SqliteJobPages, type JobFilter, type PageQuery } from './jobPages.js';
+import { JobRowWriter } from './jobWrites.js';
+import { addJobCounts, COUNT_JOBS } from './jobCounts.js';
 import { addRunColumns, CURRENT_RUNS, EARLIER_RUNS, toRun, USAGE, type RawRun } from './runColumns.js';
 
 export const SCHEMA = `
@@ -272,6 +274,7 @@ export class SqliteJobStore implements JobStore {
   private readonly endedPages: EndedRunPages;
   /** Bumped by every write to job_runs (the history of jobs): see JobStore.runsVersion. */
   private runsWrites = 0;
+  private readonly rows: JobRowWriter;
 
   /** Opens (or makes) the database; `legacy` places the runs of a jobvisor 0.1 database on today's targets. */
   constructor(file: string, legacy: LegacyPlacement) {
@@ -287,6 +290,7 @@ export class SqliteJobStore implements JobStore {
     this.deliveries = new SqliteDeliveries(this.db);
     addRunColumns(this.db);
     this.pages = new SqliteJobPages(this.db);
+    addJobCounts(this.db);
     this.endedPages = new EndedRunPages(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const prepare = (sql: string) => this.db.prepare(sql);
@@ -298,7 +302,7 @@ export class SqliteJobStore implements JobStore {
       findJob: prepare('SELECT * FROM jobs WHERE user = ? AND job_key = ?'),
       listUser: prepare('SELECT * FROM jobs WHERE user = ? ORDER BY queued_at DESC'),
       listAll: prepare('SELECT * FROM jobs ORDER BY queued_at DESC'),
-      countUser: prepare('SELECT count(*) AS n FROM jobs WHERE user = ?'),
+      countUser: prepare(COUNT_JOBS),
       active: prepare("SELECT * FROM jobs WHERE status IN ('pending', 'running')"),
       history: prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY serial DESC'),
       getRun: prepare(`${EARLIER_RUNS} WHERE r.job_id = ? AND r.serial = ?`),
@@ -321,6 +325,7 @@ export class SqliteJobStore implements JobStore {
       oldestEvent: prepare('SELECT min(id) AS id FROM events'),
       pruneEvents: prepare('DELETE FROM events WHERE id <= ?'),
     };
+    this.rows = new JobRowWriter(this.db, 'jobs', this.statements.upsertJob);
   }
 
   appendEvent(type: string, data: string, keep: number): number {
@@ -349,15 +354,20 @@ export class SqliteJobStore implements JobStore {
     return { oldest, latest };
   }
 
+  /** Job rows are written by `this.rows` (jobWrites.ts): the columns that changed, once it knows the row. */
   saveJob(job: JobRow): void {
-    this.statements.upsertJob.run(fromJob(job));
+    const raw = fromJob(job);
+    this.rows.write(raw);
+    this.rows.committed(raw);
   }
 
   saveJobAndSeq(job: JobRow | undefined, agentId: string, seq: number): void {
+    const raw = job && fromJob(job);
     this.db.transaction(() => {
-      if (job) this.statements.upsertJob.run(fromJob(job));
+      if (raw) this.rows.write(raw);
       this.statements.saveSeq.run(seq, agentId, seq);
     })();
+    if (raw) this.rows.committed(raw);
   }
 
   get runsVersion(): number {
@@ -366,20 +376,24 @@ export class SqliteJobStore implements JobStore {
 
   archiveAndSave(previous: JobRow, next: JobRow): void {
     this.runsWrites++;
+    const raw = fromJob(next);
     this.db.transaction(() => {
       this.statements.insertRun.run(fromJob(previous));
-      this.statements.upsertJob.run(fromJob(next));
+      this.rows.write(raw);
     })();
+    this.rows.committed(raw);
   }
 
   saveBatch(runs: { previous?: JobRow; next: JobRow }[]): void {
     this.runsWrites++;
+    const raws = runs.map((r) => fromJob(r.next));
     this.db.transaction(() => {
-      for (const { previous, next } of runs) {
+      runs.forEach(({ previous }, i) => {
         if (previous) this.statements.insertRun.run(fromJob(previous));
-        this.statements.upsertJob.run(fromJob(next));
-      }
+        this.rows.write(raws[i]!);
+      });
     })();
+    for (const raw of raws) this.rows.committed(raw);
   }
 
   getJob(id: string): JobRow | undefined {
@@ -501,6 +515,7 @@ export class SqliteJobStore implements JobStore {
       this.statements.deleteRuns.run(id);
       this.statements.deleteJob.run(id);
     })();
+    this.rows.forget(id);
   }
 
   close(): void {
