@@ -27,8 +27,15 @@ export class CmdGroups {
   /** Records a cmd's group (its leader is the cmd: cmds start in their own group). */
   add(pgid: number): void {
     try {
-      mkdirSync(this.dir, { recursive: true });
-      writeFileSync(path.join(this.dir, String(pgid)), `${startTime(pgid)}\n`);
+      const file = path.join(this.dir, String(pgid));
+      const text = `${startTime(pgid)}\n`;
+      try {
+        writeFileSync(file, text);
+      } catch {
+        // The folder is made with the first cmd (or again, if it went away): not before every write.
+        mkdirSync(this.dir, { recursive: true });
+        writeFileSync(file, text);
+      }
     } catch (err) {
       this.log.warn({ pgid, err: (err as Error).message }, 'the process group of a cmd could not be recorded');
     }

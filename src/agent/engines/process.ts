@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { AgentRun, Update } from '../../shared/protocol.js';
 import { RunningSteps } from '../../cmds/runSteps.js';
 import { prepareRunDir } from '../../cmds/runDir.js';
+import { Spawner } from '../../cmds/spawner.js';
 import type { CmdGroups } from '../cmdGroups.js';
 import { runKey, type Push, type RunEngine, type RunOp } from './engine.js';
 
@@ -48,8 +49,12 @@ export interface ProcessEngineOptions {
 
 export class ProcessEngine implements RunEngine {
   private readonly active = new Map<string, Run>();
+  /** Starts the cmds: a small process of its own, cheaper to fork from than the agent (see spawner.ts). */
+  readonly spawner: Spawner;
 
-  constructor(private readonly o: ProcessEngineOptions) {}
+  constructor(private readonly o: ProcessEngineOptions) {
+    this.spawner = new Spawner((why, lost) => o.log.error({ why, lostCmds: lost }, 'the spawner process died; its cmds were ended, a new one starts with the next cmd'));
+  }
 
   has(jobId: string, serial: number): boolean {
     return this.active.has(runKey(jobId, serial));
@@ -78,7 +83,7 @@ export class ProcessEngine implements RunEngine {
     try {
       await prepareRunDir(op.runDir, op.parameters, op.inputs);
       run.cmd = await RunningSteps.start(
-        { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
+        { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds, spawn: this.spawner.spawn },
         {
           onSpawn: (pid) => this.o.groups.add(pid),
           onStepEnd: (pid) => this.o.groups.remove(pid),
@@ -138,6 +143,7 @@ export class ProcessEngine implements RunEngine {
 
   async stop(why: string): Promise<void> {
     await Promise.all([...this.active.values()].map((r) => r.cmd?.kill(`agent stopped: ${why}`)));
+    this.spawner.stop();
     this.flush();
   }
 
