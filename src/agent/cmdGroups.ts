@@ -4,7 +4,8 @@
  * started the agent can end them if the agent dies without ending them itself: a SIGKILL leaves
  * them running with PID 1 as their parent (see drivers/local/driver.ts, which reads them).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../shared/logger.js';
 
@@ -20,7 +21,8 @@ function startTime(pid: number): string {
 
 export class CmdGroups {
   constructor(
-    private readonly dir: string,
+    /** The folder of the records (the process engine's spawner writes them there: see cmds/spawner.ts). */
+    readonly dir: string,
     private readonly log: Logger,
   ) {}
 
@@ -41,7 +43,8 @@ export class CmdGroups {
     }
   }
 
+  /** Drops a cmd's record, once its group was ended; off the event loop (nothing waits for it). */
   remove(pgid: number): void {
-    rmSync(path.join(this.dir, String(pgid)), { force: true });
+    rm(path.join(this.dir, String(pgid)), { force: true }).catch((err: unknown) => this.log.warn({ pgid, err: (err as Error).message }, 'the record of a cmd group could not be removed'));
   }
 }

@@ -45,6 +45,15 @@ export class SpawnedCmd extends EventEmitter {
   exited = false;
 }
 
+export interface SpawnerOptions {
+  /** Where the spawner records each cmd's process group (see agent/cmdGroups.ts), before the cmd's `spawn` is said. */
+  groupsDir?: string;
+  /** A spawner process ended while in use, with this many cmds (for the agent's log). */
+  onDied?(why: string, lostCmds: number): void;
+  /** A cmd's group could not be recorded (for the agent's log). */
+  onGroupProblem?(pid: number, problem: string): void;
+}
+
 export class Spawner {
   private proc: ChildProcess | null = null;
   private readonly cmds = new Map<number, SpawnedCmd>();
@@ -53,8 +62,7 @@ export class Spawner {
   private sentEnv: NodeJS.ProcessEnv | null = null;
   private stopped = false;
 
-  /** `onDied` hears when a spawner process ended while in use (for the agent's log). */
-  constructor(private readonly onDied: (why: string, lostCmds: number) => void = () => undefined) {}
+  constructor(private readonly o: SpawnerOptions = {}) {}
 
   /** The spawner's pid, if one runs. */
   get pid(): number | undefined {
@@ -74,7 +82,7 @@ export class Spawner {
       this.request({ t: 'env', env });
       this.sentEnv = env;
     }
-    this.request({ t: 'spawn', id, cmd, args, cwd });
+    this.request({ t: 'spawn', id, cmd, args, cwd, ...(this.o.groupsDir === undefined ? {} : { groupsDir: this.o.groupsDir }) });
     return spawned;
   };
 
@@ -114,6 +122,7 @@ export class Spawner {
     switch (m.t) {
       case 'spawned':
         cmd.pid = m.pid;
+        if (m.groupProblem !== undefined) this.o.onGroupProblem?.(m.pid, m.groupProblem);
         cmd.emit('spawn');
         return;
       case 'error':
@@ -147,7 +156,7 @@ export class Spawner {
     const lost = [...this.cmds.values()];
     this.cmds.clear();
     if (this.stopped) return;
-    this.onDied(why, lost.length);
+    this.o.onDied?.(why, lost.length);
     for (const cmd of lost) {
       if (cmd.pid === undefined) {
         cmd.emit('error', new Error(why));

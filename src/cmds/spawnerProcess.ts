@@ -9,8 +9,9 @@
  * the `advanced` serialization so that output chunks go as bytes):
  *
  *   agent -> spawner  { t: 'env', env }                 the environment of the cmds that follow
- *                     { t: 'spawn', id, cmd, args, cwd } start a cmd in its own process group
- *   spawner -> agent  { t: 'spawned', id, pid } | { t: 'error', id, message }
+ *                     { t: 'spawn', id, cmd, args, cwd, groupsDir? } start a cmd in its own process
+ *                                                      group (recorded in groupsDir, if given)
+ *   spawner -> agent  { t: 'spawned', id, pid, groupProblem? } | { t: 'error', id, message }
  *                     { t: 'out', id, fd: 1 | 2, data } | { t: 'end', id, fd: 1 | 2 }
  *                     { t: 'exit', id, code, signal }
  *
@@ -18,9 +19,9 @@
  * of the channel closes (the agent ended, however it ended); its cmds go on, in their own process
  * groups, exactly as they do when an agent that spawned them itself dies.
  */
-export type SpawnerRequest = { t: 'env'; env: NodeJS.ProcessEnv } | { t: 'spawn'; id: number; cmd: string; args: string[]; cwd: string };
+export type SpawnerRequest = { t: 'env'; env: NodeJS.ProcessEnv } | { t: 'spawn'; id: number; cmd: string; args: string[]; cwd: string; groupsDir?: string };
 export type SpawnerReply =
-  | { t: 'spawned'; id: number; pid: number }
+  | { t: 'spawned'; id: number; pid: number; groupProblem?: string }
   | { t: 'error'; id: number; message: string }
   | { t: 'out'; id: number; fd: 1 | 2; data: Uint8Array }
   | { t: 'end'; id: number; fd: 1 | 2 }
@@ -28,6 +29,29 @@ export type SpawnerReply =
 
 export function spawnerMain(req: (id: string) => unknown): void {
   const { spawn } = req('node:child_process') as typeof import('node:child_process');
+  const fs = req('node:fs') as typeof import('node:fs');
+  /** What agent/cmdGroups.ts records for a cmd's group: `<dir>/<pgid>` holding the leader's start time (field 22 of /proc/<pid>/stat). */
+  const recordGroup = (dir: string, pid: number): string | undefined => {
+    let started = '';
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+    } catch {
+      /* no /proc */
+    }
+    const file = `${dir}/${pid}`;
+    try {
+      try {
+        fs.writeFileSync(file, `${started}\n`);
+      } catch {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(file, `${started}\n`);
+      }
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
   let env: NodeJS.ProcessEnv = process.env;
   const send = (m: SpawnerReply) => {
     if (process.connected) process.send?.(m);
@@ -48,7 +72,10 @@ export function spawnerMain(req: (id: string) => unknown): void {
     let started = false;
     child.once('spawn', () => {
       started = true;
-      send({ t: 'spawned', id, pid: child.pid as number });
+      const pid = child.pid as number;
+      // Recorded before the agent hears of the cmd, as the agent did it itself (see agent/cmdGroups.ts).
+      const groupProblem = m.groupsDir === undefined ? undefined : recordGroup(m.groupsDir, pid);
+      send({ t: 'spawned', id, pid, ...(groupProblem === undefined ? {} : { groupProblem }) });
     });
     child.once('error', (err) => {
       if (!started) send({ t: 'error', id, message: err.message });

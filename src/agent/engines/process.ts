@@ -53,7 +53,11 @@ export class ProcessEngine implements RunEngine {
   readonly spawner: Spawner;
 
   constructor(private readonly o: ProcessEngineOptions) {
-    this.spawner = new Spawner((why, lost) => o.log.error({ why, lostCmds: lost }, 'the spawner process died; its cmds were ended, a new one starts with the next cmd'));
+    this.spawner = new Spawner({
+      groupsDir: o.groups.dir,
+      onDied: (why, lost) => o.log.error({ why, lostCmds: lost }, 'the spawner process died; its cmds were ended, a new one starts with the next cmd'),
+      onGroupProblem: (pgid, problem) => o.log.warn({ pgid, err: problem }, 'the process group of a cmd could not be recorded'),
+    });
   }
 
   has(jobId: string, serial: number): boolean {
@@ -85,7 +89,7 @@ export class ProcessEngine implements RunEngine {
       run.cmd = await RunningSteps.start(
         { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds, spawn: this.spawner.spawn },
         {
-          onSpawn: (pid) => this.o.groups.add(pid),
+          // The spawner recorded the group (in o.groups.dir) before saying the cmd started.
           onStepEnd: (pid) => this.o.groups.remove(pid),
           onPhase: (phase, at) => {
             const update: Update = { kind: 'phase', phase, at };
