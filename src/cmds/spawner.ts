@@ -104,6 +104,8 @@ export class Spawner {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'advanced',
       env: process.env,
+      // Not in the agent's folder: whoever looks for the agent's processes there finds the agent alone.
+      cwd: '/',
     });
     // Neither the process nor its channel keeps this one alive: the agent lives by its connection.
     proc.unref();
