@@ -71,7 +71,8 @@ async function closedLoopRow(ctx: BenchContext, jv: Jv, bull: BullPeer | undefin
     const agents = childrenOf(jv.supervisorPid);
     // An agent's long-lived children: its spawner (it forks the cmds; the cmds themselves come and go).
     const pids = { supervisor: jv.supervisorPid, server: jv.serverPid, agents, spawners: agents.flatMap((a) => childrenOf(a)) };
-    const sum = (list: number[]) => list.reduce((n, p) => n + cpuMs(p), 0);
+    // A cmd caught running when the list was made is gone by the end (NaN): it counts for nothing.
+    const sum = (list: number[]) => list.reduce((n, p) => n + (cpuMs(p) || 0), 0);
     const cpuNow = () => ({ supervisor: cpuMs(pids.supervisor), server: cpuMs(pids.server), agents: sum(pids.agents), spawners: sum(pids.spawners) });
     const before = cpuNow();
     ours.push(await closedLoop(jobs, CLIENTS, () => jvOne(jv, 'loop')));
