@@ -61,6 +61,7 @@ export class Spawner {
   /** The environment last sent: it goes once, not with every cmd (it is the same for all of a process engine's). */
   private sentEnv: NodeJS.ProcessEnv | null = null;
   private stopped = false;
+  private readonly dead = new WeakSet<ChildProcess>();
 
   constructor(private readonly o: SpawnerOptions = {}) {}
 
@@ -94,7 +95,8 @@ export class Spawner {
   }
 
   private request(m: SpawnerRequest): void {
-    this.proc?.send(m);
+    // A send to a spawner that just died fails here, quietly: its `exit` follows and ends its cmds.
+    this.proc?.send(m, (err) => void err);
   }
 
   private process(): ChildProcess | null {
@@ -112,7 +114,7 @@ export class Spawner {
     proc.channel?.unref();
     proc.on('message', (m: SpawnerReply) => this.reply(m));
     proc.once('exit', (code, signal) => this.died(proc, `the agent's spawner process ended (${signal ? `killed by ${signal}` : `exit code ${code}`})`));
-    proc.on('error', () => undefined); // its exit follows
+    proc.on('error', (err) => this.died(proc, `the agent's spawner process failed: ${err.message}`));
     this.proc = proc;
     this.sentEnv = null;
     return proc;
@@ -154,6 +156,9 @@ export class Spawner {
 
   /** The spawner ended: its cmds cannot be watched any more; they are ended and said lost. */
   private died(proc: ChildProcess, why: string): void {
+    // Said once per process (a process that cannot start says `error`, and may then say `exit`).
+    if (this.dead.has(proc)) return;
+    this.dead.add(proc);
     if (this.proc === proc) this.proc = null;
     const lost = [...this.cmds.values()];
     this.cmds.clear();
