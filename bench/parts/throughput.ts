@@ -64,16 +64,20 @@ async function closedLoopRow(ctx: BenchContext, jv: Jv, bull: BullPeer | undefin
   const floor: number[] = [];
   const bq: number[] = [];
   const ours: number[] = [];
-  const cpu: { supervisor: number; server: number; agents: number }[] = [];
+  const cpu: { supervisor: number; server: number; agents: number; spawners: number }[] = [];
   for (let r = 0; r < ctx.repeats; r++) {
     floor.push((await runNodeJson<{ perSecond: number }>(FLOOR, ['rate', String(jobs), String(SLOTS)])).perSecond);
     if (bull) bq.push(await closedLoop(jobs, CLIENTS, () => bull.runOne()));
-    const pids = { supervisor: jv.supervisorPid, server: jv.serverPid, agents: childrenOf(jv.supervisorPid) };
-    const cpuNow = () => ({ supervisor: cpuMs(pids.supervisor), server: cpuMs(pids.server), agents: pids.agents.reduce((n, p) => n + cpuMs(p), 0) });
+    const agents = childrenOf(jv.supervisorPid);
+    // An agent's long-lived children: its spawner (it forks the cmds; the cmds themselves come and go).
+    const pids = { supervisor: jv.supervisorPid, server: jv.serverPid, agents, spawners: agents.flatMap((a) => childrenOf(a)) };
+    // A cmd caught running when the list was made is gone by the end (NaN): it counts for nothing.
+    const sum = (list: number[]) => list.reduce((n, p) => n + (cpuMs(p) || 0), 0);
+    const cpuNow = () => ({ supervisor: cpuMs(pids.supervisor), server: cpuMs(pids.server), agents: sum(pids.agents), spawners: sum(pids.spawners) });
     const before = cpuNow();
     ours.push(await closedLoop(jobs, CLIENTS, () => jvOne(jv, 'loop')));
     const after = cpuNow();
-    cpu.push({ supervisor: (after.supervisor - before.supervisor) / jobs, server: (after.server - before.server) / jobs, agents: (after.agents - before.agents) / jobs });
+    cpu.push({ supervisor: (after.supervisor - before.supervisor) / jobs, server: (after.server - before.server) / jobs, agents: (after.agents - before.agents) / jobs, spawners: (after.spawners - before.spawners) / jobs });
     ctx.log(`closed loop ${r + 1}/${ctx.repeats}: spawn ${f0(floor.at(-1)!)}/s, BullMQ ${bull ? f0(bq.at(-1)!) : '-'}/s, jobvisor ${f0(ours.at(-1)!)}/s`);
   }
   const [fl, b, j] = [median(floor), median(bq), median(ours)];
@@ -86,7 +90,7 @@ async function closedLoopRow(ctx: BenchContext, jv: Jv, bull: BullPeer | undefin
     ratio: `${f2(vsFloor)} x spawn; ${bull ? f2(vsBull) : '-'} x BullMQ`,
     target: '>= 0.90 x spawn and >= 1.00 x BullMQ',
     pass: vsFloor >= 0.9 && (bull ? vsBull >= 1 : false),
-    note: `${jobs} jobs per run, median of ${ctx.repeats}; jobvisor runs: ${ours.map(f0).join(', ')}/s; CPU ms per job (median): supervisor ${f2(median(cpu.map((c) => c.supervisor)))}, server ${f2(median(cpu.map((c) => c.server)))}, agent ${f2(median(cpu.map((c) => c.agents)))}; closed loop: each client POST /api/jobs then waits for the job's completed event on /api/events${bull ? '' : '; BullMQ not measured (no redis-server)'}`,
+    note: `${jobs} jobs per run, median of ${ctx.repeats}; jobvisor runs: ${ours.map(f0).join(', ')}/s; CPU ms per job (median): supervisor ${f2(median(cpu.map((c) => c.supervisor)))}, server ${f2(median(cpu.map((c) => c.server)))}, agent ${f2(median(cpu.map((c) => c.agents)))} + its spawner ${f2(median(cpu.map((c) => c.spawners)))}; closed loop: each client POST /api/jobs then waits for the job's completed event on /api/events${bull ? '' : '; BullMQ not measured (no redis-server)'}`,
   };
 }
 

@@ -4,7 +4,8 @@
  * started the agent can end them if the agent dies without ending them itself: a SIGKILL leaves
  * them running with PID 1 as their parent (see drivers/local/driver.ts, which reads them).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../shared/logger.js';
 
@@ -20,21 +21,30 @@ function startTime(pid: number): string {
 
 export class CmdGroups {
   constructor(
-    private readonly dir: string,
+    /** The folder of the records (the process engine's spawner writes them there: see cmds/spawner.ts). */
+    readonly dir: string,
     private readonly log: Logger,
   ) {}
 
   /** Records a cmd's group (its leader is the cmd: cmds start in their own group). */
   add(pgid: number): void {
     try {
-      mkdirSync(this.dir, { recursive: true });
-      writeFileSync(path.join(this.dir, String(pgid)), `${startTime(pgid)}\n`);
+      const file = path.join(this.dir, String(pgid));
+      const text = `${startTime(pgid)}\n`;
+      try {
+        writeFileSync(file, text);
+      } catch {
+        // The folder is made with the first cmd (or again, if it went away): not before every write.
+        mkdirSync(this.dir, { recursive: true });
+        writeFileSync(file, text);
+      }
     } catch (err) {
       this.log.warn({ pgid, err: (err as Error).message }, 'the process group of a cmd could not be recorded');
     }
   }
 
+  /** Drops a cmd's record, once its group was ended; off the event loop (nothing waits for it). */
   remove(pgid: number): void {
-    rmSync(path.join(this.dir, String(pgid)), { force: true });
+    rm(path.join(this.dir, String(pgid)), { force: true }).catch((err: unknown) => this.log.warn({ pgid, err: (err as Error).message }, 'the record of a cmd group could not be removed'));
   }
 }

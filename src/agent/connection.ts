@@ -41,7 +41,32 @@ export class Connection {
   }
 
   send(msg: AgentMessage): void {
-    if (this.open) this.ws?.send(JSON.stringify(msg));
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    this.corkTurn(ws);
+    ws.send(JSON.stringify(msg));
+  }
+
+  /**
+   * Everything sent in one turn of the event loop goes to the socket in one write: a run's start
+   * is three messages (its `started` and `phase` updates, the op's reply) and its end one or two,
+   * and each was a writev syscall of its own. The socket is corked at the first message and
+   * uncorked by setImmediate, which runs in the same turn, after the promise continuations that
+   * send the rest: no timer, nothing waits for a later turn. ws corks and uncorks around each
+   * frame itself; corks nest, so the frames stay until ours is undone. (`_socket` is ws's own
+   * field for the net.Socket under a client; without it, messages go one write each, as before.)
+   */
+  private corked: NodeJS.Immediate | null = null;
+
+  private corkTurn(ws: WebSocket): void {
+    if (this.corked) return;
+    const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!socket) return;
+    socket.cork();
+    this.corked = setImmediate(() => {
+      this.corked = null;
+      socket.uncork();
+    });
   }
 
   /** Keeps a connection up until `stop()`. */
@@ -85,6 +110,7 @@ export class Connection {
         this.lostSince = null;
         opts.log.info({ url: opts.url }, 'connected to supervisor');
         heard();
+        this.corkTurn(ws);
         for (const m of opts.onOpen()) ws.send(JSON.stringify(m));
       });
       ws.on('ping', heard);

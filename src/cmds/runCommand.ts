@@ -3,7 +3,6 @@
  * stdout and stderr appended to the run log and reported line by line, progress read from
  * stdout or a status file, a time limit, and a kill that ends the whole group.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ProgressSpec } from '../shared/template.js';
@@ -12,6 +11,7 @@ import { RUN_LOG } from './runDir.js';
 import { MemoryCgroup } from './memoryCgroup.js';
 import { RunLog } from './runLog.js';
 import { ProgressFileReader } from './progressFile.js';
+import { spawnHere, type CmdProcess, type SpawnCmd } from './spawner.js';
 
 export interface CmdEvents {
   /** The command runs, as the leader of its own process group `pid`. */
@@ -33,6 +33,8 @@ export interface CmdSpec {
   killGraceMs?: number;
   /** The run log to append to, owned by the caller (who ends it); without it, the cmd opens and ends its own. */
   log?: RunLog;
+  /** How the command is started (default: as a child of this process; the process engine uses its Spawner). */
+  spawn?: SpawnCmd;
 }
 
 const STDERR_TAIL = 20;
@@ -50,7 +52,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): boolean {
 export class RunningCmd {
   readonly pid: number;
   readonly exited: Promise<void>;
-  private readonly child: ChildProcess;
+  private readonly child: CmdProcess;
   private readonly log: RunLog;
   private readonly stderrTail: string[] = [];
   private killReason: string | null = null;
@@ -64,7 +66,9 @@ export class RunningCmd {
   static async start(spec: CmdSpec, events: CmdEvents): Promise<RunningCmd> {
     const log = spec.log ?? (await RunLog.open(path.join(spec.runDir, RUN_LOG), (what) => events.onLogProblem?.(what)));
     const [cmd, ...args] = spec.argv as [string, ...string[]];
-    const child = spawn(cmd, args, { cwd: spec.runDir, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = (spec.spawn ?? spawnHere)(cmd, args, { cwd: spec.runDir, env: spec.env });
+    // Heard from the start: a spawner's cmd may say its exit right after its spawn, in one read.
+    const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err) => {
@@ -73,10 +77,10 @@ export class RunningCmd {
       });
     });
     events.onSpawn?.(child.pid as number);
-    return new RunningCmd(child, log, spec, events);
+    return new RunningCmd(child, exit, log, spec, events);
   }
 
-  private constructor(child: ChildProcess, log: RunLog, private readonly spec: CmdSpec, private readonly events: CmdEvents) {
+  private constructor(child: CmdProcess, exit: Promise<[number | null, NodeJS.Signals | null]>, log: RunLog, private readonly spec: CmdSpec, private readonly events: CmdEvents) {
     this.child = child;
     this.log = log;
     this.pid = child.pid as number;
@@ -95,7 +99,6 @@ export class RunningCmd {
     const progressFile = this.progressFile;
     const limit = setTimeout(() => void this.kill(`time limit of ${spec.timeLimitSeconds} s exceeded`), spec.timeLimitSeconds * 1000);
     this.timers.push(limit);
-    const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
     this.exited = exit.then(async ([code, signal]) => {
       // Output pipes may be held open by what the cmd left behind in its group: end it soon.
       const straggler = setTimeout(() => killGroup(this.pid, 'SIGKILL'), 2000);
@@ -169,7 +172,9 @@ export class RunningCmd {
     killGroup(this.pid, 'SIGKILL'); // whatever the cmd left behind in its group
     if (!this.spec.log) this.log.end();
     const signalName = signal ?? null;
-    if (this.killReason !== null) {
+    if (this.child.lost) {
+      this.events.onExit({ status: 'error', exitCode: null, signal: null, reason: `${this.child.lost}; the command's process group was ended` });
+    } else if (this.killReason !== null) {
       this.events.onExit({ status: 'canceled', exitCode: code, signal: signalName, reason: this.killReason });
     } else if (code === 0) {
       this.events.onExit({ status: 'completed', exitCode: 0, signal: null });

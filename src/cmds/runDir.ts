@@ -17,16 +17,29 @@ export { RUN_LOG };
  * run (`inputs`, see inputs.ts) stay in `inputs/`, and are checked; nothing else stays.
  */
 export async function prepareRunDir(runDir: string, parameters: Record<string, unknown>, inputs: StagedInput[] = []): Promise<void> {
-  if (inputs.length === 0) {
-    await rm(runDir, { recursive: true, force: true });
-  } else {
-    const entries = await readdir(runDir).catch(() => [] as string[]);
-    for (const e of entries) if (e !== INPUTS_DIR) await rm(path.join(runDir, e), { recursive: true, force: true });
-    await keepOnlyInputs(runDir, inputs);
-    await checkStagedInputs(runDir, inputs);
+  // A job's first run finds no folder: one mkdir makes it, where a recursive rm would walk the path first.
+  if (inputs.length > 0 || !(await madeFresh(runDir))) {
+    if (inputs.length === 0) {
+      await rm(runDir, { recursive: true, force: true });
+    } else {
+      const entries = await readdir(runDir).catch(() => [] as string[]);
+      for (const e of entries) if (e !== INPUTS_DIR) await rm(path.join(runDir, e), { recursive: true, force: true });
+      await keepOnlyInputs(runDir, inputs);
+      await checkStagedInputs(runDir, inputs);
+    }
+    await mkdir(runDir, { recursive: true, mode: 0o750 });
   }
-  await mkdir(runDir, { recursive: true, mode: 0o750 });
   await writeFile(path.join(runDir, PARAMETERS_FILE), JSON.stringify(parameters, null, 2) + '\n');
+}
+
+/** Makes the folder `runDir` if nothing is there (its parent must exist); false if something is there or its parent is missing. */
+async function madeFresh(runDir: string): Promise<boolean> {
+  try {
+    await mkdir(runDir, { mode: 0o750 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The absolute path of `rel` inside `runDir`, after following symlinks; refuses anything outside. */

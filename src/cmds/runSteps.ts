@@ -14,6 +14,7 @@ import type { ProgressSpec } from '../shared/template.js';
 import { RunningCmd, type CmdEvents } from './runCommand.js';
 import { RUN_LOG } from './runDir.js';
 import { RunLog } from './runLog.js';
+import type { SpawnCmd } from './spawner.js';
 
 export type StepName = Step;
 export const STEP_PHASE: Record<StepName, Phase> = { preprocess: 'preparing', command: 'running', postprocess: 'finishing' };
@@ -27,6 +28,8 @@ export interface StepsSpec {
   progress: ProgressSpec;
   timeLimitSeconds: number;
   killGraceMs?: number;
+  /** How each step's process is started (see RunningCmd). */
+  spawn?: SpawnCmd;
 }
 
 type End = Parameters<CmdEvents['onExit']>[0];
@@ -134,6 +137,7 @@ export class RunningSteps {
         timeLimitSeconds: this.spec.timeLimitSeconds + 5,
         log: this.log,
         ...(this.spec.killGraceMs === undefined ? {} : { killGraceMs: this.spec.killGraceMs }),
+        ...(this.spec.spawn ? { spawn: this.spec.spawn } : {}),
       },
       {
         onSpawn: (pid) => this.events.onSpawn?.(pid),

@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { AgentRun, Update } from '../../shared/protocol.js';
 import { RunningSteps } from '../../cmds/runSteps.js';
 import { prepareRunDir } from '../../cmds/runDir.js';
+import { Spawner } from '../../cmds/spawner.js';
 import type { CmdGroups } from '../cmdGroups.js';
 import { runKey, type Push, type RunEngine, type RunOp } from './engine.js';
 
@@ -48,8 +49,16 @@ export interface ProcessEngineOptions {
 
 export class ProcessEngine implements RunEngine {
   private readonly active = new Map<string, Run>();
+  /** Starts the cmds: a small process of its own, cheaper to fork from than the agent (see spawner.ts). */
+  readonly spawner: Spawner;
 
-  constructor(private readonly o: ProcessEngineOptions) {}
+  constructor(private readonly o: ProcessEngineOptions) {
+    this.spawner = new Spawner({
+      groupsDir: o.groups.dir,
+      onDied: (why, lost) => o.log.error({ why, lostCmds: lost }, 'the spawner process died; its cmds were ended, a new one starts with the next cmd'),
+      onGroupProblem: (pgid, problem) => o.log.warn({ pgid, err: problem }, 'the process group of a cmd could not be recorded'),
+    });
+  }
 
   has(jobId: string, serial: number): boolean {
     return this.active.has(runKey(jobId, serial));
@@ -78,9 +87,9 @@ export class ProcessEngine implements RunEngine {
     try {
       await prepareRunDir(op.runDir, op.parameters, op.inputs);
       run.cmd = await RunningSteps.start(
-        { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds },
+        { preprocess: op.preprocess, argv: op.argv, postprocess: op.postprocess, runDir: op.runDir, env: this.o.env, progress: op.progress, timeLimitSeconds: op.timeLimitSeconds, spawn: this.spawner.spawn },
         {
-          onSpawn: (pid) => this.o.groups.add(pid),
+          // The spawner recorded the group (in o.groups.dir) before saying the cmd started.
           onStepEnd: (pid) => this.o.groups.remove(pid),
           onPhase: (phase, at) => {
             const update: Update = { kind: 'phase', phase, at };
@@ -138,6 +147,7 @@ export class ProcessEngine implements RunEngine {
 
   async stop(why: string): Promise<void> {
     await Promise.all([...this.active.values()].map((r) => r.cmd?.kill(`agent stopped: ${why}`)));
+    this.spawner.stop();
     this.flush();
   }
 

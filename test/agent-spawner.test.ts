@@ -1,0 +1,185 @@
+/**
+ * The process engine starts its cmds from a spawner process of its own (cmds/spawner.ts), and
+ * the agent's connection writes what it sends in one turn as one socket write. Real processes
+ * and a real websocket: the cmds' parent is the spawner, their groups are recorded and ended as
+ * before, a spawner killed outright fails its runs with the reason and ends their groups, the
+ * next run gets a new spawner; several messages sent at once arrive in order, in one write.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { CmdGroups } from '../src/agent/cmdGroups.js';
+import { Connection } from '../src/agent/connection.js';
+import { ProcessEngine } from '../src/agent/engines/process.js';
+import { createLogger } from '../src/shared/logger.js';
+import { PROTOCOL_VERSION, type AgentMessage, type Update } from '../src/shared/protocol.js';
+import { pidAlive, waitFor } from './helpers/wait.js';
+
+const log = createLogger('test', 'silent');
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function engine() {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-spawner-'));
+  const updates: { jobId: string; update: Update }[] = [];
+  let seq = 0;
+  const groupsDir = path.join(root, 'groups');
+  const processes = new ProcessEngine({
+    push: (jobId, _serial, update) => {
+      updates.push({ jobId, update });
+      return ++seq;
+    },
+    env: { PATH: process.env.PATH },
+    groups: new CmdGroups(groupsDir, log),
+    log,
+    flushMs: 10,
+  });
+  cleanups.push(async () => {
+    await processes.stop('test ends');
+    rmSync(root, { recursive: true, force: true });
+  });
+  const start = (jobId: string, script: string) =>
+    processes.start({ kind: 'run', jobId, serial: 1, runDir: path.join(root, jobId), argv: ['sh', '-c', script], parameters: {}, progress: { kind: 'none' }, timeLimitSeconds: 30 });
+  const exitOf = (jobId: string) => updates.find((u) => u.jobId === jobId && u.update.kind === 'exit')?.update as Extract<Update, { kind: 'exit' }> | undefined;
+  const linesOf = (jobId: string) => updates.flatMap((u) => (u.jobId === jobId && u.update.kind === 'log' ? u.update.lines : []));
+  return { processes, start, exitOf, linesOf, groupsDir, root };
+}
+
+/** Gone, or a zombie (killed, waiting for whoever adopted it to reap it). */
+function gone(pid: number): boolean {
+  if (!pidAlive(pid)) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** The parent pid of a process (field 4 of /proc/<pid>/stat). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+describe('the process engine\'s spawner', () => {
+  it('starts cmds as its own children, in their own groups, recorded while they run; output and end as before', async () => {
+    const e = engine();
+    const { pid } = await e.start('a', 'echo out; echo err >&2; sleep 0.3; echo last');
+    const spawner = e.processes.spawner.pid;
+    expect(spawner).toBeDefined();
+    expect(spawner).not.toBe(process.pid);
+    expect(parentOf(pid)).toBe(spawner);
+    // Its own process group (pgid = its pid), recorded before the start was said.
+    expect(readdirSync(e.groupsDir)).toEqual([String(pid)]);
+    await waitFor(() => e.exitOf('a') !== undefined, { timeoutMs: 10_000, what: 'the run to end' });
+    expect(e.exitOf('a')).toMatchObject({ status: 'completed', exitCode: 0 });
+    expect([...e.linesOf('a')].sort()).toEqual(['err', 'last', 'out']);
+    expect(readFileSync(path.join(e.root, 'a', 'run.log'), 'utf8').split('\n').sort()).toEqual(['', 'err', 'last', 'out']);
+    await waitFor(() => readdirSync(e.groupsDir).length === 0, { timeoutMs: 5000, what: 'the group record to go' });
+    // One spawner for every cmd.
+    await e.start('b', 'true');
+    expect(e.processes.spawner.pid).toBe(spawner);
+    await waitFor(() => e.exitOf('b') !== undefined, { timeoutMs: 10_000, what: 'the second run to end' });
+  });
+
+  it('ends a canceled run\'s whole process group, and says why', async () => {
+    const e = engine();
+    const { pid } = await e.start('c', 'sleep 30 & echo child $!; wait');
+    await waitFor(() => e.linesOf('c').length > 0, { timeoutMs: 10_000, what: 'the child line' });
+    const child = Number(e.linesOf('c')[0]?.split(' ')[1]);
+    expect(await e.processes.cancel('c', 1, 'asked by a test')).toEqual({ known: true });
+    expect(e.exitOf('c')).toMatchObject({ status: 'canceled', reason: 'asked by a test' });
+    await waitFor(() => gone(pid) && gone(child), { timeoutMs: 10_000, what: 'no process of the group' });
+  });
+
+  it('refuses a run whose program does not exist, with the reason', async () => {
+    const e = engine();
+    await expect(e.processes.start({ kind: 'run', jobId: 'd', serial: 1, runDir: path.join(e.root, 'd'), argv: ['/no/such/program'], parameters: {}, progress: { kind: 'none' }, timeLimitSeconds: 30 })).rejects.toThrow(/cannot start \/no\/such\/program: .*ENOENT/);
+    expect(e.processes.has('d', 1)).toBe(false);
+  });
+
+  it('fails the runs of a spawner killed outright with the reason, ends their groups, and starts a new one for the next run', async () => {
+    const e = engine();
+    const { pid } = await e.start('e', 'sleep 30 & wait');
+    const first = e.processes.spawner.pid as number;
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => e.exitOf('e') !== undefined, { timeoutMs: 10_000, what: 'the run to end' });
+    expect(e.exitOf('e')).toMatchObject({ status: 'error', exitCode: null, signal: null });
+    expect(e.exitOf('e')?.reason).toBe("the agent's spawner process ended (killed by SIGKILL); the command's process group was ended");
+    await waitFor(() => gone(pid), { timeoutMs: 10_000, what: 'the cmd to be gone' });
+    expect(e.processes.busy).toBe(false);
+
+    await e.start('f', 'echo again');
+    await waitFor(() => e.exitOf('f') !== undefined, { timeoutMs: 10_000, what: 'the next run to end' });
+    expect(e.exitOf('f')).toMatchObject({ status: 'completed' });
+    expect(e.linesOf('f')).toEqual(['again']);
+    expect(e.processes.spawner.pid).not.toBe(first);
+  });
+
+  it('ends with the engine: the spawner process exits, nothing is left', async () => {
+    const e = engine();
+    await e.start('g', 'true');
+    const spawner = e.processes.spawner.pid as number;
+    await waitFor(() => e.exitOf('g') !== undefined, { timeoutMs: 10_000, what: 'the run to end' });
+    await e.processes.stop('test');
+    await waitFor(() => gone(spawner), { timeoutMs: 10_000, what: 'the spawner to exit' });
+    expect(existsSync(path.join(e.groupsDir, String(spawner)))).toBe(false);
+  });
+});
+
+describe('the agent connection', () => {
+  it('writes the messages it sends in one turn as one socket write, all of them, in order', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+    const received: AgentMessage[] = [];
+    const opened = new Promise<void>((resolve) =>
+      wss.on('connection', (ws) => {
+        ws.on('message', (data) => received.push(JSON.parse(data.toString()) as AgentMessage));
+        resolve();
+      }),
+    );
+    const hello: AgentMessage = { v: PROTOCOL_VERSION, type: 'hello', runs: [], pendingUpdates: 0 };
+    const conn = new Connection({
+      url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}`,
+      agentId: 'a1',
+      token: 't',
+      log,
+      silenceMs: 60_000,
+      onOpen: () => [hello],
+      onMessage: () => undefined,
+      onRefused: () => undefined,
+    });
+    const running = conn.run();
+    cleanups.push(async () => {
+      conn.stop();
+      await running;
+    });
+    await opened;
+    await waitFor(() => received.length === 1, { what: 'the hello' });
+
+    // Every write of a net.Socket, whatever its path, goes through _writeGeneric.
+    const proto = net.Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+    const original = proto._writeGeneric;
+    let writes = 0;
+    proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
+      writes++;
+      return original.apply(this, args);
+    };
+    cleanups.push(() => void (proto._writeGeneric = original));
+    const update = (seq: number): AgentMessage => ({ v: PROTOCOL_VERSION, type: 'update', seq, jobId: 'j', serial: 1, update: { kind: 'log', lines: [`line ${seq}`] } });
+    conn.send(update(1));
+    conn.send(update(2));
+    await Promise.resolve();
+    conn.send(update(3));
+    await waitFor(() => received.length === 4, { what: 'the three updates' });
+    expect(received.slice(1).map((m) => (m.type === 'update' ? m.seq : 0))).toEqual([1, 2, 3]);
+    expect(writes).toBe(1);
+  });
+});
