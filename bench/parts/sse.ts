@@ -252,7 +252,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const expect: Record<string, string[]> = {};
     for (const j of jobs) (expect[j.user] ??= []).push(j.jobId);
     const report = await clients.report(expect, lines);
-    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor ${supervisorCpu.toFixed(1)} % agents ${agentsCpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor ${supervisorCpu.toFixed(1)} % agents ${agentsCpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} % (of one core over ${seconds.toFixed(1)} s)`);
     return { report, cpu, rssMiB: peakRssMiB(serverPid), supervisorCpu, supervisorRssMiB: peakRssMiB(supervisorPid), agentsCpu, clientsCpu, seconds };
   } finally {
     await clients?.stop();
@@ -297,7 +297,7 @@ async function measureFloor(ctx: BenchContext, lines: number): Promise<Measured>
     const expect: Record<string, string[]> = {};
     for (const r of runs) (expect[r.user] ??= []).push(r.jobId);
     const report = await clients.report(expect, lines);
-    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} % (of one core over ${seconds.toFixed(1)} s)`);
     return { report, cpu, rssMiB: peakRssMiB(pid), clientsCpu, seconds };
   } finally {
     await clients?.stop();
