@@ -7,7 +7,7 @@
  * core) and peak RSS are reported, and the supervisor's for information.
  *
  * The floor, in the same run: a bare `node:http` fan-out (sse/floor.ts) that starts the same
- * printers and relays each line at once to the same 1,000 clients.
+ * printers and relays each line to the same 1,000 clients at the end of the turn it was read in.
  *
  * A second row runs jobvisor once more with one more stream that never reads, an admin's (who
  * sees every user's events, so it falls behind fastest): the server must cut it (past
