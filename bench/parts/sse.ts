@@ -7,39 +7,56 @@
  * core) and peak RSS are reported, and the supervisor's for information.
  *
  * The floor, in the same run: a bare `node:http` fan-out (sse/floor.ts) that starts the same
- * printers and relays each line at once to the same 1,000 clients.
+ * printers and relays each line to the same 1,000 clients at the end of the turn it was read in.
  *
  * A second row runs jobvisor once more with one more stream that never reads, an admin's (who
  * sees every user's events, so it falls behind fastest): the server must cut it (past
  * eventsMaxBufferedBytes) while the others keep their delay and lose nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchContext, type BenchPart, type BenchRow } from '../table.js';
 import { SoakJobvisor, sleep } from '../soak/jobvisor.js';
 import { processesUnder } from '../../test/helpers/jobvisor.js';
+import { ClientsGroup, cpuSeconds, peakRssMiB, startNode, type ClientsReport } from './sse/processes.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CLIENTS = path.join(HERE, 'sse', 'clients.js');
 const FLOOR = path.join(HERE, 'sse', 'floor.js');
 const USERS = 10;
 const STREAMS_PER_USER = 100;
 const RUNS_PER_USER = 10;
 const HZ = 10;
 const PASSWORD = 'sse-bench-admin-password';
-/** The server cuts a stream whose unsent data passes this (the slow stream's row). */
-const MAX_BUFFERED = 1024 * 1024;
+/**
+ * The server cuts a stream whose unsent data passes this (the slow stream's row). The admin's slow
+ * stream gets ~3.7 MB in a run now that progress lines are small events, and its socket buffers
+ * take 0.5 to 3.7 MB of it first: at 512 KiB it was once not cut, at 256 KiB it was each time. A
+ * user's stream gets ~37 KB/s, so it is cut only when ~7 s behind (seen on a machine at load 14,
+ * where the row failed anyway).
+ */
+const MAX_BUFFERED = 256 * 1024;
 const P99_TARGET_MS = 50;
+/** The clients run in this many processes (see ClientsGroup). */
+const CLIENT_PROCESSES = 2;
+const RUNS = USERS * RUNS_PER_USER;
+/** Run k prints at k / (RUNS * HZ) s into every period of 1 / HZ s (see PRINTER). */
+const phase = (k: number) => k / (RUNS * HZ);
 
-/** Prints `lines` lines at `hz` per second, each with the time it was printed (epoch ms) and its number. */
+/**
+ * Prints `lines` lines at `hz` per second, each with the time it was printed (epoch ms) and its
+ * number. Its lines fall on a clock grid: `phase` seconds into each period of 1 / hz of the wall
+ * clock. The bench gives the 100 runs phases spread over the period, so that their 1,000 lines a
+ * second come one every millisecond, as 100 unrelated runs' would, and the same in the floor and in
+ * jobvisor (the floor starts its printers within a millisecond, jobvisor's runs start over seconds:
+ * without the grid the floor's lines came in bursts of 100 and jobvisor's did not).
+ */
 const PRINTER = `use strict; use warnings; use Time::HiRes qw(time sleep);
 $| = 1;
-my ($lines, $hz) = @ARGV;
-my $start = time;
+my ($lines, $hz, $phase) = @ARGV;
+$phase //= 0;
+my $start = (int(time * $hz) + 1) / $hz + $phase;
 for my $i (1 .. $lines) {
   my $wait = $start + ($i - 1) / $hz - time;
   sleep($wait) if $wait > 0;
@@ -54,32 +71,15 @@ const TEMPLATE = {
   parameters: {
     lines: { type: 'integer', label: 'Lines', default: 10, min: 1, max: 100000 },
     hz: { type: 'number', label: 'Lines per second', default: 10, min: 0.1, max: 1000 },
+    phase: { type: 'number', label: 'Phase (s into each period)', default: 0, min: 0, max: 10 },
   },
-  command: ['perl', '{templateDir}/print.pl', '{lines}', '{hz}'],
+  command: ['perl', '{templateDir}/print.pl', '{lines}', '{hz}', '{phase}'],
   sizes: ['parallel'],
   resources: { cores: 1 },
   timeLimitSeconds: 600,
   progress: { kind: 'stdout' },
   results: [],
 };
-
-interface ClientsReport {
-  streams: number;
-  ended: number;
-  expected: number;
-  received: number;
-  lost: number;
-  repeated: number;
-  samples: number;
-  /** Bytes every stream received, and the clients process's CPU seconds (its whole life). */
-  bytes: number;
-  cpuSeconds: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  slow?: { cut: boolean; bytes: number };
-}
 
 interface Measured {
   report: ClientsReport;
@@ -88,67 +88,13 @@ interface Measured {
   rssMiB: number;
   supervisorCpu?: number;
   supervisorRssMiB?: number;
-  /** The agents' CPU (all of them, % of one core), and the clients process's. */
+  /** The agents' CPU (all of them, % of one core), and the clients processes' (together). */
   agentsCpu?: number;
   clientsCpu: number;
   seconds: number;
 }
 
 // ---- processes ----------------------------------------------------------------------------
-
-/** A child process whose stdout is read line by line. */
-class Child {
-  readonly lines: AsyncIterator<string>;
-  private readonly rl: Interface;
-  readonly exited: Promise<void>;
-
-  constructor(readonly child: ChildProcess) {
-    this.rl = createInterface({ input: child.stdout! });
-    this.lines = this.rl[Symbol.asyncIterator]();
-    this.exited = new Promise((r) => child.once('exit', () => r()));
-  }
-
-  async next(what: string, timeoutMs: number): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs)));
-    const died = this.exited.then(() => Promise.reject(new Error(`the process exited before ${what}`)));
-    try {
-      const r = await Promise.race([this.lines.next(), timeout, died]);
-      if (r.done) throw new Error(`the process ended its output before ${what}`);
-      return r.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  send(line: string): void {
-    this.child.stdin!.write(line + '\n');
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.stdin?.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await this.exited;
-    clearTimeout(t);
-  }
-}
-
-function startNode(script: string, env: NodeJS.ProcessEnv = process.env): Child {
-  return new Child(spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'], env }));
-}
-
-/** CPU seconds (user + system) a process used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function peakRssMiB(pid: number): number {
-  const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 /** CPU seconds of the agents under `root` (their runs excluded). */
 function agentsCpuSeconds(root: string): number {
@@ -165,6 +111,29 @@ function agentsCpuSeconds(root: string): number {
 
 
 // ---- jobvisor -----------------------------------------------------------------------------
+
+/** `--cpu-prof` is not allowed in NODE_OPTIONS: a preloaded script profiles the process with the inspector instead. */
+const PROFILE_HOOK = `const { Session } = require('node:inspector');
+const fs = require('node:fs');
+const path = require('node:path');
+const session = new Session();
+session.connect();
+session.post('Profiler.enable', () => session.post('Profiler.start'));
+let done = false;
+process.on('exit', () => {
+  if (done) return;
+  done = true;
+  session.post('Profiler.stop', (err, r) => {
+    if (!err) fs.writeFileSync(path.join(__dirname, process.argv.slice(2).join('-').replace(/[^a-z0-9-]+/gi, '_') + '-' + process.pid + '.cpuprofile'), JSON.stringify(r.profile));
+  });
+});
+`;
+
+function profilingEnv(dir: string): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'hook.cjs'), PROFILE_HOOK);
+  return { NODE_OPTIONS: `--require ${path.join(dir, 'hook.cjs')}` };
+}
 
 async function call<T>(base: string, token: string | undefined, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(base + p, {
@@ -184,8 +153,8 @@ async function login(base: string, username: string, password: string): Promise<
 
 const TERMINAL = new Set(['completed', 'error', 'canceled', 'missing', 'purged']);
 
-async function runJob(base: string, token: string, jobKey: string, lines: number): Promise<string> {
-  const body = { template: 'ssebench', jobKey, size: 'parallel', parameters: { lines, hz: HZ } };
+async function runJob(base: string, token: string, jobKey: string, lines: number, phaseS = 0): Promise<string> {
+  const body = { template: 'ssebench', jobKey, size: 'parallel', parameters: { lines, hz: HZ, phase: phaseS } };
   for (let attempt = 1; ; attempt++) {
     const r = await call<{ job: { jobId: string } }>(base, token, 'POST', '/api/jobs', body);
     if (r.status === 200) return r.body.job.jobId;
@@ -237,11 +206,11 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
       JOBVISOR_SLOTS_PARALLEL: String(USERS * RUNS_PER_USER),
       JOBVISOR_QUOTAS: JSON.stringify({ user: { eventStreams: STREAMS_PER_USER + 1, activeRuns: RUNS_PER_USER * 2 } }),
       JOBVISOR_EVENTS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
-      // For profiling: JOBVISOR_BENCH_CPU_PROF=<folder> writes .cpuprofile files of the server and supervisor there.
-      ...(process.env.JOBVISOR_BENCH_CPU_PROF ? { NODE_OPTIONS: `--require ${process.env.JOBVISOR_BENCH_CPU_PROF}/hook.cjs`, PROF_DIR: process.env.JOBVISOR_BENCH_CPU_PROF } : {}),
+      // For profiling: JOBVISOR_BENCH_CPU_PROF=<folder> writes .cpuprofile files of the server and the supervisor there (at their exit).
+      ...(process.env.JOBVISOR_BENCH_CPU_PROF ? profilingEnv(process.env.JOBVISOR_BENCH_CPU_PROF) : {}),
     },
   });
-  let clients: Child | undefined;
+  let clients: ClientsGroup | undefined;
   try {
     await jv.startSupervisor();
     await jv.startServer();
@@ -258,10 +227,9 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const warm = await Promise.all(users.map(async (u) => ({ token: u.token, jobId: await runJob(base, u.token, 'warm', 2) })));
     await awaitJobs(base, warm, 60_000);
 
-    clients = startNode(CLIENTS);
+    clients = new ClientsGroup(CLIENT_PROCESSES, root);
     const streams = users.flatMap((u) => Array.from({ length: STREAMS_PER_USER }, () => u));
-    clients.send(JSON.stringify({ url: `${base}/api/events`, streams, ...(slow ? { slow: { token: admin } } : {}) }));
-    await clients.next('clients ready', 60_000);
+    await clients.open(`${base}/api/events`, streams, slow ? { token: admin } : undefined);
     await sleep(200);
 
     const serverPid = jv.server!.child.pid!;
@@ -269,11 +237,11 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const cpu0 = cpuSeconds(serverPid);
     const scpu0 = cpuSeconds(supervisorPid);
     const acpu0 = agentsCpuSeconds(root);
-    const ccpu0 = cpuSeconds(clients.child.pid!);
+    const ccpu0 = clients.cpuSeconds();
     const t0 = performance.now();
     const jobs = await limited(
       USERS,
-      users.flatMap((u) => Array.from({ length: RUNS_PER_USER }, (_, k) => async () => ({ user: u.user, token: u.token, jobId: await runJob(base, u.token, `r${k}`, lines) }))),
+      users.flatMap((u, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => async () => ({ user: u.user, token: u.token, jobId: await runJob(base, u.token, `r${k}`, lines, phase(n * RUNS_PER_USER + k)) }))),
     );
     await sleep((lines / HZ) * 1000);
     await awaitJobs(base, jobs, 120_000);
@@ -282,12 +250,11 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const cpu = ((cpuSeconds(serverPid) - cpu0) / seconds) * 100;
     const supervisorCpu = ((cpuSeconds(supervisorPid) - scpu0) / seconds) * 100;
     const agentsCpu = ((agentsCpuSeconds(root) - acpu0) / seconds) * 100;
-    const clientsCpu = ((cpuSeconds(clients.child.pid!) - ccpu0) / seconds) * 100;
+    const clientsCpu = ((clients.cpuSeconds() - ccpu0) / seconds) * 100;
     const expect: Record<string, string[]> = {};
     for (const j of jobs) (expect[j.user] ??= []).push(j.jobId);
-    clients.send(JSON.stringify({ expect, lines }));
-    const report = JSON.parse(await clients.next('clients report', 60_000)) as ClientsReport;
-    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor ${supervisorCpu.toFixed(1)} % agents ${agentsCpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    const report = await clients.report(expect, lines);
+    ctx.log(`jobvisor${slow ? ' (slow stream)' : ''}: ${JSON.stringify(report)} server CPU ${cpu.toFixed(1)} % supervisor ${supervisorCpu.toFixed(1)} % agents ${agentsCpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} % (of one core over ${seconds.toFixed(1)} s)`);
     return { report, cpu, rssMiB: peakRssMiB(serverPid), supervisorCpu, supervisorRssMiB: peakRssMiB(supervisorPid), agentsCpu, clientsCpu, seconds };
   } finally {
     await clients?.stop();
@@ -310,31 +277,29 @@ async function measureFloor(ctx: BenchContext, lines: number): Promise<Measured>
   const printer = path.join(root, 'print.pl');
   writeFileSync(printer, PRINTER);
   const floor = startNode(FLOOR);
-  let clients: Child | undefined;
+  let clients: ClientsGroup | undefined;
   try {
     const port = Number((await floor.next('floor listening', 30_000)).split(' ')[1]);
     const users = Array.from({ length: USERS }, (_, u) => `u${u}`);
-    clients = startNode(CLIENTS);
+    clients = new ClientsGroup(CLIENT_PROCESSES, root);
     const streams = users.flatMap((user) => Array.from({ length: STREAMS_PER_USER }, () => ({ user, token: user })));
-    clients.send(JSON.stringify({ url: `http://127.0.0.1:${port}/events`, streams }));
-    await clients.next('clients ready', 60_000);
+    await clients.open(`http://127.0.0.1:${port}/events`, streams);
     await sleep(200);
     const pid = floor.child.pid!;
     const cpu0 = cpuSeconds(pid);
-    const ccpu0 = cpuSeconds(clients.child.pid!);
+    const ccpu0 = clients.cpuSeconds();
     const t0 = performance.now();
-    const runs = users.flatMap((user) => Array.from({ length: RUNS_PER_USER }, (_, k) => ({ user, jobId: `${user}-r${k}` })));
+    const runs = users.flatMap((user, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => ({ user, jobId: `${user}-r${k}`, phase: phase(n * RUNS_PER_USER + k) })));
     floor.send(JSON.stringify({ runs, argv: ['perl', printer, String(lines), String(HZ)] }));
     await floor.next('printers done', (lines / HZ) * 1000 + 60_000);
     await sleep(500);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = ((cpuSeconds(pid) - cpu0) / seconds) * 100;
-    const clientsCpu = ((cpuSeconds(clients.child.pid!) - ccpu0) / seconds) * 100;
+    const clientsCpu = ((clients.cpuSeconds() - ccpu0) / seconds) * 100;
     const expect: Record<string, string[]> = {};
     for (const r of runs) (expect[r.user] ??= []).push(r.jobId);
-    clients.send(JSON.stringify({ expect, lines }));
-    const report = JSON.parse(await clients.next('clients report', 60_000)) as ClientsReport;
-    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} %`);
+    const report = await clients.report(expect, lines);
+    ctx.log(`floor: ${JSON.stringify(report)} CPU ${cpu.toFixed(1)} % clients ${clientsCpu.toFixed(1)} % (of one core over ${seconds.toFixed(1)} s)`);
     return { report, cpu, rssMiB: peakRssMiB(pid), clientsCpu, seconds };
   } finally {
     await clients?.stop();
@@ -386,7 +351,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       ratio: `p99 ${ms(j.p99)}; lost ${j.lost} of ${j.expected}; CPU ${(j.cpu / f.cpu).toFixed(1)} x floor`,
       target: `none lost, p99 < ${P99_TARGET_MS} ms`,
       pass,
-      note: `medians of ${ctx.repeats}; ${j.expected} line deliveries per run (${USERS * RUNS_PER_USER} runs x ${lines} lines x ${STREAMS_PER_USER} streams of the run's user), every one timed; repeated ${j.repeated}, streams ended early ${j.ended}; floor lost ${f.lost}; supervisor CPU ${j.supervisorCpu.toFixed(0)} %, ${j.supervisorRss.toFixed(0)} MiB; agents CPU ${j.agentsCpu.toFixed(0)} %; the clients process: CPU ${j.clientsCpu.toFixed(0)} % (floor's ${f.clientsCpu.toFixed(0)} %), ${j.mbPerStream.toFixed(2)} MB per stream (floor's ${f.mbPerStream.toFixed(2)}); CPU is % of one core over the ${jobvisor[0]?.seconds.toFixed(0)} s window`,
+      note: `medians of ${ctx.repeats}; ${j.expected} line deliveries per run (${USERS * RUNS_PER_USER} runs x ${lines} lines x ${STREAMS_PER_USER} streams of the run's user), every one timed; repeated ${j.repeated}, streams ended early ${j.ended}; floor lost ${f.lost}; supervisor CPU ${j.supervisorCpu.toFixed(0)} %, ${j.supervisorRss.toFixed(0)} MiB; agents CPU ${j.agentsCpu.toFixed(0)} %; the clients processes: CPU ${j.clientsCpu.toFixed(0)} % (floor's ${f.clientsCpu.toFixed(0)} %), ${j.mbPerStream.toFixed(2)} MB per stream (floor's ${f.mbPerStream.toFixed(2)}); CPU is % of one core over the ${jobvisor[0]?.seconds.toFixed(0)} s window`,
     },
   ];
   ctx.log('slow stream: jobvisor once more, with one stream that never reads');

@@ -9,12 +9,14 @@
  */
 import { api, ApiError } from './api.js';
 import { setConnectionBanner } from './notify.js';
-import type { JobEventData, LogEventData } from './types.js';
+import type { JobEventData, LogEventData, ProgressEventData } from './types.js';
 import type { PipelineEventData } from './pipelines.js';
 
 interface Listeners {
   job: (e: JobEventData) => void;
   log: (e: LogEventData) => void;
+  /** A run's progress changed (and nothing else of its view). */
+  progress: (e: ProgressEventData) => void;
   /** A pipeline changed (null: it was deleted). */
   pipeline: (e: PipelineEventData) => void;
   /** Refetch everything shown: events may have been missed. */
@@ -30,7 +32,7 @@ const MAX_RETRY_MS = 15_000;
 
 export class EventStream {
   private source: EventSource | undefined;
-  private readonly listeners: { [K in Kind]: Set<Listeners[K]> } = { job: new Set(), log: new Set(), pipeline: new Set(), resync: new Set(), state: new Set() };
+  private readonly listeners: { [K in Kind]: Set<Listeners[K]> } = { job: new Set(), log: new Set(), progress: new Set(), pipeline: new Set(), resync: new Set(), state: new Set() };
   private retryMs = MIN_RETRY_MS;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private countdownTimer: ReturnType<typeof setInterval> | undefined;
@@ -99,6 +101,7 @@ export class EventStream {
     });
     source.addEventListener('job', (e) => this.dispatch(e, 'job'));
     source.addEventListener('log', (e) => this.dispatch(e, 'log'));
+    source.addEventListener('progress', (e) => this.dispatch(e, 'progress'));
     source.addEventListener('pipeline', (e) => this.dispatch(e, 'pipeline'));
     source.addEventListener('resync', () => this.emit('resync'));
     // A deleted job: every view shown refetches (the job page then says it is gone).
@@ -114,7 +117,7 @@ export class EventStream {
     });
   }
 
-  private dispatch(e: Event, kind: 'job' | 'log' | 'pipeline'): void {
+  private dispatch(e: Event, kind: 'job' | 'log' | 'progress' | 'pipeline'): void {
     const id = (e as MessageEvent<string>).lastEventId;
     if (id) this.lastEventId = id;
     let data: unknown;
@@ -125,6 +128,7 @@ export class EventStream {
     }
     if (kind === 'job') this.emit('job', data as JobEventData);
     else if (kind === 'pipeline') this.emit('pipeline', data as PipelineEventData);
+    else if (kind === 'progress') this.emit('progress', data as ProgressEventData);
     else this.emit('log', data as LogEventData);
   }
 

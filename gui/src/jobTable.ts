@@ -10,7 +10,7 @@ import { phaseLabel } from './phases.js';
 import { agoCell, elapsedCell, formatPercent, jobActivity, setAgo, setElapsed, sizeText, statusBadge, updateBadge } from './format.js';
 import { jobHref, navigate } from './router.js';
 import { targetTitle } from './targets.js';
-import { isActive, type JobView } from './types.js';
+import { isActive, patchedView, type JobView, type LogEventData, type ProgressEventData } from './types.js';
 
 export interface JobTableOptions {
   showUser?: boolean;
@@ -198,6 +198,13 @@ export class JobTable {
     this.touched.add(job.jobId);
     this.put(job);
     this.render();
+  }
+
+  /** Shows what a `log` or `progress` event tells of a job shown (nothing if it is not shown). */
+  patch(e: LogEventData | ProgressEventData): void {
+    const row = this.rows.get(e.jobId);
+    const job = row && patchedView(row.job, e);
+    if (job) this.upsert(job);
   }
 
   jobs(): JobView[] {

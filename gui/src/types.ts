@@ -180,4 +180,27 @@ export interface LogEventData {
   jobId: string;
   serial: number;
   lines: string[];
+  /** The run's lines in all after these (absent in events from before it was sent). */
+  logLines?: number;
+}
+/** A run's progress changed, and nothing else its view shows (a small event instead of the whole view). */
+export interface ProgressEventData {
+  type: 'progress';
+  user: string;
+  jobId: string;
+  serial: number;
+  progress: number | null;
+  progressMessage: string | null;
+  updatedAt: number;
+}
+
+/**
+ * The view `job` with what a `log` or `progress` event of its run tells; undefined when the event
+ * is about another job or run (or is older than the view).
+ */
+export function patchedView(job: JobView, e: LogEventData | ProgressEventData): JobView | undefined {
+  if (e.jobId !== job.jobId || e.serial !== job.serial) return undefined;
+  if (e.type === 'log') return e.logLines === undefined || e.logLines <= job.logLines ? undefined : { ...job, logLines: e.logLines };
+  if (e.updatedAt < job.updatedAt) return undefined;
+  return { ...job, progress: e.progress, progressMessage: e.progressMessage, updatedAt: e.updatedAt };
 }

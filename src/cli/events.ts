@@ -99,7 +99,7 @@ export class EventStream {
       throw new CliError('NOT_LOGGED_IN', `the event stream ended: ${reason}; run \`jobvisor login\``, EXIT.unauthenticated);
     }
     if (m.event === 'resync') return this.onEvent({ type: 'resync' });
-    if (m.event !== 'job' && m.event !== 'log' && m.event !== 'deleted') return;
+    if (m.event !== 'job' && m.event !== 'log' && m.event !== 'progress' && m.event !== 'deleted') return;
     const data = safeJson(m.data) as JobEvent | undefined;
     if (data && typeof data === 'object' && data.type === m.event) this.onEvent(data);
   }

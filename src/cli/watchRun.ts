@@ -111,10 +111,17 @@ export async function followRun(client: ApiClient, jobId: string, serial: number
   let refetch = true;
   let deleted = false;
   let latest: JobView | undefined;
+  /** The view last shown to the watcher. */
+  let shown: JobView | undefined;
   const onEvent = (e: StreamEvent) => {
     if (e.type === 'job' && e.job.jobId === jobId) {
       if (e.job.serial === serial) latest = e.job;
       else if (e.job.serial > serial) refetch = true;
+    } else if (e.type === 'progress' && e.jobId === jobId && e.serial === serial) {
+      // Only the progress changed: the view shown (or about to be), with it.
+      const base = latest ?? shown;
+      if (base) latest = { ...base, progress: e.progress, progressMessage: e.progressMessage, updatedAt: e.updatedAt };
+      else refetch = true;
     } else if (e.type === 'deleted' && e.jobId === jobId) deleted = true;
     else if (e.type === 'resync' || e.type === 'reconnected') refetch = true;
     wake();
@@ -148,6 +155,7 @@ export async function followRun(client: ApiClient, jobId: string, serial: number
       if (latest) {
         const job = latest;
         latest = undefined;
+        shown = job;
         watcher.onUpdate(job);
         if (!isActive(job.status)) return { serial, status: job.status, reason: job.reason, job };
       }

@@ -17,8 +17,9 @@
  *
  * Cost under load (issue 13): each event is formatted once and only the clients of its user (and
  * the admins) are visited. A client's messages of one turn of the event loop (all the events of
- * one chunk of the supervisor's stream) are gathered and written to its socket at once, at the
- * end of that turn: one write per client per chunk, not one per event. A client whose unsent
+ * the chunks of the supervisor's stream read in that turn) are gathered and written to its socket
+ * at once, at the end of that turn (`setImmediate`, no timer): one write per client per turn, not
+ * one per event or per chunk. A client whose unsent
  * data (ours and its socket's) grows past `maxBufferedBytes` is cut, so a stalled reader costs
  * memory up to that bound and never delays the others.
  */
@@ -288,7 +289,7 @@ export class EventFanout {
       this.unflushed.push(client);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        process.nextTick(() => this.flushAll());
+        setImmediate(() => this.flushAll());
       }
     }
     client.pending += message;

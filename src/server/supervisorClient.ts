@@ -86,7 +86,7 @@ export type EventHandler = (event: JobEvent | EventMeta, id: number | undefined,
 /** What the server needs of an event to pass it on: its type and whose it is. */
 export type EventMeta = Pick<JobEvent, 'type' | 'user'>;
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<JobEvent['type']>(['job', 'log', 'deleted', 'pipeline']);
+const EVENT_TYPES: ReadonlySet<string> = new Set<JobEvent['type']>(['job', 'log', 'progress', 'deleted', 'pipeline']);
 
 const PASSED_DOWNLOAD_HEADERS = ['content-type', 'content-length', 'content-disposition'];
 
@@ -386,6 +386,7 @@ function isJobEvent(value: unknown): value is JobEvent {
   if (typeof e.user !== 'string') return false;
   if (e.type === 'job') return typeof e.job === 'object' && e.job !== null;
   if (e.type === 'log') return typeof e.jobId === 'string' && typeof e.serial === 'number' && Array.isArray(e.lines);
+  if (e.type === 'progress') return typeof e.jobId === 'string' && typeof e.serial === 'number';
   if (e.type === 'deleted') return typeof e.jobId === 'string';
   if (e.type === 'pipeline') return typeof e.pipelineId === 'string' && typeof e.pipeline === 'object';
   return false;

@@ -356,7 +356,13 @@ export interface LogChunk {
 /** Events the supervisor publishes; the server forwards each to the clients allowed to see it. */
 export type JobEvent =
   | { type: 'job'; user: string; job: JobView }
-  | { type: 'log'; user: string; jobId: string; serial: number; lines: string[] }
+  /** `logLines`: the run's lines in all after these (the view's `logLines`; absent in events journaled before it was added). */
+  | { type: 'log'; user: string; jobId: string; serial: number; lines: string[]; logLines?: number }
+  /**
+   * A run's progress changed and nothing else its view shows did (issue 13: a job event carried the
+   * whole view for every progress line): the view's `progress`, `progressMessage` and `updatedAt`.
+   */
+  | { type: 'progress'; user: string; jobId: string; serial: number; progress: number | null; progressMessage: string | null; updatedAt: number }
   | { type: 'deleted'; user: string; jobId: string }
   /** A pipeline changed (pipelines.ts); `pipeline` is null once it was deleted. */
   | { type: 'pipeline'; user: string; pipelineId: string; pipeline: PipelineView | null };

@@ -597,7 +597,13 @@ export class ComputeJob {
       this.queuePosition = null;
     }
     const events: JobEvent[] = [];
-    if (applied.lines) events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: applied.lines });
+    if (applied.lines) events.push({ type: 'log', user: this.row.user, jobId: this.row.id, serial: this.row.serial, lines: applied.lines, logLines: this.row.logLines });
+    // Lines and progress change nothing else the view shows: a small event each, not the whole view (issue 13).
+    if (update.kind === 'log') return events;
+    if (update.kind === 'progress') {
+      const { user, id: jobId, serial, progress, progressMessage, updatedAt } = this.row;
+      return [{ type: 'progress', user, jobId, serial, progress, progressMessage, updatedAt }];
+    }
     // No event for an update that changed nothing the view shows (`started` after the run op's
     // answer said so), and none of its own for the first phase `running` of a running run (the
     // status says it): it joins an event of this turn if there is one (eventCoalescer.ts).

@@ -1,11 +1,19 @@
 /**
  * The supervisor's event stream: every job change, in the order it was persisted. Each event is
- * written to the journal (the `events` table) and numbered before anyone sees it, so a stream
+ * numbered before anyone sees it and written to the journal (the `events` table), so a stream
  * that broke, or a supervisor that restarted, can resume after the last number its reader saw.
+ *
+ * The journal is written once per turn of the event loop (issue 13: one transaction for all the
+ * events of a turn, not a commit each; ~1,000 log lines a second made ~2,000 commits). The bus
+ * numbers the events itself as it publishes them (one more than the last) and writes them at the
+ * end of the turn (`setImmediate`), before the streams to the server write them (their writes
+ * are queued after it, in the same turn: no event leaves the process before it is journaled).
+ * A backlog read, or close(), writes what is waiting first.
  */
 import type { JobEvent } from '../shared/api.js';
 import type { Logger } from '../shared/logger.js';
 import type { JobStore, JournaledEvent } from './store.js';
+import { setImmediate } from 'node:timers';
 
 /** An event as published: its journal number, and its JSON text (made once for every reader). */
 export interface PublishedEvent {
@@ -30,7 +38,7 @@ export class EventBus {
   private lastId = 0;
 
   constructor(
-    private readonly journal: Pick<JobStore, 'appendEvent' | 'eventsAfter' | 'eventRange'>,
+    private readonly journal: Pick<JobStore, 'appendEvents' | 'eventsAfter' | 'eventRange'>,
     private readonly log: Logger,
     private readonly keep = JOURNAL_KEEP,
   ) {
@@ -39,25 +47,36 @@ export class EventBus {
 
   emit(event: JobEvent): void {
     const data = JSON.stringify(event);
-    let id: number;
-    try {
-      id = this.journal.appendEvent(event.type, data, this.keep);
-    } catch (err) {
-      // Published all the same (the change it tells of is saved), under the last number: a
-      // reader that resumes later will not get it again, and refetches on its next resync.
-      this.log.error({ err }, 'could not write an event to the journal');
-      id = this.lastId;
-    }
-    this.lastId = id;
+    const id = ++this.lastId;
+    if (this.unwritten.length === 0) setImmediate(this.writeJournal);
+    this.unwritten.push({ id, type: event.type, data });
     const published: PublishedEvent = { id, type: event.type, user: event.user, data };
     for (const l of this.listeners) l(published);
   }
+
+  /** The events published and not journaled yet (this turn's). */
+  private unwritten: JournaledEvent[] = [];
+
+  /** Writes the events waiting to the journal, in one transaction. */
+  private readonly writeJournal = (): void => {
+    if (this.unwritten.length === 0) return;
+    const events = this.unwritten;
+    this.unwritten = [];
+    try {
+      this.journal.appendEvents(events, this.keep);
+    } catch (err) {
+      // They were published all the same (the changes they tell of are saved): a reader that
+      // resumes from before them will not get them again (it refetches on its next resync).
+      this.log.error({ err, events: events.length }, 'could not write events to the journal');
+    }
+  };
 
   /**
    * The events after `after`, at most `limit`; `resync` when some are no longer kept, or when
    * `after` is a number this journal never gave (another database).
    */
   backlog(after: number, limit: number): Backlog {
+    this.writeJournal();
     const { oldest, latest } = this.journal.eventRange();
     if (after > latest || after < oldest - 1) return { resync: true, latest };
     const events = this.journal.eventsAfter(after, limit);
@@ -80,6 +99,7 @@ export class EventBus {
   }
 
   close(): void {
+    this.writeJournal();
     for (const end of [...this.enders]) end();
     this.listeners.clear();
     this.enders.clear();

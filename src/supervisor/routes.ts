@@ -204,7 +204,8 @@ function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void
     }
   }
   res.write(formatSseMessage('ready', JSON.stringify({ latest: events.latest })));
-  // The events of one turn of the event loop (one agent message may make several) go out in one write.
+  // The events of one turn of the event loop go out in one write, at its end (`setImmediate`: after
+  // every agent message read in this turn, each of which may make events; not a timer).
   let pending = '';
   const flush = () => {
     if (pending !== '' && !res.destroyed) res.write(pending);
@@ -212,7 +213,7 @@ function streamEvents(ctx: Context, events: EventBus, keepaliveMs: number): void
   };
   const unsubscribe = events.subscribe(
     (e) => {
-      if (pending === '') process.nextTick(flush);
+      if (pending === '') setImmediate(flush);
       pending += formatSseMessage(e.type, e.data, e.id, e.user);
     },
     () => {

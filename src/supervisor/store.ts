@@ -221,7 +221,11 @@ export interface JobStore {
    * The event journal: every published event gets the next number (never reused, also across
    * restarts), and the latest `keep` (or a few more) are kept for clients that resume a stream.
    */
-  appendEvent(type: string, data: string, keep: number): number;
+  /**
+   * Writes events numbered by the caller (each one more than the last written: the bus numbers
+   * them as it publishes), all in one transaction.
+   */
+  appendEvents(events: readonly JournaledEvent[], keep: number): void;
   /** Up to `limit` events numbered after `id`, in order. */
   eventsAfter(id: number, limit: number): JournaledEvent[];
   eventRange(): JournalRange;

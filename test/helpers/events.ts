@@ -67,6 +67,13 @@ export function resumingEventReader(baseUrl: () => string, token: string, retryM
       seen.filter((e) => e.event === 'log' && e.data.jobId === jobId && (serial === undefined || e.data.serial === serial)).flatMap((e) => e.data.lines as string[]),
     /** The job views of one job's events, in order. */
     jobViews: (jobId: string) => seen.filter((e) => e.event === 'job' && e.data.job.jobId === jobId).map((e) => e.data.job as JobView),
+    /** One job's progress as its events told it (job views and `progress` events), in order. */
+    progress: (jobId: string) =>
+      seen.flatMap((e) => {
+        if (e.event === 'job' && e.data.job.jobId === jobId) return [(e.data.job as JobView).progress];
+        if (e.event === 'progress' && e.data.jobId === jobId) return [e.data.progress as number | null];
+        return [];
+      }),
     types: () => seen.map((e) => e.event),
     resyncs: () => seen.filter((e) => e.event === 'resync').length,
     stop: () => abort.abort(),

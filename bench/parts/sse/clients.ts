@@ -10,10 +10,13 @@
  * number (`i=<n>`), so the delay printed -> seen is measured for every line at every client, and
  * every line is counted once per client. `slow` is one more stream that never reads.
  *
- * A second stdin line {"expect": {"u0": ["jobId", ...], ...}, "lines": N} asks for the report:
- * one JSON line on stdout (delays, lines seen, lost and repeated, whether the slow stream was cut),
- * then the process exits.
+ * A second stdin line {"expect": {"u0": ["jobId", ...], ...}, "lines": N, "delaysFile": "..."?}
+ * asks for the report: one JSON line on stdout (delays, lines seen, lost and repeated, whether the
+ * slow stream was cut), then the process exits. With `delaysFile`, every delay measured is also
+ * written there (Float64, native byte order), so that the bench can merge the delays of several
+ * clients processes into one set of percentiles.
  */
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -26,6 +29,7 @@ interface Config {
 interface Expect {
   expect: Record<string, string[]>;
   lines: number;
+  delaysFile?: string;
 }
 
 /** What one stream saw: for each job, which line numbers (index = line number, value = times seen). */
@@ -37,7 +41,12 @@ interface Stream {
 
 const LINE = /t=([0-9.]+) i=([0-9]+)/g;
 const JOB_ID = /"jobId":"([^"]+)"/;
-const now = () => performance.timeOrigin + performance.now();
+/**
+ * The wall clock, as the printers' `time` (Perl's Time::HiRes) is: not timeOrigin + performance.now(),
+ * which follows a monotonic clock and drifts from the wall clock when that is adjusted (a run on a
+ * busy machine once measured p50 -837 ms that way).
+ */
+const now = () => Date.now();
 
 let delays = new Float64Array(1 << 20);
 let delayCount = 0;
@@ -219,6 +228,7 @@ function report(streams: Stream[], expect: Expect, slow: { cut: boolean; bytes: 
     }
   }
   const sorted = delays.subarray(0, delayCount).sort();
+  if (expect.delaysFile) writeFileSync(expect.delaysFile, sorted);
   const pct = (p: number) => (delayCount === 0 ? NaN : sorted[Math.min(delayCount - 1, Math.max(0, Math.ceil((p / 100) * delayCount) - 1))]!);
   return JSON.stringify({
     streams: streams.length,

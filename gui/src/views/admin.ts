@@ -344,6 +344,8 @@ export function adminView(ctx: ViewContext, query: URLSearchParams): View {
       refreshSoon();
     }),
   );
+  d.add(ctx.events.on('progress', (e) => table.patch(e)));
+  d.add(ctx.events.on('log', (e) => table.patch(e)));
   d.add(
     ctx.events.on('resync', () => {
       void loadJobs();

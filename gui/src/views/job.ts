@@ -33,7 +33,7 @@ import { RunForm } from '../runForm.js';
 import { earlierRunPanel, filesText, replacesText } from '../runsView.js';
 import { openTargetLogin } from '../targetLogin.js';
 import { knownTargets, loadTargets, targetOf, targetTitle } from '../targets.js';
-import { isActive, type FileEntry, type JobView, type RunRequest, type Template } from '../types.js';
+import { isActive, patchedView, type FileEntry, type JobView, type RunRequest, type Template } from '../types.js';
 import { Disposer, type View, type ViewContext } from './view.js';
 
 /** "login required: log in to X again to follow ..." as a sentence after the callout's "Login required on X." */
@@ -126,7 +126,19 @@ export function jobView(ctx: ViewContext, jobId: string): View {
       if (e.jobId !== jobId || !page) return;
       const shown = page.current;
       if (e.serial > shown.serial) void load();
-      else if (e.serial === shown.serial) page.log.poke();
+      else if (e.serial === shown.serial) {
+        page.log.poke();
+        const job = patchedView(shown, e);
+        if (job) page.apply(job, false);
+      }
+    }),
+  );
+  d.add(
+    ctx.events.on('progress', (e) => {
+      if (e.jobId !== jobId || !page) return;
+      if (e.serial > page.current.serial) void load();
+      const job = patchedView(page.current, e);
+      if (job) page.apply(job, false);
     }),
   );
   d.add(ctx.events.on('resync', () => void load()));

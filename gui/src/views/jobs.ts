@@ -121,6 +121,8 @@ export function jobsView(ctx: ViewContext): View {
 
   // Admins get everyone's events; this page lists the user's own jobs.
   d.add(ctx.events.on('job', (e) => e.job.user === ctx.user.username && table.upsert(e.job)));
+  d.add(ctx.events.on('progress', (e) => table.patch(e)));
+  d.add(ctx.events.on('log', (e) => table.patch(e)));
   d.add(ctx.events.on('resync', () => void loadJobs()));
   void loadForm(loadJobs());
   return { el, title: 'Jobs', destroy: () => d.dispose() };

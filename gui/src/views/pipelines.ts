@@ -203,17 +203,17 @@ export function pipelineView(ctx: ViewContext, pipelineId: string): View {
       else setText(summary, 'This pipeline was deleted.');
     }),
   );
-  // A stage's progress comes with its job's events.
+  // A stage's state and progress come with its job's events (`progress` when only that changed).
   let pending: ReturnType<typeof setTimeout> | undefined;
-  d.add(
-    ctx.events.on('job', (e) => {
-      if (!current?.stages.some((s) => s.jobId === e.job.jobId) || pending) return;
-      pending = setTimeout(() => {
-        pending = undefined;
-        void load();
-      }, 500);
-    }),
-  );
+  const stageChanged = (jobId: string) => {
+    if (!current?.stages.some((s) => s.jobId === jobId) || pending) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      void load();
+    }, 500);
+  };
+  d.add(ctx.events.on('job', (e) => stageChanged(e.job.jobId)));
+  d.add(ctx.events.on('progress', (e) => stageChanged(e.jobId)));
   d.add(() => clearTimeout(pending));
   d.add(ctx.events.on('resync', () => void load()));
   void load();

@@ -319,7 +319,7 @@ export class SqliteJobStore implements JobStore {
         UNION ALL SELECT template, target, queued_at, started_at, ended_at, phase_times FROM job_runs WHERE ended_at >= @since AND ended_at < @until`),
       deleteRuns: prepare('DELETE FROM job_runs WHERE job_id = ?'),
       deleteJob: prepare('DELETE FROM jobs WHERE id = ?'),
-      appendEvent: prepare('INSERT INTO events (type, data) VALUES (?, ?)'),
+      appendEvent: prepare('INSERT INTO events (id, type, data) VALUES (?, ?, ?)'),
       eventsAfter: prepare('SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?'),
       latestEvent: prepare("SELECT seq AS id FROM sqlite_sequence WHERE name = 'events'"),
       oldestEvent: prepare('SELECT min(id) AS id FROM events'),
@@ -328,12 +328,16 @@ export class SqliteJobStore implements JobStore {
     this.rows = new JobRowWriter(this.db, 'jobs', this.statements.upsertJob);
   }
 
-  appendEvent(type: string, data: string, keep: number): number {
-    const id = Number(this.statements.appendEvent.run(type, data).lastInsertRowid);
-    // Pruned in steps (a delete every `keep / 10` events), so the journal holds keep..1.1·keep.
-    const step = Math.max(1, Math.floor(keep / 10));
-    if (id % step === 0) this.statements.pruneEvents.run(id - keep);
-    return id;
+  appendEvents(events: readonly JournaledEvent[], keep: number): void {
+    const first = events[0]?.id;
+    const last = events.at(-1)?.id;
+    if (first === undefined || last === undefined) return;
+    this.db.transaction(() => {
+      for (const e of events) this.statements.appendEvent.run(e.id, e.type, e.data);
+      // Pruned in steps (a delete whenever the numbers pass a multiple of `keep / 10`), so the journal holds keep..1.1·keep.
+      const step = Math.max(1, Math.floor(keep / 10));
+      if (Math.floor(last / step) > Math.floor((first - 1) / step)) this.statements.pruneEvents.run(last - keep);
+    })();
   }
 
   eventsAfter(id: number, limit: number): JournaledEvent[] {
