@@ -3,7 +3,9 @@
  * a fresh run directory and submits it; follows every run with ONE queue query per interval for
  * all of them (a job that left the queue is looked up in the scheduler's records before it is
  * called ended); tails each run's log file from a byte offset; cancels, confirmed by the
- * scheduler. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
+ * scheduler. A run whose script recorded its command's exit code (batchExit.ts) ends with it as
+ * soon as the engine sees the file (it looks every pollSoonMs, besides each query): its
+ * scheduler's records are asked only for jobs that left the queue without one. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
  * out: a maintenance, a daemon restart), runs keep their state, marked unconfirmed, for as long
  * as that lasts, and their log files are still followed; only a scheduler that answers, and
  * knows a job neither in its queue nor in its records for a grace period, ends it (as error).
@@ -23,6 +25,7 @@ import { stepFailure, type StepName } from '../../cmds/runSteps.js';
 import { ProgressFileReader } from '../../cmds/progressFile.js';
 import { cutLine, groupLines } from '../outbox.js';
 import { readPhaseFile, signalName, STEP_BANNER, stepOf } from './batchPhases.js';
+import { readExitStatus } from './batchExit.js';
 import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
 import { nextPollDelay, pollPolicy, type PollPolicy } from './pollSchedule.js';
@@ -90,7 +93,7 @@ export const EXTERNAL_ID_FILE = 'external-id';
 const MAX_LOG_READ = 1024 * 1024;
 /** How long a cancel waits for the scheduler to confirm the job ended (the poll goes on after). */
 const CANCEL_CONFIRM_MS = 60_000;
-/** How many runs not yet started the engine looks for log files of (the most recently submitted). */
+/** How many runs not yet started the engine looks for log files of (the most recently submitted), and how many others for exit files, in turn, at each look. */
 const LOG_WATCH_MAX = 20;
 /** Pending reasons are asked again at most this often, unless the state changed. */
 const REASON_REFRESH_MS = 60_000;
@@ -111,6 +114,10 @@ export class BatchEngine implements RunEngine {
   /** Looks every pollSoonMs for the log files of runs not yet seen started (a file, not a scheduler query). */
   private logWatch: NodeJS.Timeout | null = null;
   private watching = false;
+  /** Where the next look for exit files starts among the runs under way (they are looked at in turn, LOG_WATCH_MAX at a time). */
+  private exitTurn = 0;
+  /** What reads and reports a run's state (a round after its query, a look that found an exit file) runs one at a time: see exclusive(). */
+  private lock: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -297,18 +304,56 @@ export class BatchEngine implements RunEngine {
   }
 
   private async lookForLogs(): Promise<void> {
-    // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
-    const waiting = [...this.active.values()].filter((r) => r.exitSeq === null && !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
-    if (waiting.length === 0) {
+    const live = [...this.active.values()].filter((r) => r.exitSeq === null);
+    if (live.length === 0) {
       if (this.logWatch) clearInterval(this.logWatch);
       this.logWatch = null;
       return;
     }
+    // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
+    const waiting = live.filter((r) => !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
     let appeared = false;
     for (const run of waiting) {
       if (await stat(path.join(run.runDir, RUN_LOG)).then(() => true, () => false)) appeared = run.logSeen = true;
     }
+    await this.lookForExits(live.filter((r) => r.started || r.logSeen));
     if (appeared) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs));
+  }
+
+  /** Runs under way (LOG_WATCH_MAX of them, in turn): one whose script recorded its command's exit ends now, without a scheduler query. */
+  private async lookForExits(running: BatchRun[]): Promise<void> {
+    if (!this.scheduler.exited || running.length === 0) return;
+    const start = this.exitTurn % running.length;
+    const look = Array.from({ length: Math.min(LOG_WATCH_MAX, running.length) }, (_, i) => running[(start + i) % running.length] as BatchRun);
+    this.exitTurn = start + look.length;
+    for (const run of look) {
+      if ((await readExitStatus(run.runDir)) === null) continue;
+      await this.exclusive(async () => {
+        if (run.exitSeq === null) await this.endedByScript(run);
+      });
+    }
+  }
+
+  /**
+   * Runs `task` after every task given before it has ended. A round's query runs outside (it may
+   * take seconds), but what follows from it, and ending a run from its exit file, run in here:
+   * one at a time, so a run's log is read and its end reported once.
+   */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.lock.then(task);
+    this.lock = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The run's script recorded its command's exit code: the run ends with it (true), else false. */
+  private async endedByScript(run: BatchRun): Promise<boolean> {
+    if (!this.scheduler.exited) return false;
+    const code = await readExitStatus(run.runDir);
+    if (code === null) return false;
+    run.unconfirmedSince = null;
+    run.unknownSince = null;
+    await this.finish(run, this.scheduler.exited(code));
+    return true;
   }
 
   /** One queue query and what follows from it; true when a run changed state (or ended). */
@@ -326,24 +371,31 @@ export class BatchEngine implements RunEngine {
     try {
       q = await this.scheduler.queue();
     } catch (err) {
-      // The scheduler cannot be asked: nothing is known of its jobs, so nothing ends. Their logs are files, read all the same.
-      for (const run of live) {
-        this.unconfirmed(run, (err as Error).message);
-        await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
-        await this.readProgressFile(run);
-        // Only a job that runs writes its log.
-        if (run.logOffset > 0) this.markStarted(run);
-        await this.readPhases(run);
-      }
-      return;
+      return this.exclusive(() => this.notAsked(live, err));
     }
     await this.askReasons(live, q);
-    for (const run of live) {
-      try {
-        await this.follow(run, q.get(run.externalId));
-      } catch (err) {
-        this.unconfirmed(run, (err as Error).message);
+    return this.exclusive(async () => {
+      for (const run of live) {
+        if (run.exitSeq !== null) continue; // ended from its exit file meanwhile
+        try {
+          await this.follow(run, q.get(run.externalId));
+        } catch (err) {
+          this.unconfirmed(run, (err as Error).message);
+        }
       }
+    });
+  }
+
+  /** The scheduler cannot be asked: nothing is known of its jobs, so none ends but by its own exit file. Their logs are files, read all the same. */
+  private async notAsked(live: BatchRun[], err: unknown): Promise<void> {
+    for (const run of live) {
+      if (run.exitSeq !== null || (await this.endedByScript(run).catch(() => false))) continue;
+      this.unconfirmed(run, (err as Error).message);
+      await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
+      await this.readProgressFile(run);
+      // Only a job that runs writes its log.
+      if (run.logOffset > 0) this.markStarted(run);
+      await this.readPhases(run);
     }
   }
 
@@ -365,6 +417,8 @@ export class BatchEngine implements RunEngine {
   }
 
   private async follow(run: BatchRun, entry: QueueEntry | undefined): Promise<void> {
+    // Its command ended by itself (a job still listed is only finishing): no need to ask the scheduler's records.
+    if (await this.endedByScript(run)) return;
     if (entry) {
       run.unconfirmedSince = null;
       run.unknownSince = null;
