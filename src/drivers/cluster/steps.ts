@@ -45,7 +45,8 @@ export function stepsBlock(v: StepArgv): string | undefined {
  * The `{{run}}` line of a scheduler's template: runs the command (or the steps, as stepsBlock
  * does) and exits with its code. Unlike `exec {{command}}`, the command runs as a child of the
  * script, so that the script can say how it ended: when the command (the last step) ended by
- * itself, its exit code goes to EXIT_STATUS_FILE, and the agent reads it there the moment it
+ * itself (an exit code up to 128: not killed by a signal), its exit code goes to
+ * EXIT_STATUS_FILE, and the agent reads it there the moment it
  * appears instead of waiting for the scheduler's accounting (Grid Engine's qacct knows a job
  * about a second after it left the queue). A TERM sent to the script (a cancel or a time limit
  * that signals it) is passed on to the command, no later step starts and no file is written:
@@ -71,7 +72,8 @@ export function runBlock(v: StepArgv): string {
     '  return "$code"',
     '}',
     'jobvisor_exit() {',
-    `  if [ -z "$jobvisor_term" ]; then echo "$1" > ${EXIT_STATUS_FILE}.tmp && mv -f ${EXIT_STATUS_FILE}.tmp ${EXIT_STATUS_FILE}; fi`,
+    '  # Killed by a signal (128 + its number), or told to stop: the scheduler says how it ended (a signal to the job may reach the command first).',
+    `  if [ -z "$jobvisor_term" ] && [ "$1" -le 128 ]; then echo "$1" > ${EXIT_STATUS_FILE}.tmp && mv -f ${EXIT_STATUS_FILE}.tmp ${EXIT_STATUS_FILE}; fi`,
     '  exit "$1"',
     '}',
     ...(steps
