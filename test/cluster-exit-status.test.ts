@@ -32,14 +32,14 @@ const CASES: Case[] = [
     kind: 'sge',
     records: ['qacct'],
     kill: (id) => execFileSync('qdel', [id], { env: SGE_ENV, stdio: 'ignore' }),
-    failed: /^Grid Engine job failed with exit code 3$/m,
+    failed: /\n\(Grid Engine job failed with exit code 3\)$/,
     killed: /^canceled in Grid Engine \(qdel\) or killed by signal 9/,
   },
   {
     kind: 'slurm',
     records: ['scontrol', 'sacct'],
     kill: (id) => execFileSync('scancel', [id], { stdio: 'ignore' }),
-    failed: /^Slurm job ended FAILED \(.*exit code 3\)$/m,
+    failed: /\n\(Slurm job ended FAILED \(.*exit code 3\)\)$/,
     killed: /^canceled in Slurm \(CANCELLED\)$/,
   },
 ];
