@@ -3,9 +3,10 @@
  * a fresh run directory and submits it; follows every run with ONE queue query per interval for
  * all of them (a job that left the queue is looked up in the scheduler's records before it is
  * called ended); tails each run's log file from a byte offset; cancels, confirmed by the
- * scheduler. A run whose script recorded its command's exit code (batchExit.ts) ends with it as
- * soon as the engine sees the file (it looks every pollSoonMs, besides each query): its
- * scheduler's records are asked only for jobs that left the queue without one. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
+ * scheduler. A run whose script recorded its command's exit code (batchExit.ts) ends with it at
+ * the first query that answers once the file is there (the engine looks for it every
+ * pollSoonMs, and asks the scheduler soon when it appears): the scheduler's records are asked
+ * only for jobs that left the queue without one. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
  * out: a maintenance, a daemon restart), runs keep their state, marked unconfirmed, for as long
  * as that lasts, and their log files are still followed; only a scheduler that answers, and
  * knows a job neither in its queue nor in its records for a grace period, ends it (as error).
@@ -59,6 +60,8 @@ interface BatchRun {
   tail: string[];
   /** The run's template has steps: its script records its phases in PHASE_FILE (without, the run goes straight to `running`). */
   steps: boolean;
+  /** Its exit file was seen (by the looks between queries): the next query ends it. */
+  exitSeen: boolean;
   /** Lines of PHASE_FILE already read, and the step that failed as it says. */
   phaseLines: number;
   failed: { step: StepName; code: number } | null;
@@ -95,6 +98,12 @@ const MAX_LOG_READ = 1024 * 1024;
 const CANCEL_CONFIRM_MS = 60_000;
 /** How many runs not yet started the engine looks for log files of (the most recently submitted), and how many others for exit files, in turn, at each look. */
 const LOG_WATCH_MAX = 20;
+/**
+ * How long after its start a run's exit file is looked for every pollSoonMs (short runs end
+ * within a query or two of it); after that, each queue query looks (the file system is NFS on
+ * most clusters: 100 long runs do not cost 100 reads a second).
+ */
+const EXIT_WATCH_MS = 60_000;
 /** Pending reasons are asked again at most this often, unless the state changed. */
 const REASON_REFRESH_MS = 60_000;
 
@@ -116,8 +125,6 @@ export class BatchEngine implements RunEngine {
   private watching = false;
   /** Where the next look for exit files starts among the runs under way (they are looked at in turn, LOG_WATCH_MAX at a time). */
   private exitTurn = 0;
-  /** What reads and reports a run's state (a round after its query, a look that found an exit file) runs one at a time: see exclusive(). */
-  private lock: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -244,7 +251,7 @@ export class BatchEngine implements RunEngine {
     this.active.set(runKey(jobId, serial), {
       jobId, serial, runDir, externalId, logOffset, progress: re, progressFile, seen: '', reason: '', reasonAskedAt: 0, started: false, startedAt: null, timeLimitMs, logSeen: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
       // A run followed again from the middle of its log is most likely in its command.
-      steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
+      steps, exitSeen: false, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
     });
     this.logWatch ??= setInterval(() => void this.watchLogs(), this.policy.soonMs);
   }
@@ -304,45 +311,40 @@ export class BatchEngine implements RunEngine {
   }
 
   private async lookForLogs(): Promise<void> {
+    const now = Date.now();
     const live = [...this.active.values()].filter((r) => r.exitSeq === null);
-    if (live.length === 0) {
+    // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
+    const waiting = live.filter((r) => !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
+    const lately = (r: BatchRun) => (r.started || r.logSeen) && (r.startedAt === null || now - r.startedAt < EXIT_WATCH_MS);
+    if (waiting.length === 0 && !live.some(lately)) {
+      // Nothing to look for until a run is added (add() starts the looks again).
       if (this.logWatch) clearInterval(this.logWatch);
       this.logWatch = null;
       return;
     }
-    // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
-    const waiting = live.filter((r) => !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
     let appeared = false;
     for (const run of waiting) {
       if (await stat(path.join(run.runDir, RUN_LOG)).then(() => true, () => false)) appeared = run.logSeen = true;
     }
-    await this.lookForExits(live.filter((r) => r.started || r.logSeen));
-    if (appeared) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs));
-  }
-
-  /** Runs under way (LOG_WATCH_MAX of them, in turn): one whose script recorded its command's exit ends now, without a scheduler query. */
-  private async lookForExits(running: BatchRun[]): Promise<void> {
-    if (!this.scheduler.exited || running.length === 0) return;
-    const start = this.exitTurn % running.length;
-    const look = Array.from({ length: Math.min(LOG_WATCH_MAX, running.length) }, (_, i) => running[(start + i) % running.length] as BatchRun);
-    this.exitTurn = start + look.length;
-    for (const run of look) {
-      if ((await readExitStatus(run.runDir)) === null) continue;
-      await this.exclusive(async () => {
-        if (run.exitSeq === null) await this.endedByScript(run);
-      });
-    }
+    if ((await this.lookForExits(live.filter(lately))) || appeared) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs));
   }
 
   /**
-   * Runs `task` after every task given before it has ended. A round's query runs outside (it may
-   * take seconds), but what follows from it, and ending a run from its exit file, run in here:
-   * one at a time, so a run's log is read and its end reported once.
+   * Runs that started lately (LOG_WATCH_MAX of them, in turn): true when one's script recorded
+   * its command's exit. The run ends at the next query (follow), not here: only a scheduler that
+   * answers ends runs, so a run whose command ended during an outage stays unconfirmed until then.
    */
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.lock.then(task);
-    this.lock = result.catch(() => undefined);
-    return result;
+  private async lookForExits(lately: BatchRun[]): Promise<boolean> {
+    const running = lately.filter((r) => !r.exitSeen);
+    if (!this.scheduler.exited || running.length === 0) return false;
+    const start = this.exitTurn % running.length;
+    const look = Array.from({ length: Math.min(LOG_WATCH_MAX, running.length) }, (_, i) => running[(start + i) % running.length] as BatchRun);
+    this.exitTurn = start + look.length;
+    let seen = false;
+    for (const run of look) {
+      if ((await readExitStatus(run.runDir)) !== null) seen = run.exitSeen = true;
+    }
+    return seen;
   }
 
   /** The run's script recorded its command's exit code: the run ends with it (true), else false. */
@@ -350,8 +352,6 @@ export class BatchEngine implements RunEngine {
     if (!this.scheduler.exited) return false;
     const code = await readExitStatus(run.runDir);
     if (code === null) return false;
-    run.unconfirmedSince = null;
-    run.unknownSince = null;
     await this.finish(run, this.scheduler.exited(code));
     return true;
   }
@@ -371,31 +371,24 @@ export class BatchEngine implements RunEngine {
     try {
       q = await this.scheduler.queue();
     } catch (err) {
-      return this.exclusive(() => this.notAsked(live, err));
+      // The scheduler cannot be asked: nothing is known of its jobs, so nothing ends (not even a run whose exit file is there). Their logs are files, read all the same.
+      for (const run of live) {
+        this.unconfirmed(run, (err as Error).message);
+        await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
+        await this.readProgressFile(run);
+        // Only a job that runs writes its log.
+        if (run.logOffset > 0) this.markStarted(run);
+        await this.readPhases(run);
+      }
+      return;
     }
     await this.askReasons(live, q);
-    return this.exclusive(async () => {
-      for (const run of live) {
-        if (run.exitSeq !== null) continue; // ended from its exit file meanwhile
-        try {
-          await this.follow(run, q.get(run.externalId));
-        } catch (err) {
-          this.unconfirmed(run, (err as Error).message);
-        }
-      }
-    });
-  }
-
-  /** The scheduler cannot be asked: nothing is known of its jobs, so none ends but by its own exit file. Their logs are files, read all the same. */
-  private async notAsked(live: BatchRun[], err: unknown): Promise<void> {
     for (const run of live) {
-      if (run.exitSeq !== null || (await this.endedByScript(run).catch(() => false))) continue;
-      this.unconfirmed(run, (err as Error).message);
-      await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
-      await this.readProgressFile(run);
-      // Only a job that runs writes its log.
-      if (run.logOffset > 0) this.markStarted(run);
-      await this.readPhases(run);
+      try {
+        await this.follow(run, q.get(run.externalId));
+      } catch (err) {
+        this.unconfirmed(run, (err as Error).message);
+      }
     }
   }
 
