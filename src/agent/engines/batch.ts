@@ -271,9 +271,9 @@ export class BatchEngine implements RunEngine {
     return this.polling;
   }
 
-  /** The next query at `at`, unless one is due sooner (or under way: it schedules the next itself, soon). */
-  private pollSoon(at: number): void {
-    this.changed = true;
+  /** The next query at `at`, unless one is due sooner (or under way: it schedules the next itself, soon if `change`). */
+  private pollSoon(at: number, change = true): void {
+    if (change) this.changed = true;
     if (this.stopped || this.polling || at >= this.dueAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.dueAt = at;
@@ -326,7 +326,9 @@ export class BatchEngine implements RunEngine {
     for (const run of waiting) {
       if (await stat(path.join(run.runDir, RUN_LOG)).then(() => true, () => false)) appeared = run.logSeen = true;
     }
-    if ((await this.lookForExits(live.filter(lately))) || appeared) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs));
+    const exited = await this.lookForExits(live.filter(lately));
+    // A job that started may change again soon (the delays start afresh); one whose command ended only needs the next query, which ends it.
+    if (appeared || exited) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs), appeared);
   }
 
   /**
@@ -352,6 +354,7 @@ export class BatchEngine implements RunEngine {
     if (!this.scheduler.exited) return false;
     const code = await readExitStatus(run.runDir);
     if (code === null) return false;
+    run.exitSeen = true;
     await this.finish(run, this.scheduler.exited(code));
     return true;
   }
@@ -363,7 +366,8 @@ export class BatchEngine implements RunEngine {
     this.lastQueryAt = Date.now();
     const before = live.map((r) => r.seen.split('|')[0]);
     await this.query(live);
-    return live.some((r, i) => r.exitSeq !== null || r.seen.split('|')[0] !== before[i]);
+    // A run that ended from its exit file is no reason to ask again soon (nothing more is to come from it).
+    return live.some((r, i) => (r.exitSeq !== null && !r.exitSeen) || (r.exitSeq === null && r.seen.split('|')[0] !== before[i]));
   }
 
   private async query(live: BatchRun[]): Promise<void> {
