@@ -74,10 +74,24 @@ export interface Scheduler {
   pendingReasons?(ids: string[]): Promise<Map<string, string>>;
   /** A job no longer in the queue; undefined when the scheduler does not (or not yet) know it. */
   lookUp(id: string): Promise<EndedJob | undefined>;
+  /**
+   * Optional: the end of a job whose script recorded that its command exited by itself with
+   * `exitCode` (EXIT_STATUS_FILE), in the scheduler's own words, as lookUp would give it. With
+   * it the engine reads that file and asks lookUp only for jobs that wrote none (killed first).
+   */
+  exited?(exitCode: number): EndedJob;
   cancel(id: string): Promise<void>;
   /** Maps a state (with its reason and exit code, for ended jobs) to a phase. */
   phaseOf(state: string, reason: string, exitCode: number | null): SchedulerPhase;
 }
+
+/**
+ * The file of the run directory where the batch script (drivers/cluster/steps.ts runBlock)
+ * writes the exit code of its command when the command ended by itself (not when the script
+ * was signalled: a cancel, a time limit): one line, the code. Written to a temporary name and
+ * renamed, so a reader sees the whole line or no file.
+ */
+export const EXIT_STATUS_FILE = 'exit-status';
 
 const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -103,13 +117,19 @@ export class SchedulerCommandError extends Error {
 /**
  * Runs one scheduler command (no shell) and resolves with its stdout. `countAs` names it in the
  * counts when one program serves several purposes (e.g. a job query beside the queue query).
+ * `program` and `env`: the file to run and its environment, when the module knows better than
+ * PATH (drivers/sge/commands.ts); counts and errors still say `command`.
  */
-export function schedulerCommand(command: string, args: string[], opts: { cwd?: string; countAs?: string; timeoutMs?: number } = {}): Promise<string> {
+export function schedulerCommand(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; countAs?: string; timeoutMs?: number; /** The file to run, when not `command` found on PATH (its errors still name `command`). */ program?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
   const key = opts.countAs ?? command;
   schedulerCommandCounts[key] = (schedulerCommandCounts[key] ?? 0) + 1;
   const timeout = opts.timeoutMs ?? COMMAND_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: opts.cwd, timeout, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(opts.program ?? command, args, { cwd: opts.cwd, env: opts.env, timeout, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) {
         schedulerCommandFailures[key] = (schedulerCommandFailures[key] ?? 0) + 1;
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };

@@ -3,7 +3,10 @@
  * a fresh run directory and submits it; follows every run with ONE queue query per interval for
  * all of them (a job that left the queue is looked up in the scheduler's records before it is
  * called ended); tails each run's log file from a byte offset; cancels, confirmed by the
- * scheduler. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
+ * scheduler. A run whose script recorded its command's exit code (batchExit.ts) ends with it at
+ * the first query that answers once the file is there (the engine looks for it every
+ * pollSoonMs, and asks the scheduler soon when it appears): the scheduler's records are asked
+ * only for jobs that left the queue without one. Unknown is not done: while the scheduler cannot be asked (its commands fail or time
  * out: a maintenance, a daemon restart), runs keep their state, marked unconfirmed, for as long
  * as that lasts, and their log files are still followed; only a scheduler that answers, and
  * knows a job neither in its queue nor in its records for a grace period, ends it (as error).
@@ -23,6 +26,7 @@ import { stepFailure, type StepName } from '../../cmds/runSteps.js';
 import { ProgressFileReader } from '../../cmds/progressFile.js';
 import { cutLine, groupLines } from '../outbox.js';
 import { readPhaseFile, signalName, STEP_BANNER, stepOf } from './batchPhases.js';
+import { readExitStatus } from './batchExit.js';
 import { submitErrorText, submitUntilTaken } from './batchSubmit.js';
 import { runKey, type AttachOp, type Push, type RunEngine, type RunOp } from './engine.js';
 import { nextPollDelay, pollPolicy, type PollPolicy } from './pollSchedule.js';
@@ -56,6 +60,8 @@ interface BatchRun {
   tail: string[];
   /** The run's template has steps: its script records its phases in PHASE_FILE (without, the run goes straight to `running`). */
   steps: boolean;
+  /** Its exit file was seen (by the looks between queries): the next query ends it. */
+  exitSeen: boolean;
   /** Lines of PHASE_FILE already read, and the step that failed as it says. */
   phaseLines: number;
   failed: { step: StepName; code: number } | null;
@@ -90,8 +96,14 @@ export const EXTERNAL_ID_FILE = 'external-id';
 const MAX_LOG_READ = 1024 * 1024;
 /** How long a cancel waits for the scheduler to confirm the job ended (the poll goes on after). */
 const CANCEL_CONFIRM_MS = 60_000;
-/** How many runs not yet started the engine looks for log files of (the most recently submitted). */
+/** How many runs not yet started the engine looks for log files of (the most recently submitted), and how many others for exit files, in turn, at each look. */
 const LOG_WATCH_MAX = 20;
+/**
+ * How long after its start a run's exit file is looked for every pollSoonMs (short runs end
+ * within a query or two of it); after that, each queue query looks (the file system is NFS on
+ * most clusters: 100 long runs do not cost 100 reads a second).
+ */
+const EXIT_WATCH_MS = 60_000;
 /** Pending reasons are asked again at most this often, unless the state changed. */
 const REASON_REFRESH_MS = 60_000;
 
@@ -111,6 +123,8 @@ export class BatchEngine implements RunEngine {
   /** Looks every pollSoonMs for the log files of runs not yet seen started (a file, not a scheduler query). */
   private logWatch: NodeJS.Timeout | null = null;
   private watching = false;
+  /** Where the next look for exit files starts among the runs under way (they are looked at in turn, LOG_WATCH_MAX at a time). */
+  private exitTurn = 0;
   private stopped = false;
 
   constructor(
@@ -237,7 +251,7 @@ export class BatchEngine implements RunEngine {
     this.active.set(runKey(jobId, serial), {
       jobId, serial, runDir, externalId, logOffset, progress: re, progressFile, seen: '', reason: '', reasonAskedAt: 0, started: false, startedAt: null, timeLimitMs, logSeen: false, unconfirmedSince: null, unknownSince: null, cancelReason: null, exitSeq: null, tail: [],
       // A run followed again from the middle of its log is most likely in its command.
-      steps, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
+      steps, exitSeen: false, phaseLines: 0, failed: null, inCommand: !steps || logOffset > 0, step: null,
     });
     this.logWatch ??= setInterval(() => void this.watchLogs(), this.policy.soonMs);
   }
@@ -257,9 +271,9 @@ export class BatchEngine implements RunEngine {
     return this.polling;
   }
 
-  /** The next query at `at`, unless one is due sooner (or under way: it schedules the next itself, soon). */
-  private pollSoon(at: number): void {
-    this.changed = true;
+  /** The next query at `at`, unless one is due sooner (or under way: it schedules the next itself, soon if `change`). */
+  private pollSoon(at: number, change = true): void {
+    if (change) this.changed = true;
     if (this.stopped || this.polling || at >= this.dueAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.dueAt = at;
@@ -297,9 +311,13 @@ export class BatchEngine implements RunEngine {
   }
 
   private async lookForLogs(): Promise<void> {
+    const now = Date.now();
+    const live = [...this.active.values()].filter((r) => r.exitSeq === null);
     // The most recent runs only: a long queue's older runs wait for the scheduler anyway, and each look is a file system call (NFS on most clusters).
-    const waiting = [...this.active.values()].filter((r) => r.exitSeq === null && !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
-    if (waiting.length === 0) {
+    const waiting = live.filter((r) => !r.started && !r.logSeen).slice(-LOG_WATCH_MAX);
+    const lately = (r: BatchRun) => (r.started || r.logSeen) && (r.startedAt === null || now - r.startedAt < EXIT_WATCH_MS);
+    if (waiting.length === 0 && !live.some(lately)) {
+      // Nothing to look for until a run is added (add() starts the looks again).
       if (this.logWatch) clearInterval(this.logWatch);
       this.logWatch = null;
       return;
@@ -308,7 +326,37 @@ export class BatchEngine implements RunEngine {
     for (const run of waiting) {
       if (await stat(path.join(run.runDir, RUN_LOG)).then(() => true, () => false)) appeared = run.logSeen = true;
     }
-    if (appeared) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs));
+    const exited = await this.lookForExits(live.filter(lately));
+    // A job that started may change again soon (the delays start afresh); one whose command ended only needs the next query, which ends it.
+    if (appeared || exited) this.pollSoon(Math.max(Date.now(), this.lastQueryAt + this.policy.soonMs), appeared);
+  }
+
+  /**
+   * Runs that started lately (LOG_WATCH_MAX of them, in turn): true when one's script recorded
+   * its command's exit. The run ends at the next query (follow), not here: only a scheduler that
+   * answers ends runs, so a run whose command ended during an outage stays unconfirmed until then.
+   */
+  private async lookForExits(lately: BatchRun[]): Promise<boolean> {
+    const running = lately.filter((r) => !r.exitSeen);
+    if (!this.scheduler.exited || running.length === 0) return false;
+    const start = this.exitTurn % running.length;
+    const look = Array.from({ length: Math.min(LOG_WATCH_MAX, running.length) }, (_, i) => running[(start + i) % running.length] as BatchRun);
+    this.exitTurn = start + look.length;
+    let seen = false;
+    for (const run of look) {
+      if ((await readExitStatus(run.runDir)) !== null) seen = run.exitSeen = true;
+    }
+    return seen;
+  }
+
+  /** The run's script recorded its command's exit code: the run ends with it (true), else false. */
+  private async endedByScript(run: BatchRun): Promise<boolean> {
+    if (!this.scheduler.exited) return false;
+    const code = await readExitStatus(run.runDir);
+    if (code === null) return false;
+    run.exitSeen = true;
+    await this.finish(run, this.scheduler.exited(code));
+    return true;
   }
 
   /** One queue query and what follows from it; true when a run changed state (or ended). */
@@ -318,7 +366,8 @@ export class BatchEngine implements RunEngine {
     this.lastQueryAt = Date.now();
     const before = live.map((r) => r.seen.split('|')[0]);
     await this.query(live);
-    return live.some((r, i) => r.exitSeq !== null || r.seen.split('|')[0] !== before[i]);
+    // A run that ended from its exit file is no reason to ask again soon (nothing more is to come from it).
+    return live.some((r, i) => (r.exitSeq !== null && !r.exitSeen) || (r.exitSeq === null && r.seen.split('|')[0] !== before[i]));
   }
 
   private async query(live: BatchRun[]): Promise<void> {
@@ -326,7 +375,7 @@ export class BatchEngine implements RunEngine {
     try {
       q = await this.scheduler.queue();
     } catch (err) {
-      // The scheduler cannot be asked: nothing is known of its jobs, so nothing ends. Their logs are files, read all the same.
+      // The scheduler cannot be asked: nothing is known of its jobs, so nothing ends (not even a run whose exit file is there). Their logs are files, read all the same.
       for (const run of live) {
         this.unconfirmed(run, (err as Error).message);
         await this.tailLog(run).catch((e: unknown) => this.o.log.warn({ externalId: run.externalId, err: (e as Error).message }, 'run log could not be read'));
@@ -365,6 +414,8 @@ export class BatchEngine implements RunEngine {
   }
 
   private async follow(run: BatchRun, entry: QueueEntry | undefined): Promise<void> {
+    // Its command ended by itself (a job still listed is only finishing): no need to ask the scheduler's records.
+    if (await this.endedByScript(run)) return;
     if (entry) {
       run.unconfirmedSince = null;
       run.unknownSince = null;

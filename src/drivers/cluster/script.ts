@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { JobvisorError } from '../../shared/errors.js';
 import { AGENT_ROOT } from '../../shared/protocol.js';
-import { stepsBlock } from './steps.js';
+import { runBlock, stepsBlock } from './steps.js';
 
 /** Where the agent keeps its files on the cluster, as ops name it: the agent fills it in. */
 export const ROOT = AGENT_ROOT;
@@ -47,6 +47,7 @@ export function commonValues(v: ScriptValues): Record<string, string | undefined
     extraDirectives: v.extraDirectives.join('\n') || undefined,
     command: v.argv.map(shellQuote).join(' '),
     steps: stepsBlock(v),
+    run: runBlock(v),
   };
 }
 

@@ -6,6 +6,8 @@
  * cluster (src/drivers/sge/test-cluster.sh) with jobs that ended, failed, ran past h_rt, were
  * deleted running and pending, and went to Eqw.
  */
+import { execFile } from 'node:child_process';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -18,6 +20,101 @@ import {
   type SchedulerPhase,
   type SubmitFailure,
 } from '../../shared/scheduler.js';
+
+/*
+ * How the agent runs Grid Engine's commands. Debian's (and Ubuntu's) gridengine packages put
+ * every one of them behind one shell wrapper: /usr/bin/qstat, qsub, qacct, qdel ... are links to
+ * /usr/share/gridengine/gridengine-wrapper, which works out SGE_ROOT, SGE_CELL and SGE_ARCH (its
+ * architecture script starts uname, cpp, ldd ..., twice: once in the wrapper, once in
+ * /etc/default/gridengine), then `exec /usr/lib/gridengine/<command> "$@"`. On the test cluster
+ * that costs 0.1-0.4 s per command, where `qstat -xml` itself takes 10-20 ms; the agent runs a
+ * queue query, qsub, qacct for every run.
+ *
+ * So the agent works those three variables out ONCE, with the wrapper's own code (its text, the
+ * final `exec` replaced by printing them, run by /bin/sh in the agent's environment), and then
+ * runs /usr/lib/gridengine/<command> itself with them: the program the wrapper would run, with
+ * the environment it would give it. A command that is not that wrapper (a site's own
+ * $SGE_ROOT/bin/<arch> on PATH), a wrapper that does not read as expected, or a shell that
+ * fails: the command runs as found on PATH, as before. Counts and errors name the command.
+ */
+
+/** The wrapper's last line: `exec <folder>/${PROG} "$@"`. */
+const WRAPPER_EXEC = /^exec[ \t]+(\/[^\s$]+)\/\$\{?PROG\}?[ \t]+"\$@"[ \t]*$/m;
+/** Larger than this, a file found on PATH is a program, not a shell wrapper. */
+const WRAPPER_MAX_BYTES = 64 * 1024;
+const WRAPPER_VARS = ['SGE_ROOT', 'SGE_CELL', 'SGE_ARCH'] as const;
+
+/** A command run directly: the program and the environment the wrapper would give it. */
+export interface DirectCommand {
+  program: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The first executable `name` in the folders of `searchPath` (a PATH value), or null. */
+export function findOnPath(name: string, searchPath: string): string | null {
+  for (const dir of searchPath.split(':').filter(Boolean)) {
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/** The wrapper's text, if `file` is a shell script that ends by exec'ing `<folder>/${PROG}`; and that folder. */
+function readWrapper(file: string): { text: string; dir: string } | null {
+  const real = realpathSync(file);
+  if (statSync(real).size > WRAPPER_MAX_BYTES) return null;
+  const text = readFileSync(real, 'utf8');
+  const dir = text.startsWith('#!') ? WRAPPER_EXEC.exec(text)?.[1] : undefined;
+  return dir ? { text, dir } : null;
+}
+
+/** SGE_ROOT, SGE_CELL and SGE_ARCH as the wrapper's own code sets them in `env` (its exec replaced by a printf), or null. */
+function wrapperVars(text: string, env: NodeJS.ProcessEnv): Promise<Record<string, string> | null> {
+  const script = text.replace(WRAPPER_EXEC, `printf '%s\\n' ${WRAPPER_VARS.map((v) => `"$${v}"`).join(' ')}`);
+  return new Promise((resolve) => {
+    execFile('/bin/sh', ['-c', script], { env, timeout: 30_000, killSignal: 'SIGKILL' }, (err, stdout) => {
+      const values = stdout.split('\n');
+      if (err || WRAPPER_VARS.some((_, i) => !values[i])) return resolve(null);
+      resolve(Object.fromEntries(WRAPPER_VARS.map((v, i) => [v, values[i] as string])));
+    });
+  });
+}
+
+/**
+ * How to run `name` directly, when the `name` on `env.PATH` is Debian's wrapper and the program
+ * it would exec is there; null: run it as found. `vars` caches the wrapper's variables (they
+ * are the same for every command of one wrapper).
+ */
+export async function resolveDirect(name: string, env: NodeJS.ProcessEnv, vars = new Map<string, Promise<Record<string, string> | null>>()): Promise<DirectCommand | null> {
+  const found = findOnPath(name, env.PATH ?? '');
+  const wrapper = found ? readWrapper(found) : null;
+  if (!wrapper) return null;
+  const program = path.join(wrapper.dir, name);
+  try {
+    accessSync(program, constants.X_OK);
+  } catch {
+    return null;
+  }
+  const key = realpathSync(found as string);
+  if (!vars.has(key)) vars.set(key, wrapperVars(wrapper.text, env));
+  const values = await vars.get(key);
+  return values ? { program, env: { ...env, ...values } } : null;
+}
+
+const resolved = new Map<string, Promise<DirectCommand | null>>();
+const wrapperValues = new Map<string, Promise<Record<string, string> | null>>();
+
+/** schedulerCommand for a Grid Engine command: run directly when it is Debian's wrapper (resolved once per command), else as found on PATH. */
+export async function sgeCommand(name: string, args: string[], opts: Parameters<typeof schedulerCommand>[2] = {}): Promise<string> {
+  if (!resolved.has(name)) resolved.set(name, resolveDirect(name, process.env, wrapperValues).catch(() => null));
+  const direct = await resolved.get(name);
+  return schedulerCommand(name, args, direct ? { ...opts, program: direct.program, env: direct.env } : opts);
+}
 
 const MAX_REASON = 500;
 
@@ -33,7 +130,7 @@ function oneLine(text: string): string {
  * because job requests unknown queue "nope.q".`
  */
 async function submit(scriptPath: string, runDir: string): Promise<string> {
-  const out = await schedulerCommand('qsub', ['-terse', scriptPath], { cwd: runDir });
+  const out = await sgeCommand('qsub', ['-terse', scriptPath], { cwd: runDir });
   const id = /^([0-9]+)(\.[0-9:-]+)?$/.exec(out.trim())?.[1];
   if (!id) throw new SchedulerCommandError('qsub', out.trim(), 0, `qsub answered something unexpected: ${oneLine(out)}`);
   return id;
@@ -64,7 +161,7 @@ async function findSubmitted(runDir: string): Promise<string | undefined> {
   if (ids.length === 0) return undefined;
   let out: string;
   try {
-    out = await schedulerCommand('qstat', ['-j', ids.join(',')], { countAs: 'qstat -j' });
+    out = await sgeCommand('qstat', ['-j', ids.join(',')], { countAs: 'qstat -j' });
   } catch (err) {
     if (err instanceof SchedulerCommandError && /do not exist/i.test(err.stderr)) return undefined;
     throw err;
@@ -92,7 +189,7 @@ function elements(xml: string, tag: string): string[] {
  * several job_list elements with one number; jobvisor submits no arrays, so the first is kept.
  */
 async function queue(): Promise<Map<string, QueueEntry>> {
-  const xml = await schedulerCommand('qstat', ['-u', os.userInfo().username, '-xml']);
+  const xml = await sgeCommand('qstat', ['-u', os.userInfo().username, '-xml']);
   const jobs = new Map<string, QueueEntry>();
   for (const job of elements(xml, 'job_list')) {
     const id = elements(job, 'JB_job_number')[0]?.trim();
@@ -115,7 +212,7 @@ async function pendingReasons(ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return reasons;
   let out: string;
   try {
-    out = await schedulerCommand('qstat', ['-j', ids.join(',')], { countAs: 'qstat -j' });
+    out = await sgeCommand('qstat', ['-j', ids.join(',')], { countAs: 'qstat -j' });
   } catch (err) {
     if (err instanceof SchedulerCommandError && /do not exist/i.test(err.stderr)) return reasons;
     throw err;
@@ -151,7 +248,7 @@ function errorReason(line: string): string {
 async function lookUp(id: string): Promise<EndedJob | undefined> {
   let out: string;
   try {
-    out = await schedulerCommand('qacct', ['-j', id]);
+    out = await sgeCommand('qacct', ['-j', id]);
   } catch (err) {
     if (!(err instanceof SchedulerCommandError && /not found|no such file/i.test(err.stderr))) throw err;
     out = '';
@@ -160,6 +257,11 @@ async function lookUp(id: string): Promise<EndedJob | undefined> {
   if (!record) return deletedPending.has(id) ? { state: 'DELETED', reason: 'deleted while pending (qdel)', exitCode: null } : undefined;
   const field = (name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(record)?.[1]?.trim() ?? '';
   return endedJob(field('failed'), field('exit_status'));
+}
+
+/** The script recorded that its command exited by itself with `code`: what qacct then says (`failed 0`, `exit_status` the code). */
+function exited(code: number): EndedJob {
+  return endedJob('0', String(code));
 }
 
 function endedJob(failedText: string, exitText: string): EndedJob {
@@ -184,7 +286,7 @@ const deletedPending = new Set<string>();
 /** `qdel ID`; an id Grid Engine no longer knows (`denied: job "N" does not exist`) is fine. */
 async function cancel(id: string): Promise<void> {
   try {
-    const out = await schedulerCommand('qdel', [id]);
+    const out = await sgeCommand('qdel', [id]);
     if (/has deleted job/.test(out)) deletedPending.add(id);
   } catch (err) {
     if (err instanceof SchedulerCommandError && /does not exist/i.test(err.stderr)) return;
@@ -231,6 +333,7 @@ export const sgeScheduler: Scheduler = {
   queue,
   pendingReasons,
   lookUp,
+  exited,
   cancel,
   phaseOf,
 };

@@ -131,4 +131,9 @@ function phaseOf(state: string, reason: string, exitCode: number | null): Schedu
   }
 }
 
-export const slurmScheduler: Scheduler = { name: 'slurm', title: 'Slurm', scriptName: 'job.sbatch', submit, submitFailure, findSubmitted, queue, lookUp, cancel, phaseOf };
+/** The script recorded that its command exited by itself with `code`: what sacct would then say (COMPLETED, or FAILED with the code). */
+function exited(code: number): EndedJob {
+  return code === 0 ? { state: 'COMPLETED', reason: '', exitCode: 0 } : { state: 'FAILED', reason: 'NonZeroExitCode', exitCode: code };
+}
+
+export const slurmScheduler: Scheduler = { name: 'slurm', title: 'Slurm', scriptName: 'job.sbatch', submit, submitFailure, findSubmitted, queue, lookUp, exited, cancel, phaseOf };
