@@ -4,7 +4,9 @@
  * DEFAULT poll settings, against the raw scheduler: the same batch script (the one jobvisor
  * wrote for its run, in a fresh folder) submitted over the same SSH login with `sbatch`
  * (`qsub`) and watched by `squeue` (`qstat -j`) every 20 ms until it leaves the queue, all in
- * one SSH command. Interleaved, medians of `repeats` (at least 5) of each.
+ * one SSH command. Interleaved, medians of `repeats` (at least 5) of each. Where Grid Engine's
+ * commands are Debian's wrapper scripts, the raw peer runs the programs behind them, as jobvisor
+ * does: the same commands at the same cost.
  * Second row per scheduler: 100 active runs of one user on one target (2 running, 98 queued),
  * and the status queries the agent made over 4 poll intervals once they settled (the agent's
  * own counts, GET /api/targets/:t/agent-log): one per interval whatever the number of runs.
@@ -40,6 +42,8 @@ interface Scheduler {
   check: string;
   /** Submits ./<script> and waits, asking every 20 ms, until the job left the queue. */
   raw: (scriptName: string) => string;
+  /** Prints shell lines that `raw` runs after (an environment worked out once, outside the clock). */
+  rawSetup?: string;
   cancel: (ids: string[]) => string;
 }
 
@@ -59,7 +63,12 @@ const SCHEDULERS: Scheduler[] = [
     scriptName: 'job.qsub',
     statusCommand: 'qstat',
     check: 'qstat -u "$USER" >/dev/null',
-    raw: (s) => `id=$(qsub -terse ${s}) && while qstat -j $id >/dev/null 2>&1; do sleep 0.02; done`,
+    // The programs themselves when qsub is Debian's wrapper (as jobvisor runs them, src/drivers/sge/scheduler.ts
+    // resolveDirect: the wrapper costs ~0.3 s a call); SGE_ROOT/CELL/ARCH are worked out before the clock starts.
+    rawSetup: 'if readlink -f "$(command -v qsub)" | grep -q gridengine-wrapper && [ -x /usr/lib/gridengine/qsub ]; then ' +
+      'echo "export SGE_ROOT=${SGE_ROOT:-/var/lib/gridengine} SGE_CELL=${SGE_CELL:-default} SGE_ARCH=$(/usr/share/gridengine/util/arch); Q=/usr/lib/gridengine/"; ' +
+      'else echo "Q="; fi',
+    raw: (s) => `id=$(\${Q}qsub -terse ${s}) && while \${Q}qstat -j $id >/dev/null 2>&1; do sleep 0.02; done`,
     cancel: (ids) => `qdel ${ids.join(',')}`,
   },
 ];
@@ -128,9 +137,9 @@ async function rawCopy(ssh: SshSession, s: Scheduler, jobId: string, i: number):
   return to;
 }
 
-async function rawRun(ssh: SshSession, s: Scheduler, dir: string): Promise<number> {
+async function rawRun(ssh: SshSession, s: Scheduler, dir: string, setup: string): Promise<number> {
   const t0 = performance.now();
-  await exec(ssh, `cd ${dir} && ${s.raw(s.scriptName)}`);
+  await exec(ssh, `${setup}\ncd ${dir} && ${s.raw(s.scriptName)}`);
   return performance.now() - t0;
 }
 
@@ -187,11 +196,12 @@ async function measure(ctx: BenchContext, user: Client, ssh: SshSession, s: Sche
   const first = await jobvisorRun(user, s, `${s.kind}-warm-up`);
   const jv: number[] = [];
   const raw: number[] = [];
+  const setup = s.rawSetup ? (await exec(ssh, s.rawSetup)).trim() : '';
   for (let i = 0; i < repeats; i++) {
     const dir = await rawCopy(ssh, s, first.jobId, i);
     const run = await jobvisorRun(user, s, `${s.kind}-run-${i}`);
     jv.push(run.ms);
-    raw.push(await rawRun(ssh, s, dir));
+    raw.push(await rawRun(ssh, s, dir, setup));
     ctx.log(`${s.kind} ${i + 1}/${repeats}: jobvisor ${run.ms.toFixed(0)} ms (${run.steps}), raw ${raw.at(-1)!.toFixed(0)} ms`);
   }
   const ratio = median(jv) / median(raw);
