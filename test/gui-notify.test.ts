@@ -103,13 +103,16 @@ describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', (
       await new Promise((r) => setTimeout(r, 1500));
       await route.fulfill({ response: answer });
     });
+    const held = p.waitForResponse((r) => r.url().endsWith('/api/auth/me/settings') && r.request().method() === 'GET');
     await logIn(p, 'alice', 'alice-password');
     await p.locator('input[name="email"]').fill('late@example.org');
     await p.locator('select[name="notifyOnEnd"]').selectOption('long');
     await p.locator('form[aria-label="E-mail settings"] button[type="submit"]').click();
     await expect.poll(() => p.getByTestId('settings-status').textContent()).toBe('Saved.');
     expect((await alice.get('/api/auth/me/settings')).body.settings).toEqual({ email: 'late@example.org', notifyOnEnd: 'long' });
-    await new Promise((r) => setTimeout(r, 2000)); // past the held answer: it must not undo the typing
+    // Once the held answer is in and the page has handled it (a page task later), the typing must still be there.
+    await held;
+    await p.evaluate(() => new Promise((r) => setTimeout(r, 0)));
     expect(await p.locator('input[name="email"]').inputValue()).toBe('late@example.org');
     await p.unroute('**/api/auth/me/settings');
     expect(errors).toEqual([]);
