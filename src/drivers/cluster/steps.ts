@@ -20,9 +20,11 @@ export interface StepArgv {
 
 const quoted = (argv: string[]) => argv.map(shellQuote).join(' ');
 
-/** The script lines that run the steps and exit, or undefined when the run has no steps. */
-export function stepsBlock(v: StepArgv): string | undefined {
-  if (!v.preprocess && !v.postprocess) return undefined;
+/**
+ * The step function and its calls, in order: `run` runs one step's argv, `fail` ends the script
+ * with a failed step's code, `after` comes after each step's check (runBlock's stop on a TERM).
+ */
+function stepLines(v: StepArgv, run: string, fail: string, after: string[] = []): string[] {
   return [
     `# The template's steps, in order; each one's start (and a failed one's exit code) in ${PHASE_FILE}.`,
     'jobvisor_step() {',
@@ -30,15 +32,21 @@ export function stepsBlock(v: StepArgv): string | undefined {
     '  shift 2',
     `  echo "$phase $(date +%s)" >> ${PHASE_FILE}`,
     '  echo "[jobvisor] $step: ${1##*/}"',
-    '  "$@"',
+    `  ${run}`,
     '  local code=$?',
-    `  if [ "$code" -ne 0 ]; then echo "failed $phase $code" >> ${PHASE_FILE}; exit "$code"; fi`,
+    `  if [ "$code" -ne 0 ]; then echo "failed $phase $code" >> ${PHASE_FILE}; ${fail} "$code"; fi`,
+    ...after,
     '}',
     ...(v.preprocess ? [`jobvisor_step preparing preprocess ${quoted(v.preprocess)}`] : []),
     `jobvisor_step running command ${quoted(v.argv)}`,
     ...(v.postprocess ? [`jobvisor_step finishing postprocess ${quoted(v.postprocess)}`] : []),
-    'exit 0',
-  ].join('\n');
+  ];
+}
+
+/** The script lines that run the steps and exit, or undefined when the run has no steps. */
+export function stepsBlock(v: StepArgv): string | undefined {
+  if (!v.preprocess && !v.postprocess) return undefined;
+  return [...stepLines(v, '"$@"', 'exit'), 'exit 0'].join('\n');
 }
 
 /**
@@ -77,23 +85,7 @@ export function runBlock(v: StepArgv): string {
     '  exit "$1"',
     '}',
     ...(steps
-      ? [
-          `# The template's steps, in order; each one's start (and a failed one's exit code) in ${PHASE_FILE}.`,
-          'jobvisor_step() {',
-          '  local phase=$1 step=$2',
-          '  shift 2',
-          `  echo "$phase $(date +%s)" >> ${PHASE_FILE}`,
-          '  echo "[jobvisor] $step: ${1##*/}"',
-          '  jobvisor_run "$@"',
-          '  local code=$?',
-          `  if [ "$code" -ne 0 ]; then echo "failed $phase $code" >> ${PHASE_FILE}; jobvisor_exit "$code"; fi`,
-          '  if [ -n "$jobvisor_term" ]; then exit "$code"; fi',
-          '}',
-          ...(v.preprocess ? [`jobvisor_step preparing preprocess ${quoted(v.preprocess)}`] : []),
-          `jobvisor_step running command ${quoted(v.argv)}`,
-          ...(v.postprocess ? [`jobvisor_step finishing postprocess ${quoted(v.postprocess)}`] : []),
-          'jobvisor_exit 0',
-        ]
+      ? [...stepLines(v, 'jobvisor_run "$@"', 'jobvisor_exit', ['  if [ -n "$jobvisor_term" ]; then exit "$code"; fi']), 'jobvisor_exit 0']
       : [`jobvisor_run ${quoted(v.argv)}`, 'jobvisor_exit $?']),
   ].join('\n');
 }
