@@ -3,37 +3,23 @@
  * password and makes an API token (shown once, then listed, then revoked) on the Account page;
  * an admin disables, resets, and deletes a user on the admin page and reads the audit log.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, screenshot, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, Client, startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('web GUI: account page and user administration (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    const [started, launched] = await Promise.allSettled([startJobvisor(), launchBrowser()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'fulfilled') jv = started.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    ({ jv } = await gui.start(() => startJobvisor()));
     admin = await jv.login();
   }, 90_000);
-  afterEach(async () => {
-    for (const t of opened.splice(0)) await t.context.close().catch(() => undefined);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await jv?.stop();
-  });
 
   async function open(): Promise<TestPage> {
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
-    return t;
+    return gui.page();
   }
 
   it('changes the password and makes, shows once, lists and revokes an API token', async () => {

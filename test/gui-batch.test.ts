@@ -6,30 +6,23 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('submitting a batch from the web GUI (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let alice: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ extraTemplates: path.join(ROOT, 'test', 'fixtures', 'batch-templates') }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ extraTemplates: path.join(ROOT, 'test', 'fixtures', 'batch-templates') })));
     alice = await jv.addUser(await jv.login(), 'alice');
   }, 90_000);
-  afterAll(async () => {
-    for (const t of opened) await t.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('shows the bad entries of a refused batch, then the jobs of an accepted one', async () => {
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'alice', 'alice-password');
     await p.getByTestId('batch-open').click();

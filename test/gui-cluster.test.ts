@@ -5,9 +5,9 @@
  * Then another user logs in there with a private key file instead (a key the sshd accepts).
  */
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { logIn, screenshot, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { nextCode, startTestCluster, type ClusterInfo } from './helpers/cluster.js';
 import { ADMIN_PASSWORD, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { clusterTarget, killAgentOnLoginNode } from './schedulers/contract.js';
@@ -15,9 +15,9 @@ import { clusterTarget, killAgentOnLoginNode } from './schedulers/contract.js';
 const TARGET = 'gui-grid';
 
 describe('web GUI on a real Grid Engine target (Chromium)', () => {
+  const gui = guiFile();
   let cluster: ClusterInfo;
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
   let t: TestPage;
   let keyPage: TestPage | undefined;
@@ -25,15 +25,11 @@ describe('web GUI on a real Grid Engine target (Chromium)', () => {
   beforeAll(async () => {
     cluster = startTestCluster('sge');
     const targets = [{ name: 'local', driver: 'local' }, clusterTarget('sge', TARGET, cluster, { title: 'Institute grid' })];
-    [jv, browser] = await Promise.all([startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets) } }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets) } })));
     admin = await jv.login();
-    t = await newPage(browser, jv.serverUrl);
+    t = await gui.page();
   }, 600_000);
   afterAll(async () => {
-    await t?.context.close().catch(() => undefined);
-    await keyPage?.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
     if (cluster) killAgentOnLoginNode(cluster, TARGET);
   });
 
@@ -92,7 +88,7 @@ describe('web GUI on a real Grid Engine target (Chromium)', () => {
   it('logs in to the Grid Engine target with a private key file instead, and runs there', async () => {
     // Another jobvisor user, not logged in there yet; the login (as the same cluster account) replaces the agent there.
     const kim = await jv.addUser(admin, 'kim');
-    keyPage = await newPage(browser, jv.serverUrl);
+    keyPage = await gui.page();
     const p = keyPage.page;
     await logIn(p, 'kim', 'kim-password');
     await p.getByLabel('Template', { exact: true }).selectOption('sleep');

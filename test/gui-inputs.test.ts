@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { PDB, uploadFiles } from './helpers/inputs.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
@@ -16,32 +16,16 @@ const MiB = 1024 * 1024;
 
 describe('input files in the web GUI (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let alice: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    const [started, launched] = await Promise.allSettled([
-      startJobvisor({ extraTemplates: path.join(ROOT, 'test', 'fixtures', 'templates'), env: { JOBVISOR_MAX_UPLOAD_BYTES: String(2 * MiB) } }),
-      launchBrowser(),
-    ]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'fulfilled') jv = started.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    ({ jv } = await gui.start(() => startJobvisor({ extraTemplates: path.join(ROOT, 'test', 'fixtures', 'templates'), env: { JOBVISOR_MAX_UPLOAD_BYTES: String(2 * MiB) } })));
     alice = await jv.addUser(await jv.login(), 'alice');
   }, 90_000);
-  afterEach(async () => {
-    for (const t of opened.splice(0)) await t.context.close().catch(() => undefined);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('uploads a file from the run form with progress and the run completes with it', async () => {
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'alice', 'alice-password');
     await p.getByLabel('Template', { exact: true }).selectOption('count-lines');

@@ -6,17 +6,16 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, screenshot, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
   let alice: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
     const templates = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-gui-notify-'));
@@ -24,26 +23,13 @@ describe('web GUI: causes, stale runs, lifetimes, e-mail settings (Chromium)', (
     cpSync(path.join(ROOT, 'templates', 'sleep'), to, { recursive: true });
     const t = JSON.parse(readFileSync(path.join(to, 'template.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(path.join(to, 'template.json'), JSON.stringify({ ...t, name: 'slow', expectedSeconds: { running: 1 } }));
-    const [started, launched] = await Promise.allSettled([startJobvisor({ extraTemplates: templates, env: { JOBVISOR_STALE_CHECK_SECONDS: '0.5', JOBVISOR_SLOTS_SEQUENTIAL: '2' } }), launchBrowser()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'fulfilled') jv = started.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    ({ jv } = await gui.start(() => startJobvisor({ extraTemplates: templates, env: { JOBVISOR_STALE_CHECK_SECONDS: '0.5', JOBVISOR_SLOTS_SEQUENTIAL: '2' } })));
     admin = await jv.login();
     alice = await jv.addUser(admin, 'alice');
   }, 90_000);
-  afterEach(async () => {
-    for (const t of opened.splice(0)) await t.context.close().catch(() => undefined);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await jv?.stop();
-  });
 
   async function open(): Promise<TestPage> {
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
-    return t;
+    return gui.page();
   }
 
   it('says a failed run was the job’s own command (cause user)', async () => {

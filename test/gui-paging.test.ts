@@ -4,11 +4,11 @@
  * every job is shown once, then goes away.
  */
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SqliteJobStore } from '../src/supervisor/store/sqlite.js';
 import type { JobRow } from '../src/supervisor/store.js';
-import { launchBrowser, logIn, newPage, screenshot } from './helpers/browser.js';
+import { logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
@@ -24,11 +24,11 @@ function row(i: number): JobRow {
 }
 
 describe('jobs page, paged (Chromium)', () => {
+  const gui = guiFile();
   let jv: Jobvisor;
-  let browser: Browser;
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor(), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor()));
     await jv.addUser(await jv.login(), 'alice');
     await jv.stopSupervisor();
     const store = new SqliteJobStore(path.join(jv.dataDir, 'jobs.sqlite'), () => ({ target: 'local', driver: 'local', size: 'sequential' }));
@@ -36,13 +36,9 @@ describe('jobs page, paged (Chromium)', () => {
     store.close();
     await jv.startSupervisor();
   }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('shows the newest 100 jobs, then the next pages on "Show more jobs", each job once', async () => {
-    const { page: p, context } = await newPage(browser, jv.serverUrl);
+    const { page: p, context } = await gui.page();
     try {
       await logIn(p, 'alice', 'alice-password');
       const rows = p.locator('.jobs-page tr[data-job-id]');

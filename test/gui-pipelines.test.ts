@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineView } from '../src/shared/pipelines.js';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'templates');
@@ -29,20 +29,16 @@ function chain(gate: string, aSeconds = 0) {
 
 describe('pipelines in the web GUI (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let alice: Client;
   let scratch: string;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ extraTemplates: FIXTURES }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ extraTemplates: FIXTURES })));
     alice = await jv.addUser(await jv.login(), 'alice');
     scratch = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-gui-pipes-'));
   }, 90_000);
   afterAll(async () => {
-    for (const t of opened) await t.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -51,8 +47,7 @@ describe('pipelines in the web GUI (Chromium)', () => {
     writeFileSync(gate, 'fail');
     const created = (await alice.post<{ pipeline: PipelineView }>('/api/pipelines', chain(gate))).body.pipeline;
 
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'alice', 'alice-password');
     await p.getByRole('link', { name: 'Pipelines' }).click();
@@ -97,8 +92,7 @@ describe('pipelines in the web GUI (Chromium)', () => {
   }, 120_000);
 
   it('creates a two-stage pipeline from the form that passes a file and a parameter on, and it completes', async () => {
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'alice', 'alice-password');
     await p.getByRole('link', { name: 'Pipelines' }).click();
@@ -154,8 +148,7 @@ describe('pipelines in the web GUI (Chromium)', () => {
 
   it('answers a cycle at the "runs after" field of each stage in it, and creates nothing; edit as JSON shows and sends the body', async () => {
     const before = (await alice.get<{ pipelines: PipelineView[] }>('/api/pipelines')).body.pipelines.length;
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'alice', 'alice-password');
     await p.goto(`${jv.serverUrl}/#/pipelines`);

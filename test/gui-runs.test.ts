@@ -5,28 +5,22 @@
  * per user on the admin page.
  */
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('earlier runs in the web GUI (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
   let alice: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ env: { JOBVISOR_KEEP_RUNS: '1' } }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ env: { JOBVISOR_KEEP_RUNS: '1' } })));
     admin = await jv.login();
     alice = await jv.addUser(admin, 'alice');
   }, 90_000);
-  afterAll(async () => {
-    for (const t of opened) await t.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('lists earlier runs with their files, opens one, says what a re-run replaces, runs as a new job; shows disk use', async () => {
     const first = await alice.run({ template: 'sleep', jobKey: 'twice', parameters: { seconds: 0, lines: 1 } });
@@ -34,8 +28,7 @@ describe('earlier runs in the web GUI (Chromium)', () => {
     await alice.run({ template: 'sleep', jobKey: 'twice', parameters: { seconds: 0, lines: 2 } });
     await alice.waitJob(first.jobId, (j) => j.serial === 2 && j.status === 'completed' && j.bytes !== null, 30_000, 'run 2, measured');
 
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'alice', 'alice-password');
     await expect.poll(() => p.getByTestId('my-usage').textContent()).toMatch(/Disk use of your runs' files: .* in 2 runs/);
@@ -71,8 +64,7 @@ describe('earlier runs in the web GUI (Chromium)', () => {
     expect(await p.locator('.history-table tr[data-serial="1"]').getByTestId('earlier-run-open').count()).toBe(0);
     expect(await p.locator('.history-table tr[data-serial="2"]').getByTestId('earlier-run-open').count()).toBe(1);
 
-    const a = await newPage(browser, jv.serverUrl);
-    opened.push(a);
+    const a = await gui.page();
     await logIn(a.page, 'admin', ADMIN_PASSWORD);
     await a.page.goto(`${jv.serverUrl}/#/admin`);
     await expect.poll(() => a.page.locator('[data-testid="usage-table"] tr[data-user="alice"]').count()).toBe(1);

@@ -3,25 +3,19 @@
  * its parameters), see its next firings and its first firing's job, pause and resume it, edit it,
  * a bad cron expression refused next to the form, and delete it.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, type TestPage } from './helpers/browser.js';
-import { ADMIN_PASSWORD, startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
+import { ADMIN_PASSWORD, startJobvisor } from './helpers/jobvisor.js';
 
 describe('web GUI: schedules (Chromium)', () => {
-  let jv: Jobvisor;
-  let browser: Browser;
+  const gui = guiFile();
   let t: TestPage;
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ env: { JOBVISOR_MIN_SCHEDULE_INTERVAL_SECONDS: '1', JOBVISOR_SLOTS_SEQUENTIAL: '4' } }), launchBrowser()]);
-    t = await newPage(browser, jv.serverUrl);
+    await gui.start(() => startJobvisor({ env: { JOBVISOR_MIN_SCHEDULE_INTERVAL_SECONDS: '1', JOBVISOR_SLOTS_SEQUENTIAL: '4' } }));
+    t = await gui.page();
   }, 120_000);
-  afterAll(async () => {
-    await t?.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('makes, pauses, resumes, edits and deletes a schedule from the page', async () => {
     const p = t.page;

@@ -2,28 +2,23 @@
  * The job page of a run with steps, in a real Chromium: the phase beside the status while
  * preprocess runs ("running · preparing"), then, once the run ended, how long each phase took.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logIn, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 import { STEPS_FIXTURES } from './helpers/steps.js';
 
 describe('web GUI: the phases of a run with steps (Chromium)', () => {
+  const gui = guiFile();
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
   let t: TestPage;
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ extraTemplates: STEPS_FIXTURES }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ extraTemplates: STEPS_FIXTURES })));
     admin = await jv.login();
-    t = await newPage(browser, jv.serverUrl);
+    t = await gui.page();
   }, 120_000);
-  afterAll(async () => {
-    await t?.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('shows "running · preparing" while preprocess runs, then each phase’s duration; the jobs list says the phase too', async () => {
     const p = t.page;

@@ -5,24 +5,18 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS_DIR, launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS_DIR, logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, startJobvisor, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('templates on the admin page (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ env: { JOBVISOR_TEMPLATES_WATCH: 'false' } }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ env: { JOBVISOR_TEMPLATES_WATCH: 'false' } })));
   }, 90_000);
-  afterAll(async () => {
-    for (const t of opened) await t.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
-  });
 
   it('shows a broken template’s problem with its file and line, and reloads the fixed folder', async () => {
     const file = path.join(jv.templatesDir, 'quick', 'template.json');
@@ -31,8 +25,7 @@ describe('templates on the admin page (Chromium)', () => {
     const admin = await jv.login();
     await admin.post('/api/admin/templates/reload', {});
 
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'admin', ADMIN_PASSWORD);
     await p.goto(`${jv.serverUrl}/#/admin`);

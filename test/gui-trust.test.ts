@@ -7,9 +7,10 @@
  * test-artifacts/gui/trust-*.png.
  */
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { changes, launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { changes, logIn, screenshot, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'gui-trust-templates');
@@ -32,26 +33,16 @@ function evenlySpaced(labels: string): { values: number[]; steps: number[]; even
 
 describe('web GUI you can trust (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    [jv, browser] = await Promise.all([startJobvisor({ extraTemplates: FIXTURES }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ extraTemplates: FIXTURES })));
     admin = await jv.login();
   }, 120_000);
-  afterEach(async () => {
-    for (const t of opened.splice(0)) await t.context.close().catch(() => undefined);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await jv?.stop();
-  });
 
   async function open(viewport = { width: 1280, height: 800 }): Promise<TestPage> {
-    const t = await newPage(browser, jv.serverUrl, viewport);
-    opened.push(t);
-    return t;
+    return gui.page(viewport);
   }
 
   it('logs no console error on a fresh visit to the login page, nor on logging in', async () => {

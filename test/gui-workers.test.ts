@@ -9,32 +9,28 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, logIn, newPage, screenshot, type TestPage } from './helpers/browser.js';
+import { logIn, screenshot } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, ROOT, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 describe('enrolled workers in the web GUI (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
   let root: string;
   let worker: ChildProcess | undefined;
   let enrolled: ChildProcess | undefined;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-gui-workers-'));
     const targets = [{ name: 'local', driver: 'local' }, { name: 'lab', driver: 'workers', lostGraceMs: 60_000 }];
-    [jv, browser] = await Promise.all([startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets), JOBVISOR_HEARTBEAT_MS: '500' } }), launchBrowser()]);
+    ({ jv } = await gui.start(() => startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets), JOBVISOR_HEARTBEAT_MS: '500' } })));
     admin = await jv.login();
   }, 90_000);
   afterAll(async () => {
     worker?.kill('SIGKILL');
     enrolled?.kill('SIGKILL');
-    for (const t of opened) await t.context.close().catch(() => undefined);
-    await browser?.close();
-    await jv?.stop();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -45,8 +41,7 @@ describe('enrolled workers in the web GUI (Chromium)', () => {
     writeFileSync(tokenFile, `${e.body.token as string}\n`, { mode: 0o600 });
     worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'jobvisor-agent.mjs'), '--enroll', jv.supervisorUrl, '--token-file', tokenFile, '--labels', 'os=linux,gpu=a100', '--slots', '3', '--name', 'gui-box', '--work-dir', path.join(root, 'w')], { stdio: 'ignore' });
 
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await logIn(p, 'admin', ADMIN_PASSWORD);
     await p.goto(`${jv.serverUrl}/#/admin`);
@@ -62,8 +57,7 @@ describe('enrolled workers in the web GUI (Chromium)', () => {
   }, 120_000);
 
   it('makes a token on the admin page, shows it once with the worker command that then works, and revoking it drops the worker', async () => {
-    const t = await newPage(browser, jv.serverUrl);
-    opened.push(t);
+    const t = await gui.page();
     const p = t.page;
     await t.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: jv.serverUrl });
     await logIn(p, 'admin', ADMIN_PASSWORD);

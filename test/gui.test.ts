@@ -7,9 +7,10 @@
  * Every test saves a screenshot to test-artifacts/gui/. Waiting is always for a condition.
  */
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { changes, launchBrowser, logIn, newPage, screenshot, watchPage, type Change, type TestPage } from './helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { changes, logIn, screenshot, watchPage, type Change, type TestPage } from './helpers/browser.js';
+import { guiFile } from './helpers/guiFile.js';
 import { ADMIN_PASSWORD, startJobvisor, type Client, type Jobvisor } from './helpers/jobvisor.js';
 
 /** The values an attribute took, in order, without repeats in a row. */
@@ -36,36 +37,22 @@ function summaryValue(p: Page, term: string): Promise<string | null> {
 
 describe('web GUI (Chromium)', () => {
   let jv: Jobvisor;
-  let browser: Browser;
   let admin: Client;
   let alice: Client;
   let bob: Client;
-  const opened: TestPage[] = [];
+  const gui = guiFile();
 
   beforeAll(async () => {
-    const [started, launched] = await Promise.allSettled([startJobvisor(), launchBrowser()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'fulfilled') jv = started.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    ({ jv } = await gui.start(() => startJobvisor()));
     admin = await jv.login();
     alice = await jv.addUser(admin, 'alice');
     bob = await jv.addUser(admin, 'bob');
   }, 90_000);
 
-  afterEach(async () => {
-    for (const t of opened.splice(0)) await t.context.close().catch(() => undefined);
-  });
 
-  afterAll(async () => {
-    await browser?.close();
-    await jv?.stop();
-  });
 
   async function open(viewport?: { width: number; height: number }): Promise<TestPage> {
-    const t = await newPage(browser, jv.serverUrl, viewport);
-    opened.push(t);
-    return t;
+    return gui.page(viewport);
   }
 
   const attr = (p: Page, selector: string, name: string) => p.locator(selector).first().getAttribute(name);
