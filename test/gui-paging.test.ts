@@ -1,10 +1,12 @@
 /**
- * The jobs page pages its list (issue 13) in a real Chromium against a real jobvisor: with 230
- * jobs in the database it shows the newest 100, and "Show more jobs" adds the next pages until
- * every job is shown once, then goes away.
+ * The jobs page and the pipelines page page their lists (issue 13) in a real Chromium against a
+ * real jobvisor: with 230 jobs and 130 pipelines in the database each shows the newest 100, and
+ * "Show more jobs" / "Show more pipelines" adds the next pages until every one is shown once,
+ * then goes away.
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SqlitePipelineStore, type PipelineRow } from '../src/supervisor/pipelines/store.js';
 import { SqliteJobStore } from '../src/supervisor/store/sqlite.js';
 import type { JobRow } from '../src/supervisor/store.js';
 import { logIn, screenshot } from './helpers/browser.js';
@@ -23,7 +25,17 @@ function row(i: number): JobRow {
   } as JobRow;
 }
 
-describe('jobs page, paged (Chromium)', () => {
+/** A one-stage pipeline of alice's that ended long ago (no job behind its stage any more). */
+function pipelineRow(i: number): PipelineRow {
+  const createdAt = T0 + i * 60_000;
+  return {
+    id: i.toString(16).padStart(12, '0'), user: 'alice', role: 'user', name: `pipeline ${String(i).padStart(3, '0')}`, spec: { name: `pipeline ${i}`, stages: { a: { template: 'sleep', parameters: {}, after: [], inputs: {}, parameterFrom: {} } } },
+    order: ['a'], state: 'completed', reason: null, createdAt, updatedAt: createdAt + 1000, endedAt: createdAt + 1000,
+    stages: new Map([['a', { name: 'a', state: 'completed', reason: null, jobId: null, serial: null, attempts: 1 }]]),
+  };
+}
+
+describe('jobs page and pipelines page, paged (Chromium)', () => {
   const gui = guiFile();
   let jv: Jobvisor;
 
@@ -34,6 +46,9 @@ describe('jobs page, paged (Chromium)', () => {
     const store = new SqliteJobStore(path.join(jv.dataDir, 'jobs.sqlite'), () => ({ target: 'local', driver: 'local', size: 'sequential' }));
     store.saveBatch(Array.from({ length: 230 }, (_, i) => ({ next: row(i) })));
     store.close();
+    const pipelines = new SqlitePipelineStore(path.join(jv.dataDir, 'jobs.sqlite'));
+    for (let i = 0; i < 130; i++) pipelines.save(pipelineRow(i));
+    pipelines.close();
     await jv.startSupervisor();
   }, 120_000);
 
@@ -57,5 +72,21 @@ describe('jobs page, paged (Chromium)', () => {
     } finally {
       await context.close();
     }
+  });
+
+  it('shows the newest 100 pipelines, then the rest on "Show more pipelines", each once', async () => {
+    const { page: p } = await gui.page();
+    await logIn(p, 'alice', 'alice-password');
+    await p.goto(`${jv.serverUrl}/#/pipelines`);
+    const rows = p.locator('[data-testid="pipelines"] tr[data-pipeline-id]');
+    const more = p.getByTestId('more-pipelines');
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(100);
+    await expect.poll(() => more.isVisible()).toBe(true);
+    await more.click();
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(130);
+    await expect.poll(() => more.isVisible()).toBe(false);
+    const ids = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-pipeline-id')));
+    expect(ids).toEqual(Array.from({ length: 130 }, (_, i) => pipelineRow(129 - i).id));
+    await screenshot(p, 'paging-pipelines-all-shown');
   });
 });

@@ -223,6 +223,70 @@ describe('pipelines', () => {
     expect((await alice.get(`/api/jobs/${stage(done, 'c').jobId}/files/sum.json`)).body.sum).toBe(30);
   }, 150_000);
 
+  it('lists pipelines a page at a time, newest first: cursor, state filter, total; a bad or foreign cursor and a limit over 500 are refused', async () => {
+    const carol = await jv.addUser(admin, 'carol');
+    const made: PipelineView[] = [];
+    for (let i = 0; i < 5; i++) made.push(await create(carol, { name: `paged ${i}`, stages: { a: { template: 'pipe-gen', parameters: { count: 1, factor: 1, seconds: 0 } } } }));
+    await Promise.all(made.map((p) => waitPipeline(carol, p.pipelineId, (x) => x.state === 'completed', 'paged pipeline to complete')));
+
+    type Page = { pipelines: PipelineView[]; nextCursor?: string; total?: number };
+    const seen: PipelineView[] = [];
+    const sizes: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const r = await carol.get<Page>(`/api/pipelines?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status).toBe(200);
+      sizes.push(r.body.pipelines.length);
+      seen.push(...r.body.pipelines);
+      cursor = r.body.nextCursor;
+    } while (cursor !== undefined);
+    expect(sizes).toEqual([2, 2, 1]);
+    expect(seen.map((p) => p.pipelineId).sort()).toEqual(made.map((p) => p.pipelineId).sort());
+    // Newest first: by creation time, then by id (pipelines made in the same millisecond).
+    const order = [...seen].sort((a, b) => b.createdAt - a.createdAt || (b.pipelineId < a.pipelineId ? -1 : 1));
+    expect(seen.map((p) => p.pipelineId)).toEqual(order.map((p) => p.pipelineId));
+
+    const totals = await Promise.all(['total=1', 'total=1&state=completed', 'total=1&state=running,failed', 'limit=500'].map((q) => carol.get<Page>(`/api/pipelines?${q}`)));
+    expect(totals.map((r) => [r.status, r.body.total, r.body.pipelines.length, r.body.nextCursor])).toEqual([
+      [200, 5, 5, undefined],
+      [200, 5, 5, undefined],
+      [200, 0, 0, undefined],
+      [200, undefined, 5, undefined],
+    ]);
+    // Others do not see carol's; an admin does with all=1.
+    expect((await alice.get<Page>('/api/pipelines?limit=500')).body.pipelines.some((p) => p.user === 'carol')).toBe(false);
+    const everyone = await admin.get<Page>('/api/pipelines?all=1&total=1&limit=500');
+    expect(everyone.body.pipelines.filter((p) => p.user === 'carol').length).toBe(5);
+    expect(everyone.body.total).toBe(everyone.body.pipelines.length);
+
+    const carolCursor = (await carol.get<Page>('/api/pipelines?limit=1')).body.nextCursor!;
+    const refused = await Promise.all(
+      (
+        [
+          [carol, 'limit=501'],
+          [carol, 'limit=0'],
+          [carol, 'state=sleeping'],
+          [carol, 'cursor=not-a-cursor'],
+          [carol, `cursor=${carolCursor}&state=failed`],
+          [alice, `cursor=${carolCursor}`],
+          [alice, 'all=1'],
+        ] as const
+      ).map(async ([who, q]) => {
+        const r = await who.get<{ error: { code: string } }>(`/api/pipelines?${q}`);
+        return [q, r.status, r.body.error.code];
+      }),
+    );
+    expect(refused).toEqual([
+      ['limit=501', 400, 'INVALID_INPUT'],
+      ['limit=0', 400, 'INVALID_INPUT'],
+      ['state=sleeping', 400, 'INVALID_INPUT'],
+      ['cursor=not-a-cursor', 400, 'BAD_CURSOR'],
+      [`cursor=${carolCursor}&state=failed`, 400, 'BAD_CURSOR'],
+      [`cursor=${carolCursor}`, 400, 'BAD_CURSOR'],
+      ['all=1', 403, 'FORBIDDEN'],
+    ]);
+  });
+
   it('refuses bad graphs with stable codes, and stores nothing', async () => {
     const before = (await alice.get('/api/pipelines')).body.pipelines.length;
     const refuse = async (body: unknown, status: number, code: string) => {

@@ -1,5 +1,5 @@
 /** Pipelines in the GUI: their API calls, and how a stage's and a pipeline's state look. */
-import type { PipelineState, PipelineView, StageState, StageView } from '../../src/shared/pipelines.js';
+import type { PipelinePage, PipelineState, PipelineView, StageState, StageView } from '../../src/shared/pipelines.js';
 import { call as apiCall } from './api.js';
 import { h } from './dom.js';
 
@@ -17,7 +17,14 @@ const call = <T>(method: 'GET' | 'POST', path: string): Promise<T> => apiCall<T>
 const one = (id: string) => `/api/pipelines/${encodeURIComponent(id)}`;
 
 export const pipelineApi = {
-  list: (all = false) => call<{ pipelines: PipelineView[] }>('GET', all ? '/api/pipelines?all=1' : '/api/pipelines').then((r) => r.pipelines),
+  /** One page of the list, newest first (admins: everyone's with `all`); `cursor`: the previous page's nextCursor. */
+  page: (all: boolean, cursor?: string) => {
+    const q = new URLSearchParams();
+    if (all) q.set('all', '1');
+    if (cursor !== undefined) q.set('cursor', cursor);
+    const search = q.toString();
+    return call<PipelinePage>('GET', search ? `/api/pipelines?${search}` : '/api/pipelines');
+  },
   get: (id: string) => call<{ pipeline: PipelineView }>('GET', one(id)).then((r) => r.pipeline),
   cancel: (id: string) => call<{ pipeline: PipelineView }>('POST', `${one(id)}/cancel`).then((r) => r.pipeline),
   resume: (id: string) => call<{ pipeline: PipelineView }>('POST', `${one(id)}/resume`).then((r) => r.pipeline),

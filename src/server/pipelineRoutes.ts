@@ -1,13 +1,13 @@
 /**
  * Pipelines (`/api/pipelines`): checked here (login, body schema) and forwarded to the
- * supervisor, which lets each user see only their own pipelines (admins: all, with `?all=1`).
+ * supervisor, which lets each user see only their own pipelines (admins: all, with `?all=1`),
+ * a page at a time (`limit`, `cursor`, `state`, `total`).
  */
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { JobsQuery } from '../shared/api.js';
 import { JobvisorError } from '../shared/errors.js';
 import { parseBody, parseInput } from '../shared/httpBody.js';
-import { PipelineBody } from '../shared/pipelines.js';
+import { PipelineBody, PipelineListQuery, pipelineListSearch } from '../shared/pipelines.js';
 import { callerOf, requireAdmin } from './auth.js';
 import type { RouteDeps } from './routes.js';
 import type { SupervisorRequest } from './supervisorClient.js';
@@ -25,10 +25,9 @@ export function addPipelineRoutes(router: Router, deps: RouteDeps, auth: Middlew
   };
   router.post('/pipelines', auth, async (ctx) => forward(ctx, 'POST', '/pipelines', await parseBody(ctx, PipelineBody, deps.config.maxBodyBytes)));
   router.get('/pipelines', auth, async (ctx) => {
-    const q = parseInput(JobsQuery, ctx.query, 'query');
-    const all = q.all === '1' || q.all === 'true';
-    if (all) requireAdmin(callerOf(ctx));
-    await forward(ctx, 'GET', `/pipelines?all=${all ? 1 : 0}`);
+    const q = parseInput(PipelineListQuery, ctx.query, 'query');
+    if (q.all) requireAdmin(callerOf(ctx));
+    await forward(ctx, 'GET', `/pipelines?${pipelineListSearch(q)}`);
   });
   router.get('/pipelines/:pipelineId', auth, (ctx) => forward(ctx, 'GET', one(ctx)));
   router.post('/pipelines/:pipelineId/cancel', auth, (ctx) => forward(ctx, 'POST', one(ctx, '/cancel'), {}));

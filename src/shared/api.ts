@@ -114,12 +114,12 @@ export const LogQuery = z.object({
 });
 /** `?serial=N`: the run of the job to read (default: the current one). */
 export const SerialQuery = z.object({ serial: z.coerce.number().int().positive().optional() });
-export const JobsQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });
 
 /** The most jobs one page of `GET /api/jobs` holds (`limit`), and how many it holds when the request names none. */
 export const JOB_PAGE_MAX = 500;
 export const JOB_PAGE_DEFAULT = 100;
-const Flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+/** A yes/no query parameter: `1`/`true` or `0`/`false`. */
+export const Flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 /** An ISO 8601 date (`2026-12-01`) or date and time (`2026-12-01T21:00:00Z`, `...+01:00`), as ms since the epoch. */
 const IsoDate = z
   .string()

@@ -5,6 +5,7 @@
  * input files or parameters. Declared once here for the server, the supervisor and the GUI.
  */
 import { z } from 'zod';
+import { Flag } from './api.js';
 import { Name, Size, type Status } from './types.js';
 
 export const STAGE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
@@ -80,6 +81,47 @@ export interface PipelineView {
   stages: StageView[];
   /** Completed stages out of all. */
   progress: number;
+}
+
+/** The most pipelines one page of `GET /api/pipelines` holds (`limit`), and how many it holds when the request names none. */
+export const PIPELINE_PAGE_MAX = 500;
+export const PIPELINE_PAGE_DEFAULT = 100;
+
+/** `state=running,failed` or `state=running&state=failed`: one or several pipeline states. */
+const PipelineStateList = z
+  .union([z.string(), z.array(z.string()).max(PIPELINE_STATES.length)])
+  .transform((v) => [...new Set((Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).filter((s) => s !== ''))])
+  .pipe(z.array(z.enum(PIPELINE_STATES)).min(1, 'at least one state'));
+
+/**
+ * `GET /api/pipelines`: one page of pipelines, newest first (by creation time, then id).
+ * `cursor` is the previous page's `nextCursor` (with the same filters); `total` asks for the
+ * number of pipelines matching the filters (a count, so only on request).
+ */
+export const PipelineListQuery = z.object({
+  all: Flag.optional(),
+  limit: z.coerce.number().int().min(1).max(PIPELINE_PAGE_MAX).default(PIPELINE_PAGE_DEFAULT),
+  cursor: z.string().min(1).max(512).optional(),
+  state: PipelineStateList.optional(),
+  total: Flag.optional(),
+});
+export type PipelineListQuery = z.output<typeof PipelineListQuery>;
+
+/** The query string of a parsed PipelineListQuery (what the server forwards to the supervisor). */
+export function pipelineListSearch(q: PipelineListQuery): string {
+  const s = new URLSearchParams({ limit: String(q.limit) });
+  if (q.all) s.set('all', '1');
+  if (q.cursor !== undefined) s.set('cursor', q.cursor);
+  if (q.state) s.set('state', q.state.join(','));
+  if (q.total) s.set('total', '1');
+  return s.toString();
+}
+
+/** A page of the pipeline list: `nextCursor` when more follow, `total` when asked for. */
+export interface PipelinePage {
+  pipelines: PipelineView[];
+  nextCursor?: string;
+  total?: number;
 }
 
 export const isActivePipeline = (s: PipelineState): boolean => s === 'running';

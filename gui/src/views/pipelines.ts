@@ -32,6 +32,8 @@ export function pipelinesView(ctx: ViewContext): View {
   newButton.addEventListener('click', () => void openForm(d, formCard, newButton));
   // Scrolls inside its frame on a narrow window; shown once there is a row.
   const tableWrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': admin ? 'All pipelines' : 'Your pipelines', hidden: true }, table);
+  // The list comes a page at a time (newest first); this asks for the next one.
+  const more = h('button', { type: 'button', class: 'small', 'data-testid': 'more-pipelines', hidden: true }, 'Show more pipelines');
   const el = h(
     'div',
     { class: 'page pipelines-page' },
@@ -42,6 +44,7 @@ export function pipelinesView(ctx: ViewContext): View {
       h('div', { class: 'card-head' }, h('p', { class: 'muted' }, 'A pipeline runs templates as stages in order, passing files from stage to stage.'), newButton),
       status,
       tableWrap,
+      more,
     ),
     formCard,
   );
@@ -56,20 +59,45 @@ export function pipelinesView(ctx: ViewContext): View {
       h('td', null, formatTime(p.createdAt)),
     );
   let shown: PipelineView[] = [];
+  /** Where the next page starts (undefined: the last page is shown). */
+  let cursor: string | undefined;
+  /** Counts the loads, so that an older answer arriving late is dropped. */
+  let loadSeq = 0;
   const render = () => {
     replaceChildren(body, ...shown.map(row));
     status.hidden = shown.length > 0;
     tableWrap.hidden = shown.length === 0;
+    more.hidden = cursor === undefined;
     if (shown.length === 0) setText(status, 'No pipelines yet.');
   };
   async function load(): Promise<void> {
+    const seq = ++loadSeq;
     try {
-      shown = await pipelineApi.list(admin);
-      if (!d.destroyed) render();
+      const page = await pipelineApi.page(admin);
+      if (d.destroyed || seq !== loadSeq) return;
+      shown = page.pipelines;
+      cursor = page.nextCursor;
+      render();
     } catch (err) {
       if (!d.destroyed) setText(status, `Could not load the pipelines: ${describeError(err)}`);
     }
   }
+  more.addEventListener('click', () => {
+    const seq = loadSeq;
+    more.disabled = true;
+    pipelineApi
+      .page(admin, cursor)
+      .then((page) => {
+        if (d.destroyed || seq !== loadSeq) return;
+        // A pipeline an event already put on the page is not listed twice.
+        const have = new Set(shown.map((p) => p.pipelineId));
+        shown = [...shown, ...page.pipelines.filter((p) => !have.has(p.pipelineId))];
+        cursor = page.nextCursor;
+        render();
+      })
+      .catch((err: unknown) => notify(`Could not load more pipelines: ${describeError(err)}`, { kind: 'error' }))
+      .finally(() => (more.disabled = false));
+  });
   d.add(
     ctx.events.on('pipeline', (e) => {
       const i = shown.findIndex((p) => p.pipelineId === e.pipelineId);

@@ -83,7 +83,13 @@ export const PipelineViewAnswer = z
   .strict()
   .meta({ id: 'Pipeline', description: 'A pipeline: stages (template runs) in a graph, each started once those it depends on completed.' });
 export const PipelineAnswer = z.object({ pipeline: PipelineViewAnswer }).strict();
-export const PipelinesAnswer = z.object({ pipelines: z.array(PipelineViewAnswer) }).strict();
+export const PipelinesAnswer = z
+  .object({
+    pipelines: z.array(PipelineViewAnswer),
+    nextCursor: z.string().optional().describe('where the next page starts (give it back as cursor, with the same filters); absent on the last page'),
+    total: z.number().int().optional().describe('how many pipelines match the filters (with total=true)'),
+  })
+  .strict();
 
 export const EnrollmentViewAnswer = z
   .object({

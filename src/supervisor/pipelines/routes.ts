@@ -1,9 +1,8 @@
 /** The supervisor's pipeline routes (the server forwards `/api/pipelines...` here). */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { JobsQuery } from '../../shared/api.js';
 import { parseBody, parseInput } from '../../shared/httpBody.js';
-import { PipelineBody } from '../../shared/pipelines.js';
+import { PipelineBody, PipelineListQuery } from '../../shared/pipelines.js';
 import type { Caller } from '../../shared/types.js';
 import type { PipelineService } from './service.js';
 
@@ -15,8 +14,7 @@ export function addPipelineRoutes(router: Router, pipelines: PipelineService, ca
     ctx.body = { pipeline: await pipelines.create(c, await parseBody(ctx, PipelineBody, maxBodyBytes)) };
   });
   router.get('/pipelines', (ctx) => {
-    const q = parseInput(JobsQuery, ctx.query, 'query');
-    ctx.body = { pipelines: pipelines.list(caller(ctx), q.all === '1' || q.all === 'true') };
+    ctx.body = pipelines.list(caller(ctx), parseInput(PipelineListQuery, ctx.query, 'query'));
   });
   router.get('/pipelines/:pipelineId', (ctx) => {
     ctx.body = { pipeline: pipelines.get(caller(ctx), id(ctx)) };

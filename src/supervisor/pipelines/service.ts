@@ -11,13 +11,14 @@ import { randomBytes } from 'node:crypto';
 import type { JobEvent, JobView, RunBody } from '../../shared/api.js';
 import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { isActivePipeline, type PipelineBody, type PipelineView, type StageView } from '../../shared/pipelines.js';
+import { isActivePipeline, type PipelineBody, type PipelineListQuery, type PipelinePage, type PipelineView, type StageView } from '../../shared/pipelines.js';
+import { decodePageCursor, encodePageCursor, listTag } from '../pageCursor.js';
 import type { Template } from '../../shared/template.js';
 import { isActive, type Caller } from '../../shared/types.js';
 import { blockStages, endPipeline, followJob, readyStages, reopen, settle, type StageJob } from './advance.js';
 import { checkPipeline, dependsOn } from './graph.js';
 import { handOff, type HandoffDeps } from './handoff.js';
-import type { PipelineRow, PipelineStore, StageRow } from './store.js';
+import type { PipelineFilter, PipelineRow, PipelineStore, StageRow } from './store.js';
 
 export interface PipelineDeps {
   store: PipelineStore;
@@ -52,7 +53,7 @@ export class PipelineService {
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
-    for (const p of deps.store.list()) for (const st of p.stages.values()) if (st.jobId) this.byJob.set(st.jobId, p.id);
+    for (const { pipelineId, jobId } of deps.store.stageJobs()) this.byJob.set(jobId, pipelineId);
   }
 
   /** A job event with the pipeline its job is a stage of (`pipelineId`), for every reader. */
@@ -87,8 +88,18 @@ export class PipelineService {
     return this.view(this.visible(caller, id));
   }
 
-  list(caller: Caller, all: boolean): PipelineView[] {
-    return this.deps.store.list(all && caller.role === 'admin' ? undefined : caller.username).map((p) => this.view(p));
+  /** One page of the caller's pipelines (an admin's `all`: everyone's), newest first. */
+  list(caller: Caller, q: PipelineListQuery): PipelinePage {
+    const f: PipelineFilter = { user: q.all && caller.role === 'admin' ? undefined : caller.username, states: q.state };
+    const tag = listTag(['pipelines', f.user ?? '*', (f.states ?? []).slice().sort().join(',')]);
+    const rows = this.deps.store.page(f, q.cursor === undefined ? undefined : decodePageCursor(q.cursor, tag), q.limit);
+    const more = rows.length > q.limit;
+    const shown = more ? rows.slice(0, q.limit) : rows;
+    const last = shown.at(-1);
+    const page: PipelinePage = { pipelines: shown.map((p) => this.view(p)) };
+    if (more && last) page.nextCursor = encodePageCursor({ at: last.createdAt, id: last.id }, tag);
+    if (q.total) page.total = this.deps.store.count(f);
+    return page;
   }
 
   /** Cancels the running stages; the waiting ones never start. */

@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS pipelines (
   ended_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS pipelines_user ON pipelines (user);
+CREATE INDEX IF NOT EXISTS pipelines_user_page ON pipelines (user, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS pipelines_page ON pipelines (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS pipelines_state ON pipelines (state);
 CREATE TABLE IF NOT EXISTS pipeline_stages (
   pipeline_id TEXT NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,
@@ -66,7 +68,9 @@ export interface PipelineStore {
   /** Saves the pipeline and all its stages in one transaction. */
   save(p: PipelineRow): void;
   get(id: string): PipelineRow | undefined;
-  list(user?: string): PipelineRow[];
+  page(f: PipelineFilter, after: { at: number; id: string } | undefined, limit: number): PipelineRow[];
+  count(f: PipelineFilter): number;
+  stageJobs(): { pipelineId: string; jobId: string }[];
   active(): PipelineRow[];
   delete(id: string): void;
   close(): void;
@@ -96,6 +100,26 @@ interface RawStage {
   attempts: number;
 }
 
+/** Which pipelines a page holds: one user's (or everyone's), in some states (or all). */
+export interface PipelineFilter {
+  user?: string;
+  states?: readonly PipelineState[];
+}
+
+function filterSql(f: PipelineFilter): { where: string[]; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (f.user !== undefined) {
+    where.push('user = ?');
+    args.push(f.user);
+  }
+  if (f.states?.length) {
+    where.push(`state IN (${f.states.map(() => '?').join(', ')})`);
+    args.push(...f.states);
+  }
+  return { where, args };
+}
+
 export class SqlitePipelineStore implements PipelineStore {
   private readonly db: Database.Database;
   private readonly s;
@@ -110,8 +134,7 @@ export class SqlitePipelineStore implements PipelineStore {
       upsertStage: p(`INSERT INTO pipeline_stages (pipeline_id, name, state, reason, job_id, serial, attempts) VALUES (@pipeline_id, @name, @state, @reason, @job_id, @serial, @attempts)
         ON CONFLICT (pipeline_id, name) DO UPDATE SET state = excluded.state, reason = excluded.reason, job_id = excluded.job_id, serial = excluded.serial, attempts = excluded.attempts`),
       get: p('SELECT * FROM pipelines WHERE id = ?'),
-      listUser: p('SELECT * FROM pipelines WHERE user = ? ORDER BY created_at DESC'),
-      listAll: p('SELECT * FROM pipelines ORDER BY created_at DESC'),
+      stageJobs: p('SELECT pipeline_id, job_id FROM pipeline_stages WHERE job_id IS NOT NULL'),
       active: p("SELECT * FROM pipelines WHERE state = 'running' ORDER BY created_at"),
       stages: p('SELECT * FROM pipeline_stages WHERE pipeline_id = ?'),
       deleteStages: p('DELETE FROM pipeline_stages WHERE pipeline_id = ?'),
@@ -133,9 +156,29 @@ export class SqlitePipelineStore implements PipelineStore {
     return r && this.toRow(r);
   }
 
-  list(user?: string): PipelineRow[] {
-    const rows = (user === undefined ? this.s.listAll.all() : this.s.listUser.all(user)) as RawPipeline[];
-    return rows.map((r) => this.toRow(r));
+  /**
+   * One page of pipelines, newest first (creation time, then id), after `after` when given:
+   * `limit + 1` are read so the caller knows whether more follow.
+   */
+  page(f: PipelineFilter, after: { at: number; id: string } | undefined, limit: number): PipelineRow[] {
+    const { where, args } = filterSql(f);
+    if (after) {
+      where.push('(created_at, id) < (?, ?)');
+      args.push(after.at, after.id);
+    }
+    const sql = `SELECT * FROM pipelines ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, limit + 1) as RawPipeline[]).map((r) => this.toRow(r));
+  }
+
+  /** How many pipelines match `f` (for `total=1`). */
+  count(f: PipelineFilter): number {
+    const { where, args } = filterSql(f);
+    return (this.db.prepare(`SELECT count(*) AS n FROM pipelines ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n;
+  }
+
+  /** Every (pipeline, job) pair of a stage that has a job: which job belongs to which pipeline. */
+  stageJobs(): { pipelineId: string; jobId: string }[] {
+    return (this.s.stageJobs.all() as { pipeline_id: string; job_id: string }[]).map((r) => ({ pipelineId: r.pipeline_id, jobId: r.job_id }));
   }
 
   active(): PipelineRow[] {

@@ -1,9 +1,8 @@
 /** Schedules, pipelines, enrolled workers (admins). */
-import { JobsQuery } from '../../../shared/api.js';
 import {
   CreatedEnrollmentAnswer, EnrollmentsAnswer, FiringsAnswer, PipelineAnswer, PipelinesAnswer, RevokedEnrollmentAnswer, ScheduleAnswer, SchedulesAnswer, WorkersAnswer,
 } from '../../../shared/answers/plans.js';
-import { PipelineBody } from '../../../shared/pipelines.js';
+import { PipelineBody, PipelineListQuery } from '../../../shared/pipelines.js';
 import { FiringsQuery, ScheduleBody, SchedulePatch, SchedulesQuery } from '../../../shared/scheduleApi.js';
 import { EnrollmentBody } from '../../../shared/workersApi.js';
 import { op } from '../describe.js';
@@ -32,7 +31,14 @@ export const PLAN_ROUTES = {
     answers: { 201: PipelineAnswer },
     errors: ['PIPELINE_CYCLE', 'PIPELINE_UNKNOWN_STAGE', 'UNKNOWN_TEMPLATE', 'UNKNOWN_TARGET', 'TARGET_NOT_ALLOWED', 'SIZE_NOT_ALLOWED', 'UNKNOWN_INPUT', 'INPUT_REQUIRED'],
   }),
-  'GET /api/pipelines': op({ summary: "List the caller's pipelines (admins: everyone's, with all=1)", tags: ['pipelines'], query: JobsQuery, answers: { 200: PipelinesAnswer }, errors: ['FORBIDDEN'] }),
+  'GET /api/pipelines': op({
+    summary: "List the caller's pipelines (admins: everyone's, with all=1), a page at a time, newest first",
+    description: 'Filter: state (one or several, comma-separated). Give back nextCursor as cursor, with the same filters, for the next page.',
+    tags: ['pipelines'],
+    query: PipelineListQuery,
+    answers: { 200: PipelinesAnswer },
+    errors: ['FORBIDDEN', 'BAD_CURSOR'],
+  }),
   'GET /api/pipelines/:pipelineId': op({ summary: 'A pipeline and the state of each stage', tags: ['pipelines'], answers: { 200: PipelineAnswer }, errors: ['PIPELINE_NOT_FOUND'] }),
   'POST /api/pipelines/:pipelineId/cancel': op({ summary: 'Cancel a running pipeline and its running stages', tags: ['pipelines'], answers: { 200: PipelineAnswer }, errors: ['PIPELINE_NOT_FOUND', 'PIPELINE_NOT_ACTIVE'] }),
   'POST /api/pipelines/:pipelineId/resume': op({ summary: 'Start the failed, canceled and blocked stages of an ended pipeline again', tags: ['pipelines'], answers: { 200: PipelineAnswer }, errors: ['PIPELINE_NOT_FOUND', 'PIPELINE_NOT_RESUMABLE'] }),
