@@ -88,6 +88,14 @@ describe("the agent's outbox", () => {
     expect(msgs.map((m) => m.seq)).toEqual(msgs.map((_, i) => i + 1));
     expect(outbox.size).toBe(msgs.length);
   });
+
+  it('gives each message as the JSON it measured, and a replaced head as its new JSON', () => {
+    const outbox = new Outbox();
+    const msgs = [...outbox.add('job1', 1, { kind: 'started', pid: 42 }), ...outbox.add('job1', 1, { kind: 'log', lines: ['a', 'b'] })];
+    for (const m of msgs) expect(outbox.textOf(m)).toBe(JSON.stringify(m));
+    const head = outbox.replaceHead({ kind: 'exit', status: 'error', exitCode: null, signal: null, reason: 'refused' });
+    expect(head && JSON.parse(outbox.textOf(head))).toEqual({ ...msgs[0], update: { kind: 'exit', status: 'error', exitCode: null, signal: null, reason: 'refused' } });
+  });
 });
 
 describe('an update the supervisor keeps refusing', () => {

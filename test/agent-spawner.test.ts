@@ -5,6 +5,7 @@
  * before, a spawner killed outright fails its runs with the reason and ends their groups, the
  * next run gets a new spawner; several messages sent at once arrive in order, in one write.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import { CmdGroups } from '../src/agent/cmdGroups.js';
 import { Connection } from '../src/agent/connection.js';
 import { ProcessEngine } from '../src/agent/engines/process.js';
+import { spawnerMain, type SpawnerReply, type SpawnerRequest } from '../src/cmds/spawnerProcess.js';
 import { createLogger } from '../src/shared/logger.js';
 import { PROTOCOL_VERSION, type AgentMessage, type Update } from '../src/shared/protocol.js';
 import { pidAlive, waitFor } from './helpers/wait.js';
@@ -130,6 +132,40 @@ describe('the process engine\'s spawner', () => {
     await e.processes.stop('test');
     await waitFor(() => gone(spawner), { timeoutMs: 10_000, what: 'the spawner to exit' });
     expect(existsSync(path.join(e.groupsDir, String(spawner)))).toBe(false);
+  });
+});
+
+describe('the spawner process', () => {
+  it('sends the replies of one turn as one message, in order', async () => {
+    const proc = spawn(process.execPath, ['-e', `(${spawnerMain.toString()})(require)`], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced', cwd: '/' });
+    cleanups.push(() => void proc.disconnect());
+    const messages: SpawnerReply[][] = [];
+    proc.on('message', (m: SpawnerReply[]) => messages.push(m));
+    const root = mkdtempSync(path.join(os.tmpdir(), 'jobvisor-spawner-'));
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    // Sent while the new process is still starting: it reads them in one go, so both cmds start
+    // in the same turn, and their two `spawned` replies go together.
+    const requests: SpawnerRequest[] = [
+      { t: 'env', env: { PATH: process.env.PATH } },
+      { t: 'spawn', id: 1, cmd: 'sh', args: ['-c', 'echo one'], cwd: root },
+      { t: 'spawn', id: 2, cmd: 'sh', args: ['-c', 'echo two >&2'], cwd: root },
+    ];
+    for (const r of requests) proc.send(r);
+    const replies = () => messages.flat();
+    await waitFor(() => replies().filter((r) => r.t === 'exit').length === 2, { timeoutMs: 10_000, what: 'both cmds to exit' });
+    await waitFor(() => replies().filter((r) => r.t === 'end').length === 4, { timeoutMs: 10_000, what: 'the ends of their output' });
+    expect(messages.every((m) => Array.isArray(m))).toBe(true);
+    expect(messages[0]?.map((r) => [r.t, r.id])).toEqual([
+      ['spawned', 1],
+      ['spawned', 2],
+    ]);
+    expect(messages.length).toBeLessThan(replies().length);
+    for (const id of [1, 2]) {
+      const own = replies().filter((r) => r.id === id);
+      expect(own[0]?.t).toBe('spawned');
+      expect(own.filter((r) => r.t === 'out').map((r) => Buffer.from((r as { data: Uint8Array }).data).toString())).toEqual([id === 1 ? 'one\n' : 'two\n']);
+      expect(own.find((r) => r.t === 'exit')).toMatchObject({ code: 0, signal: null });
+    }
   });
 });
 

@@ -12,8 +12,8 @@
  * 3. One job at a time, submit -> `completed` seen on /api/events: p50 and p99 against the
  *    floor's (spawn one /bin/true, wait for its exit); BullMQ's p50 for information.
  *
- * Profiling: BENCH_SUPERVISOR_NODE_ARGS / BENCH_SERVER_NODE_ARGS (e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof`) are node options for the supervisor / server.
+ * Profiling: BENCH_SUPERVISOR_NODE_ARGS / BENCH_SERVER_NODE_ARGS / BENCH_AGENT_NODE_ARGS (e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`) are node options for the supervisor / server / agents.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -161,8 +161,9 @@ export class Agent {
     void Promise.resolve(msg.op).then((op) => this.execute(fillAgentValues(op))).then(
       (result) => {
         const reply: AgentMessage = { v: PROTOCOL_VERSION, type: 'reply', opId: msg.opId, ok: true, result };
-        const bytes = Buffer.byteLength(JSON.stringify(reply));
-        if (bytes <= MAX_REPLY_BYTES) return this.conn.send(reply);
+        const text = JSON.stringify(reply);
+        const bytes = Buffer.byteLength(text);
+        if (bytes <= MAX_REPLY_BYTES) return this.conn.send(reply, text);
         fail(msg.op.kind === 'analysis' ? 'ANALYSIS_FAILED' : 'INTERNAL', `the result of the ${msg.op.kind} op is too large to send (${bytes} bytes)`);
       },
       (err: unknown) => {
@@ -234,10 +235,10 @@ export class Agent {
     return text.split('\n').slice(-200).join('\n');
   }
 
-  /** Numbers an update (a long log update becomes several) and sends it now if connected; returns the last number. */
+  /** Numbers an update (a long log update becomes several) and sends it now if connected, as the JSON the outbox measured; returns the last number. */
   private push(jobId: string, serial: number, update: Update): number {
     const msgs = this.outbox.add(jobId, serial, update);
-    for (const m of msgs) this.conn.send(m);
+    for (const m of msgs) this.conn.send(m, this.outbox.textOf(m));
     return msgs.at(-1)?.seq ?? 0;
   }
 }

@@ -40,11 +40,12 @@ export class Connection {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
-  send(msg: AgentMessage): void {
+  /** Sends `msg` if connected; `text` is its JSON when the caller already made it (to measure it). */
+  send(msg: AgentMessage, text?: string): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     this.corkTurn(ws);
-    ws.send(JSON.stringify(msg));
+    ws.send(text ?? JSON.stringify(msg));
   }
 
   /**

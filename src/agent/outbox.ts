@@ -85,14 +85,18 @@ export class Outbox {
   private struck: number | null = null;
   private strikes = 0;
   private readonly replaced = new Set<number>();
+  /** Each message's JSON, made once to measure it and sent as it is (see `textOf`). */
+  private readonly texts = new WeakMap<UpdateMessage, string>();
 
   /** Numbers and keeps an update: one message, or several for a long `log` update. Refuses a message over MAX_UPDATE_BYTES. */
   add(jobId: string, serial: number, update: Update): UpdateMessage[] {
     const made: UpdateMessage[] = [];
     for (const u of parts(update)) {
       const msg: UpdateMessage = { v: PROTOCOL_VERSION, type: 'update', seq: this.nextSeq, jobId, serial, update: u };
-      const bytes = Buffer.byteLength(JSON.stringify(msg));
+      const text = JSON.stringify(msg);
+      const bytes = Buffer.byteLength(text);
       if (bytes > MAX_UPDATE_BYTES) throw new JobvisorError('INTERNAL', `a ${u.kind} update of ${bytes} bytes is over the limit of ${MAX_UPDATE_BYTES}`);
+      this.texts.set(msg, text);
       this.nextSeq++;
       this.unacked.push(msg);
       made.push(msg);
@@ -106,6 +110,11 @@ export class Outbox {
     while (n < this.unacked.length && (this.unacked[n] as UpdateMessage).seq <= seq) n++;
     for (const m of this.unacked.slice(0, n)) this.replaced.delete(m.seq);
     return this.unacked.splice(0, n);
+  }
+
+  /** A message's JSON as it was measured when it was made (a replaced head's is made anew). */
+  textOf(msg: UpdateMessage): string {
+    return this.texts.get(msg) ?? JSON.stringify(msg);
   }
 
   pending(): readonly UpdateMessage[] {

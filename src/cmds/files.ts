@@ -2,6 +2,7 @@
  * Output files of a run: listing the run directory, reading a file by chunks, removing it all;
  * from the run's archive instead when its folder is gone and it has one (archive.ts).
  */
+import type { Dirent } from 'node:fs';
 import { lstat, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeInputChunk } from './inputs.js';
@@ -66,14 +67,29 @@ const isFile = (p: string) =>
     () => false,
   );
 
-/** Bytes of the regular files under a folder (symlinks not followed). */
-async function folderBytes(dir: string, legacy: boolean): Promise<number> {
+/** Entries of the folder `dir`; null when there is no folder there, [] when it cannot be read. */
+async function folderEntries(dir: string): Promise<Dirent[] | null> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? null : [];
+  }
+}
+
+/**
+ * Bytes of the regular files under a folder (symlinks not followed); null when `dir` is no
+ * folder. Its first readdir says whether the folder is there, which a stat asked before (the
+ * supervisor asks every run's size as the run ends: one call fewer each time).
+ */
+async function folderBytes(dir: string, legacy: boolean): Promise<number | null> {
   let total = 0;
   const queue = [''];
   while (queue.length > 0) {
     const rel = queue.shift() as string;
-    const entries = await readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
+    const entries = await folderEntries(path.join(dir, rel));
+    if (entries === null && rel === '') return null;
+    for (const e of entries ?? []) {
       if (legacy && !rel && e.isDirectory() && isRunFolderName(e.name)) continue;
       const p = path.join(rel, e.name);
       if (e.isDirectory()) queue.push(p);
@@ -106,9 +122,10 @@ export async function runIo(op: IoOp): Promise<unknown> {
       if (op.archive === undefined) throw new JobvisorError('AGENT_PROTOCOL', 'an archive op names no archive');
       return archiveRunDir(op.runDir, op.archive, legacy);
     case 'size': {
-      const where = await whereIs(op);
-      const bytes = where === 'folder' ? await folderBytes(op.runDir, legacy) : where === 'archive' ? (await stat(op.archive as string)).size : 0;
-      return { where, bytes };
+      const bytes = await folderBytes(op.runDir, legacy);
+      if (bytes !== null) return { where: 'folder', bytes };
+      const archive = op.archive === undefined ? null : await stat(op.archive).catch(() => null);
+      return archive?.isFile() ? { where: 'archive', bytes: archive.size } : { where: 'none', bytes: 0 };
     }
     case 'list':
     case 'read':

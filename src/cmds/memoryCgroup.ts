@@ -25,9 +25,9 @@ function read(file: string): string | undefined {
   }
 }
 
-/** The folders that may hold the memory cgroup of `pid`: its own path, then the mount's root (inside a container). */
-function candidates(pid: number | 'self'): Files[] {
-  const lines = (read(`/proc/${pid}/cgroup`) ?? '').split('\n');
+/** The folders that may hold the memory cgroup of a process whose /proc/<pid>/cgroup says `text`: its own path, then the mount's root (inside a container). */
+function candidates(text: string): Files[] {
+  const lines = text.split('\n');
   const out: Files[] = [];
   for (const line of lines) {
     const [, controllers, p] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
@@ -48,11 +48,24 @@ function oomKillsIn(f: Files): number | undefined {
 export class MemoryCgroup {
   private constructor(private readonly files: Files) {}
 
-  /** The memory cgroup of `pid` whose out-of-memory kills can be counted, if any. */
+  /**
+   * The memory cgroup of `pid` whose out-of-memory kills can be counted, if any. Which folder
+   * that is, is found once per cgroup (kept by the text of /proc/<pid>/cgroup): every cmd of an
+   * agent runs in the same one, and the search read one to four more files at every run's start.
+   */
   static of(pid: number | 'self'): MemoryCgroup | undefined {
-    const found = candidates(pid).find((f) => oomKillsIn(f) !== undefined);
-    return found && new MemoryCgroup(found);
+    const text = read(`/proc/${pid}/cgroup`) ?? '';
+    let found = MemoryCgroup.found.get(text);
+    if (found === undefined) {
+      found = candidates(text).find((f) => oomKillsIn(f) !== undefined) ?? null;
+      // A process gone before it was looked at says nothing (and is not worth keeping).
+      if (text !== '') MemoryCgroup.found.set(text, found);
+    }
+    return found ? new MemoryCgroup(found) : undefined;
   }
+
+  /** The folder found for each /proc/<pid>/cgroup text, or null when none can be counted in (a handful per machine). */
+  private static readonly found = new Map<string, Files | null>();
 
   /** Processes ended by the out-of-memory killer in this cgroup (and below) so far. */
   oomKills(): number | undefined {

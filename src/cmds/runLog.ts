@@ -5,7 +5,7 @@
  * line lands once. Up to MAX_PENDING_BYTES are kept; beyond that, lines are dropped and a marker
  * line says how many bytes are missing. `problem` hears when writing stops and starts again.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { close, openSync, write } from 'node:fs';
 
 export const RETRY_MS = 1000;
 export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
@@ -24,13 +24,23 @@ export class RunLog {
   readonly closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
 
   private constructor(
-    private readonly fh: FileHandle,
+    private readonly fd: number,
     private readonly problem: (what: string | null) => void,
   ) {}
 
-  /** Opens (appends to) the log; `problem` hears a message when writing fails, and null when it works again. */
+  /**
+   * Opens (appends to) the log; `problem` hears a message when writing fails, and null when it
+   * works again. The open is synchronous: one syscall at every run's start, where the promise
+   * version was a round trip through libuv's thread pool before the cmd could be started (and a
+   * FileHandle to make); writes and the close stay off the event loop.
+   */
   static async open(file: string, problem: (what: string | null) => void = () => undefined): Promise<RunLog> {
-    return new RunLog(await open(file, 'a'), problem);
+    return new RunLog(openSync(file, 'a'), problem);
+  }
+
+  /** One write of `buf` at the end of the file: the bytes written. */
+  private writeOnce(buf: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => write(this.fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n))));
   }
 
   write(text: string): void {
@@ -68,7 +78,7 @@ export class RunLog {
         const head = this.queue[0] as Buffer;
         let written: number;
         try {
-          written = (await this.fh.write(head)).bytesWritten;
+          written = await this.writeOnce(head);
         } catch (err) {
           this.failed(err as NodeJS.ErrnoException);
           return;
@@ -100,7 +110,7 @@ export class RunLog {
 
   private async close(): Promise<void> {
     this.done = true;
-    await this.fh.close().catch(() => undefined);
+    await new Promise<void>((resolve) => close(this.fd, () => resolve()));
     this.closedResolve();
   }
 }

@@ -112,7 +112,10 @@ export class Spawner {
     // Neither the process nor its channel keeps this one alive: the agent lives by its connection.
     proc.unref();
     proc.channel?.unref();
-    proc.on('message', (m: SpawnerReply) => this.reply(m));
+    // The spawner sends its replies of one turn together, in order (see spawnerProcess.ts).
+    proc.on('message', (batch: SpawnerReply[]) => {
+      for (const m of batch) this.reply(m);
+    });
     proc.once('exit', (code, signal) => this.died(proc, `the agent's spawner process ended (${signal ? `killed by ${signal}` : `exit code ${code}`})`));
     proc.on('error', (err) => this.died(proc, `the agent's spawner process failed: ${err.message}`));
     this.proc = proc;

@@ -15,6 +15,9 @@
  *                     { t: 'out', id, fd: 1 | 2, data } | { t: 'end', id, fd: 1 | 2 }
  *                     { t: 'exit', id, code, signal }
  *
+ * The spawner's replies of one turn of its event loop go as one IPC message, an array of them
+ * in order (`SpawnerReply[]`): a trivial cmd's `end`, `end` and `exit` (and, under load, the next
+ * cmd's `spawned`) were a pipe write each in the spawner and a message to parse in the agent.
  * Every message of one cmd comes in the order it happened. The spawner ends when the agent's end
  * of the channel closes (the agent ended, however it ended); its cmds go on, in their own process
  * groups, exactly as they do when an agent that spawned them itself dies.
@@ -53,8 +56,16 @@ export function spawnerMain(req: (id: string) => unknown): void {
     }
   };
   let env: NodeJS.ProcessEnv = process.env;
+  // Replies wait for the end of the turn (setImmediate runs after the I/O callbacks of this
+  // loop iteration), then go in one message: one serialisation and one write for all of them.
+  let queued: SpawnerReply[] = [];
+  const flush = () => {
+    const batch = queued;
+    queued = [];
+    if (process.connected) process.send?.(batch);
+  };
   const send = (m: SpawnerReply) => {
-    if (process.connected) process.send?.(m);
+    if (queued.push(m) === 1) setImmediate(flush);
   };
   process.on('message', (m: SpawnerRequest) => {
     if (m.t === 'env') {

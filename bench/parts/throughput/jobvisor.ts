@@ -68,6 +68,8 @@ export async function startJobvisor(env: Record<string, string> = {}): Promise<J
     JOBVISOR_SUPERVISOR_PORT: '0',
     JOBVISOR_SLOTS_PARALLEL: '2',
     JOBVISOR_SLOTS_SEQUENTIAL: '2',
+    // The agents' node options (for profiling them), through the local driver's JOBVISOR_AGENT_NODE_ARGS.
+    ...(process.env.BENCH_AGENT_NODE_ARGS ? { JOBVISOR_AGENT_NODE_ARGS: process.env.BENCH_AGENT_NODE_ARGS } : {}),
     ...env,
   };
   // Node options for profiling (`--cpu-prof --cpu-prof-dir=DIR`; not allowed in NODE_OPTIONS).

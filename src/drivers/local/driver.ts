@@ -46,6 +46,15 @@ export function agentEnvironment(extra: Record<string, string>): NodeJS.ProcessE
 }
 
 /**
+ * Node options for the agents, from the supervisor's JOBVISOR_AGENT_NODE_ARGS (space-separated):
+ * a debug switch, to profile them (`--cpu-prof --cpu-prof-dir=/tmp/prof`, which Node refuses in
+ * NODE_OPTIONS). Unset: none.
+ */
+function agentNodeArgs(): string[] {
+  return (process.env.JOBVISOR_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
+/**
  * The last lines of an agent's log. The agent's OS user may have put anything in its place: only
  * a regular file of the folder's owner is read, never through a link, never waiting on a FIFO.
  */
@@ -183,7 +192,7 @@ export function createLocalDriver(opts: LocalDriverOptions): Driver {
       const logFile = path.join(dir, 'agent.log');
       let child: ChildProcess;
       try {
-        child = spawn(process.execPath, [AGENT_BUNDLE], {
+        child = spawn(process.execPath, [...agentNodeArgs(), AGENT_BUNDLE], {
           cwd: dir,
           detached: true,
           stdio: ['pipe', logFd, logFd],
