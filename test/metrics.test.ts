@@ -225,6 +225,16 @@ describe('who may read the metrics (metricsAccess)', () => {
     expect((await scrapeText(s.base)).status).toBe(200);
   });
 
+  it('answers /metrics as its router matches it (any case, a trailing slash) and nothing beside it', async () => {
+    const s = await startTestServer({ JOBVISOR_METRICS_ACCESS: 'open' });
+    for (const path of ['/metrics/', '/METRICS', '/Metrics/']) {
+      const r = await fetch(`${s.base}${path}`);
+      expect(r.status, path).toBe(200);
+      expect(await r.text(), path).toContain('jobvisor_http_request_duration_seconds');
+    }
+    for (const path of ['/metricsx', '/metrics/x', '/api/metrics']) expect(await (await fetch(`${s.base}${path}`)).text(), path).not.toContain('jobvisor_http_request_duration_seconds');
+  });
+
   it('with token, answers the scraper\'s bearer token and admins, and nobody else', async () => {
     const token = 'scraper-token-0123456789';
     const s = await startTestServer({ JOBVISOR_METRICS_ACCESS: 'token', JOBVISOR_METRICS_TOKEN: token });

@@ -6,6 +6,7 @@
  * proxy's X-Forwarded-Proto, -Host and -For (of X-Forwarded-For only the last address: the one
  * the proxy next to us saw, which a client cannot forge); without it those headers are ignored.
  */
+import type Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
@@ -44,11 +45,22 @@ export function createServer(deps: ServerDeps): Koa {
   metrics.bind({ eventClients: () => deps.events.clientCount });
   app.use(metrics.middleware());
   app.use(errorHandler(deps.logger));
-  app.use(createMetricsRouter({ ...deps, metrics }).routes());
+  app.use(onlyOnPath(METRICS_PATH, createMetricsRouter({ ...deps, metrics }).routes()));
   app.use(createRouter({ ...deps, loginLimits }).routes());
   app.use(serveGui());
   app.use(routeNotFound);
   return app;
+}
+
+/** The metrics router's one route, as its router matches it: any case, with or without a trailing slash. */
+const METRICS_PATH = /^\/metrics\/?$/i;
+
+/**
+ * Runs `middleware` only for the paths it answers: every other request (all of the API) skips
+ * a router's dispatch, which matches the path, makes its arrays and emits its not-found event.
+ */
+function onlyOnPath(path: RegExp, middleware: ReturnType<Router['routes']>): Koa.Middleware {
+  return (ctx, next) => (path.test(ctx.path) ? middleware(ctx as Parameters<typeof middleware>[0], next) : next());
 }
 
 async function securityHeaders(ctx: Context, next: Next): Promise<void> {
@@ -64,6 +76,8 @@ async function securityHeaders(ctx: Context, next: Next): Promise<void> {
 
 function requestLog(logger: Logger) {
   return async function logRequest(ctx: Context, next: Next): Promise<void> {
+    // At the usual info level there is nothing to log: no timer, no try/finally, no log object.
+    if (!logger.isLevelEnabled('debug')) return next();
     const started = performance.now();
     try {
       await next();

@@ -96,6 +96,8 @@ export class SupervisorClient {
   private readonly healthTimeoutMs: number;
   private readonly eventsIdleTimeoutMs: number;
   private readonly reconnectPolicy: RetryPolicy;
+  /** `Bearer <secret>`, made once. */
+  private readonly authorization: string;
 
   /** Global fetch, or fetch over the supervisor's Unix socket when baseUrl is `unix:<path>`. */
   private readonly fetch: typeof fetch;
@@ -111,6 +113,7 @@ export class SupervisorClient {
     this.healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
     this.eventsIdleTimeoutMs = options.eventsIdleTimeoutMs ?? 90_000;
     this.reconnectPolicy = options.reconnectPolicy ?? RECONNECT_POLICY;
+    this.authorization = `Bearer ${options.secret}`;
   }
 
   /** Sends a request and returns the supervisor's JSON answer; an error answer is thrown as JobvisorError. */
@@ -332,18 +335,29 @@ export class SupervisorClient {
   }
 
   private poolRequest(req: SupervisorRequest): PoolRequest {
-    const headers = { ...req.headers, ...this.headers(req.caller) };
-    if (req.body !== undefined) headers['content-type'] = 'application/json';
-    return { method: req.method, path: req.path, headers, ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}) };
+    // One object per request, filled in place: the spreads of two objects it replaced were a
+    // sixtieth of the server's CPU per proxied GET. Our own headers come last and win.
+    const headers: Record<string, string> = req.headers === undefined ? {} : Object.assign({}, req.headers);
+    this.addHeaders(headers, req.caller);
+    if (req.body === undefined) return { method: req.method, path: req.path, headers };
+    headers['content-type'] = 'application/json';
+    return { method: req.method, path: req.path, headers, body: JSON.stringify(req.body) };
   }
 
   private headers(caller?: Caller): Record<string, string> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.secret}`, accept: 'application/json' };
+    const headers: Record<string, string> = {};
+    this.addHeaders(headers, caller);
+    return headers;
+  }
+
+  /** The shared secret and who the caller is, as the supervisor expects them. */
+  private addHeaders(headers: Record<string, string>, caller: Caller | undefined): void {
+    headers.authorization = this.authorization;
+    headers.accept = 'application/json';
     if (caller) {
       headers[CALLER_USER_HEADER] = caller.username;
       headers[CALLER_ROLE_HEADER] = caller.role;
     }
-    return headers;
   }
 
   /** Errors of the supervisor pass unchanged; failing to reach it at all becomes SUPERVISOR_UNAVAILABLE. */

@@ -6,12 +6,15 @@
  * starts a jobvisor with `--cpu-prof` on the server and the supervisor, makes one completed job,
  * loads `GET /api/jobs/<id>` (or `path`, e.g. /api/auth/me) through the server with 50
  * connections for `seconds` (default 10), stops, and leaves the two .cpuprofile files in
- * <dir>/server and <dir>/supervisor. `path` = `direct` loads the supervisor's own
- * `GET /jobs/<id>` instead (with the shared secret and caller headers, as the server sends it).
+ * <dir>/server and <dir>/supervisor, then prints each one's self time by package and by function
+ * (selfTime.ts). `path` = `direct` loads the supervisor's own `GET /jobs/<id>` instead (with the
+ * shared secret and caller headers, as the server sends it).
  */
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { CALLER_ROLE_HEADER, CALLER_USER_HEADER } from '../../../src/shared/api.js';
+import { formatSelfTime, selfTime } from './selfTime.js';
 import { Stack } from './stack.js';
 import { completedJob, userToken } from '../get.js';
 
@@ -32,4 +35,10 @@ try {
   process.stdout.write(`${(result.requests.total / result.duration).toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n`);
 } finally {
   await stack.stop();
+}
+for (const proc of ['server', 'supervisor']) {
+  const folder = path.join(dir, proc);
+  for (const file of readdirSync(folder).filter((f) => f.endsWith('.cpuprofile'))) {
+    process.stdout.write(formatSelfTime(`${proc} (${path.join(folder, file)})`, selfTime(path.join(folder, file))));
+  }
 }
