@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { JobvisorError } from '../src/shared/errors.js';
@@ -121,6 +122,32 @@ describe('the agent hub', () => {
     await new Promise((r) => setTimeout(r, 100)); // (any further ack would come now)
     expect(updates.slice(-3)).toEqual([2, 3, 4]);
     expect(messages).toEqual([{ v: PROTOCOL_VERSION, type: 'ack', seq: 4 }]);
+    ws.close();
+  });
+
+  it('sends the messages of one turn to an agent in one write to its socket, in order (issue 13)', async () => {
+    // Counts the writes the server side of the connection hands to the system (Writable's _write / _writev).
+    let writes = 0;
+    const spy = (_req: http.IncomingMessage, socket: Duplex) => {
+      const s = socket as Duplex & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+      for (const m of ['_write', '_writev'] as const) {
+        const original = s[m].bind(s);
+        s[m] = (...a: unknown[]) => (writes++, original(...a));
+      }
+    };
+    server.prependListener('upgrade', spy);
+    const ws = connect(url, 'agent-1', 'secret-token');
+    await opened(ws);
+    server.off('upgrade', spy);
+    await waitFor(() => hub.isConnected('agent-1'), { timeoutMs: 5000, what: 'the hub to hold the connection' });
+    const messages: { op: { kind: string; reason: string } }[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as { op: { kind: string; reason: string } }));
+    writes = 0;
+    // Two ops in one turn (never answered: they end with the connection).
+    for (const reason of ['first', 'second']) hub.send('agent-1', { kind: 'shutdown', reason }).catch(() => undefined);
+    await waitFor(() => messages.length === 2, { timeoutMs: 5000, what: 'both ops' });
+    expect(messages.map((m) => m.op.reason)).toEqual(['first', 'second']);
+    expect(writes).toBe(1);
     ws.close();
   });
 });

@@ -72,6 +72,11 @@ interface Connection {
   gone: AbortController;
   /** The highest update applied whose ack is not sent yet (see ack). */
   ackSeq: number | null;
+  /** The socket under `ws` (what ws writes its frames to): corked while this turn's messages gather (see write). */
+  socket: Duplex;
+  corked: boolean;
+  /** An endTurn is scheduled for this turn. */
+  turnEnding: boolean;
 }
 
 /** How an update that could not be stored is tried again. */
@@ -104,7 +109,7 @@ export class AgentHub {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"AGENT_UNKNOWN","message":"unknown agent or wrong token"}}');
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(agentId, ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(agentId, ws, socket));
   }
 
   /** An enrolled worker: its claim (WORKER_HEADER) and token are checked before it is accepted; a refusal says why. */
@@ -126,7 +131,7 @@ export class AgentHub {
       socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(answer.agentId, ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(answer.agentId, ws, socket));
   }
 
   isConnected(agentId: string): boolean {
@@ -160,24 +165,31 @@ export class AgentHub {
 
   /** Closes one agent's connection (the agent will reconnect if it still runs). */
   disconnect(agentId: string): void {
-    this.connections.get(agentId)?.ws.terminate();
+    const conn = this.connections.get(agentId);
+    if (!conn) return;
+    this.uncork(conn);
+    conn.ws.terminate();
   }
 
   close(): void {
     clearInterval(this.pingTimer);
-    for (const c of this.connections.values()) c.ws.close(1001, 'supervisor stopping');
+    for (const c of this.connections.values()) {
+      this.uncork(c);
+      c.ws.close(1001, 'supervisor stopping');
+    }
     this.wss.close();
   }
 
-  private accept(agentId: string, ws: WebSocket): void {
+  private accept(agentId: string, ws: WebSocket, socket: Duplex): void {
     const previous = this.connections.get(agentId);
     if (previous) {
       this.log.info({ agentId }, 'agent reconnected; dropping its previous connection');
       previous.closing = true;
       this.drop(previous, 'replaced by a new connection');
+      this.uncork(previous);
       previous.ws.terminate();
     }
-    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false, gone: new AbortController(), ackSeq: null };
+    const conn: Connection = { agentId, ws, alive: true, pending: new Map(), chain: Promise.resolve(), closing: false, gone: new AbortController(), ackSeq: null, socket, corked: false, turnEnding: false };
     this.connections.set(agentId, conn);
     ws.on('pong', () => {
       conn.alive = true;
@@ -275,19 +287,12 @@ export class AgentHub {
    * Acknowledges updates up to `seq`, once per turn of the event loop: an ack covers every
    * update up to its number (the agent's outbox drops them all), so the updates applied in one
    * turn (a run's start, phase and end often come together) get one message, not one each. The
-   * ack goes at the end of the turn (`setImmediate`, no timer); a connection that ended
-   * meanwhile gets none (its agent sends those updates again, and they are acknowledged then).
+   * ack goes at the end of the turn (endTurn); a connection that ended meanwhile gets none (its
+   * agent sends those updates again, and they are acknowledged then).
    */
   private ack(conn: Connection, seq: number): void {
-    const scheduled = conn.ackSeq !== null;
     conn.ackSeq = seq;
-    if (scheduled) return;
-    setImmediate(() => {
-      const last = conn.ackSeq;
-      conn.ackSeq = null;
-      if (last === null || conn.closing || conn.gone.signal.aborted) return;
-      this.write(conn, { v: PROTOCOL_VERSION, type: 'ack', seq: last });
-    });
+    this.scheduleTurnEnd(conn);
   }
 
   /**
@@ -311,8 +316,44 @@ export class AgentHub {
     }
   }
 
+  /**
+   * Sends a message; the messages of one turn of the event loop to one agent leave in one write
+   * to its socket. A run's end often makes three in a turn (the ack of its updates, the io op
+   * that measures its folder, the run op of the next queued run), and each `ws.send` is its own
+   * system call and wakes the agent for each (issue 13). So the first message of a turn corks
+   * the socket (the frames gather in the stream's buffer, in order) and the end of the turn
+   * uncorks it (endTurn). A connection that is terminated first is uncorked before, so what it
+   * was sent still goes out, as before.
+   */
   private write(conn: Connection, msg: SupervisorMessage): void {
+    if (!conn.corked) {
+      conn.corked = true;
+      conn.socket.cork();
+      this.scheduleTurnEnd(conn);
+    }
     conn.ws.send(JSON.stringify(msg));
+  }
+
+  /** Once per turn and connection: endTurn at the end of this turn (`setImmediate`, no timer). */
+  private scheduleTurnEnd(conn: Connection): void {
+    if (conn.turnEnding) return;
+    conn.turnEnding = true;
+    setImmediate(() => this.endTurn(conn));
+  }
+
+  /** The end of a turn: this turn's ack joins its other messages, then they leave together. */
+  private endTurn(conn: Connection): void {
+    conn.turnEnding = false;
+    const last = conn.ackSeq;
+    conn.ackSeq = null;
+    if (last !== null && !conn.closing && !conn.gone.signal.aborted) conn.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'ack', seq: last } satisfies SupervisorMessage));
+    this.uncork(conn);
+  }
+
+  private uncork(conn: Connection): void {
+    if (!conn.corked) return;
+    conn.corked = false;
+    conn.socket.uncork();
   }
 
   private ping(): void {
@@ -320,6 +361,7 @@ export class AgentHub {
       if (!conn.alive) {
         this.log.warn({ agentId: conn.agentId }, 'agent missed a heartbeat; terminating its connection');
         this.drop(conn, 'it did not answer the heartbeat');
+        this.uncork(conn);
         conn.ws.terminate();
         continue;
       }
