@@ -17,6 +17,7 @@
  * clients processes into one set of percentiles.
  */
 import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -180,37 +181,48 @@ function open(config: Config, s: { user: string; token: string }, streams: Strea
   });
 }
 
-/** A stream that sends its request and then never reads: what the server must cut without delaying the others. */
-function openSlow(config: Config, token: string): { report: () => Promise<{ cut: boolean; bytes: number }> } {
+/**
+ * The stream that never reads, in a small Perl process of its own: Node cannot set a socket's
+ * receive buffer, and with the kernel's defaults a loopback socket that is never read swallows a
+ * few MB (the admin's stream got 3.8 MB in a whole run and the server never had a backlog to cut
+ * it for). With SO_RCVBUF set to 4 KiB before it connects, the kernel holds next to nothing for
+ * it, so what the server sends piles up in the server's own buffers, as it would for a client on
+ * a slow link. It sends its request, says `sent`, and reads nothing until a line on its stdin;
+ * then it reads what is left and says `cut <bytes>` if the server had ended the stream (end of
+ * file or reset), `open <bytes>` if the stream was still open after 2 s of quiet.
+ */
+const SLOW = `use strict; use warnings; use Socket; use IO::Select;
+$| = 1;
+my ($port, $path, $token) = @ARGV;
+socket(my $s, PF_INET, SOCK_STREAM, getprotobyname('tcp')) or die "socket: $!";
+setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096) or die "setsockopt: $!";
+connect($s, sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
+syswrite($s, "GET $path HTTP/1.1\\r\\nHost: 127.0.0.1:$port\\r\\nAuthorization: Bearer $token\\r\\nAccept: text/event-stream\\r\\n\\r\\n");
+print "sent\\n";
+my $ask = <STDIN>;
+my ($bytes, $cut) = (0, 0);
+my $sel = IO::Select->new($s);
+while ($sel->can_read(2)) {
+  my $n = sysread($s, my $buf, 65536);
+  if (!$n) { $cut = 1; last; }
+  $bytes += $n;
+}
+print(($cut ? 'cut' : 'open') . " $bytes\\n");
+`;
+
+/** Starts the slow stream (see SLOW); resolves once its request is sent. */
+async function openSlow(config: Config, token: string): Promise<{ report: () => Promise<{ cut: boolean; bytes: number }> }> {
   const url = new URL(config.url);
-  const socket = net.connect(Number(url.port), url.hostname);
-  socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`);
-  socket.pause();
-  socket.on('error', () => undefined);
+  const child = spawn('perl', ['-e', SLOW, url.port, url.pathname, token], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const sent = await out.next();
+  if (sent.value !== 'sent') throw new Error(`the slow stream did not start: ${String(sent.value)}`);
   return {
-    /** Reads what is left: `cut` when the server ended the stream (it would stay open otherwise). */
-    report: () =>
-      new Promise((resolve) => {
-        let bytes = 0;
-        let quiet: NodeJS.Timeout;
-        const done = (cut: boolean) => {
-          clearTimeout(quiet);
-          socket.destroy();
-          resolve({ cut, bytes });
-        };
-        const rearm = () => {
-          clearTimeout(quiet);
-          quiet = setTimeout(() => done(false), 2000);
-        };
-        socket.on('data', (b: Buffer) => {
-          bytes += b.length;
-          rearm();
-        });
-        socket.on('end', () => done(true));
-        socket.on('close', () => done(true));
-        rearm();
-        socket.resume();
-      }),
+    report: async () => {
+      child.stdin!.write('read\n');
+      const [state, bytes] = String((await out.next()).value).split(' ');
+      return { cut: state === 'cut', bytes: Number(bytes) };
+    },
   };
 }
 
@@ -259,7 +271,7 @@ async function main(): Promise<void> {
     for (const s of config.streams) open(config, s, streams, () => --waiting === 0 && resolve());
   });
   await ready;
-  const slow = config.slow ? openSlow(config, config.slow.token) : undefined;
+  const slow = config.slow ? await openSlow(config, config.slow.token) : undefined;
   process.stdout.write('ready\n');
   const second = await lines.next();
   const expect = JSON.parse(String(second.value)) as Expect;
