@@ -126,4 +126,17 @@ describe('event fan-out', () => {
     expect(order(body(ending))).toEqual(['id: 1', 'event: resync', 'event: end']);
     expect(order(body(admin))).toEqual(['id: 1', 'id: 2', 'event: resync', 'id: 3', 'id: 4']);
   });
+
+  it('does not cut a reading client for one turn of events larger than the bound, only for a backlog', async () => {
+    const s = await startTestServer({}, { maxBufferedBytes: 64 * 1024, captureLogs: true });
+    const reader = await openEventStream(s.base, { authorization: `Bearer ${s.aliceToken}` });
+    await waitFor(() => s.events.clientCount === 1 && reader.text().includes('event: hello'), { timeoutMs: 5000, what: 'the stream' });
+    // 160 KB in one turn (a burst, as when the supervisor's stream comes late), to a client with nothing unread.
+    const line = 'x'.repeat(16 * 1024);
+    for (let id = 1; id <= 10; id++) s.events.publish({ type: 'log', user: 'alice', jobId: 'j', serial: 1, lines: [line] }, id);
+    await waitFor(() => reader.text().includes('id: 10\n') || s.events.clientCount === 0, { timeoutMs: 10_000, what: 'the burst, or the end of the stream' });
+    expect(ids(reader.text())).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(reader.ended()).toBe(false);
+    expect(s.logs.filter((l) => l.includes('event client too slow; disconnected'))).toHaveLength(0);
+  });
 });

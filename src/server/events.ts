@@ -23,8 +23,10 @@
  * (and for every admin's), so they are gathered once per audience (a `TurnBatch`), turned into
  * bytes once, and that one buffer is written to each of those streams: not a string and a copy
  * per client (see `deliver` for the streams that also get a message of their own). A client whose
- * unsent data (ours and its socket's) grows past `maxBufferedBytes` is cut, so a stalled reader
- * costs memory up to that bound and never delays the others.
+ * backlog (what it was sent in earlier turns and has not taken: ours and its socket's) is past
+ * `maxBufferedBytes` when a turn's messages are due is cut, so a stalled reader costs memory up to
+ * that bound plus one turn's messages and never delays the others; a client that keeps up is not
+ * cut for one large burst (as when the supervisor's stream comes late).
  */
 import { JobvisorError } from '../shared/errors.js';
 import type { ServerResponse } from 'node:http';
@@ -363,8 +365,8 @@ export class EventFanout {
   }
 
   /**
-   * Writes the client's queued messages (its batch's bytes, or its own text), or cuts it if it has
-   * not read what it was sent before. A batch is made bytes once, when complete; a client written
+   * Writes the client's queued messages (its batch's bytes, or its own text), or cuts it if what it
+   * was sent before and has not read (its backlog) is past the bound. A batch is made bytes once, when complete; a client written
    * before that (its stream ends mid-turn) gets the batch's text so far.
    */
   private flush(client: Client): void {
@@ -373,7 +375,8 @@ export class EventFanout {
     client.pending = '';
     client.batch = undefined;
     if (client.closed || data.length === 0) return;
-    if (client.res.writableLength + data.length > this.maxBufferedBytes) {
+    // The backlog is what the client was sent before and has not taken: one turn's burst, however large, is written to a client that keeps up.
+    if (client.res.writableLength > this.maxBufferedBytes) {
       this.options.logger.warn({ user: client.caller.username, buffered: client.res.writableLength }, 'event client too slow; disconnected');
       client.res.destroy();
       this.detach(client);

@@ -84,25 +84,30 @@ function onLog(stream: Stream, data: string, at: number): void {
   }
 }
 
+/** What starts a `log` message's data line (jobvisor's messages have an `id:` line before it). */
+const LOG_DATA = 'event: log\ndata: ';
+
 /**
- * Reads one stream's HTTP answer from its raw socket (latin1 text: one character per byte, so
- * chunk sizes count characters; the lines measured are ASCII): the head, then the chunked body,
- * split into SSE messages; the `log` ones are handed on, the others skipped unparsed. A raw
- * socket instead of http.get: the HTTP client's per-chunk cost made this process the bottleneck.
+ * Reads one stream's HTTP answer from its raw socket (latin1 text: one character per byte; the
+ * lines measured are ASCII): the head, then the body, in which it looks only for `log` messages'
+ * data lines and hands each on (the other messages are jumped over by indexOf, never sliced).
+ * It does not undo the chunked encoding: both servers write whole messages in each write (each
+ * HTTP chunk), so a chunk's size line stands between two messages, where no `log` data line can
+ * hold it; only the text after the last complete message (`\n\n`) is kept for the next read.
+ * The last chunk (`0`, the server ended the stream) comes after the last message, and message
+ * data has no `\r`: `\r\n0\r\n` in that rest is the end. A raw socket instead of http.get: the
+ * HTTP client's per-chunk cost made this process the bottleneck; this reading costs about half
+ * of the de-chunking one it replaces, so the clients take less of the 2 cores they share with
+ * what they measure.
  */
 function reader(stream: Stream, onHead: (status: number) => void): (chunk: string) => void {
   let head = '';
   let inBody = false;
-  let text = '';
-  let chunkLeft = 0;
-  let sizeLine = '';
-  let afterChunk = 0;
-  let body = '';
+  let rest = '';
   return (chunk) => {
     const at = now();
     bytes += chunk.length;
-    text = chunk;
-    let pos = 0;
+    let text = chunk;
     if (!inBody) {
       head += text;
       const end = head.indexOf('\r\n\r\n');
@@ -112,43 +117,19 @@ function reader(stream: Stream, onHead: (status: number) => void): (chunk: strin
       head = '';
       inBody = true;
     }
-    // De-chunk: `<hex size>\r\n<data>\r\n` ...
-    while (pos < text.length) {
-      if (afterChunk > 0) {
-        const skip = Math.min(afterChunk, text.length - pos);
-        afterChunk -= skip;
-        pos += skip;
-      } else if (chunkLeft > 0) {
-        const take = Math.min(chunkLeft, text.length - pos);
-        body += text.slice(pos, pos + take);
-        chunkLeft -= take;
-        pos += take;
-        if (chunkLeft === 0) afterChunk = 2;
-      } else {
-        const nl = text.indexOf('\n', pos);
-        if (nl === -1) {
-          sizeLine += text.slice(pos);
-          pos = text.length;
-        } else {
-          sizeLine += text.slice(pos, nl);
-          pos = nl + 1;
-          chunkLeft = parseInt(sizeLine, 16);
-          sizeLine = '';
-          if (chunkLeft === 0) stream.ended = true;
-        }
-      }
+    if (rest !== '') text = rest + text;
+    const complete = text.lastIndexOf('\n\n');
+    if (complete === -1) {
+      rest = text;
+      return;
     }
-    let start = 0;
-    for (;;) {
-      const end = body.indexOf('\n\n', start);
-      if (end === -1) break;
-      const message = body.slice(start, end);
-      start = end + 2;
-      if (!message.includes('event: log\n')) continue;
-      const d = message.indexOf('\ndata: ');
-      if (d !== -1) onLog(stream, message.slice(d + 7), at);
+    for (let pos = text.indexOf(LOG_DATA); pos !== -1 && pos < complete; pos = text.indexOf(LOG_DATA, pos)) {
+      const start = pos + LOG_DATA.length;
+      pos = text.indexOf('\n', start);
+      onLog(stream, text.slice(start, pos), at);
     }
-    body = body.slice(start);
+    rest = text.slice(complete + 2);
+    if (rest.includes('\r\n0\r\n')) stream.ended = true;
   };
 }
 
