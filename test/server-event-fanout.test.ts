@@ -1,7 +1,9 @@
 /**
  * The server's fan-out of events to its clients under load, by counts: a client that does not
  * read is cut once its unsent data passes the bound, while one that reads gets every event once
- * and in order; each event reaches exactly the streams of its user and the admins.
+ * and in order; each event reaches exactly the streams of its user and the admins; the streams of
+ * one audience share one write of a turn's events, and a message for one stream alone (a resync,
+ * the end of its login) keeps its place among them.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -96,5 +98,45 @@ describe('event fan-out', () => {
     expect(ids(bob.text())).toEqual([2]);
     expect(ids(admin.text())).toEqual([1, 2, 3]);
     expect(alice1.text()).not.toContain('a2');
+  });
+
+  it("writes a turn's events alike to every stream of a user and the admins', and a message told in the middle of the turn keeps its place", async () => {
+    const s = await startTestServer({});
+    const secondAliceToken = (await s.accounts.login('alice', 'alice-password')).token;
+    const alice1 = await openEventStream(s.base, { authorization: `Bearer ${s.aliceToken}` });
+    const alice2 = await openEventStream(s.base, { authorization: `Bearer ${s.aliceToken}` });
+    const ending = await openEventStream(s.base, { authorization: `Bearer ${secondAliceToken}` });
+    const admin = await openEventStream(s.base, { authorization: `Bearer ${s.adminToken}` });
+    await waitFor(() => s.events.clientCount === 4 && [alice1, alice2, ending, admin].every((c) => c.text().includes('event: hello')), { timeoutMs: 5000, what: 'four streams' });
+    const body = (c: { text: () => string }) => c.text().slice(c.text().indexOf('\n\n') + 2);
+
+    // One turn: two events, a resync for everyone, the end of one stream's login, two more events.
+    const log = (user: string, jobId: string) => ({ type: 'log' as const, user, jobId, serial: 1, lines: ['x'] });
+    s.events.publish(log('alice', 'a1'), 1);
+    s.events.publish(log('carol', 'c1'), 2);
+    s.events.resync();
+    s.events.endLogin(secondAliceToken, 'logged out');
+    s.events.publish(log('alice', 'a2'), 3);
+    s.events.publish(log('carol', 'c2'), 4);
+    await waitFor(() => alice1.text().includes('a2') && alice2.text().includes('a2') && admin.text().includes('c2') && ending.ended(), { timeoutMs: 5000, what: 'the events' });
+
+    const order = (text: string) => [...text.matchAll(/^(id: \d+|event: resync|event: end)$/gm)].map((m) => m[1]);
+    expect(order(body(alice1))).toEqual(['id: 1', 'event: resync', 'id: 3']);
+    expect(body(alice2)).toBe(body(alice1));
+    expect(order(body(ending))).toEqual(['id: 1', 'event: resync', 'event: end']);
+    expect(order(body(admin))).toEqual(['id: 1', 'id: 2', 'event: resync', 'id: 3', 'id: 4']);
+  });
+
+  it('does not cut a reading client for one turn of events larger than the bound, only for a backlog', async () => {
+    const s = await startTestServer({}, { maxBufferedBytes: 64 * 1024, captureLogs: true });
+    const reader = await openEventStream(s.base, { authorization: `Bearer ${s.aliceToken}` });
+    await waitFor(() => s.events.clientCount === 1 && reader.text().includes('event: hello'), { timeoutMs: 5000, what: 'the stream' });
+    // 160 KB in one turn (a burst, as when the supervisor's stream comes late), to a client with nothing unread.
+    const line = 'x'.repeat(16 * 1024);
+    for (let id = 1; id <= 10; id++) s.events.publish({ type: 'log', user: 'alice', jobId: 'j', serial: 1, lines: [line] }, id);
+    await waitFor(() => reader.text().includes('id: 10\n') || s.events.clientCount === 0, { timeoutMs: 10_000, what: 'the burst, or the end of the stream' });
+    expect(ids(reader.text())).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(reader.ended()).toBe(false);
+    expect(s.logs.filter((l) => l.includes('event client too slow; disconnected'))).toHaveLength(0);
   });
 });

@@ -13,7 +13,7 @@
  * sees every user's events, so it falls behind fastest): the server must cut it (past
  * eventsMaxBufferedBytes) while the others keep their delay and lose nothing.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,13 +30,19 @@ const RUNS_PER_USER = 10;
 const HZ = 10;
 const PASSWORD = 'sse-bench-admin-password';
 /**
- * The server cuts a stream whose unsent data passes this (the slow stream's row). The admin's slow
- * stream gets ~3.7 MB in a run now that progress lines are small events, and its socket buffers
- * take 0.5 to 3.7 MB of it first: at 512 KiB it was once not cut, at 256 KiB it was each time. A
- * user's stream gets ~37 KB/s, so it is cut only when ~7 s behind (seen on a machine at load 14,
- * where the row failed anyway).
+ * The server cuts a stream whose unsent data passes this (the slow stream's row). The slow stream
+ * is an admin's (it sees every user's events: ~0.5 MB/s) with a 4 KiB receive buffer (see SLOW in
+ * sse/clients.ts), so its backlog is in the server's buffers within a second. A user's stream
+ * gets ~50 KB/s, so it would be cut only when ~5 s behind.
  */
 const MAX_BUFFERED = 256 * 1024;
+/**
+ * Lines a run prints in the slow stream's row, --quick or not. The kernel here gives a loopback
+ * socket a send buffer of up to 4 MB (`tb` in `ss -tm`; tcp_wmem's maximum), which the server
+ * cannot see into: only past it does the server's own backlog grow. The admin's stream gets
+ * ~0.5 MB/s, so the row needs about 10 s of lines before the server can tell that it is stuck.
+ */
+const SLOW_LINES = 120;
 const P99_TARGET_MS = 50;
 /** The clients run in this many processes (see ClientsGroup). */
 const CLIENT_PROCESSES = 2;
@@ -46,16 +52,21 @@ const phase = (k: number) => k / (RUNS * HZ);
 
 /**
  * Prints `lines` lines at `hz` per second, each with the time it was printed (epoch ms) and its
- * number. Its lines fall on a clock grid: `phase` seconds into each period of 1 / hz of the wall
- * clock. The bench gives the 100 runs phases spread over the period, so that their 1,000 lines a
- * second come one every millisecond, as 100 unrelated runs' would, and the same in the floor and in
- * jobvisor (the floor starts its printers within a millisecond, jobvisor's runs start over seconds:
- * without the grid the floor's lines came in bursts of 100 and jobvisor's did not).
+ * number. It first waits for a file `go` beside itself (polled every 20 ms): the bench creates it
+ * once every printer has started, so that no line is printed while the floor is still spawning
+ * the others (100 spawns block the floor's event loop for about 1.5 s on a busy 2-core machine,
+ * and the first printers' lines waited that long: the floor's p99 was that stall) and jobvisor's
+ * lines all come while its 100 runs are up, as the floor's do. Its lines then fall on a clock
+ * grid: `phase` seconds into each period of 1 / hz of the wall clock. The bench gives the 100 runs
+ * phases spread over the period, so that their 1,000 lines a second come one every millisecond,
+ * as 100 unrelated runs' would, and the same in the floor and in jobvisor.
  */
-const PRINTER = `use strict; use warnings; use Time::HiRes qw(time sleep);
+const PRINTER = `use strict; use warnings; use Time::HiRes qw(time sleep); use File::Basename qw(dirname);
 $| = 1;
 my ($lines, $hz, $phase) = @ARGV;
 $phase //= 0;
+my $go = dirname($0) . '/go';
+sleep(0.02) until -e $go;
 my $start = (int(time * $hz) + 1) / $hz + $phase;
 for my $i (1 .. $lines) {
   my $wait = $start + ($i - 1) / $hz - time;
@@ -175,6 +186,20 @@ async function limited<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T
   return out;
 }
 
+/** Waits until every job is running (its printer started and waits for `go`), one job at a time. */
+async function awaitRunning(base: string, jobs: { token: string; jobId: string }[], deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (const j of jobs) {
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`run ${j.jobId} did not start in time`);
+      const r = await call<{ job: { status: string } }>(base, j.token, 'GET', `/api/jobs/${j.jobId}`);
+      if (r.body.job.status === 'running') break;
+      if (TERMINAL.has(r.body.job.status)) throw new Error(`run ${j.jobId} ended ${r.body.job.status} before its lines: ${JSON.stringify(r.body.job)}`);
+      await sleep(100);
+    }
+  }
+}
+
 /** Waits until every job has ended, asking for one job at a time (so the polling adds little load); throws if one did not complete. */
 async function awaitJobs(base: string, jobs: { token: string; jobId: string }[], deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
@@ -196,6 +221,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
   mkdirSync(path.join(templates, 'ssebench'), { recursive: true });
   writeFileSync(path.join(templates, 'ssebench', 'template.json'), JSON.stringify(TEMPLATE, null, 2));
   writeFileSync(path.join(templates, 'ssebench', 'print.pl'), PRINTER);
+  const go = path.join(templates, 'ssebench', 'go');
   const jv = new SoakJobvisor({
     dataDir: path.join(root, 'data'),
     outDir: root,
@@ -223,15 +249,22 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
       if (r.status !== 201) throw new Error(`create user ${username}: ${r.status} ${JSON.stringify(r.body)}`);
       users.push({ user: username, token: await login(base, username, `${username}-password`) });
     }
-    // A warm-up run per user starts its agent (and warms both processes) before the window.
+    // A warm-up run per user starts its agent (and warms both processes) before the window; its printer needs no wait.
+    writeFileSync(go, '');
     const warm = await Promise.all(users.map(async (u) => ({ token: u.token, jobId: await runJob(base, u.token, 'warm', 2) })));
     await awaitJobs(base, warm, 60_000);
+    unlinkSync(go);
 
     clients = new ClientsGroup(CLIENT_PROCESSES, root);
     const streams = users.flatMap((u) => Array.from({ length: STREAMS_PER_USER }, () => u));
     await clients.open(`${base}/api/events`, streams, slow ? { token: admin } : undefined);
+    const jobs = await limited(
+      USERS,
+      users.flatMap((u, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => async () => ({ user: u.user, token: u.token, jobId: await runJob(base, u.token, `r${k}`, lines, phase(n * RUNS_PER_USER + k)) }))),
+    );
+    // The window: from `go` (every run is up, its printer waiting) to the end of the last run.
+    await awaitRunning(base, jobs, 120_000);
     await sleep(200);
-
     const serverPid = jv.server!.child.pid!;
     const supervisorPid = jv.supervisor!.child.pid!;
     const cpu0 = cpuSeconds(serverPid);
@@ -239,10 +272,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const acpu0 = agentsCpuSeconds(root);
     const ccpu0 = clients.cpuSeconds();
     const t0 = performance.now();
-    const jobs = await limited(
-      USERS,
-      users.flatMap((u, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => async () => ({ user: u.user, token: u.token, jobId: await runJob(base, u.token, `r${k}`, lines, phase(n * RUNS_PER_USER + k)) }))),
-    );
+    writeFileSync(go, '');
     await sleep((lines / HZ) * 1000);
     await awaitJobs(base, jobs, 120_000);
     await sleep(500);
@@ -284,13 +314,16 @@ async function measureFloor(ctx: BenchContext, lines: number): Promise<Measured>
     clients = new ClientsGroup(CLIENT_PROCESSES, root);
     const streams = users.flatMap((user) => Array.from({ length: STREAMS_PER_USER }, () => ({ user, token: user })));
     await clients.open(`http://127.0.0.1:${port}/events`, streams);
+    const runs = users.flatMap((user, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => ({ user, jobId: `${user}-r${k}`, phase: phase(n * RUNS_PER_USER + k) })));
+    floor.send(JSON.stringify({ runs, argv: ['perl', printer, String(lines), String(HZ)] }));
+    // The window: from `go` (every printer spawned and waiting) to the end of the last one, as in jobvisor's.
+    await floor.next('printers started', 60_000);
     await sleep(200);
     const pid = floor.child.pid!;
     const cpu0 = cpuSeconds(pid);
     const ccpu0 = clients.cpuSeconds();
     const t0 = performance.now();
-    const runs = users.flatMap((user, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => ({ user, jobId: `${user}-r${k}`, phase: phase(n * RUNS_PER_USER + k) })));
-    floor.send(JSON.stringify({ runs, argv: ['perl', printer, String(lines), String(HZ)] }));
+    writeFileSync(path.join(root, 'go'), '');
     await floor.next('printers done', (lines / HZ) * 1000 + 60_000);
     await sleep(500);
     const seconds = (performance.now() - t0) / 1000;
@@ -354,8 +387,9 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       note: `medians of ${ctx.repeats}; ${j.expected} line deliveries per run (${USERS * RUNS_PER_USER} runs x ${lines} lines x ${STREAMS_PER_USER} streams of the run's user), every one timed; repeated ${j.repeated}, streams ended early ${j.ended}; floor lost ${f.lost}; supervisor CPU ${j.supervisorCpu.toFixed(0)} %, ${j.supervisorRss.toFixed(0)} MiB; agents CPU ${j.agentsCpu.toFixed(0)} %; the clients processes: CPU ${j.clientsCpu.toFixed(0)} % (floor's ${f.clientsCpu.toFixed(0)} %), ${j.mbPerStream.toFixed(2)} MB per stream (floor's ${f.mbPerStream.toFixed(2)}); CPU is % of one core over the ${jobvisor[0]?.seconds.toFixed(0)} s window`,
     },
   ];
-  ctx.log('slow stream: jobvisor once more, with one stream that never reads');
-  const s = await measureJobvisor(ctx, lines, true);
+  const slowLines = Math.max(lines, SLOW_LINES);
+  ctx.log(`slow stream: jobvisor once more, with one stream that never reads (${slowLines} lines a run)`);
+  const s = await measureJobvisor(ctx, slowLines, true);
   const cut = s.report.slow?.cut === true;
   rows.push({
     measure: `5. same, plus one admin stream that never reads`,
@@ -364,7 +398,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
     ratio: `p99 ${ms(s.report.p99)}`,
     target: `slow stream cut, others none lost, p99 < ${P99_TARGET_MS} ms`,
     pass: cut && s.report.lost === 0 && s.report.repeated === 0 && s.report.ended === 0 && s.report.p99 < P99_TARGET_MS,
-    note: `the server cuts a stream past eventsMaxBufferedBytes = ${MAX_BUFFERED} (set for the bench); the slow stream got ${s.report.slow?.bytes ?? 0} bytes when it finally read (its socket buffers hold a few MB before the server sees a backlog${ctx.quick ? '; --quick sends too little to get past them' : ''}); server CPU ${s.cpu.toFixed(0)} %`,
+    note: `${slowLines} lines a run; the server cuts a stream past eventsMaxBufferedBytes = ${MAX_BUFFERED} (set for the bench) of its own backlog, which begins once the kernel's send buffer (up to 4 MB) is full; the slow stream (4 KiB receive buffer, never read until the end) got ${s.report.slow?.bytes ?? 0} bytes when it finally read; server CPU ${s.cpu.toFixed(0)} %`,
   });
   return rows;
 }

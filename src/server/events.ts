@@ -19,9 +19,14 @@
  * the admins) are visited. A client's messages of one turn of the event loop (all the events of
  * the chunks of the supervisor's stream read in that turn) are gathered and written to its socket
  * at once, at the end of that turn (`setImmediate`, no timer): one write per client per turn, not
- * one per event or per chunk. A client whose unsent
- * data (ours and its socket's) grows past `maxBufferedBytes` is cut, so a stalled reader costs
- * memory up to that bound and never delays the others.
+ * one per event or per chunk. The live events of a turn are the same for every stream of a user
+ * (and for every admin's), so they are gathered once per audience (a `TurnBatch`), turned into
+ * bytes once, and that one buffer is written to each of those streams: not a string and a copy
+ * per client (see `deliver` for the streams that also get a message of their own). A client whose
+ * backlog (what it was sent in earlier turns and has not taken: ours and its socket's) is past
+ * `maxBufferedBytes` when a turn's messages are due is cut, so a stalled reader costs memory up to
+ * that bound plus one turn's messages and never delays the others; a client that keeps up is not
+ * cut for one large burst (as when the supervisor's stream comes late).
  */
 import { JobvisorError } from '../shared/errors.js';
 import type { ServerResponse } from 'node:http';
@@ -55,6 +60,10 @@ interface Recent {
   message: string;
 }
 
+function newBatch(): TurnBatch {
+  return { text: '', complete: false };
+}
+
 /** A client resumes from the journal in pages of this many events, and at most this many pages. */
 const BACKLOG_PAGE = 1000;
 const BACKLOG_PAGES = 20;
@@ -66,12 +75,28 @@ export interface StreamLogin {
   isValid: () => boolean;
 }
 
+/**
+ * The live events of one turn of the event loop for one audience (a user's streams, or the
+ * admins'), gathered once for all of them; its bytes are made once, at the first write.
+ */
+interface TurnBatch {
+  text: string;
+  /** Set when its turn's flush begins: no event is added to it after that. */
+  complete: boolean;
+  bytes?: Buffer;
+}
+
 interface Client {
   caller: Caller;
   login: StreamLogin;
   res: ServerResponse;
   /** Messages of this turn of the event loop not written yet (written together at its end). */
   pending: string;
+  /**
+   * Or, instead of `pending`: this turn's batch of the client's audience, when the client gets
+   * exactly that batch this turn (all of it, and nothing else). Never set with `pending`.
+   */
+  batch?: TurnBatch;
   closed: boolean;
   /** While the client catches up from the journal: the live events that arrived meanwhile. */
   waiting?: Recent[];
@@ -85,6 +110,9 @@ export class EventFanout {
   /** Clients with pending messages, written at the end of this turn of the event loop. */
   private readonly unflushed: Client[] = [];
   private flushScheduled = false;
+  /** This turn's batches, by user name, and the admins'; new ones at each flush. */
+  private batches = new Map<string, TurnBatch>();
+  private adminBatch: TurnBatch | undefined;
   private readonly keepaliveMs: number;
   private readonly maxBufferedBytes: number;
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -143,13 +171,33 @@ export class EventFanout {
     const recent: Recent = { id: id ?? 0, user: event.user, message: formatSseMessage(event.type, data, id) };
     if (id !== undefined) this.remember(recent);
     const own = this.byUser.get(recent.user);
-    if (own) for (const client of own) this.deliver(client, recent);
-    for (const client of this.admins) this.deliver(client, recent);
+    if (own) {
+      let batch = this.batches.get(recent.user);
+      if (!batch) this.batches.set(recent.user, (batch = newBatch()));
+      this.deliverAll(own, recent, batch);
+    }
+    if (this.admins.size > 0) this.deliverAll(this.admins, recent, (this.adminBatch ??= newBatch()));
   }
 
-  private deliver(client: Client, recent: Recent): void {
+  /** Delivers a live event to an audience's clients, then adds it to that audience's batch of this turn. */
+  private deliverAll(clients: Set<Client>, recent: Recent, batch: TurnBatch): void {
+    for (const client of clients) this.deliver(client, recent, batch);
+    batch.text += recent.message;
+  }
+
+  /**
+   * A client shares its audience's batch only if it has had every message of it (it took the
+   * batch when the batch was still empty) and no message of its own this turn; otherwise the
+   * event is added to the client's own `pending` (a stream that resumed, or was told to resync,
+   * in this turn: its messages keep their order). `batch` does not hold `recent` yet.
+   */
+  private deliver(client: Client, recent: Recent, batch: TurnBatch): void {
     if (client.waiting) client.waiting.push(recent);
-    else this.send(client, recent.message);
+    else if (client.batch === batch) return;
+    else if (client.batch === undefined && client.pending === '' && batch.text === '' && !client.closed) {
+      client.batch = batch;
+      this.queueFlush(client);
+    } else this.send(client, recent.message);
   }
 
   /** Tells every client to refetch the current state (events were missed and cannot be had again). */
@@ -282,37 +330,59 @@ export class EventFanout {
     for (const r of waiting) if (r.id > last) this.send(client, r.message);
   }
 
-  /** Queues a message for the client; the queue is written at the end of this turn of the event loop. */
+  /**
+   * Queues a message for the client alone; the queue is written at the end of this turn of the
+   * event loop. A client that shared its audience's batch gets a copy of what the batch held so
+   * far, to which its own message is added: it no longer shares the batch this turn.
+   */
   private send(client: Client, message: string): void {
     if (client.closed) return;
-    if (client.pending === '') {
-      this.unflushed.push(client);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushAll());
-      }
-    }
+    if (client.batch) {
+      client.pending = client.batch.text;
+      client.batch = undefined;
+    } else if (client.pending === '') this.queueFlush(client);
     client.pending += message;
+  }
+
+  /** Marks the client as having something to write at the end of this turn (it had nothing). */
+  private queueFlush(client: Client): void {
+    this.unflushed.push(client);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushAll());
+    }
   }
 
   private flushAll(): void {
     this.flushScheduled = false;
     const clients = this.unflushed.splice(0, this.unflushed.length);
+    // The next events start new batches: the clients below hold this turn's until they are written.
+    for (const batch of this.batches.values()) batch.complete = true;
+    if (this.adminBatch) this.adminBatch.complete = true;
+    this.batches = new Map();
+    this.adminBatch = undefined;
     for (const client of clients) this.flush(client);
   }
 
-  /** Writes the client's queued messages, or cuts it if it has not read what it was sent before. */
+  /**
+   * Writes the client's queued messages (its batch's bytes, or its own text), or cuts it if what it
+   * was sent before and has not read (its backlog) is past the bound. A batch is made bytes once, when complete; a client written
+   * before that (its stream ends mid-turn) gets the batch's text so far.
+   */
   private flush(client: Client): void {
-    const pending = client.pending;
+    const batch = client.batch;
+    const data = batch ? (batch.complete ? (batch.bytes ??= Buffer.from(batch.text)) : batch.text) : client.pending;
     client.pending = '';
-    if (client.closed || pending === '') return;
-    if (client.res.writableLength + pending.length > this.maxBufferedBytes) {
+    client.batch = undefined;
+    if (client.closed || data.length === 0) return;
+    // The backlog is what the client was sent before and has not taken: one turn's burst, however large, is written to a client that keeps up.
+    if (client.res.writableLength > this.maxBufferedBytes) {
       this.options.logger.warn({ user: client.caller.username, buffered: client.res.writableLength }, 'event client too slow; disconnected');
       client.res.destroy();
       this.detach(client);
       return;
     }
-    client.res.write(pending);
+    client.res.write(data);
   }
 
   private end(client: Client, reason: string): void {
@@ -339,9 +409,10 @@ export class EventFanout {
 
   private detach(client: Client): void {
     if (!this.remove(client)) return;
-    if (client.pending !== '' && !client.res.destroyed) this.flush(client);
+    if ((client.pending !== '' || client.batch) && !client.res.destroyed) this.flush(client);
     client.closed = true;
     client.pending = '';
+    client.batch = undefined;
     if (!client.res.destroyed) client.res.end();
     if (this.clients.size === 0) this.stopKeepalive();
     this.options.logger.debug({ user: client.caller.username, clients: this.clients.size }, 'event client disconnected');

@@ -17,6 +17,7 @@
  * clients processes into one set of percentiles.
  */
 import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -83,25 +84,30 @@ function onLog(stream: Stream, data: string, at: number): void {
   }
 }
 
+/** What starts a `log` message's data line (jobvisor's messages have an `id:` line before it). */
+const LOG_DATA = 'event: log\ndata: ';
+
 /**
- * Reads one stream's HTTP answer from its raw socket (latin1 text: one character per byte, so
- * chunk sizes count characters; the lines measured are ASCII): the head, then the chunked body,
- * split into SSE messages; the `log` ones are handed on, the others skipped unparsed. A raw
- * socket instead of http.get: the HTTP client's per-chunk cost made this process the bottleneck.
+ * Reads one stream's HTTP answer from its raw socket (latin1 text: one character per byte; the
+ * lines measured are ASCII): the head, then the body, in which it looks only for `log` messages'
+ * data lines and hands each on (the other messages are jumped over by indexOf, never sliced).
+ * It does not undo the chunked encoding: both servers write whole messages in each write (each
+ * HTTP chunk), so a chunk's size line stands between two messages, where no `log` data line can
+ * hold it; only the text after the last complete message (`\n\n`) is kept for the next read.
+ * The last chunk (`0`, the server ended the stream) comes after the last message, and message
+ * data has no `\r`: `\r\n0\r\n` in that rest is the end. A raw socket instead of http.get: the
+ * HTTP client's per-chunk cost made this process the bottleneck; and this scan does less per
+ * byte than undoing the chunks and splitting every message did, for the clients share the 2 cores
+ * with what they measure.
  */
 function reader(stream: Stream, onHead: (status: number) => void): (chunk: string) => void {
   let head = '';
   let inBody = false;
-  let text = '';
-  let chunkLeft = 0;
-  let sizeLine = '';
-  let afterChunk = 0;
-  let body = '';
+  let rest = '';
   return (chunk) => {
     const at = now();
     bytes += chunk.length;
-    text = chunk;
-    let pos = 0;
+    let text = chunk;
     if (!inBody) {
       head += text;
       const end = head.indexOf('\r\n\r\n');
@@ -111,43 +117,19 @@ function reader(stream: Stream, onHead: (status: number) => void): (chunk: strin
       head = '';
       inBody = true;
     }
-    // De-chunk: `<hex size>\r\n<data>\r\n` ...
-    while (pos < text.length) {
-      if (afterChunk > 0) {
-        const skip = Math.min(afterChunk, text.length - pos);
-        afterChunk -= skip;
-        pos += skip;
-      } else if (chunkLeft > 0) {
-        const take = Math.min(chunkLeft, text.length - pos);
-        body += text.slice(pos, pos + take);
-        chunkLeft -= take;
-        pos += take;
-        if (chunkLeft === 0) afterChunk = 2;
-      } else {
-        const nl = text.indexOf('\n', pos);
-        if (nl === -1) {
-          sizeLine += text.slice(pos);
-          pos = text.length;
-        } else {
-          sizeLine += text.slice(pos, nl);
-          pos = nl + 1;
-          chunkLeft = parseInt(sizeLine, 16);
-          sizeLine = '';
-          if (chunkLeft === 0) stream.ended = true;
-        }
-      }
+    if (rest !== '') text = rest + text;
+    const complete = text.lastIndexOf('\n\n');
+    if (complete === -1) {
+      rest = text;
+      return;
     }
-    let start = 0;
-    for (;;) {
-      const end = body.indexOf('\n\n', start);
-      if (end === -1) break;
-      const message = body.slice(start, end);
-      start = end + 2;
-      if (!message.includes('event: log\n')) continue;
-      const d = message.indexOf('\ndata: ');
-      if (d !== -1) onLog(stream, message.slice(d + 7), at);
+    for (let pos = text.indexOf(LOG_DATA); pos !== -1 && pos < complete; pos = text.indexOf(LOG_DATA, pos)) {
+      const start = pos + LOG_DATA.length;
+      pos = text.indexOf('\n', start);
+      onLog(stream, text.slice(start, pos), at);
     }
-    body = body.slice(start);
+    rest = text.slice(complete + 2);
+    if (rest.includes('\r\n0\r\n')) stream.ended = true;
   };
 }
 
@@ -180,37 +162,48 @@ function open(config: Config, s: { user: string; token: string }, streams: Strea
   });
 }
 
-/** A stream that sends its request and then never reads: what the server must cut without delaying the others. */
-function openSlow(config: Config, token: string): { report: () => Promise<{ cut: boolean; bytes: number }> } {
+/**
+ * The stream that never reads, in a small Perl process of its own: Node cannot set a socket's
+ * receive buffer, and with the kernel's defaults a loopback socket that is never read swallows a
+ * few MB (the admin's stream got 3.8 MB in a whole run and the server never had a backlog to cut
+ * it for). With SO_RCVBUF set to 4 KiB before it connects, the kernel holds next to nothing for
+ * it, so what the server sends piles up in the server's own buffers, as it would for a client on
+ * a slow link. It sends its request, says `sent`, and reads nothing until a line on its stdin;
+ * then it reads what is left and says `cut <bytes>` if the server had ended the stream (end of
+ * file or reset), `open <bytes>` if the stream was still open after 2 s of quiet.
+ */
+const SLOW = `use strict; use warnings; use Socket; use IO::Select;
+$| = 1;
+my ($port, $path, $token) = @ARGV;
+socket(my $s, PF_INET, SOCK_STREAM, getprotobyname('tcp')) or die "socket: $!";
+setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096) or die "setsockopt: $!";
+connect($s, sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
+syswrite($s, "GET $path HTTP/1.1\\r\\nHost: 127.0.0.1:$port\\r\\nAuthorization: Bearer $token\\r\\nAccept: text/event-stream\\r\\n\\r\\n");
+print "sent\\n";
+my $ask = <STDIN>;
+my ($bytes, $cut) = (0, 0);
+my $sel = IO::Select->new($s);
+while ($sel->can_read(2)) {
+  my $n = sysread($s, my $buf, 65536);
+  if (!$n) { $cut = 1; last; }
+  $bytes += $n;
+}
+print(($cut ? 'cut' : 'open') . " $bytes\\n");
+`;
+
+/** Starts the slow stream (see SLOW); resolves once its request is sent. */
+async function openSlow(config: Config, token: string): Promise<{ report: () => Promise<{ cut: boolean; bytes: number }> }> {
   const url = new URL(config.url);
-  const socket = net.connect(Number(url.port), url.hostname);
-  socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`);
-  socket.pause();
-  socket.on('error', () => undefined);
+  const child = spawn('perl', ['-e', SLOW, url.port, url.pathname, token], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const sent = await out.next();
+  if (sent.value !== 'sent') throw new Error(`the slow stream did not start: ${String(sent.value)}`);
   return {
-    /** Reads what is left: `cut` when the server ended the stream (it would stay open otherwise). */
-    report: () =>
-      new Promise((resolve) => {
-        let bytes = 0;
-        let quiet: NodeJS.Timeout;
-        const done = (cut: boolean) => {
-          clearTimeout(quiet);
-          socket.destroy();
-          resolve({ cut, bytes });
-        };
-        const rearm = () => {
-          clearTimeout(quiet);
-          quiet = setTimeout(() => done(false), 2000);
-        };
-        socket.on('data', (b: Buffer) => {
-          bytes += b.length;
-          rearm();
-        });
-        socket.on('end', () => done(true));
-        socket.on('close', () => done(true));
-        rearm();
-        socket.resume();
-      }),
+    report: async () => {
+      child.stdin!.write('read\n');
+      const [state, bytes] = String((await out.next()).value).split(' ');
+      return { cut: state === 'cut', bytes: Number(bytes) };
+    },
   };
 }
 
@@ -259,7 +252,7 @@ async function main(): Promise<void> {
     for (const s of config.streams) open(config, s, streams, () => --waiting === 0 && resolve());
   });
   await ready;
-  const slow = config.slow ? openSlow(config, config.slow.token) : undefined;
+  const slow = config.slow ? await openSlow(config, config.slow.token) : undefined;
   process.stdout.write('ready\n');
   const second = await lines.next();
   const expect = JSON.parse(String(second.value)) as Expect;

@@ -3,7 +3,7 @@
  * jobvisor in between. It listens on 127.0.0.1 (prints `listening <port>`); a client opens
  * `GET /events` with `Authorization: Bearer <user>` and gets that user's messages. On a stdin
  * line {"runs": [{"user", "jobId", "phase"}], "argv": [...]} it starts one printer per run (the same
- * command the jobvisor runs execute), reads its stdout and sends each line at once to every
+ * command the jobvisor runs execute; prints `started` once all are), reads its stdout and sends each line at once to every
  * client of the run's user, as one `event: log` message shaped like jobvisor's; it prints `done`
  * once every printer has exited, and exits when stdin ends.
  *
@@ -63,6 +63,8 @@ function start(runs: { user: string; jobId: string; phase: number }[], argv: str
       if (--running === 0) process.stdout.write('done\n');
     });
   }
+  // The printers wait for the bench's `go` (see sse.ts): told once all are spawned.
+  process.stdout.write('started\n');
 }
 
 server.listen(0, '127.0.0.1', () => {
