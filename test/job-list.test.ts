@@ -74,6 +74,8 @@ describe('GET /api/jobs, paged', () => {
     expect(ids).toEqual(newestFirst(rows.filter((r) => r.user === 'alice')));
     const first = (await alice.get('/api/jobs?limit=3')).body.jobs.map((j: { jobId: string }) => j.jobId);
     expect(first.sort()).toEqual([...fresh].sort());
+    // The later tests compare whole lists before and after: the new runs must have ended first.
+    for (const id of fresh) await alice.waitJob(id, (j) => j.status === 'completed', 30_000, `run ${id} to complete`);
   });
 
   it('gives an admin everyone\'s jobs with all=1, with the total on request only', async () => {
