@@ -186,31 +186,21 @@ async function limited<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T
   return out;
 }
 
-/** Waits until every job is running (its printer started and waits for `go`), one job at a time. */
-async function awaitRunning(base: string, jobs: { token: string; jobId: string }[], deadlineMs: number): Promise<void> {
+/**
+ * Waits until every job's status is `want`, asking for one job at a time (so the polling adds
+ * little load); throws if one ends otherwise first. `running`: its printer started and waits for
+ * `go`; `completed`: it printed every line.
+ */
+async function awaitStatus(base: string, jobs: { token: string; jobId: string }[], want: 'running' | 'completed', deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (const j of jobs) {
     for (;;) {
-      if (Date.now() > deadline) throw new Error(`run ${j.jobId} did not start in time`);
-      const r = await call<{ job: { status: string } }>(base, j.token, 'GET', `/api/jobs/${j.jobId}`);
-      if (r.body.job.status === 'running') break;
-      if (TERMINAL.has(r.body.job.status)) throw new Error(`run ${j.jobId} ended ${r.body.job.status} before its lines: ${JSON.stringify(r.body.job)}`);
-      await sleep(100);
-    }
-  }
-}
-
-/** Waits until every job has ended, asking for one job at a time (so the polling adds little load); throws if one did not complete. */
-async function awaitJobs(base: string, jobs: { token: string; jobId: string }[], deadlineMs: number): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  for (const j of jobs) {
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`run ${j.jobId} did not end in time`);
+      if (Date.now() > deadline) throw new Error(`run ${j.jobId} was not ${want} in time`);
       const r = await call<{ job: { status: string } }>(base, j.token, 'GET', `/api/jobs/${j.jobId}`);
       const status = r.body.job.status;
-      if (status === 'completed') break;
-      if (TERMINAL.has(status)) throw new Error(`run ${j.jobId} ended ${status}: ${JSON.stringify(r.body.job)}`);
-      await sleep(200);
+      if (status === want) break;
+      if (TERMINAL.has(status)) throw new Error(`run ${j.jobId} ended ${status} before it was ${want}: ${JSON.stringify(r.body.job)}`);
+      await sleep(want === 'running' ? 100 : 200);
     }
   }
 }
@@ -252,7 +242,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     // A warm-up run per user starts its agent (and warms both processes) before the window; its printer needs no wait.
     writeFileSync(go, '');
     const warm = await Promise.all(users.map(async (u) => ({ token: u.token, jobId: await runJob(base, u.token, 'warm', 2) })));
-    await awaitJobs(base, warm, 60_000);
+    await awaitStatus(base, warm, 'completed', 60_000);
     unlinkSync(go);
 
     clients = new ClientsGroup(CLIENT_PROCESSES, root);
@@ -263,7 +253,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
       users.flatMap((u, n) => Array.from({ length: RUNS_PER_USER }, (_, k) => async () => ({ user: u.user, token: u.token, jobId: await runJob(base, u.token, `r${k}`, lines, phase(n * RUNS_PER_USER + k)) }))),
     );
     // The window: from `go` (every run is up, its printer waiting) to the end of the last run.
-    await awaitRunning(base, jobs, 120_000);
+    await awaitStatus(base, jobs, 'running', 120_000);
     await sleep(200);
     const serverPid = jv.server!.child.pid!;
     const supervisorPid = jv.supervisor!.child.pid!;
@@ -274,7 +264,7 @@ async function measureJobvisor(ctx: BenchContext, lines: number, slow: boolean):
     const t0 = performance.now();
     writeFileSync(go, '');
     await sleep((lines / HZ) * 1000);
-    await awaitJobs(base, jobs, 120_000);
+    await awaitStatus(base, jobs, 'completed', 120_000);
     await sleep(500);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = ((cpuSeconds(serverPid) - cpu0) / seconds) * 100;
