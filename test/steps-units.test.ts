@@ -5,6 +5,7 @@
  * target whose script template cannot run steps.
  */
 import { spawnSync } from 'node:child_process';
+import { pbkdf2 } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,17 +81,21 @@ describe('a failed step’s reason', () => {
 describe('steps run by the process engine’s RunningSteps (real processes)', () => {
   const sh = (code: string) => ['/bin/sh', '-c', code];
   function runSteps(spec: { preprocess?: string[]; argv: string[]; postprocess?: string[] }) {
-    const seen = { phases: [] as string[], lines: [] as string[], groups: 0 };
+    const seen = { phases: [] as string[], lines: [] as string[], groups: 0, logAtExit: '' };
+    const runDir = freshDir();
     const ended = new Promise<Parameters<StepsEvents['onExit']>[0]>((resolve) => {
       void RunningSteps.start(
-        { ...spec, runDir: freshDir(), env: process.env, progress: { kind: 'none' }, timeLimitSeconds: 30 },
+        { ...spec, runDir, env: process.env, progress: { kind: 'none' }, timeLimitSeconds: 30 },
         {
           onPhase: (phase) => seen.phases.push(phase),
           onLine: (line) => seen.lines.push(line),
           onProgress: () => undefined,
           onSpawn: () => seen.groups++,
           onStepEnd: () => seen.groups--,
-          onExit: resolve,
+          onExit: (end) => {
+            seen.logAtExit = readFileSync(path.join(runDir, 'run.log'), 'utf8');
+            resolve(end);
+          },
         },
       );
     });
@@ -110,6 +115,17 @@ describe('steps run by the process engine’s RunningSteps (real processes)', ()
     const plain = runSteps({ argv: sh('echo main') });
     expect(await plain.ended).toEqual({ status: 'completed', exitCode: 0, signal: null });
     expect([plain.seen.phases, plain.seen.lines]).toEqual([['running'], ['main']]);
+  });
+
+  it('has written every line to the run log when it says the run ended', async () => {
+    // The log's writes go through libuv's thread pool; keep its 4 threads busy while the cmd
+    // prints and ends, so the writes are still queued when its end is seen.
+    const { seen, ended } = runSteps({ argv: sh('seq 1 1000; echo last') });
+    const busy = Array.from({ length: 4 }, () => new Promise((resolve) => pbkdf2('x', 'y', 300_000, 32, 'sha256', resolve)));
+    expect(await ended).toMatchObject({ status: 'completed' });
+    await Promise.all(busy);
+    const lines = seen.logAtExit.split('\n');
+    expect([lines.length, lines.at(-2)]).toEqual([1002, 'last']);
   });
 
   it('ends as error naming the step whose program cannot start', async () => {

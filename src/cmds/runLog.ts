@@ -19,6 +19,7 @@ export class RunLog {
   private failing: string | null = null;
   private done = false;
   private retry: NodeJS.Timeout | null = null;
+  private settledWaiters: (() => void)[] = [];
   private closedResolve!: () => void;
   /** Resolves once everything was written (or given up at close) and the file is closed. */
   readonly closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
@@ -57,6 +58,21 @@ export class RunLog {
     void this.drain();
   }
 
+  /**
+   * Resolves once every line given so far is in the file, or as soon as the disk refuses a write
+   * (what it refused stays kept and is tried again): a run's end is said only after its log holds
+   * every line, so whoever reads the log at the end (the run's size, a download) sees all of it.
+   */
+  settled(): Promise<void> {
+    // A write under way keeps its buffer at the head of the queue until it is done.
+    if (this.failing !== null || this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private wakeSettled(): void {
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
   /** Closes the log once what is kept has been written; keeps trying while the disk refuses it. */
   end(): void {
     this.ending = true;
@@ -91,6 +107,7 @@ export class RunLog {
           this.problem(null);
         }
       }
+      this.wakeSettled();
       if (this.ending) await this.close();
     } finally {
       this.writing = false;
@@ -101,6 +118,7 @@ export class RunLog {
     const what = `the run log cannot be written (${err.code ?? err.message}); ${this.pendingBytes} bytes kept, trying again every ${RETRY_MS / 1000} s`;
     if (this.failing === null) this.problem(what);
     this.failing = what;
+    this.wakeSettled();
     this.retry = setTimeout(() => {
       this.retry = null;
       void this.drain();

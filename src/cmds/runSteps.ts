@@ -167,7 +167,9 @@ export class RunningSteps {
     this.done = true;
     clearTimeout(this.timer);
     this.log.end();
-    this.events.onExit(this.steps.length > 1 ? { ...end, step: step.name } : end);
-    this.endResolve();
+    void this.log.settled().then(() => {
+      this.events.onExit(this.steps.length > 1 ? { ...end, step: step.name } : end);
+      this.endResolve();
+    });
   }
 }
