@@ -79,6 +79,8 @@ describe('the process engine\'s spawner', () => {
     expect(parentOf(pid)).toBe(spawner);
     // Its own process group (pgid = its pid), recorded before the start was said.
     expect(readdirSync(e.groupsDir)).toEqual([String(pid)]);
+    // Out of memory, the kernel picks the cmd before the agent and the spawner.
+    expect(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()).toBe('500');
     await waitFor(() => e.exitOf('a') !== undefined, { timeoutMs: 10_000, what: 'the run to end' });
     expect(e.exitOf('a')).toMatchObject({ status: 'completed', exitCode: 0 });
     expect([...e.linesOf('a')].sort()).toEqual(['err', 'last', 'out']);

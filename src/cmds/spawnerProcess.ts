@@ -33,6 +33,8 @@ export type SpawnerReply =
 export function spawnerMain(req: (id: string) => unknown): void {
   const { spawn } = req('node:child_process') as typeof import('node:child_process');
   const fs = req('node:fs') as typeof import('node:fs');
+  /** Added to each cmd's out-of-memory badness (-1000..1000; raising it needs no privilege). */
+  const CMD_OOM_SCORE_ADJ = 500;
   /** What agent/cmdGroups.ts records for a cmd's group: `<dir>/<pgid>` holding the leader's start time (field 22 of /proc/<pid>/stat). */
   const recordGroup = (dir: string, pid: number): string | undefined => {
     let started = '';
@@ -84,6 +86,13 @@ export function spawnerMain(req: (id: string) => unknown): void {
     child.once('spawn', () => {
       started = true;
       const pid = child.pid as number;
+      // Out of memory, the kernel ends a cmd before the agent or this spawner (a cmd's children
+      // inherit it): the run then ends as killed for its memory, and the agent goes on.
+      try {
+        fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(CMD_OOM_SCORE_ADJ));
+      } catch {
+        // Gone already, or no /proc: nothing to prefer.
+      }
       // Recorded before the agent hears of the cmd, as the agent did it itself (see agent/cmdGroups.ts).
       const groupProblem = m.groupsDir === undefined ? undefined : recordGroup(m.groupsDir, pid);
       send({ t: 'spawned', id, pid, ...(groupProblem === undefined ? {} : { groupProblem }) });
