@@ -6,7 +6,7 @@
  * next run gets a new spawner; several messages sent at once arrive in order, in one write.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import { CmdGroups } from '../src/agent/cmdGroups.js';
 import { Connection } from '../src/agent/connection.js';
 import { ProcessEngine } from '../src/agent/engines/process.js';
+import { SMALL_FOLDER_ENTRIES } from '../src/cmds/files.js';
 import { spawnerMain, type SpawnerReply, type SpawnerRequest } from '../src/cmds/spawnerProcess.js';
 import { createLogger } from '../src/shared/logger.js';
 import { PROTOCOL_VERSION, type AgentMessage, type Update } from '../src/shared/protocol.js';
@@ -85,11 +86,24 @@ describe('the process engine\'s spawner', () => {
     expect(e.exitOf('a')).toMatchObject({ status: 'completed', exitCode: 0 });
     expect([...e.linesOf('a')].sort()).toEqual(['err', 'last', 'out']);
     expect(readFileSync(path.join(e.root, 'a', 'run.log'), 'utf8').split('\n').sort()).toEqual(['', 'err', 'last', 'out']);
+    // The exit says the folder's size (run.log and parameters.json), measured after the last line.
+    const files = readdirSync(path.join(e.root, 'a'));
+    expect(e.exitOf('a')?.bytes).toBe(files.reduce((n, f) => n + statSync(path.join(e.root, 'a', f)).size, 0));
     await waitFor(() => readdirSync(e.groupsDir).length === 0, { timeoutMs: 5000, what: 'the group record to go' });
     // One spawner for every cmd.
     await e.start('b', 'true');
     expect(e.processes.spawner.pid).toBe(spawner);
     await waitFor(() => e.exitOf('b') !== undefined, { timeoutMs: 10_000, what: 'the second run to end' });
+  });
+
+  it('leaves a big run folder\'s size to the supervisor\'s size op: no long walk at the end', async () => {
+    const e = engine();
+    await e.start('many', `mkdir d; for i in $(seq 1 ${SMALL_FOLDER_ENTRIES}); do : > d/f$i; done`);
+    await e.start('few', 'mkdir d; : > d/f; printf 12345 > g');
+    await waitFor(() => e.exitOf('many') !== undefined && e.exitOf('few') !== undefined, { timeoutMs: 10_000, what: 'the runs to end' });
+    expect(e.exitOf('many')).toMatchObject({ status: 'completed' });
+    expect(e.exitOf('many')?.bytes).toBeUndefined();
+    expect(e.exitOf('few')?.bytes).toBe(5 + statSync(path.join(e.root, 'few', 'parameters.json')).size);
   });
 
   it('ends a canceled run\'s whole process group, and says why', async () => {

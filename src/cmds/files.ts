@@ -2,7 +2,7 @@
  * Output files of a run: listing the run directory, reading a file by chunks, removing it all;
  * from the run's archive instead when its folder is gone and it has one (archive.ts).
  */
-import type { Dirent } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { lstat, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeInputChunk } from './inputs.js';
@@ -95,6 +95,38 @@ async function folderBytes(dir: string, legacy: boolean): Promise<number | null>
       if (e.isDirectory()) queue.push(p);
       else if (e.isFile()) total += (await lstat(path.join(dir, p)).catch(() => ({ size: 0 }))).size;
     }
+  }
+  return total;
+}
+
+/** At most this many entries are read by smallFolderBytes before it gives up. */
+export const SMALL_FOLDER_ENTRIES = 64;
+
+/**
+ * Bytes of the regular files under a run folder, read synchronously, or null when it holds more
+ * than SMALL_FOLDER_ENTRIES entries (or cannot be read). The process engine measures a run's
+ * folder as the run ends and says the size in its `exit` update: for the small folder of most
+ * runs that is a few syscalls, where the supervisor's `size` io op after the end was a message
+ * each way, a thread-pool walk, and a commit and an event of its own. A bigger folder is left to
+ * that op, so that no walk of a large tree blocks the agent's event loop.
+ */
+export function smallFolderBytes(dir: string): number | null {
+  let total = 0;
+  let seen = 0;
+  const queue = [dir];
+  try {
+    for (let folder; (folder = queue.shift()) !== undefined; ) {
+      const entries = readdirSync(folder, { withFileTypes: true });
+      seen += entries.length;
+      if (seen > SMALL_FOLDER_ENTRIES) return null;
+      for (const e of entries) {
+        const p = path.join(folder, e.name);
+        if (e.isDirectory()) queue.push(p);
+        else if (e.isFile()) total += lstatSync(p).size;
+      }
+    }
+  } catch {
+    return null;
   }
   return total;
 }

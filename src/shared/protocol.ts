@@ -39,8 +39,9 @@ export { AGENT_NODE, AGENT_ROOT } from './template.js';
  * 3: placeholders filled by the supervisor (AGENT_NODE and AGENT_ROOT markers instead of `{node}` and `{{root}}`), runStatus for all runs, updates bounded in bytes.
  * 4: input files (io `write`, run op `inputs`), steps (run op `preprocess`/`postprocess`, `phase` updates, exit `step`), run folders and archives (io `archive`, `size`, `archive`/`legacy` fields), exit `cause`.
  * 5: enrolled workers get their templates from the supervisor (op `templateFiles`); agents report scheduler command counts (`schedulerCommands`).
+ * 6: exit `bytes` (the run folder's size at the end, from engines that measured it).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 /** The largest websocket message either side accepts. */
 export const MAX_WS_PAYLOAD = 4 * 1024 * 1024;
 /** The largest update message an agent makes (its JSON), well under MAX_WS_PAYLOAD. */
@@ -245,6 +246,8 @@ export const Update = z.discriminatedUnion('kind', [
     step: Step.optional(),
     /** Set by engines that know it (a scheduler's node failure); else read from exitCode and signal (causeOfExit). */
     cause: RunCause.optional(),
+    /** The run folder's bytes at the end, when the engine measured it (a small folder); else the supervisor asks with an io `size` op. */
+    bytes: z.number().int().nonnegative().optional(),
   }).strict(),
 ]);
 export type Update = z.infer<typeof Update>;

@@ -225,10 +225,11 @@ export class ComputeJob {
    * error the system's: the supervisor's own end paths are never the user's command failing).
    * `save` lets an update's sequence number be saved in the same transaction.
    */
-  end(status: RunEnd, reason: string | null, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r), cause: RunCause | null = defaultCause(status)): void {
+  end(status: RunEnd, reason: string | null, save: (row: JobRow) => void = (r) => this.ctx.store.saveJob(r), cause: RunCause | null = defaultCause(status), bytes?: number): void {
     this.assertFrom(status, ['pending', 'running']);
     const now = this.ctx.now();
-    this.commit({ ...this.row, status, reason, cause, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress }, save);
+    // `bytes`: the run folder's size, when the agent measured it at the end (else retention asks).
+    this.commit({ ...this.row, status, reason, cause, endedAt: now, updatedAt: now, progress: status === 'completed' ? 1 : this.row.progress, ...(bytes === undefined ? {} : { bytes }) }, save);
     this.waitingFor = null;
     this.queuePosition = null;
     this.releaseHeld();
@@ -582,7 +583,7 @@ export class ComputeJob {
   /** Applies one update of the current run; `save` persists the row with the update's sequence number. */
   applyUpdate(update: Update, save: (row: JobRow | undefined) => void): JobEvent[] {
     if (update.kind === 'exit') {
-      this.end(update.status, update.reason ?? null, save, causeOfExit(update));
+      this.end(update.status, update.reason ?? null, save, causeOfExit(update), update.bytes);
       return [];
     }
     const before = this.row;

@@ -10,6 +10,7 @@ import { JobvisorError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentRun, Update } from '../../shared/protocol.js';
 import { RunningSteps } from '../../cmds/runSteps.js';
+import { smallFolderBytes } from '../../cmds/files.js';
 import { prepareRunDir } from '../../cmds/runDir.js';
 import { Spawner } from '../../cmds/spawner.js';
 import type { CmdGroups } from '../cmdGroups.js';
@@ -114,7 +115,9 @@ export class ProcessEngine implements RunEngine {
           },
           onExit: (end) => {
             this.flushRun(run);
-            run.exitSeq = this.push(run, { kind: 'exit', ...end, ...(end.reason ? { reason: end.reason.slice(-4000) } : {}) });
+            // The run log holds every line by now (RunningSteps waits for it): the size is whole.
+            const bytes = smallFolderBytes(op.runDir);
+            run.exitSeq = this.push(run, { kind: 'exit', ...end, ...(end.reason ? { reason: end.reason.slice(-4000) } : {}), ...(bytes === null ? {} : { bytes }) });
           },
         },
       );
