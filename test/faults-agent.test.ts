@@ -69,7 +69,11 @@ describe('a command out of memory, on a docker target with a memory limit', () =
   let jv: Jobvisor;
   let admin: Client;
   beforeAll(async () => {
-    const limits = { sequential: { cpus: 1, memoryMb: 160 }, parallel: { cpus: 1, memoryMb: 160 } };
+    // Far above what the agent and its spawner use (about 90 MB together): when the limit is hit,
+    // the hog is by far the largest process in the container, so the kernel's choice of whom to
+    // end cannot fall on the agent (at 160 MiB the hog and the agent were of a size, and in CI
+    // the agent was ended once).
+    const limits = { sequential: { cpus: 1, memoryMb: 512 }, parallel: { cpus: 1, memoryMb: 512 } };
     const targets = [{ name: 'docker', driver: 'docker', stopTimeoutSeconds: 2, limits, engines: [{ name: 'local', socketPath: '/var/run/docker.sock', slots: { sequential: 1, parallel: 1 } }] }];
     jv = await startJobvisor({ env: { JOBVISOR_TARGETS: JSON.stringify(targets) }, extraTemplates: FAULT_TEMPLATES });
     admin = await jv.login();
@@ -82,7 +86,7 @@ describe('a command out of memory, on a docker target with a memory limit', () =
     const job = await admin.run({ template: 'hog', parameters: { mb: 1024, seconds: 60 } });
     const done = await admin.waitJob(job.jobId, (j) => ended(j.status), 90_000, 'the hog to end');
     expect(done.status).toBe('error');
-    expect(done.reason).toBe('the command was killed by SIGKILL: out of memory (its memory limit is 160 MiB)');
+    expect(done.reason).toBe('the command was killed by SIGKILL: out of memory (its memory limit is 512 MiB)');
     const log = (await admin.get(`/api/jobs/${job.jobId}/log?offset=0&limit=65536`)).body.text as string;
     expect(log).toMatch(/^hog started\nallocated 16 MiB\n/);
     expect(log).not.toContain('hog holds');
